@@ -1,0 +1,1 @@
+"""HTTP interface: FastAPI app, thin routers that parse, call the core and answer."""

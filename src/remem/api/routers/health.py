@@ -1,0 +1,28 @@
+"""GET /v1/health."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Depends
+
+from remem import __version__
+from remem.api.deps import resources
+from remem.models.common import HealthCheckResponse
+from remem.runtime import Resources
+from remem.store.connection import backend_errors
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/v1/health", response_model=HealthCheckResponse)
+async def health(res: Resources = Depends(resources)) -> HealthCheckResponse:
+    """Server time in epoch ms; 503 when Redis does not answer."""
+    with backend_errors():
+        await res.redis.ping()
+    return HealthCheckResponse(
+        now=int(time.time() * 1000),
+        version=__version__,
+        redis=res.versions,
+        embedded_redis=res.embedded is not None,
+    )

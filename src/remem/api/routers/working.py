@@ -1,0 +1,112 @@
+"""Working memory: /v1/working-memory (Agent Memory Server 0.15 paths and shapes)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from remem.api.deps import working_memory
+from remem.memory.working import WorkingMemoryService
+from remem.models.common import AckResponse
+from remem.models.working import (
+    AppendMessages,
+    SessionListResponse,
+    UpdateWorkingMemory,
+    WorkingMemoryResponse,
+)
+
+router = APIRouter(tags=["working memory"])
+Service = Depends(working_memory)
+
+
+@router.get("/v1/working-memory/", response_model=SessionListResponse)
+@router.get("/v1/working-memory", response_model=SessionListResponse, include_in_schema=False)
+async def list_sessions(
+    namespace: str | None = None,
+    user_id: str | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0),
+    sort: Literal["created_at", "updated_at"] = "created_at",
+    order: Literal["desc", "asc"] = "desc",
+    service: WorkingMemoryService = Service,
+) -> SessionListResponse:
+    """Session ids, newest first by default, with the true total of matching sessions."""
+    return await service.list_sessions(
+        namespace=namespace,
+        user_id=user_id,
+        limit=limit,
+        offset=offset,
+        sort=sort,
+        descending=order == "desc",
+    )
+
+
+@router.get("/v1/working-memory/{session_id}", response_model=WorkingMemoryResponse)
+async def get_working_memory(
+    session_id: str,
+    namespace: str | None = None,
+    user_id: str | None = None,
+    recent_messages_limit: int | None = Query(None, ge=0),
+    model_name: str | None = None,
+    context_window_max: int | None = Query(None, ge=1),
+    service: WorkingMemoryService = Service,
+) -> WorkingMemoryResponse:
+    return await service.get(
+        session_id,
+        namespace=namespace,
+        user_id=user_id,
+        recent_messages_limit=recent_messages_limit,
+        model_name=model_name,
+        context_window_max=context_window_max,
+    )
+
+
+@router.put("/v1/working-memory/{session_id}", response_model=WorkingMemoryResponse)
+async def put_working_memory(
+    session_id: str,
+    body: UpdateWorkingMemory,
+    user_id: str | None = None,
+    model_name: str | None = None,
+    context_window_max: int | None = Query(None, ge=1),
+    service: WorkingMemoryService = Service,
+) -> WorkingMemoryResponse:
+    """Replace the session (created if new). created_at is kept from the first write."""
+    return await service.put(
+        session_id,
+        body,
+        user_id=user_id,
+        model_name=model_name,
+        context_window_max=context_window_max,
+    )
+
+
+@router.post("/v1/working-memory/{session_id}/messages", response_model=WorkingMemoryResponse)
+async def append_messages(
+    session_id: str,
+    body: AppendMessages,
+    namespace: str | None = None,
+    user_id: str | None = None,
+    model_name: str | None = None,
+    context_window_max: int | None = Query(None, ge=1),
+    service: WorkingMemoryService = Service,
+) -> WorkingMemoryResponse:
+    """Append messages atomically on the server (creating the session if needed)."""
+    if body.namespace is None and namespace:
+        body.namespace = namespace
+    if body.user_id is None and user_id:
+        body.user_id = user_id
+    return await service.append(
+        session_id, body, model_name=model_name, context_window_max=context_window_max
+    )
+
+
+@router.delete("/v1/working-memory/{session_id}", response_model=AckResponse)
+async def delete_working_memory(
+    session_id: str,
+    namespace: str | None = None,
+    user_id: str | None = None,
+    service: WorkingMemoryService = Service,
+) -> AckResponse:
+    await service.delete(session_id, namespace=namespace, user_id=user_id)
+    return AckResponse(status="ok")

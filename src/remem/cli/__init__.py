@@ -1,0 +1,95 @@
+"""The ``remem`` command: serve, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from remem.config import Settings
+from remem.errors import RememError
+
+app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
+
+
+def _settings(data_dir: Path | None, redis_url: str | None) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if redis_url is not None:
+        overrides["redis_url"] = redis_url
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+DataDir = Annotated[
+    Path | None, typer.Option(help="Data directory of the embedded Redis [REMEM_DATA_DIR].")
+]
+RedisUrl = Annotated[
+    str | None, typer.Option(help="Use this Redis instead of the embedded one [REDIS_URL].")
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes sharing one Redis.")] = 1,
+    data_dir: DataDir = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Serve the REST API (starting an embedded Redis unless REDIS_URL is set)."""
+    import uvicorn
+
+    settings = _settings(data_dir, redis_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    # Worker processes rebuild the settings from the environment.
+    os.environ["REMEM_DATA_DIR"] = str(settings.data_dir)
+    if settings.redis_url:
+        os.environ["REMEM_REDIS_URL"] = settings.redis_url
+    uvicorn.run(
+        "remem.api.factory:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def migrate(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, change nothing.")] = False,
+    batch: Annotated[int, typer.Option(help="Keys per SCAN batch.")] = 500,
+    data_dir: DataDir = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Move Agent Memory Server working memory (string or JSON keys and the `sessions` sorted
+    sets) into remem's indexed layout. Idempotent; safe to re-run."""
+    from remem.store.migrations import run_migration
+
+    settings = _settings(data_dir, redis_url)
+    _run(run_migration(settings, dry_run=dry_run, batch=batch))
+
+
+def _run(coro: object) -> None:
+    try:
+        asyncio.run(coro)  # type: ignore[arg-type]
+    except RememError as exc:
+        typer.echo(f"remem: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def main() -> None:
+    try:
+        app()
+    except RememError as exc:  # pragma: no cover - surfaced by serve's lifespan
+        print(f"remem: {exc.detail}", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""The domain: what memory means, with no HTTP and no Redis syntax."""

@@ -1,0 +1,218 @@
+"""Working memory: one document per session, with optional expiry.
+
+Rules:
+- A session is identified by (namespace, user_id, session_id); a PUT fully replaces the session.
+- ``created_at`` is set by the first write and kept; ``updated_at`` moves on every write.
+- ``ttl_seconds`` restarts the expiry clock on every write. A PUT without it makes the session
+  persistent; an append keeps the session's own ``ttl_seconds`` unless it sends one.
+- GET and DELETE that do not name both namespace and user find the session through the index;
+  more than one match is a Conflict, never a silent choice.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from remem.config import Settings
+from remem.errors import Conflict, InvalidInput, NotFound
+from remem.memory.identifiers import check_id, optional_id
+from remem.memory.tokens import context_window, keep_within, messages_tokens, usage_percentages
+from remem.models.working import (
+    AppendMessages,
+    MemoryMessage,
+    SessionListResponse,
+    UpdateWorkingMemory,
+    WorkingMemoryResponse,
+)
+from remem.store.keys import Keys
+from remem.store.working import SortField, WorkingMemoryStore
+
+MAX_APPEND = 5_000
+
+
+def _epoch(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _check_messages(messages: list[MemoryMessage]) -> None:
+    for message in messages:
+        if not message.content or not message.content.strip():
+            raise InvalidInput(f"Message content cannot be empty (message ID: {message.id})")
+
+
+@dataclass
+class WorkingMemoryService:
+    store: WorkingMemoryStore
+    keys: Keys
+    settings: Settings
+
+    # -- writes ------------------------------------------------------------------------------
+    async def put(
+        self,
+        session_id: str,
+        body: UpdateWorkingMemory,
+        *,
+        user_id: str | None = None,
+        model_name: str | None = None,
+        context_window_max: int | None = None,
+    ) -> WorkingMemoryResponse:
+        session_id = check_id("session_id", session_id)
+        namespace = optional_id("namespace", body.namespace)
+        user = optional_id("user_id", body.user_id or user_id)
+        _check_messages(body.messages)
+        now = time.time()
+        doc = body.model_dump(mode="json")
+        doc.update(
+            session_id=session_id,
+            namespace=namespace,
+            user_id=user,
+            created_at=now,
+            updated_at=now,
+            last_accessed=now,
+        )
+        key = self.keys.working_memory(session_id, user, namespace)
+        kept = await self.store.put(key, doc, body.ttl_seconds)
+        if kept is not None:
+            doc["created_at"] = kept
+        return self._response(doc, model_name, context_window_max)
+
+    async def append(
+        self,
+        session_id: str,
+        body: AppendMessages,
+        *,
+        model_name: str | None = None,
+        context_window_max: int | None = None,
+    ) -> WorkingMemoryResponse:
+        session_id = check_id("session_id", session_id)
+        namespace = optional_id("namespace", body.namespace)
+        user = optional_id("user_id", body.user_id)
+        if len(body.messages) > MAX_APPEND:
+            raise InvalidInput(f"at most {MAX_APPEND} messages per append")
+        _check_messages(body.messages)
+        now = time.time()
+        messages = [m.model_dump(mode="json") for m in body.messages]
+        ttl: int | Literal["keep"] | None = (
+            body.ttl_seconds if "ttl_seconds" in body.model_fields_set else "keep"
+        )
+        new_doc = UpdateWorkingMemory(ttl_seconds=body.ttl_seconds).model_dump(mode="json")
+        new_doc.update(
+            messages=messages,
+            session_id=session_id,
+            namespace=namespace,
+            user_id=user,
+            created_at=now,
+            updated_at=now,
+            last_accessed=now,
+        )
+        key = self.keys.working_memory(session_id, user, namespace)
+        doc = await self.store.append(key, new_doc, messages, now, ttl)
+        return self._response(doc, model_name, context_window_max)
+
+    async def delete(self, session_id: str, *, namespace: str | None, user_id: str | None) -> None:
+        """Delete the session; deleting a session that does not exist is not an error."""
+        exact, partial = self._exact(session_id, namespace, user_id)
+        if await self.store.delete(exact) or not partial:
+            return
+        key = await self._find_one(session_id, namespace, user_id)
+        if key is not None:
+            await self.store.delete(key)
+
+    # -- reads -------------------------------------------------------------------------------
+    async def get(
+        self,
+        session_id: str,
+        *,
+        namespace: str | None = None,
+        user_id: str | None = None,
+        recent_messages_limit: int | None = None,
+        model_name: str | None = None,
+        context_window_max: int | None = None,
+    ) -> WorkingMemoryResponse:
+        exact, partial = self._exact(session_id, namespace, user_id)
+        doc = await self.store.get(exact)
+        if doc is None and partial:
+            key = await self._find_one(session_id, namespace, user_id)
+            doc = await self.store.get(key) if key else None
+        if doc is None:
+            raise NotFound(f"Session {session_id} not found")
+        if recent_messages_limit is not None:
+            if recent_messages_limit < 0:
+                raise InvalidInput("recent_messages_limit must be >= 0")
+            messages = doc.get("messages") or []
+            doc["messages"] = messages[-recent_messages_limit:] if recent_messages_limit else []
+        return self._response(doc, model_name, context_window_max, truncate=True)
+
+    async def list_sessions(
+        self,
+        *,
+        namespace: str | None,
+        user_id: str | None,
+        limit: int,
+        offset: int,
+        sort: SortField,
+        descending: bool,
+    ) -> SessionListResponse:
+        total, sessions = await self.store.list_sessions(
+            namespace=optional_id("namespace", namespace),
+            user_id=optional_id("user_id", user_id),
+            sort=sort,
+            descending=descending,
+            offset=offset,
+            limit=limit,
+        )
+        return SessionListResponse(sessions=sessions, total=total)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _exact(
+        self, session_id: str, namespace: str | None, user_id: str | None
+    ) -> tuple[str, bool]:
+        """The key these parts name exactly, and whether a part was left out."""
+        key = self.keys.working_memory(
+            check_id("session_id", session_id),
+            optional_id("user_id", user_id),
+            optional_id("namespace", namespace),
+        )
+        return key, not (namespace and user_id)
+
+    async def _find_one(
+        self, session_id: str, namespace: str | None, user_id: str | None
+    ) -> str | None:
+        """The one session matching the parts given (searched in the index), or None."""
+        matches = await self.store.find(session_id, namespace or None, user_id or None)
+        if len(matches) > 1:
+            where = ", ".join(
+                f"(namespace={ns!r}, user_id={u!r})"
+                for ns, u, _ in (self.keys.parse_working_memory(k) for k in matches[:5])
+            )
+            raise Conflict(
+                f"Session {session_id} exists {len(matches)} times: {where}; "
+                "pass namespace and user_id to choose"
+            )
+        return matches[0] if matches else None
+
+    def _response(
+        self,
+        doc: dict[str, Any],
+        model_name: str | None,
+        context_window_max: int | None,
+        *,
+        truncate: bool = False,
+    ) -> WorkingMemoryResponse:
+        response = WorkingMemoryResponse.model_validate(doc)
+        window = context_window(model_name, context_window_max)
+        if window:
+            if truncate:
+                response.messages = keep_within(response.messages, window)
+            used = messages_tokens(response.messages)
+            total, until = usage_percentages(used, window, self.settings.summarization_threshold)
+            response.context_percentage_total_used = total
+            response.context_percentage_until_summarization = until
+        return response
+
+
+def from_epoch(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)

@@ -1,0 +1,1 @@
+"""Wire format only: pydantic models whose field names match the upstream server's JSON."""

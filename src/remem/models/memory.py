@@ -1,0 +1,42 @@
+"""Long-term memory records, as the upstream server's MemoryRecord."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from ulid import ULID
+
+from remem.models.common import utcnow
+
+
+class MemoryTypeEnum(str, Enum):
+    SEMANTIC = "semantic"
+    EPISODIC = "episodic"
+    MESSAGE = "message"
+
+
+class MemoryRecord(BaseModel):
+    id: str = Field(default_factory=lambda: str(ULID()))
+    text: str
+    session_id: str | None = None
+    user_id: str | None = None
+    namespace: str | None = None
+    last_accessed: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    pinned: bool = False
+    access_count: int = 0
+    topics: list[str] | None = None
+    entities: list[str] | None = None
+    memory_hash: str | None = None
+    discrete_memory_extracted: Literal["t", "f"] = "f"
+    memory_type: MemoryTypeEnum = MemoryTypeEnum.SEMANTIC
+    persisted_at: datetime | None = None
+    extracted_from: list[str] | None = None
+    event_date: datetime | None = None
+    extraction_strategy: str = "discrete"
+    extraction_strategy_config: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = None

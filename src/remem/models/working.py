@@ -1,0 +1,82 @@
+"""Working memory on the wire (Agent Memory Server 0.15 shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from ulid import ULID
+
+from remem.models.common import utcnow
+from remem.models.memory import MemoryRecord
+
+
+class MemoryStrategyConfig(BaseModel):
+    strategy: Literal["discrete", "summary", "preferences", "custom"] = "discrete"
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemoryMessage(BaseModel):
+    role: str
+    content: str
+    id: str = Field(default_factory=lambda: str(ULID()))
+    created_at: datetime = Field(default_factory=utcnow)
+    persisted_at: datetime | None = None
+    discrete_memory_extracted: Literal["t", "f"] = "f"
+
+
+class _WorkingMemoryFields(BaseModel):
+    messages: list[MemoryMessage] = Field(default_factory=list)
+    memories: list[MemoryRecord] = Field(default_factory=list)
+    data: dict[str, Any] | None = None
+    context: str | None = None
+    user_id: str | None = None
+    tokens: int = 0
+    namespace: str | None = None
+    long_term_memory_strategy: MemoryStrategyConfig = Field(default_factory=MemoryStrategyConfig)
+    ttl_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Seconds until the session expires; every write restarts the clock. "
+        "A PUT without it makes the session persistent.",
+    )
+
+
+class UpdateWorkingMemory(_WorkingMemoryFields):
+    """PUT body. The session id comes from the path; timestamps are the server's."""
+
+    @model_validator(mode="after")
+    def _memories_have_id_and_text(self) -> UpdateWorkingMemory:
+        for i, memory in enumerate(self.memories):
+            if not memory.id or not memory.text:
+                raise ValueError(f"memory at index {i} needs a non-empty id and text")
+        return self
+
+
+class WorkingMemory(_WorkingMemoryFields):
+    session_id: str
+    last_accessed: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkingMemoryResponse(WorkingMemory):
+    context_percentage_total_used: float | None = None
+    context_percentage_until_summarization: float | None = None
+
+
+class AppendMessages(BaseModel):
+    """Body of ``POST /v1/working-memory/{session_id}/messages`` (remem only)."""
+
+    messages: list[MemoryMessage] = Field(min_length=1)
+    namespace: str | None = None
+    user_id: str | None = None
+    ttl_seconds: int | None = Field(
+        default=None, ge=1, description="Set a new TTL; omitted keeps the session's own."
+    )
+
+
+class SessionListResponse(BaseModel):
+    sessions: list[str]
+    total: int

@@ -1,0 +1,78 @@
+"""The composition root: ``Resources`` owns Redis (embedded or not) and builds the services that
+REST, MCP, CLI and workers share."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import Any
+
+from redis.asyncio import Redis
+
+from remem.config import Settings
+from remem.memory.working import WorkingMemoryService
+from remem.store.connection import check_modules, connect
+from remem.store.embedded import EmbeddedRedis
+from remem.store.keys import Keys
+from remem.store.schema import ensure_index, working_memory_index
+from remem.store.working import WorkingMemoryStore
+
+log = logging.getLogger(__name__)
+
+
+class Resources:
+    """``async with Resources(settings) as res:`` gives a ready Redis and the services."""
+
+    redis: Redis
+    working: WorkingMemoryService
+
+    def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self.embedded: EmbeddedRedis | None = None
+        self.versions: dict[str, Any] = {}
+        self._ensure_indexes = ensure_indexes
+
+    @property
+    def redis_url(self) -> str:
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        assert self.embedded is not None and self.embedded.url
+        return self.embedded.url
+
+    async def __aenter__(self) -> Resources:
+        if not self.settings.redis_url:
+            self.embedded = EmbeddedRedis(self.settings.data_dir)
+            await asyncio.to_thread(self.embedded.acquire)
+        try:
+            self.redis = connect(
+                self.redis_url,
+                timeout=self.settings.redis_timeout_seconds,
+                max_connections=self.settings.redis_max_connections,
+            )
+            self.versions = await check_modules(self.redis)
+            spec = working_memory_index(self.keys, self.settings.working_memory_index)
+            if self._ensure_indexes:
+                await ensure_index(self.redis, self.keys, spec)
+            store = WorkingMemoryStore(self.redis, self.keys, spec.name)
+            self.working = WorkingMemoryService(store, self.keys, self.settings)
+        except BaseException:
+            await self._close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        if hasattr(self, "redis"):
+            await self.redis.aclose()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.release)
+            self.embedded = None

@@ -1,0 +1,1 @@
+"""The only package that speaks Redis: connections, keys, index schemas, queries, documents."""

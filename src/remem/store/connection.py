@@ -1,0 +1,55 @@
+"""Connections to Redis and the check that it can serve remem."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from remem.errors import BackendUnavailable, IncompatibleBackend
+
+
+def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
+    return Redis.from_url(
+        url,
+        protocol=3,
+        decode_responses=True,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        max_connections=max_connections,
+        health_check_interval=30,
+    )
+
+
+@contextlib.contextmanager
+def backend_errors() -> Iterator[None]:
+    """Turn "Redis is not there" into BackendUnavailable, with the reason."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise BackendUnavailable(f"Redis unavailable: {exc}") from exc
+
+
+async def check_modules(redis: Redis) -> dict[str, Any]:
+    """Fail with a clear message unless Redis has the Query Engine and JSON; return versions."""
+    with backend_errors():
+        try:
+            await redis.execute_command("FT._LIST")
+            await redis.execute_command("JSON.TYPE", "remem:probe")
+        except ResponseError as exc:
+            raise IncompatibleBackend(
+                "remem needs Redis with the Query Engine (RediSearch) and JSON modules: "
+                "Redis 8, Redis Stack 7.2+, or Redis Cloud/Software with Search and JSON. "
+                f"This server answered: {exc}"
+            ) from exc
+        info = await redis.info("server")
+        versions: dict[str, Any] = {"redis": info.get("redis_version")}
+        with contextlib.suppress(ResponseError):
+            for module in await redis.execute_command("MODULE", "LIST"):
+                versions[str(module["name"])] = module["ver"]
+    return versions

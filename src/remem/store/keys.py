@@ -1,0 +1,65 @@
+"""Every Redis key remem reads or writes is named here.
+
+A working-memory key is ``<prefix>wm:{<namespace>}:<user_id>:<session_id>``. Each part is
+percent-encoded, so ``:``, ``{`` and ``}`` inside a value can never be read as a separator, and an
+absent part is the empty string (empty values are normalised to "absent" before they get here).
+The namespace sits in a hash tag, so in a Redis Cluster every session of one namespace lands on
+the same shard as a per-namespace index would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+
+def encode_part(value: str | None) -> str:
+    return "" if not value else quote(value, safe="")
+
+
+def decode_part(part: str) -> str | None:
+    return unquote(part) if part else None
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str = "remem:"
+
+    @property
+    def working_memory_prefix(self) -> str:
+        return f"{self.prefix}wm:"
+
+    def working_memory(self, session_id: str, user_id: str | None, namespace: str | None) -> str:
+        return (
+            f"{self.working_memory_prefix}{{{encode_part(namespace)}}}:"
+            f"{encode_part(user_id)}:{encode_part(session_id)}"
+        )
+
+    def parse_working_memory(self, key: str) -> tuple[str | None, str | None, str]:
+        """(namespace, user_id, session_id) of a working-memory key."""
+        rest = key.removeprefix(self.working_memory_prefix)
+        tag, _, tail = rest.partition("}:")
+        user, _, session = tail.partition(":")
+        return decode_part(tag.removeprefix("{")), decode_part(user), unquote(session)
+
+    def index_name(self, base: str, version: str) -> str:
+        return f"{self.prefix}idx:{base}:{version}"
+
+    @property
+    def schema_lock(self) -> str:
+        return f"{self.prefix}lock:schema"
+
+
+class LegacyKeys:
+    """Key names of the Redis Agent Memory Server (<= 0.14), read only by the migration."""
+
+    working_memory_pattern = "working_memory:*"
+    sessions_pattern = "sessions*"
+
+    @staticmethod
+    def working_memory(session_id: str, user_id: str | None, namespace: str | None) -> str:
+        return ":".join(p for p in ("working_memory", namespace, user_id, session_id) if p)
+
+    @staticmethod
+    def sessions(namespace: str | None) -> str:
+        return f"sessions:{namespace}" if namespace else "sessions"

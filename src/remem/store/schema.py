@@ -1,0 +1,155 @@
+"""Index schemas as data, and the code that makes the live index match them.
+
+Each index is declared once (``IndexSpec``). Its live name carries a hash of the declaration
+(``<prefix>idx:<name>:<hash>``) and the stable name callers use is an alias. At start-up
+``ensure_index`` builds the index for the current declaration if it is missing, waits until it has
+indexed the existing documents, points the alias at it and drops older versions (documents are
+kept). A live index whose attributes differ from its declaration is rebuilt, never kept silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from remem.errors import IncompatibleBackend
+from remem.store.keys import Keys
+
+log = logging.getLogger(__name__)
+
+# A value separator that cannot occur in ids: ids with control characters are rejected.
+TAG_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    path: str
+    name: str
+    type: str  # TAG | NUMERIC | TEXT | VECTOR
+    sortable: bool = False
+    options: tuple[str, ...] = ()
+
+    def args(self) -> list[str]:
+        out = [self.path, "AS", self.name, self.type]
+        if self.type == "TAG":
+            out += ["SEPARATOR", TAG_SEPARATOR, "CASESENSITIVE"]
+        out += list(self.options)
+        if self.sortable:
+            out.append("SORTABLE")
+        return out
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    prefix: str
+    fields: tuple[FieldSpec, ...]
+    on: str = "JSON"
+    extra: tuple[str, ...] = field(default=())
+
+    @property
+    def version(self) -> str:
+        canon = json.dumps(
+            [self.on, self.prefix, self.extra, [f.args() for f in self.fields]], sort_keys=True
+        )
+        return hashlib.sha256(canon.encode()).hexdigest()[:10]
+
+    def create_args(self, live_name: str) -> list[str]:
+        args = [live_name, "ON", self.on, "PREFIX", "1", self.prefix, *self.extra, "SCHEMA"]
+        for f in self.fields:
+            args += f.args()
+        return args
+
+
+def working_memory_index(keys: Keys, name: str) -> IndexSpec:
+    return IndexSpec(
+        name=name,
+        prefix=keys.working_memory_prefix,
+        fields=(
+            FieldSpec("$.session_id", "session_id", "TAG"),
+            FieldSpec("$.namespace", "namespace", "TAG"),
+            FieldSpec("$.user_id", "user_id", "TAG"),
+            FieldSpec("$.created_at", "created_at", "NUMERIC", sortable=True),
+            FieldSpec("$.updated_at", "updated_at", "NUMERIC", sortable=True),
+        ),
+    )
+
+
+def _live_attributes(info: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    out = []
+    for attr in info.get("attributes", []):
+        flags = attr.get("flags", [])
+        out.append((attr["identifier"], attr["attribute"], attr["type"], "SORTABLE" in flags))
+    return sorted(out)
+
+
+def _declared_attributes(spec: IndexSpec) -> list[tuple[str, str, str, bool]]:
+    return sorted((f.path, f.name, f.type, f.sortable) for f in spec.fields)
+
+
+async def _info(redis: Redis, name: str) -> dict[str, Any] | None:
+    try:
+        info: dict[str, Any] = await redis.execute_command("FT.INFO", name)
+    except ResponseError as exc:
+        if "unknown index" in str(exc).lower() or "no such index" in str(exc).lower():
+            return None
+        raise
+    return info
+
+
+async def _wait_indexed(redis: Redis, name: str, timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        info = await _info(redis, name)
+        if info is None or float(info.get("percent_indexed", 1)) >= 1.0:
+            return
+        if loop.time() > deadline:
+            log.warning(
+                "index %s still indexing after %.0fs; serving partial results", name, timeout
+            )
+            return
+        await asyncio.sleep(0.05)
+
+
+async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: float = 600) -> str:
+    """Make the alias ``spec.name`` point at an index matching ``spec``; return the live name."""
+    live = keys.index_name(spec.name, spec.version)
+    info = await _info(redis, live)
+    if info is not None and _live_attributes(info) != _declared_attributes(spec):
+        log.warning("index %s differs from its declaration; rebuilding it", live)
+        await redis.execute_command("FT.DROPINDEX", live)
+        info = None
+    if info is None:
+        try:
+            await redis.execute_command("FT.CREATE", *spec.create_args(live))
+            log.info("created index %s", live)
+        except ResponseError as exc:
+            if "already exists" not in str(exc).lower():
+                raise
+    await _wait_indexed(redis, live, timeout)
+
+    holder = await _info(redis, spec.name)
+    if holder is not None and holder.get("index_name") == spec.name:
+        raise IncompatibleBackend(
+            f"an index named {spec.name!r} that remem did not create exists in this Redis "
+            "(the Agent Memory Server's?): run `remem migrate` to move its data over"
+        )
+    await redis.execute_command("FT.ALIASUPDATE", spec.name, live)
+
+    stale_prefix = keys.index_name(spec.name, "")
+    for name in await redis.execute_command("FT._LIST"):
+        if name.startswith(stale_prefix) and name != live:
+            log.info("dropping index %s, replaced by %s (documents kept)", name, live)
+            try:
+                await redis.execute_command("FT.DROPINDEX", name)
+            except ResponseError:
+                pass  # another process dropped it first
+    return live

@@ -1,0 +1,241 @@
+"""Working-memory documents in Redis: one JSON document per session, listed through
+``working_memory_idx``.
+
+Writes are single Lua scripts, so each one is atomic on the server: a PUT keeps the session's
+first ``created_at``; an append adds messages with JSON.ARRAPPEND and never loses a concurrent
+writer's messages. Listing is a handful of FT.SEARCH calls whose cost does not grow with the
+number of sessions skipped (see ``_page_desc``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.asyncio import Redis
+
+from remem.store.connection import backend_errors
+from remem.store.keys import Keys
+from remem.store.query import conjunction, numeric_range, tag_equals
+
+_PUT = """
+local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
+redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
+local created = false
+if old and old ~= '[]' and old ~= '[null]' then
+  created = string.sub(old, 2, -2)
+  redis.call('JSON.SET', KEYS[1], '$.created_at', created)
+end
+if ARGV[2] ~= '' then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+else
+  redis.call('PERSIST', KEYS[1])
+end
+return created
+"""
+
+_APPEND = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
+else
+  redis.call('JSON.ARRAPPEND', KEYS[1], '$.messages', unpack(ARGV, 4))
+  redis.call('JSON.SET', KEYS[1], '$.updated_at', ARGV[2])
+  if ARGV[3] ~= '' then
+    redis.call('JSON.SET', KEYS[1], '$.ttl_seconds', ARGV[3] == 'null' and 'null' or ARGV[3])
+  end
+end
+local ttl = tonumber(string.sub(redis.call('JSON.GET', KEYS[1], '$.ttl_seconds'), 2, -2))
+if ttl then redis.call('EXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+return redis.call('JSON.GET', KEYS[1])
+"""
+
+SortField = Literal["created_at", "updated_at"]
+
+# Pages that end within this many sessions of the top are read with one sorted window query.
+_SHALLOW = 2_000
+# How far the deep-page boundary may land above the wanted offset (window read below it).
+_SLACK = 1_000
+
+
+def _ids(reply: dict[str, Any]) -> list[str]:
+    return [row["id"] for row in reply.get("results", [])]
+
+
+@dataclass
+class WorkingMemoryStore:
+    redis: Redis
+    keys: Keys
+    index: str
+
+    def __post_init__(self) -> None:
+        self._put = self.redis.register_script(_PUT)
+        self._append = self.redis.register_script(_APPEND)
+
+    # -- documents ---------------------------------------------------------------------------
+    async def put(self, key: str, doc: dict[str, Any], ttl_seconds: int | None) -> float | None:
+        """Replace the document, keeping an existing created_at (returned, or None if new)."""
+        with backend_errors():
+            kept = await self._put(keys=[key], args=[json.dumps(doc), ttl_seconds or ""])
+        return float(kept) if kept else None
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        with backend_errors():
+            raw = await self.redis.execute_command("JSON.GET", key)
+        return json.loads(raw) if raw else None
+
+    async def delete(self, key: str) -> bool:
+        with backend_errors():
+            return bool(await self.redis.delete(key))
+
+    async def append(
+        self,
+        key: str,
+        new_doc: dict[str, Any],
+        messages: Sequence[dict[str, Any]],
+        now: float,
+        ttl_seconds: int | Literal["keep"] | None,
+    ) -> dict[str, Any]:
+        """Append messages atomically, creating the session as ``new_doc`` if it is missing."""
+        ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
+        args = [json.dumps(new_doc), repr(now), ttl_arg, *(json.dumps(m) for m in messages)]
+        with backend_errors():
+            raw = await self._append(keys=[key], args=args)
+        doc: dict[str, Any] = json.loads(raw)
+        return doc
+
+    # -- index -------------------------------------------------------------------------------
+    async def find(
+        self, session_id: str, namespace: str | None, user_id: str | None, limit: int = 10
+    ) -> list[str]:
+        """Keys of the sessions with this id (and namespace / user, when given)."""
+        query = conjunction(
+            [
+                tag_equals("session_id", session_id),
+                tag_equals("namespace", namespace) if namespace else "",
+                tag_equals("user_id", user_id) if user_id else "",
+            ]
+        )
+        with backend_errors():
+            reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
+        return _ids(reply)
+
+    async def list_sessions(
+        self,
+        *,
+        namespace: str | None,
+        user_id: str | None,
+        sort: SortField,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[int, list[str]]:
+        """(true total, session ids of the page)."""
+        base = conjunction(
+            [
+                tag_equals("namespace", namespace) if namespace else "",
+                tag_equals("user_id", user_id) if user_id else "",
+            ]
+        )
+        with backend_errors():
+            total = int((await self._search(base, "LIMIT", 0, 0))["total_results"])
+            if offset >= total or limit <= 0:
+                return total, []
+            if descending:
+                keys = await self._page_desc(base, sort, offset, limit, total)
+            else:  # the ascending page is a descending page counted from the other end
+                start = max(0, total - offset - limit)
+                keys = (await self._page_desc(base, sort, start, total - offset - start, total))[
+                    ::-1
+                ]
+        return total, [self.keys.parse_working_memory(k)[2] for k in keys]
+
+    async def _search(self, query: str, *args: Any) -> dict[str, Any]:
+        reply: dict[str, Any] = await self.redis.execute_command(
+            "FT.SEARCH", self.index, query, *args, "DIALECT", 2
+        )
+        return reply
+
+    async def _count(self, query: str) -> int:
+        return int((await self._search(query, "LIMIT", 0, 0))["total_results"])
+
+    async def _window(
+        self, base: str, field: str, low: float, high: float | None, skip: int, limit: int
+    ) -> tuple[int, list[str]]:
+        """Sessions with low <= field < high, newest first: (count in window, page)."""
+        query = conjunction(
+            [base, numeric_range(field, low, high, high_exclusive=high is not None)]
+        )
+        reply = await self._search(
+            query, "NOCONTENT", "SORTBY", field, "DESC", "LIMIT", skip, limit
+        )
+        return int(reply["total_results"]), _ids(reply)
+
+    async def _page_desc(
+        self, base: str, field: str, offset: int, limit: int, total: int
+    ) -> list[str]:
+        """Keys at ranks [offset, offset+limit) in descending ``field`` order.
+
+        A plain ``SORTBY field LIMIT offset n`` sorts every match, so its cost grows with the
+        matches and the offset. Instead: find a value ``top`` of the field above which about
+        ``offset`` sessions lie (counted exactly), then sort only a small window just below
+        it. Windows grow geometrically from the present until they hold what is needed, so
+        every query touches few documents besides the one exact count.
+        """
+        now = time.time() + 1.0
+        top: float | None = None  # upper bound of the window (exclusive); None = +inf
+        above = 0  # exact number of sessions with field >= top
+        if offset + limit > _SHALLOW:
+            top, above = await self._boundary(base, field, now, offset, total)
+        need = offset - above + limit
+        origin = now if top is None else top
+        width = 1.0
+        while True:
+            count, page = await self._window(
+                base, field, origin - width, top, offset - above, limit
+            )
+            if count >= need or above + count >= total:
+                return page
+            grow = 2.0 * need / count if count else 16.0
+            width *= min(max(grow, 2.0), 1_000.0)
+
+    async def _boundary(
+        self, base: str, field: str, now: float, offset: int, total: int
+    ) -> tuple[float, int]:
+        """A value t with offset - _SLACK <= count(field >= t) <= offset, and that count.
+
+        Interpolation search on the monotone function count(field >= t), seeded by a cheap
+        window at the top; on near-uniform data it lands in one or two exact counts.
+        """
+        hi_t, hi_c = now, 0  # count(field >= hi_t) = hi_c <= offset
+        lo_t: float | None = None  # count(field >= lo_t) = lo_c > offset
+        lo_c = total
+        width = 1.0
+        while True:  # seed: a window at the top holding at least a few sessions
+            count = await self._count(conjunction([base, numeric_range(field, now - width)]))
+            if count > offset:
+                lo_t, lo_c = now - width, count
+                break
+            hi_t, hi_c = now - width, count
+            if count >= min(offset, 64) and count > 0:
+                break
+            width *= 16.0
+        for _ in range(40):
+            if offset - _SLACK <= hi_c:
+                return hi_t, hi_c
+            target = offset - _SLACK / 2
+            if lo_t is None:  # extrapolate from the slope seen so far
+                rate = (hi_c / (now - hi_t)) if hi_c else 1.0 / (now - hi_t)
+                guess = hi_t - (target - hi_c) / max(rate, 1e-12)
+            else:  # interpolate; fall back to bisection when too close to an end
+                share = (target - hi_c) / (lo_c - hi_c)
+                share = min(max(share, 0.05), 0.95)
+                guess = hi_t - (hi_t - lo_t) * share
+            count = await self._count(conjunction([base, numeric_range(field, guess)]))
+            if count > offset:
+                lo_t, lo_c = guess, count
+            else:
+                hi_t, hi_c = guess, count
+        return hi_t, hi_c
