@@ -48,5 +48,5 @@ def numeric_range(
 
 def conjunction(clauses: Iterable[str]) -> str:
     """AND of clauses; the match-all query when there are none."""
-    parts = [c for c in clauses if c]
+    parts = [c for c in clauses if c and c != "*"]
     return " ".join(parts) if parts else "*"

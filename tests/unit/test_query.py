@@ -1,0 +1,34 @@
+"""The one escaper: exact query strings for hostile values."""
+
+from __future__ import annotations
+
+from remem.store.query import conjunction, escape_tag, numeric_range, tag_any, tag_equals
+
+
+def test_plain_values_are_left_alone() -> None:
+    assert escape_tag("abc_123") == "abc_123"
+
+
+def test_every_query_syntax_character_is_escaped() -> None:
+    assert escape_tag('a:b@c{d}|e-f*g"h\\i,j') == 'a\\:b\\@c\\{d\\}\\|e\\-f\\*g\\"h\\\\i\\,j'
+    assert escape_tag("it's (x) ~t $v") == "it\\'s\\ \\(x\\)\\ \\~t\\ \\$v"
+
+
+def test_unicode_is_kept_as_is() -> None:
+    assert escape_tag("日本語 ü") == "日本語\\ ü"
+
+
+def test_tag_clauses() -> None:
+    assert tag_equals("namespace", "a b") == "@namespace:{a\\ b}"
+    assert tag_any("topics", ["x", "y-z"]) == "@topics:{x | y\\-z}"
+
+
+def test_numeric_ranges_are_formatted_by_us() -> None:
+    assert numeric_range("created_at", 1.5) == "@created_at:[1.5 +inf]"
+    assert numeric_range("created_at", None, 2, high_exclusive=True) == "@created_at:[-inf (2.0]"
+
+
+def test_conjunction_of_nothing_matches_all() -> None:
+    assert conjunction(["", ""]) == "*"
+    assert conjunction(["*", "@a:{x}"]) == "@a:{x}"
+    assert conjunction(["@a:{x}", "", "@b:{y}"]) == "@a:{x} @b:{y}"
