@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import httpx
 
@@ -23,7 +24,7 @@ async def test_append_creates_then_extends(client: httpx.AsyncClient) -> None:
     doc = r.json()
     assert [m["content"] for m in doc["messages"]] == ["one", "two", "three"]
     assert doc["created_at"] == first["created_at"]
-    assert doc["updated_at"] > first["updated_at"]
+    assert datetime.fromisoformat(doc["updated_at"]) > datetime.fromisoformat(first["updated_at"])
 
 
 async def test_sixteen_concurrent_appenders_lose_no_message(client: httpx.AsyncClient) -> None:

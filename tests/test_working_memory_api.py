@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -73,7 +74,9 @@ async def test_created_at_is_kept_and_updated_at_moves(client: httpx.AsyncClient
         await client.put(f"{WM}/c", json=body(created_at="2001-01-01T00:00:00Z"))
     ).json()
     assert second["created_at"] == first["created_at"]
-    assert second["updated_at"] > first["updated_at"]
+    assert datetime.fromisoformat(second["updated_at"]) > datetime.fromisoformat(
+        first["updated_at"]
+    )
 
 
 async def test_get_finds_session_by_id_alone(client: httpx.AsyncClient) -> None:

@@ -55,3 +55,18 @@ class Settings(BaseSettings):
         "summarisation (drives context_percentage_until_summarization).",
     )
     log_level: str = Field(default="info", description="Log level of the server.")
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the fields above."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        env = f"REMEM_{name.upper()}"
+        if name == "redis_url":
+            env = "REDIS_URL / REMEM_REDIS_URL"
+        if field.default_factory is not None:
+            default = "user data dir (`~/.local/share/remem`)" if name == "data_dir" else "computed"
+        else:
+            default = "unset" if field.default is None else f"`{field.default}`"
+        rows.append(f"| `{env}` | {default} | {field.description or ''} |")
+    return "\n".join(rows)

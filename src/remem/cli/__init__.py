@@ -36,8 +36,8 @@ RedisUrl = Annotated[
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[str | None, typer.Option(help="Address [REMEM_HOST, 127.0.0.1].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [REMEM_PORT, 8000].")] = None,
     workers: Annotated[int, typer.Option(help="Server processes sharing one Redis.")] = 1,
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
@@ -56,8 +56,8 @@ def serve(
     uvicorn.run(
         "remem.api.factory:app_from_env",
         factory=True,
-        host=host,
-        port=port,
+        host=host or settings.host,
+        port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
         access_log=False,
@@ -77,6 +77,14 @@ def migrate(
 
     settings = _settings(data_dir, redis_url)
     _run(run_migration(settings, dry_run=dry_run, batch=batch))
+
+
+@app.command("config")
+def show_config() -> None:
+    """Print the configuration variables as a Markdown table."""
+    from remem.config import settings_table
+
+    typer.echo(settings_table())
 
 
 def _run(coro: object) -> None:

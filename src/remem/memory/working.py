@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from remem.config import Settings
@@ -33,8 +32,10 @@ from remem.store.working import SortField, WorkingMemoryStore
 MAX_APPEND = 5_000
 
 
-def _epoch(value: datetime) -> float:
-    return value.timestamp()
+def _now() -> float:
+    """Epoch seconds with microsecond precision: RedisJSON keeps 16 significant digits, so a
+    value rounded here reads back exactly."""
+    return round(time.time(), 6)
 
 
 def _check_messages(messages: list[MemoryMessage]) -> None:
@@ -63,7 +64,7 @@ class WorkingMemoryService:
         namespace = optional_id("namespace", body.namespace)
         user = optional_id("user_id", body.user_id or user_id)
         _check_messages(body.messages)
-        now = time.time()
+        now = _now()
         doc = body.model_dump(mode="json")
         doc.update(
             session_id=session_id,
@@ -93,7 +94,7 @@ class WorkingMemoryService:
         if len(body.messages) > MAX_APPEND:
             raise InvalidInput(f"at most {MAX_APPEND} messages per append")
         _check_messages(body.messages)
-        now = time.time()
+        now = _now()
         messages = [m.model_dump(mode="json") for m in body.messages]
         ttl: int | Literal["keep"] | None = (
             body.ttl_seconds if "ttl_seconds" in body.model_fields_set else "keep"
@@ -213,6 +214,3 @@ class WorkingMemoryService:
             response.context_percentage_until_summarization = until
         return response
 
-
-def from_epoch(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
