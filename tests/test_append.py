@@ -20,7 +20,9 @@ async def test_append_creates_then_extends(client: httpx.AsyncClient) -> None:
     r = await client.post(f"{WM}/a/messages", json={"messages": msgs("one"), "namespace": "n"})
     assert r.status_code == 200, r.text
     first = r.json()
-    r = await client.post(f"{WM}/a/messages", params={"namespace": "n"}, json={"messages": msgs("two", "three")})
+    r = await client.post(
+        f"{WM}/a/messages", params={"namespace": "n"}, json={"messages": msgs("two", "three")}
+    )
     doc = r.json()
     assert [m["content"] for m in doc["messages"]] == ["one", "two", "three"]
     assert doc["created_at"] == first["created_at"]

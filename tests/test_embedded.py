@@ -29,7 +29,7 @@ def test_second_user_reuses_and_last_user_stops(tmp_path: Path) -> None:
     # Another process pointed at the same data directory reuses the running server.
     probe = (
         "import sys; from remem.store.embedded import EmbeddedRedis as E; "
-        f"e=E(sys.argv[1]); print(e.acquire()); e.release()"
+        "e=E(sys.argv[1]); print(e.acquire()); e.release()"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True
@@ -59,20 +59,26 @@ def test_data_survives_a_restart_with_aof(tmp_path: Path) -> None:
         again.release()
 
 
-async def test_redis_without_modules_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    port = free_port()
+def _plain_redis(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    """A Redis with no modules at all."""
     proc = subprocess.Popen(
         [str(find_binaries().server), "--port", str(port), "--save", "", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL,
     )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    return proc
+
+
+async def test_redis_without_modules_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _plain_redis(tmp_path, port)
     try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.05)
         with pytest.raises(IncompatibleBackend, match="Query Engine"):
             async with Resources(Settings(redis_url=f"redis://127.0.0.1:{port}")):
                 pass
@@ -87,8 +93,11 @@ def test_remem_serve_answers_on_loopback_and_stops_its_redis(tmp_path: Path) -> 
     env.pop("REDIS_URL", None)
     env.pop("REMEM_REDIS_URL", None)
     proc = subprocess.Popen(
-        ["remem", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ["remem", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 30

@@ -84,8 +84,17 @@ async def test_paging_returns_every_session_once_with_true_total(
     assert (await listing(client, namespace="pg", offset=25))["sessions"] == []
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 101}, {"offset": -1},
-                                    {"sort": "name"}, {"order": "up"}, {"limit": "x"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"offset": -1},
+        {"sort": "name"},
+        {"order": "up"},
+        {"limit": "x"},
+    ],
+)
 async def test_bad_listing_parameters_are_422(
     client: httpx.AsyncClient, params: dict[str, object]
 ) -> None:
@@ -126,30 +135,50 @@ async def test_deep_pages_match_a_reference_order(resources: Resources) -> None:
         # Bursts, gaps and exact ties, unlike a uniform clock.
         at = base + (i // 3) * rng.choice([0.001, 0.5, 40.0])
         created[sid] = at
-        doc = {"session_id": sid, "namespace": "deep", "user_id": None,
-               "created_at": at, "updated_at": at, "messages": []}
-        pipe.execute_command("JSON.SET", keys.working_memory(sid, None, "deep"), "$",
-                             json.dumps(doc))
+        doc = {
+            "session_id": sid,
+            "namespace": "deep",
+            "user_id": None,
+            "created_at": at,
+            "updated_at": at,
+            "messages": [],
+        }
+        pipe.execute_command(
+            "JSON.SET", keys.working_memory(sid, None, "deep"), "$", json.dumps(doc)
+        )
     await pipe.execute()
     order = sorted(created, key=lambda s: created[s], reverse=True)
     service = resources.working
     for offset in (0, 19, 1_990, 2_000, 2_500, 3_001, 5_980, 5_999):
         for descending in (True, False):
-            page = await service.list_sessions(namespace="deep", user_id=None, limit=20,
-                                               offset=offset, sort="created_at",
-                                               descending=descending)
+            page = await service.list_sessions(
+                namespace="deep",
+                user_id=None,
+                limit=20,
+                offset=offset,
+                sort="created_at",
+                descending=descending,
+            )
             want = order if descending else order[::-1]
             assert page.total == 6_000
             got_times = [created[s] for s in page.sessions]
-            assert got_times == [created[s] for s in want[offset:offset + 20]], (offset, descending)
+            assert got_times == [created[s] for s in want[offset : offset + 20]], (
+                offset,
+                descending,
+            )
             assert len(set(page.sessions)) == len(page.sessions)
     # Walking every page, ties included, yields each session exactly once.
     for descending in (True, False):
         walked: list[str] = []
         for offset in range(0, 6_000, 100):
-            page = await service.list_sessions(namespace="deep", user_id=None, limit=100,
-                                               offset=offset, sort="created_at",
-                                               descending=descending)
+            page = await service.list_sessions(
+                namespace="deep",
+                user_id=None,
+                limit=100,
+                offset=offset,
+                sort="created_at",
+                descending=descending,
+            )
             walked += page.sessions
         assert sorted(walked) == sorted(created)
 

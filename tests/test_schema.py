@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from remem.config import Settings
-from remem.runtime import Resources
 from remem.models.working import MemoryMessage, UpdateWorkingMemory
+from remem.runtime import Resources
 from remem.store.schema import IndexSpec, ensure_index, working_memory_index
 
 

@@ -70,9 +70,7 @@ async def test_created_at_is_kept_and_updated_at_moves(client: httpx.AsyncClient
     first = (await client.put(f"{WM}/c", json=body())).json()
     await asyncio.sleep(0.01)
     # A client that sends its own (older or newer) timestamps does not move created_at.
-    second = (
-        await client.put(f"{WM}/c", json=body(created_at="2001-01-01T00:00:00Z"))
-    ).json()
+    second = (await client.put(f"{WM}/c", json=body(created_at="2001-01-01T00:00:00Z"))).json()
     assert second["created_at"] == first["created_at"]
     assert datetime.fromisoformat(second["updated_at"]) > datetime.fromisoformat(
         first["updated_at"]
@@ -147,9 +145,7 @@ async def test_unknown_fields_and_parameters_are_ignored(client: httpx.AsyncClie
 async def test_bad_bodies_are_4xx_and_store_nothing(
     client: httpx.AsyncClient, payload: bytes, status: int
 ) -> None:
-    r = await client.put(
-        f"{WM}/bad", content=payload, headers={"content-type": "application/json"}
-    )
+    r = await client.put(f"{WM}/bad", content=payload, headers={"content-type": "application/json"})
     assert r.status_code == status, r.text
     assert "detail" in r.json()
     assert (await client.get(f"{WM}/bad")).status_code == 404

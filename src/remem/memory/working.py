@@ -213,4 +213,3 @@ class WorkingMemoryService:
             response.context_percentage_total_used = total
             response.context_percentage_until_summarization = until
         return response
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -12,7 +12,7 @@ from ulid import ULID
 from remem.models.common import utcnow
 
 
-class MemoryTypeEnum(str, Enum):
+class MemoryTypeEnum(StrEnum):
     SEMANTIC = "semantic"
     EPISODIC = "episodic"
     MESSAGE = "message"

@@ -94,10 +94,11 @@ class EmbeddedRedis:
             record = self._read_record()
             if record and self._answers(record["url"]):
                 log.info("reusing embedded Redis at %s (pid %s)", record["url"], record["pid"])
-                self.url = record["url"]
+                url = str(record["url"])
             else:
-                self.url = self._start()
-        return self.url
+                url = self._start()
+        self.url = url
+        return url
 
     def release(self) -> None:
         """Unregister this process; stop the server if no other live process uses it."""

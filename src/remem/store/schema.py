@@ -10,6 +10,7 @@ kept). A live index whose attributes differ from its declaration is rebuilt, nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -148,8 +149,6 @@ async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: fl
     for name in await redis.execute_command("FT._LIST"):
         if name.startswith(stale_prefix) and name != live:
             log.info("dropping index %s, replaced by %s (documents kept)", name, live)
-            try:
+            with contextlib.suppress(ResponseError):  # another process dropped it first
                 await redis.execute_command("FT.DROPINDEX", name)
-            except ResponseError:
-                pass  # another process dropped it first
     return live
