@@ -1,0 +1,352 @@
+"""``remem migrate``: move the Redis Agent Memory Server's (AMS) working memory into remem's layout.
+
+What it reads, in the same Redis:
+
+* ``working_memory:[<namespace>:][<user_id>:]<session_id>``: one session each, either a STRING
+  holding JSON (AMS <= 0.9) or a RedisJSON document (AMS 0.12-0.15), maybe with a TTL. Parts are
+  joined by ``:`` and left out when empty, so the key is ambiguous and never parsed: namespace,
+  user_id and session_id come from the document (session_id falls back to the key's last part).
+  Timestamps are int epoch seconds or ISO strings.
+* ``sessions`` and ``sessions:<namespace>``: sorted sets of session ids that AMS never pruned when
+  a session expired. Each member is counted live (remem has the session) or dead, then the set
+  is deleted.
+* ``working_memory_idx``: AMS 0.15's own index over ``working_memory:``, dropped (documents kept)
+  so that remem's alias can take the name.
+* ``working_memory:migration:complete`` / ``:remaining``: AMS's lazy-migration markers, deleted.
+
+Keys are read and moved a SCAN batch at a time by two Lua scripts; each session's move is atomic:
+written to ``Keys.working_memory(...)`` with the remaining TTL unless a remem document is already
+there (written since, so newer), then the legacy key deleted. Values that do not validate stay in
+place and are reported. Stop the AMS first; running again is safe. Single Redis node only: the
+scripts touch keys in many hash slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from remem.config import Settings
+from remem.errors import InvalidInput
+from remem.memory.identifiers import check_id, optional_id
+from remem.models.working import UpdateWorkingMemory
+from remem.runtime import Resources
+from remem.store.connection import backend_errors
+from remem.store.keys import LegacyKeys
+from remem.store.schema import ensure_index, working_memory_index
+
+AMS_INDEX = "working_memory_idx"
+AMS_PREFIX = "working_memory:"
+AMS_MARKERS = (b"working_memory:migration:complete", b"working_memory:migration:remaining")
+
+_READ = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  local t = redis.call('TYPE', key).ok
+  if t == 'string' then out[i] = {t, redis.call('GET', key)}
+  elseif t == 'ReJSON-RL' then out[i] = {t, redis.call('JSON.GET', key)}
+  else out[i] = {t} end
+end
+return out
+"""
+
+# KEYS: legacy and new key of each session in turn; ARGV: the new documents.
+_MOVE = """
+local out = {}
+for i, doc in ipairs(ARGV) do
+  local old, new = KEYS[2 * i - 1], KEYS[2 * i]
+  local pttl = redis.call('PTTL', old)
+  if pttl == -2 then
+    out[i] = 'expired'
+  elseif redis.call('EXISTS', new) == 1 then
+    redis.call('DEL', old)
+    out[i] = 'present'
+  else
+    local set = redis.pcall('JSON.SET', new, '$', doc)
+    if type(set) == 'table' and set.err then
+      out[i] = set.err
+    else
+      if pttl > 0 then redis.call('PEXPIRE', new, pttl) end
+      redis.call('DEL', old)
+      out[i] = 'moved'
+    end
+  end
+end
+return out
+"""
+
+
+@dataclass
+class MigrationReport:
+    """What a run did (or, with ``dry_run``, would do)."""
+
+    dry_run: bool = False
+    strings_moved: int = 0
+    json_moved: int = 0
+    already_present: int = 0
+    expired: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # legacy key -> reason
+    markers_removed: int = 0
+    sets_removed: int = 0
+    members_live: int = 0
+    members_dead: int = 0
+    indexes_dropped: list[str] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        """True when nothing was (or would be) changed; skipped keys do not count."""
+        counts = (self.strings_moved, self.json_moved, self.already_present, self.expired)
+        return not any((*counts, self.markers_removed, self.sets_removed, self.indexes_dropped))
+
+    def summary(self) -> str:
+        head = "remem migrate --dry-run (nothing changed)" if self.dry_run else "remem migrate"
+        done, gone = ("to move", "to remove") if self.dry_run else ("moved", "removed")
+        lines = [f"{head}: nothing to do" if self.nothing_to_do else f"{head}:"]
+        if not self.nothing_to_do:
+            lines.append(
+                f"  working memory {done}: {self.strings_moved:,} string and {self.json_moved:,} "
+                f"JSON documents; {self.already_present:,} already in remem (legacy copy {gone}), "
+                f"{self.expired:,} expired meanwhile\n  session sorted sets {gone}: "
+                f"{self.sets_removed:,}, with {self.members_live:,} live and "
+                f"{self.members_dead:,} dead members (expired sessions AMS still listed)"
+            )
+            lines += [f"  AMS index {n!r} {gone} (documents kept)" for n in self.indexes_dropped]
+            if self.markers_removed:
+                lines.append(f"  AMS migration markers {gone}: {self.markers_removed}")
+        if self.skipped:
+            lines.append(f"  skipped, left in place: {len(self.skipped):,}")
+            lines += [f"    {key}: {why}" for key, why in list(self.skipped.items())[:20]]
+        return "\n".join(lines)
+
+
+class _Skip(Exception):
+    """A legacy value that cannot become a remem document; the message is the reason."""
+
+
+def _epoch(value: object, default: float) -> float:
+    """Epoch seconds from int/float epoch seconds or an ISO 8601 string (naive means UTC)."""
+    if value is None:
+        return default
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    try:
+        parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise _Skip(f"unreadable timestamp {value!r}") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def convert(
+    key: bytes, value: bytes, now: float
+) -> tuple[str, str | None, str | None, dict[str, Any]]:
+    """(session_id, user_id, namespace, remem document) of one legacy value, or raise _Skip.
+
+    The document is the one ``WorkingMemoryService.put`` writes, with the legacy timestamps.
+    """
+    try:
+        raw = json.loads(value)
+    except ValueError as exc:  # bad UTF-8 included
+        raise _Skip(f"unparseable JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise _Skip(f"not a JSON object but {type(raw).__name__}")
+    ids = [raw.get(name) for name in ("session_id", "namespace", "user_id")]
+    if not all(v is None or isinstance(v, str) for v in ids):
+        raise _Skip("session_id, namespace and user_id must be strings")
+    try:
+        session_id = check_id("session_id", ids[0] or key.decode().rsplit(":", 1)[-1])
+        namespace, user_id = optional_id("namespace", ids[1]), optional_id("user_id", ids[2])
+    except UnicodeDecodeError:
+        raise _Skip("no session_id in the document and the key is not UTF-8") from None
+    except InvalidInput as exc:
+        raise _Skip(exc.detail) from None
+    fields = UpdateWorkingMemory.model_fields
+    try:
+        body = UpdateWorkingMemory.model_validate(
+            {k: v for k, v in raw.items() if k in fields and v is not None}
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        raise _Skip(f"invalid {where}: {error['msg']}") from None
+    created = _epoch(raw.get("created_at"), now)
+    updated = _epoch(raw.get("updated_at"), created)
+    doc = body.model_dump(mode="json")
+    doc.update(
+        session_id=session_id,
+        namespace=namespace,
+        user_id=user_id,
+        created_at=created,
+        updated_at=updated,
+        last_accessed=_epoch(raw.get("last_accessed"), updated),
+    )
+    return session_id, user_id, namespace, doc
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+async def _index_name(redis: Redis, name: str) -> tuple[str, list[str]] | None:
+    """(real name, key prefixes) of the index or alias ``name``, or None if there is none."""
+    try:
+        info: dict[str, Any] = await redis.execute_command("FT.INFO", name)
+    except ResponseError:
+        return None
+    return info["index_name"], list(info["index_definition"]["prefixes"])
+
+
+async def run_migration(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    batch: int = 500,
+    echo: Callable[[str], None] = print,
+    progress: Callable[[str], None] = _stderr,
+) -> MigrationReport:
+    """Migrate (or with ``dry_run`` only count), print the summary with ``echo``, return it."""
+    report = MigrationReport(dry_run=dry_run)
+    async with Resources(settings, ensure_indexes=False) as res:
+        raw = Redis.from_url(res.redis_url, socket_timeout=settings.redis_timeout_seconds)
+        try:
+            with backend_errors():
+                spec = working_memory_index(res.keys, settings.working_memory_index)
+                for name in dict.fromkeys((spec.name, AMS_INDEX)):  # real indexes, not aliases
+                    if await _index_name(res.redis, name) == (name, [AMS_PREFIX]):
+                        report.indexes_dropped.append(name)
+                        if not dry_run:
+                            await res.redis.execute_command("FT.DROPINDEX", name)
+                if not dry_run:
+                    await ensure_index(res.redis, res.keys, spec)
+                holder = await _index_name(res.redis, spec.name)
+                use_index = holder is not None and holder[0] != spec.name  # remem's alias
+                run = _Migration(res, raw, report, max(1, batch), progress, use_index)
+                await run.move_keys()
+                await run.check_sets()
+        finally:
+            await raw.aclose()
+    echo(report.summary())
+    return report
+
+
+@dataclass
+class _Migration:
+    res: Resources
+    raw: Redis  # bytes in and out: legacy values need not be UTF-8
+    report: MigrationReport
+    batch: int
+    progress: Callable[[str], None]
+    use_index: bool  # whether remem's index can tell a sorted-set member is live
+    sessions: set[tuple[str | None, str]] = field(default_factory=set)  # moved: (ns, id)
+    limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
+
+    def __post_init__(self) -> None:
+        self.read = self.raw.register_script(_READ)
+        self.move = self.raw.register_script(_MOVE)
+
+    async def move_keys(self) -> None:
+        scan = self.raw.scan_iter(match=LegacyKeys.working_memory_pattern, count=self.batch)
+        # Listed before moving: SCAN would meet the keys being written, and can repeat keys.
+        keys = list(dict.fromkeys([key async for key in scan]))
+        verb = "checked" if self.report.dry_run else "migrated"
+        for start in range(0, len(keys), self.batch):
+            await self._move_batch(keys[start : start + self.batch])
+            self.progress(f"{verb} {min(start + self.batch, len(keys)):,} / {len(keys):,} keys")
+
+    async def _move_batch(self, keys: list[bytes]) -> None:
+        report, now = self.report, time.time()
+        replies = await self.read(keys=keys)
+        moves: list[tuple[bytes, str, str, bool, tuple[str | None, str]]] = []
+        markers: list[bytes] = []
+        for key, reply in zip(keys, replies, strict=True):
+            kind, name = reply[0].decode(), key.decode(errors="backslashreplace")
+            if kind == "none":
+                report.expired += 1
+            elif kind not in ("string", "ReJSON-RL"):
+                report.skipped[name] = f"unexpected Redis type {kind}"
+            elif key in AMS_MARKERS and not reply[1].lstrip().startswith(b"{"):
+                markers.append(key)
+            else:
+                try:
+                    session_id, user_id, namespace, doc = convert(key, reply[1], now)
+                except _Skip as exc:
+                    report.skipped[name] = str(exc)
+                    continue
+                new_key = self.res.keys.working_memory(session_id, user_id, namespace)
+                moves.append(
+                    (key, new_key, json.dumps(doc), kind == "string", (namespace, session_id))
+                )
+        report.markers_removed += len(markers)
+        if report.dry_run:
+            async with self.raw.pipeline(transaction=False) as pipe:
+                for _, new_key, _, _, _ in moves:
+                    pipe.exists(new_key)
+                outcomes = [b"present" if n else b"moved" for n in await pipe.execute()]
+        else:
+            if markers:
+                await self.raw.delete(*markers)
+            pairs = [k for legacy, new_key, _, _, _ in moves for k in (legacy, new_key)]
+            outcomes = await self.move(keys=pairs, args=[m[2] for m in moves]) if moves else []
+        for (legacy, _, _, is_string, session), outcome in zip(moves, outcomes, strict=True):
+            result = outcome.decode()
+            if result == "expired":
+                report.expired += 1
+            elif result not in ("present", "moved"):
+                report.skipped[legacy.decode(errors="backslashreplace")] = (
+                    f"Redis refused it: {result}"
+                )
+            else:
+                self.sessions.update((session, (None, session[1])))  # `sessions` matches any
+                if result == "present":
+                    report.already_present += 1
+                elif is_string:
+                    report.strings_moved += 1
+                else:
+                    report.json_moved += 1
+
+    async def check_sets(self) -> None:
+        scan = self.raw.scan_iter(match=LegacyKeys.sessions_pattern, count=self.batch, _type="zset")
+        found = [k async for k in scan if k == b"sessions" or k.startswith(b"sessions:")]
+        names, shown = list(dict.fromkeys(found)), 0
+        for key in names:
+            namespace = key.removeprefix(b"sessions").removeprefix(b":").decode(errors="replace")
+            members = [m async for m, _ in self.raw.zscan_iter(key, count=self.batch)]
+            for start in range(0, len(members), self.batch):
+                chunk = members[start : start + self.batch]
+                live = sum(await asyncio.gather(*(self._live(namespace or None, m) for m in chunk)))
+                self.report.members_live += live
+                self.report.members_dead += len(chunk) - live
+            self.report.sets_removed += 1
+            if not self.report.dry_run:
+                await self.raw.delete(key)
+            checked = self.report.members_live + self.report.members_dead
+            if checked - shown >= self.batch or key == names[-1]:
+                shown = checked
+                self.progress(
+                    f"checked {checked:,} members of {self.report.sets_removed:,} / "
+                    f"{len(names):,} sorted sets"
+                )
+
+    async def _live(self, namespace: str | None, member: bytes) -> bool:
+        """Whether remem has this session (namespace None: in any namespace)."""
+        session_id = member.decode(errors="replace")
+        if (namespace, session_id) in self.sessions:
+            return True
+        if not self.use_index:
+            return False
+        try:
+            check_id("session_id", session_id)
+        except InvalidInput:
+            return False
+        async with self.limit:
+            found = await self.res.working.store.find(session_id, namespace, None, limit=1)
+        return bool(found)
