@@ -87,13 +87,14 @@ async def test_redis_without_modules_is_refused_with_a_clear_message(tmp_path: P
         proc.wait()
 
 
-def test_remem_serve_answers_on_loopback_and_stops_its_redis(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_remem_serve_answers_on_loopback_and_stops_its_redis(tmp_path: Path, workers: int) -> None:
     port = free_port()
     env = {**os.environ, "REMEM_DATA_DIR": str(tmp_path)}
     env.pop("REDIS_URL", None)
     env.pop("REMEM_REDIS_URL", None)
     proc = subprocess.Popen(
-        ["remem", "serve", "--port", str(port)],
+        ["remem", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -116,6 +117,9 @@ def test_remem_serve_answers_on_loopback_and_stops_its_redis(tmp_path: Path) -> 
             json={"messages": [{"role": "user", "content": "persist me"}]},
         )
         assert put.status_code == 200
+        for _ in range(10):  # every worker (whichever answers) sees the same data
+            got = httpx.get(f"http://127.0.0.1:{port}/v1/working-memory/s")
+            assert got.json()["messages"][0]["content"] == "persist me"
         url = json.loads((tmp_path / "redis.json").read_text())["url"]
     finally:
         proc.send_signal(signal.SIGINT)

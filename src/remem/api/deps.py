@@ -1,4 +1,8 @@
-"""FastAPI dependencies: the services, taken from the app's Resources."""
+"""FastAPI dependencies: the services, taken from the app's Resources.
+
+They are ``async`` on purpose: FastAPI runs plain ``def`` dependencies in a thread pool, which
+costs a thread hop on every request.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from remem.memory.working import WorkingMemoryService
 from remem.runtime import Resources
 
 
-def resources(request: Request) -> Resources:
+async def resources(request: Request) -> Resources:
     res: Resources = request.app.state.resources
     return res
 
 
-def working_memory(request: Request) -> WorkingMemoryService:
-    return resources(request).working
+async def working_memory(request: Request) -> WorkingMemoryService:
+    res: Resources = request.app.state.resources
+    return res.working

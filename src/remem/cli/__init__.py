@@ -43,7 +43,7 @@ def serve(
     redis_url: RedisUrl = None,
 ) -> None:
     """Serve the REST API (starting an embedded Redis unless REDIS_URL is set)."""
-    import uvicorn
+    from remem.cli import serving
 
     settings = _settings(data_dir, redis_url)
     logging.basicConfig(
@@ -53,15 +53,7 @@ def serve(
     os.environ["REMEM_DATA_DIR"] = str(settings.data_dir)
     if settings.redis_url:
         os.environ["REMEM_REDIS_URL"] = settings.redis_url
-    uvicorn.run(
-        "remem.api.factory:app_from_env",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        access_log=False,
-    )
+    serving.run(host or settings.host, port or settings.port, workers, settings.log_level)
 
 
 @app.command()

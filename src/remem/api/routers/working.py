@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from remem.api.deps import working_memory
+from remem.api.lean import LeanRoute
 from remem.memory.working import WorkingMemoryService
 from remem.models.common import AckResponse
 from remem.models.working import (
@@ -16,8 +19,14 @@ from remem.models.working import (
     WorkingMemoryResponse,
 )
 
-router = APIRouter(tags=["working memory"])
+router = APIRouter(tags=["working memory"], route_class=LeanRoute)
 Service = Depends(working_memory)
+
+
+def _json(model: BaseModel) -> Response:
+    """Serialise once, in pydantic's Rust core; the route's response_model documents the shape
+    (returning a Response skips FastAPI's second validation of a model we just built)."""
+    return Response(model.model_dump_json(), media_type="application/json")
 
 
 @router.get("/v1/working-memory/", response_model=SessionListResponse)
@@ -51,14 +60,16 @@ async def get_working_memory(
     model_name: str | None = None,
     context_window_max: int | None = Query(None, ge=1),
     service: WorkingMemoryService = Service,
-) -> WorkingMemoryResponse:
-    return await service.get(
-        session_id,
-        namespace=namespace,
-        user_id=user_id,
-        recent_messages_limit=recent_messages_limit,
-        model_name=model_name,
-        context_window_max=context_window_max,
+) -> Response:
+    return _json(
+        await service.get(
+            session_id,
+            namespace=namespace,
+            user_id=user_id,
+            recent_messages_limit=recent_messages_limit,
+            model_name=model_name,
+            context_window_max=context_window_max,
+        )
     )
 
 
@@ -70,14 +81,16 @@ async def put_working_memory(
     model_name: str | None = None,
     context_window_max: int | None = Query(None, ge=1),
     service: WorkingMemoryService = Service,
-) -> WorkingMemoryResponse:
+) -> Response:
     """Replace the session (created if new). created_at is kept from the first write."""
-    return await service.put(
-        session_id,
-        body,
-        user_id=user_id,
-        model_name=model_name,
-        context_window_max=context_window_max,
+    return _json(
+        await service.put(
+            session_id,
+            body,
+            user_id=user_id,
+            model_name=model_name,
+            context_window_max=context_window_max,
+        )
     )
 
 
@@ -90,14 +103,16 @@ async def append_messages(
     model_name: str | None = None,
     context_window_max: int | None = Query(None, ge=1),
     service: WorkingMemoryService = Service,
-) -> WorkingMemoryResponse:
+) -> Response:
     """Append messages atomically on the server (creating the session if needed)."""
     if body.namespace is None and namespace:
         body.namespace = namespace
     if body.user_id is None and user_id:
         body.user_id = user_id
-    return await service.append(
-        session_id, body, model_name=model_name, context_window_max=context_window_max
+    return _json(
+        await service.append(
+            session_id, body, model_name=model_name, context_window_max=context_window_max
+        )
     )
 
 
