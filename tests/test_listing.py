@@ -187,3 +187,47 @@ async def test_listing_does_not_grow_with_concurrent_writes(client: httpx.AsyncC
     await asyncio.gather(*(put(client, f"c{i}", namespace="conc") for i in range(40)))
     out = await listing(client, namespace="conc", limit=100)
     assert out["total"] == 40 and len(set(out["sessions"])) == 40  # type: ignore[arg-type]
+
+
+async def test_remembered_boundaries_never_make_a_page_wrong(resources: Resources) -> None:
+    """The store remembers where the last deep page was found; after more sessions arrive the
+    same request must still give the exact page, not the remembered one."""
+    keys = resources.keys
+    base = time.time() - 5_000
+    created: dict[str, float] = {}
+
+    async def add(start: int, count: int, offset_s: float) -> None:
+        pipe = resources.redis.pipeline(transaction=False)
+        for i in range(start, start + count):
+            sid = f"h{i}"
+            created[sid] = round(base + offset_s + i * 0.37, 6)
+            doc = {
+                "session_id": sid,
+                "namespace": "hint",
+                "created_at": created[sid],
+                "updated_at": created[sid],
+                "messages": [],
+            }
+            key = keys.working_memory(sid, None, "hint")
+            pipe.execute_command("JSON.SET", key, "$", json.dumps(doc))
+        await pipe.execute()
+
+    async def check(offset: int) -> None:
+        page = await resources.working.list_sessions(
+            namespace="hint",
+            user_id=None,
+            limit=20,
+            offset=offset,
+            sort="created_at",
+            descending=True,
+        )
+        order = sorted(created, key=lambda s: created[s], reverse=True)
+        assert page.sessions == order[offset : offset + 20]
+        assert page.total == len(created)
+
+    await add(0, 5_000, 0)
+    await check(3_500)
+    await check(3_500)  # served from the remembered boundary
+    await add(5_000, 800, 100)  # newer sessions shift every rank by 800
+    await check(3_500)
+    await check(30)

@@ -71,6 +71,9 @@ class WorkingMemoryStore:
     index: str
 
     def __post_init__(self) -> None:
+        # Where the last listings found what they needed (window widths, page boundaries).
+        # Only a starting point for the next search: every answer is still counted exactly.
+        self._hints: dict[tuple[object, ...], float] = {}
         self._put = self.redis.register_script(_PUT)
         self._append = self.redis.register_script(_APPEND)
 
@@ -191,15 +194,23 @@ class WorkingMemoryStore:
             top, above = await self._boundary(base, field, now, offset, total)
         need = offset - above + limit
         origin = now if top is None else top
-        width = 1.0
+        hint_key = ("width", base, field, top is None)
+        width = self._hints.get(hint_key, 1.0)
         while True:
             count, page = await self._window(
                 base, field, origin - width, top, offset - above, limit
             )
             if count >= need or above + count >= total:
+                if count <= 4 * need:  # a good width: start there next time
+                    self._hint(hint_key, width)
                 return page
             grow = 2.0 * need / count if count else 16.0
             width *= min(max(grow, 2.0), 1_000.0)
+
+    def _hint(self, key: tuple[object, ...], value: float) -> None:
+        if len(self._hints) > 1_024:
+            self._hints.clear()
+        self._hints[key] = value
 
     async def _boundary(
         self, base: str, field: str, now: float, offset: int, total: int
@@ -212,8 +223,18 @@ class WorkingMemoryStore:
         hi_t, hi_c = now, 0  # count(field >= hi_t) = hi_c <= offset
         lo_t: float | None = None  # count(field >= lo_t) = lo_c > offset
         lo_c = total
-        width = 1.0
-        while True:  # seed: a window at the top holding at least a few sessions
+        hint_key = ("boundary", base, field, offset)
+        hinted = self._hints.get(hint_key)
+        if hinted is not None and hinted < now:
+            count = await self._count(conjunction([base, numeric_range(field, hinted)]))
+            if offset - _SLACK <= count <= offset:
+                return hinted, count
+            if count > offset:
+                lo_t, lo_c = hinted, count
+            else:
+                hi_t, hi_c = hinted, count
+        width = self._hints.get(("width", base, field, True), 1.0)
+        while lo_t is None and hi_c == 0:  # seed: a window at the top holding a few sessions
             count = await self._count(conjunction([base, numeric_range(field, now - width)]))
             if count > offset:
                 lo_t, lo_c = now - width, count
@@ -224,6 +245,7 @@ class WorkingMemoryStore:
             width *= 16.0
         for _ in range(40):
             if offset - _SLACK <= hi_c:
+                self._hint(hint_key, hi_t)
                 return hi_t, hi_c
             target = offset - _SLACK / 2
             if lo_t is None:  # extrapolate from the slope seen so far
