@@ -127,3 +127,22 @@ def test_remem_serve_answers_on_loopback_and_stops_its_redis(tmp_path: Path, wor
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     assert (tmp_path / "redis" / "appendonlydir").is_dir()
+
+
+def test_serve_refuses_a_redis_without_modules_before_serving(tmp_path: Path) -> None:
+    port = free_port()
+    proc = _plain_redis(tmp_path, port)
+    try:
+        out = subprocess.run(
+            ["remem", "serve", "--port", str(free_port())],
+            env={**os.environ, "REDIS_URL": f"redis://127.0.0.1:{port}"},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        proc.terminate()
+        proc.wait()
+    assert out.returncode == 1
+    assert "needs Redis with the Query Engine" in out.stderr
+    assert "Traceback" not in out.stderr

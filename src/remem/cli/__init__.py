@@ -49,6 +49,8 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    if settings.redis_url:  # say plainly, before any server starts, if this Redis won't do
+        _run(_preflight(settings))
     # Worker processes rebuild the settings from the environment.
     os.environ["REMEM_DATA_DIR"] = str(settings.data_dir)
     if settings.redis_url:
@@ -77,6 +79,18 @@ def show_config() -> None:
     from remem.config import settings_table
 
     typer.echo(settings_table())
+
+
+async def _preflight(settings: Settings) -> None:
+    from remem.store.connection import check_modules, connect
+
+    redis = connect(
+        settings.redis_url or "", timeout=settings.redis_timeout_seconds, max_connections=2
+    )
+    try:
+        await check_modules(redis)
+    finally:
+        await redis.aclose()
 
 
 def _run(coro: object) -> None:
