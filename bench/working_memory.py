@@ -465,7 +465,7 @@ async def _profile(
     """Extra c=16 PUT and GET cells with py-spy sampling every worker (not measured)."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     out_dir = Path(args.profile)
-    out_dir.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     async def put(i: int) -> bool:
         return (await http.send(puts[i % len(puts)]))[0] == 200
