@@ -5,7 +5,7 @@
 Every turn of each conversation is stored as one memory through the REST API (id = the turn's
 dia_id, one namespace per conversation). The memory's ``text`` is the turn as said
 ("Speaker: words [shared a photo: caption]"), its ``event_date`` the session's date, and its
-``context`` (remem's extra field, indexed for keyword search only) the session date and the two
+``search_text`` (remem's extra field, what keyword search reads) the session date and the two
 turns before and after it. Each category 1-4 question is then asked as a search in each mode, and
 we count how many of its evidence turns are in the top 5 and top 10 (averaged over questions).
 
@@ -48,9 +48,7 @@ def _said(turn: dict[str, Any]) -> str:
 
 def memories_of(conversation: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
     out = []
-    sessions = sorted(
-        int(k.split("_")[1]) for k in conversation if re.fullmatch(r"session_\d+", k)
-    )
+    sessions = sorted(int(k.split("_")[1]) for k in conversation if re.fullmatch(r"session_\d+", k))
     for n in sessions:
         turns = conversation[f"session_{n}"]
         when = _date(conversation[f"session_{n}_date_time"])
@@ -61,7 +59,7 @@ def memories_of(conversation: dict[str, Any], namespace: str) -> list[dict[str, 
                 {
                     "id": f"{namespace}:{turn['dia_id']}",
                     "text": _said(turn),
-                    "context": context,
+                    "search_text": context,
                     "namespace": namespace,
                     "memory_type": "episodic",
                     "event_date": when.isoformat() + "Z",

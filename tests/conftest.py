@@ -52,7 +52,10 @@ def _versions_line(redis_url: str, request: pytest.FixtureRequest) -> None:
 def settings(redis_url: str) -> Settings:
     prefix = f"t{uuid.uuid4().hex[:10]}:"
     return Settings(
-        redis_url=redis_url, key_prefix=prefix, working_memory_index=f"{prefix}working_memory_idx"
+        redis_url=redis_url,
+        key_prefix=prefix,
+        working_memory_index=f"{prefix}working_memory_idx",
+        long_term_memory_index=f"{prefix}long_term_memory_idx",
     )
 
 

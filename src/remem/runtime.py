@@ -11,11 +11,14 @@ from typing import Any
 from redis.asyncio import Redis
 
 from remem.config import Settings
+from remem.embeddings import Embedder, build_embedder
+from remem.memory.longterm import LongTermMemoryService
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis
 from remem.store.keys import Keys
-from remem.store.schema import ensure_index, working_memory_index
+from remem.store.longterm import LongTermStore
+from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.store.working import WorkingMemoryStore
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,8 @@ class Resources:
 
     redis: Redis
     working: WorkingMemoryService
+    long_term: LongTermMemoryService
+    embedder: Embedder
 
     def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
         self.settings = settings
@@ -57,6 +62,18 @@ class Resources:
                 await ensure_index(self.redis, self.keys, spec)
             store = WorkingMemoryStore(self.redis, self.keys, spec.name)
             self.working = WorkingMemoryService(store, self.keys, self.settings)
+            self.embedder = await build_embedder_from(self.settings)
+            lt_name = self.settings.long_term_memory_index
+            if self._ensure_indexes:
+                await ensure_long_term_index(
+                    self.redis, self.keys, lt_name, self.embedder.dimensions
+                )
+            self.long_term = LongTermMemoryService(
+                LongTermStore(self.redis, self.keys, lt_name),
+                self.embedder,
+                dedup_threshold=self.settings.dedup_distance,
+            )
+            await self.long_term.start()
         except BaseException:
             await self._close()
             raise
@@ -71,8 +88,28 @@ class Resources:
         await self._close()
 
     async def _close(self) -> None:
+        if hasattr(self, "long_term"):
+            await self.long_term.close()
+        if hasattr(self, "embedder"):
+            await self.embedder.aclose()
         if hasattr(self, "redis"):
             await self.redis.aclose()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.release)
             self.embedded = None
+
+
+async def build_embedder_from(settings: Settings) -> Embedder:
+    """The embedder the settings ask for, with its dimension known (asked of the provider)."""
+    if settings.embedding_provider == "openai":
+        embedder = build_embedder(
+            "openai",
+            base_url=settings.embedding_base_url,
+            api_key=settings.embedding_api_key,
+            model=settings.embedding_model,
+            dimensions=settings.embedding_dimensions,
+        )
+        if not settings.embedding_dimensions:
+            await embedder.probe_dimensions()  # type: ignore[attr-defined]
+        return embedder
+    return build_embedder("local", threads=settings.embedding_threads)

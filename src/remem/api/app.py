@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from remem import __version__
 from remem.api.errors import install_error_handlers
 from remem.api.limits import BodySizeLimit
-from remem.api.routers import health, working
+from remem.api.routers import health, longterm, working
 from remem.config import Settings
 from remem.runtime import Resources
 
@@ -32,5 +32,6 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(working.router)
+    app.include_router(longterm.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

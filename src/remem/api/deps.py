@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from remem.memory.longterm import LongTermMemoryService
 from remem.memory.working import WorkingMemoryService
 from remem.runtime import Resources
 
@@ -20,3 +21,8 @@ async def resources(request: Request) -> Resources:
 async def working_memory(request: Request) -> WorkingMemoryService:
     res: Resources = request.app.state.resources
     return res.working
+
+
+async def long_term_memory(request: Request) -> LongTermMemoryService:
+    res: Resources = request.app.state.resources
+    return res.long_term

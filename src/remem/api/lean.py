@@ -104,7 +104,9 @@ class LeanRoute(APIRoute):
                 or (not isinstance(default, params.Param | params.Body | params.Depends))
             ):
                 field = default if isinstance(default, params.Query) else None
-                adapter = TypeAdapter(Annotated[annotation, field] if field else annotation)
+                adapter: TypeAdapter[Any] = TypeAdapter(
+                    Annotated[annotation, field] if field else annotation
+                )
                 value = field.default if field is not None else default
                 if value is inspect.Parameter.empty:
                     raise TypeError(f"LeanRoute {self.path}: query {name} needs a default")

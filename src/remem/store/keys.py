@@ -49,6 +49,19 @@ class Keys:
     def schema_lock(self) -> str:
         return f"{self.prefix}lock:schema"
 
+    @property
+    def memory_prefix(self) -> str:
+        """Prefix of every long-term memory document."""
+        return f"{self.prefix}mem:"
+
+    def memory(self, memory_id: str) -> str:
+        """Key of one long-term memory: ``<prefix>mem:<percent-encoded id>``."""
+        return f"{self.memory_prefix}{encode_part(memory_id)}"
+
+    def parse_memory(self, key: str) -> str:
+        """The memory id of a key built by ``memory``."""
+        return unquote(key.removeprefix(self.memory_prefix))
+
 
 class LegacyKeys:
     """Key names of the Redis Agent Memory Server (<= 0.14), read only by the migration."""

@@ -50,3 +50,51 @@ def conjunction(clauses: Iterable[str]) -> str:
     """AND of clauses; the match-all query when there are none."""
     parts = [c for c in clauses if c and c != "*"]
     return " ".join(parts) if parts else "*"
+
+
+# -- long-term memory ------------------------------------------------------------------------
+# A TAG value that matches every non-empty value of a field (``w'*'``, a wildcard: measured on
+# RediSearch 2.10 to match any stored value and no JSON null or missing field).
+_ANY_VALUE = "w'*'"
+
+
+def tag_not(field: str, values: Iterable[str]) -> str:
+    """Documents where none of ``values`` is a value of ``field`` (null/missing included)."""
+    return f"-{tag_any(field, values)}"
+
+
+def tag_present(field: str) -> str:
+    """Documents that have a (non-empty) value in ``field``."""
+    return f"@{field}:{{{_ANY_VALUE}}}"
+
+
+def tag_missing(field: str) -> str:
+    """Documents whose ``field`` is null or absent."""
+    return f"-{tag_present(field)}"
+
+
+def escape_text(word: str) -> str:
+    """Escape one word for a TEXT clause (same character rule as tags)."""
+    return _TAG_SPECIAL.sub(r"\\\1", word)
+
+
+def text_any(field: str, words: Iterable[str]) -> str:
+    """Documents whose TEXT ``field`` contains any of ``words``: ``@f:(w1|w2)``."""
+    return f"@{field}:({'|'.join(escape_text(w) for w in words)})"
+
+
+def vector_range(field: str, radius_param: str = "radius", vector_param: str = "vec") -> str:
+    """Documents within the distance ``$radius_param`` of ``$vector_param`` (DIALECT 2)."""
+    return f"@{field}:[VECTOR_RANGE ${radius_param} ${vector_param}]"
+
+
+def knn(
+    query: str,
+    field: str,
+    *,
+    k_param: str = "K",
+    vector_param: str = "vec",
+    alias: str = "dist",
+) -> str:
+    """The ``$k_param`` nearest neighbours among the documents matching ``query``."""
+    return f"({query})=>[KNN ${k_param} @{field} ${vector_param} AS {alias}]"

@@ -152,3 +152,94 @@ async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: fl
             with contextlib.suppress(ResponseError):  # another process dropped it first
                 await redis.execute_command("FT.DROPINDEX", name)
     return live
+
+
+# -- long-term memory ------------------------------------------------------------------------
+REINDEX_HINT = "run `remem reindex` to re-embed the memories with the configured model"
+
+
+def vector_field(path: str, name: str, dims: int) -> FieldSpec:
+    """An HNSW, FLOAT32, COSINE vector field of ``dims`` dimensions."""
+    options = ("HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dims), "DISTANCE_METRIC", "COSINE")
+    return FieldSpec(path, name, "VECTOR", options=options)
+
+
+def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
+    """``long_term_memory_idx``: one JSON document per memory under ``<prefix>mem:``."""
+    tags = (
+        "id",
+        "session_id",
+        "user_id",
+        "namespace",
+        "memory_type",
+        "extraction_strategy",
+        "memory_hash",
+        "pinned",
+    )
+    return IndexSpec(
+        name=name,
+        prefix=keys.memory_prefix,
+        fields=(
+            FieldSpec("$.search_text", "search_text", "TEXT"),
+            *(FieldSpec(f"$.{tag}", tag, "TAG") for tag in tags),
+            FieldSpec("$.topics[*]", "topics", "TAG"),
+            FieldSpec("$.entities[*]", "entities", "TAG"),
+            FieldSpec("$.created_at", "created_at", "NUMERIC", sortable=True),
+            FieldSpec("$.updated_at", "updated_at", "NUMERIC", sortable=True),
+            FieldSpec("$.last_accessed", "last_accessed", "NUMERIC", sortable=True),
+            FieldSpec("$.event_date", "event_date", "NUMERIC", sortable=True),
+            FieldSpec("$.access_count", "access_count", "NUMERIC"),
+            vector_field("$.embedding", "embedding", dims),
+        ),
+    )
+
+
+def _vector_dims(info: dict[str, Any]) -> int | None:
+    for attr in info.get("attributes", []):
+        if attr.get("type") == "VECTOR":
+            return int(attr["dim"])
+    return None
+
+
+async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int) -> None:
+    """Refuse to serve when the stored vectors have another dimension than the embedder's.
+
+    Looked at, in order: the index the alias points at, every older version of the index, and
+    (when no index exists) one stored document. Building a new index over old vectors would
+    leave every memory unindexed, so this raises ``IncompatibleBackend`` instead.
+    """
+    names = [spec.name]
+    stale_prefix = keys.index_name(spec.name, "")
+    names += [n for n in await redis.execute_command("FT._LIST") if n.startswith(stale_prefix)]
+    seen = False
+    for name in names:
+        info = await _info(redis, name)
+        if info is None:
+            continue
+        seen = True
+        live = _vector_dims(info)
+        if live is not None and live != dims:
+            raise IncompatibleBackend(
+                f"index {name!r} holds {live}-dimensional vectors but the embedding model "
+                f"gives {dims}: {REINDEX_HINT}"
+            )
+    if seen:
+        return
+    _, found = await redis.scan(0, match=f"{spec.prefix}*", count=1000, _type="ReJSON-RL")
+    for key in found[:1]:
+        length = await redis.execute_command("JSON.ARRLEN", key, "$.embedding")
+        stored = length[0] if isinstance(length, list) and length else None
+        if stored is not None and int(stored) != dims:
+            raise IncompatibleBackend(
+                f"stored memories have {stored}-dimensional vectors but the embedding model "
+                f"gives {dims}: {REINDEX_HINT}"
+            )
+
+
+async def ensure_long_term_index(
+    redis: Redis, keys: Keys, name: str, dims: int, *, timeout: float = 600
+) -> str:
+    """Check the vector dimension, then ``ensure_index`` the long-term memory index."""
+    spec = long_term_memory_index(keys, name, dims)
+    await check_vector_dims(redis, keys, spec, dims)
+    return await ensure_index(redis, keys, spec, timeout=timeout)

@@ -1,0 +1,114 @@
+"""Long-term memory: /v1/long-term-memory (Agent Memory Server 0.15 paths and shapes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, Field
+
+from remem.api.deps import long_term_memory
+from remem.errors import InvalidInput
+from remem.memory.longterm import LongTermMemoryService
+from remem.models.common import AckResponse
+from remem.models.memory import MemoryRecord
+from remem.models.search import (
+    CreateMemoryRecordRequest,
+    EditMemoryRecordRequest,
+    ForgetPolicy,
+    ForgetResponse,
+    MemoryRecordResults,
+    SearchRequest,
+)
+
+router = APIRouter(tags=["long-term memory"])
+Service = Depends(long_term_memory)
+
+
+class ForgetRequest(BaseModel):
+    policy: ForgetPolicy = Field(default_factory=ForgetPolicy)
+    pinned_ids: list[str] | None = None
+
+
+@router.post("/v1/long-term-memory/", response_model=AckResponse)
+@router.post("/v1/long-term-memory", response_model=AckResponse, include_in_schema=False)
+async def create_long_term_memory(
+    body: CreateMemoryRecordRequest, service: LongTermMemoryService = Service
+) -> AckResponse:
+    """Store memories (embedded and indexed before the answer: searchable on return).
+
+    With ``deduplicate`` (default true) a record whose id exists updates it, the same text in
+    the same namespace and user is not stored twice, and a near-identical one merges into the
+    existing memory (never into a pinned one, never across namespaces or users).
+    """
+    await service.create(body.memories, deduplicate=body.deduplicate)
+    return AckResponse(status="ok")
+
+
+@router.post("/v1/long-term-memory/search", response_model=MemoryRecordResults)
+async def search_long_term_memory(
+    body: SearchRequest, service: LongTermMemoryService = Service
+) -> MemoryRecordResults:
+    """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
+    return await service.search(body)
+
+
+@router.delete("/v1/long-term-memory", response_model=AckResponse)
+@router.delete("/v1/long-term-memory/", response_model=AckResponse, include_in_schema=False)
+async def delete_long_term_memory(
+    memory_ids: list[str] = Query(default=[]), service: LongTermMemoryService = Service
+) -> AckResponse:
+    count = await service.delete(memory_ids)
+    return AckResponse(status=f"ok, deleted {count} memories")
+
+
+@router.post("/v1/long-term-memory/forget", response_model=ForgetResponse)
+async def forget_long_term_memories(
+    body: ForgetRequest = Body(default_factory=ForgetRequest),
+    namespace: str | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    limit: int = Query(1000, ge=1, le=100_000),
+    dry_run: bool = False,
+    service: LongTermMemoryService = Service,
+) -> ForgetResponse:
+    """Delete memories by the policy (oldest first within ``limit``); pinned ones are kept.
+
+    ``dry_run`` defaults to false because the official client only sends it when true.
+    """
+    return await service.forget(
+        body.policy,
+        namespace=namespace,
+        user_id=user_id,
+        session_id=session_id,
+        limit=limit,
+        dry_run=dry_run,
+        pinned_ids=body.pinned_ids or (),
+    )
+
+
+@router.post("/v1/long-term-memory/compact", response_model=AckResponse)
+async def compact_long_term_memories(
+    namespace: str | None = None,
+    user_id: str | None = None,
+    service: LongTermMemoryService = Service,
+) -> AckResponse:
+    """Merge duplicates (same text, then near-identical) within the scope."""
+    remaining = await service.compact(namespace, user_id)
+    return AckResponse(status=f"ok, {remaining} memories remaining after compaction")
+
+
+@router.get("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+async def get_long_term_memory(
+    memory_id: str, service: LongTermMemoryService = Service
+) -> MemoryRecord:
+    return await service.get(memory_id)
+
+
+@router.patch("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+async def update_long_term_memory(
+    memory_id: str, body: EditMemoryRecordRequest, service: LongTermMemoryService = Service
+) -> MemoryRecord:
+    """Change only the fields sent; an explicit null clears a nullable field. The memory is
+    re-embedded only when its text changes."""
+    if not body.model_fields_set:
+        raise InvalidInput("No fields provided for update")
+    return await service.update(memory_id, body)

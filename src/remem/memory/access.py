@@ -1,0 +1,68 @@
+"""Access tracking: search hits move ``last_accessed`` and ``access_count`` without one write per
+hit per request.
+
+Hits are buffered in the process and flushed every ``interval`` seconds (and on ``close``) in one
+pipeline: per memory one Lua call that adds the buffered count and moves ``last_accessed``
+forward, and does nothing when the memory has been deleted meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from remem.store.longterm import LongTermStore
+
+log = logging.getLogger(__name__)
+
+
+class AccessTracker:
+    def __init__(self, store: LongTermStore, *, interval: float = 1.0) -> None:
+        self.store = store
+        self.interval = interval
+        self._pending: dict[str, tuple[int, float]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, ids: Iterable[str], when: float) -> None:
+        """Count one access of each memory at ``when`` (epoch seconds)."""
+        for memory_id in ids:
+            count, last = self._pending.get(memory_id, (0, when))
+            self._pending[memory_id] = (count + 1, max(last, when))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Write the buffered accesses now (kept for the next flush if Redis fails)."""
+        batch, self._pending = self._pending, {}
+        try:
+            await self.store.touch_many(batch)
+        except BaseException:
+            for memory_id, (count, when) in batch.items():
+                c, w = self._pending.get(memory_id, (0, when))
+                self._pending[memory_id] = (c + count, max(w, when))
+            raise
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="remem-access-flush")
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except Exception:  # keep the buffer and try again next time
+                log.warning("could not write memory access counts", exc_info=True)
+
+    async def close(self) -> None:
+        """Stop the periodic flush and write what is buffered."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

@@ -1,0 +1,315 @@
+"""Long-term memory: create (with deduplication), read, edit, delete, search, forget, compact.
+
+A memory is stored as its MemoryRecord fields with dates as epoch seconds (rounded to
+microseconds, which RedisJSON reads back exactly), plus ``embedding`` (the text's vector) and
+``search_text`` (what keyword search reads: the text unless the caller gave more). Creation is
+synchronous: when ``create`` returns, the memories are searchable.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import numpy as np
+
+from remem.embeddings.base import Embedder
+from remem.errors import Conflict, InvalidInput, NotFound
+from remem.memory.access import AccessTracker
+from remem.memory.dedup import DEFAULT_SEMANTIC_THRESHOLD, Deduplicator, absorb, memory_hash
+from remem.memory.filters import compile_filters, epoch
+from remem.memory.forgetting import select_for_forgetting
+from remem.memory.identifiers import check_id, optional_id
+from remem.memory.search import Searcher
+from remem.models.memory import MemoryRecord
+from remem.models.search import (
+    EditMemoryRecordRequest,
+    ForgetPolicy,
+    ForgetResponse,
+    MemoryRecordResult,
+    MemoryRecordResults,
+    SearchRequest,
+)
+from remem.store.longterm import LongTermStore
+from remem.store.query import conjunction, tag_equals
+
+DATE_FIELDS = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_date")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+Status = Literal["created", "updated", "duplicate", "merged"]
+
+
+def now() -> float:
+    return round(time.time(), 6)
+
+
+def clean_tags(values: Sequence[str] | None) -> list[str] | None:
+    """Topics/entities as the index can match them: no control characters, no surrounding
+    whitespace, no empties, no repeats."""
+    if values is None:
+        return None
+    cleaned = (_CONTROL.sub(" ", v).strip() for v in values)
+    return list(dict.fromkeys(v for v in cleaned if v))
+
+
+def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
+    """The stored document of ``record`` (validated)."""
+    if not record.text or not record.text.strip():
+        raise InvalidInput(f"memory text cannot be empty (memory id: {record.id})")
+    doc = record.model_dump(mode="json", exclude={"search_text"})
+    for name in DATE_FIELDS:
+        value = getattr(record, name)
+        doc[name] = None if value is None else epoch(value)
+    doc["id"] = check_id("id", record.id)
+    for name in ("namespace", "user_id", "session_id"):
+        doc[name] = optional_id(name, doc[name])
+    doc["topics"] = clean_tags(record.topics)
+    doc["entities"] = clean_tags(record.entities)
+    doc["search_text"] = getattr(record, "search_text", None) or record.text
+    doc["embedding"] = [float(f"{x:.9g}") for x in np.asarray(vector).tolist()]
+    doc["memory_hash"] = hash_of(doc)
+    return doc
+
+
+def hash_of(doc: dict[str, Any]) -> str:
+    return memory_hash(doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"])
+
+
+def from_doc(doc: dict[str, Any]) -> dict[str, Any]:
+    """MemoryRecord fields of a stored document (dates as datetimes)."""
+    out = {k: v for k, v in doc.items() if k not in ("embedding", "search_text")}
+    for name in DATE_FIELDS:
+        if out.get(name) is not None:
+            out[name] = datetime.fromtimestamp(float(out[name]), UTC)
+    return out
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str  # the memory that now holds the record (the existing one for duplicates/merges)
+    status: Status
+
+
+@dataclass
+class LongTermMemoryService:
+    store: LongTermStore
+    embedder: Embedder
+    dedup_threshold: float = DEFAULT_SEMANTIC_THRESHOLD
+    access_flush_seconds: float = 1.0
+    dedup: Deduplicator = field(init=False)
+    access: AccessTracker = field(init=False)
+    searcher: Searcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dedup = Deduplicator(self.store, self.dedup_threshold)
+        self.access = AccessTracker(self.store, interval=self.access_flush_seconds)
+        self.searcher = Searcher(self.store, self._embed_one)
+
+    async def start(self) -> None:
+        self.access.start()
+
+    async def close(self) -> None:
+        await self.access.close()
+
+    async def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.asarray(await self.embedder.embed_batch(list(texts)), dtype=np.float32)
+        if vectors.shape != (len(texts), self.embedder.dimensions):
+            raise InvalidInput(f"embedder returned shape {vectors.shape} for {len(texts)} texts")
+        return vectors
+
+    async def _embed_one(self, text: str) -> np.ndarray:
+        vector: np.ndarray = (await self._embed([text]))[0]
+        return vector
+
+    # -- create ------------------------------------------------------------------------------
+    async def create(
+        self, records: Sequence[MemoryRecord], *, deduplicate: bool = True
+    ) -> list[Created]:
+        """Store ``records``, searchable on return; one ``Created`` per record, in order."""
+        if not records:
+            return []
+        vectors = await self._embed([r.text for r in records])
+        docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
+        stored = await self.store.get_many([d["id"] for d in docs])
+        for doc, old in zip(docs, stored, strict=True):
+            if old is not None and (old.get("namespace"), old.get("user_id")) != (
+                doc["namespace"],
+                doc["user_id"],
+            ):
+                raise Conflict(
+                    f"memory {doc['id']!r} exists in another namespace or for another user"
+                )
+        at = now()
+        pending: dict[str, dict[str, Any]] = {}  # id -> document to write
+        vector_of: dict[str, np.ndarray] = {}
+        by_hash: dict[str, str] = {}
+        merges: list[tuple[int, str, dict[str, Any]]] = []  # (position in out, target, doc)
+        out: list[Created] = []
+        for doc, vector, old in zip(docs, vectors, stored, strict=True):
+            memory_id = doc["id"]
+            if old is not None or memory_id in pending or not deduplicate:
+                status: Status = "updated" if old is not None or memory_id in pending else "created"
+                pending[memory_id], vector_of[memory_id] = doc, vector
+                out.append(Created(memory_id, status))
+                continue
+            twin = by_hash.get(doc["memory_hash"]) or await self.dedup.by_hash(doc)
+            if twin is not None:
+                if doc["pinned"]:
+                    if twin in pending:
+                        pending[twin]["pinned"] = True
+                    else:
+                        await self.dedup.pin(twin, at)
+                out.append(Created(twin, "duplicate"))
+                continue
+            target = self._near_in_batch(doc, vector, pending, vector_of)
+            if target is not None:
+                pending[target] = absorb(pending[target], doc, pending[target]["updated_at"])
+                out.append(Created(target, "merged"))
+                continue
+            target = await self.dedup.nearest(doc, vector)
+            if target is not None:
+                merges.append((len(out), target, doc))
+                out.append(Created(target, "merged"))
+                continue
+            pending[memory_id], vector_of[memory_id] = doc, vector
+            by_hash[doc["memory_hash"]] = memory_id
+            out.append(Created(memory_id, "created"))
+        await self.store.upsert_many(list(pending.values()))
+        for position, target, doc in merges:
+            if not await self.dedup.merge_into(target, doc, at):  # gone or pinned meanwhile
+                await self.store.upsert_many([doc])
+                out[position] = Created(doc["id"], "created")
+        return out
+
+    def _near_in_batch(
+        self,
+        doc: dict[str, Any],
+        vector: np.ndarray,
+        pending: dict[str, dict[str, Any]],
+        vector_of: dict[str, np.ndarray],
+    ) -> str | None:
+        if doc["pinned"]:
+            return None
+        best, best_dist = None, self.dedup_threshold
+        for memory_id, other in pending.items():
+            if other["pinned"] or (other["namespace"], other["user_id"]) != (
+                doc["namespace"],
+                doc["user_id"],
+            ):
+                continue
+            dist = 1.0 - float(np.dot(vector_of[memory_id], vector))
+            if dist <= best_dist:
+                best, best_dist = memory_id, dist
+        return best
+
+    # -- read, edit, delete ------------------------------------------------------------------
+    async def get(self, memory_id: str) -> MemoryRecord:
+        doc = (await self.store.get_many([memory_id]))[0]
+        if doc is None:
+            raise NotFound(f"memory {memory_id!r} not found")
+        return MemoryRecord.model_validate(from_doc(doc))
+
+    async def update(self, memory_id: str, patch: EditMemoryRecordRequest) -> MemoryRecord:
+        """PATCH: only the fields sent change; null clears; the text is re-embedded if it
+        changes; the hash follows text, namespace, user and type."""
+        sent = patch.model_fields_set
+        changes = patch.model_dump(include=sent, mode="json")
+        for name in ("namespace", "user_id", "session_id"):
+            if name in changes:
+                changes[name] = optional_id(name, changes[name])
+        for name in ("topics", "entities"):
+            if name in changes:
+                changes[name] = clean_tags(changes[name])
+        if "event_date" in changes:
+            changes["event_date"] = None if patch.event_date is None else epoch(patch.event_date)
+        if "text" in changes and not str(changes["text"]).strip():
+            raise InvalidInput("memory text cannot be empty")
+        vector = await self._embed_one(changes["text"]) if "text" in changes else None
+        at = now()
+
+        def change(doc: dict[str, Any]) -> dict[str, Any]:
+            new = {**doc, **changes, "updated_at": at}
+            if vector is not None and new["text"] != doc["text"]:
+                new["embedding"] = [float(f"{x:.9g}") for x in vector.tolist()]
+                if "search_text" not in changes:
+                    new["search_text"] = new["text"]
+            if not new.get("search_text"):
+                new["search_text"] = new["text"]
+            new["memory_hash"] = hash_of(new)
+            return new
+
+        written = await self.store.modify(memory_id, change)
+        if written is None:
+            raise NotFound(f"memory {memory_id!r} not found")
+        return MemoryRecord.model_validate(from_doc(written))
+
+    async def delete(self, ids: Sequence[str]) -> int:
+        """Delete these memories; the number that existed."""
+        return await self.store.delete_many(list(ids))
+
+    # -- search ------------------------------------------------------------------------------
+    async def search(self, request: SearchRequest) -> MemoryRecordResults:
+        query = await compile_filters(request, self.store.tag_values)
+        at = now()
+        ranking = await self.searcher.search(request, query, at)
+        docs = await self.store.get_many([h.id for h in ranking.hits])
+        results = []
+        for hit, doc in zip(ranking.hits, docs, strict=True):
+            if doc is None:  # deleted since the search
+                continue
+            dist = hit.dist
+            if dist is None and ranking.vector is not None:
+                stored = np.asarray(doc["embedding"], dtype=np.float32)
+                dist = 1.0 - float(np.dot(stored, ranking.vector))
+            fields = from_doc(doc)
+            results.append(
+                MemoryRecordResult(
+                    **fields,
+                    dist=round(dist if dist is not None else 0.0, 6),
+                    score=hit.score,
+                    score_type=request.search_mode,
+                )
+            )
+        self.access.record((r.id for r in results), at)
+        end = request.offset + request.limit
+        return MemoryRecordResults(
+            memories=results,
+            total=ranking.total,
+            next_offset=end if end < ranking.total else None,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def forget(
+        self,
+        policy: ForgetPolicy,
+        *,
+        namespace: str | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 1000,
+        dry_run: bool = True,
+        pinned_ids: Collection[str] = (),
+    ) -> ForgetResponse:
+        """Apply ``policy`` to the ``limit`` oldest memories of the scope given."""
+        query = conjunction(
+            [
+                tag_equals("namespace", namespace) if namespace else "",
+                tag_equals("user_id", user_id) if user_id else "",
+                tag_equals("session_id", session_id) if session_id else "",
+            ]
+        )
+        rows = await self.store.oldest(query, limit)
+        doomed = select_for_forgetting(rows, policy, now(), set(pinned_ids))
+        if not dry_run:
+            await self.store.delete_many(doomed)
+        return ForgetResponse(
+            scanned=len(rows), deleted=len(doomed), deleted_ids=doomed, dry_run=dry_run
+        )
+
+    async def compact(self, namespace: str | None = None, user_id: str | None = None) -> int:
+        """Merge duplicate memories (hash, then semantic); how many remain in the scope."""
+        return await self.dedup.compact(namespace, user_id, now())

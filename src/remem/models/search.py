@@ -1,0 +1,165 @@
+"""Wire models of long-term memory: filters, search, create, edit and forget.
+
+Filter names follow the Agent Memory Server 0.15 (``eq``, ``ne``, ``any``, ``all``,
+``startswith``; dates ``gt``, ``gte``, ``lt``, ``lte``, ``eq``, ``between``) and the names
+``agent-memory-client`` sends (``in_``, ``not_eq``, ``not_in``, ``none``). Several operators in
+one filter all apply (AND); on a date filter they make one range.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
+from remem.models.memory import MemoryRecord, MemoryTypeEnum
+
+
+class TagFilter(BaseModel):
+    """Filter on a tag field. On a list field (topics, entities) ``eq`` means "contains"."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    eq: str | None = None
+    ne: str | None = None
+    not_eq: str | None = None
+    any: list[str] | None = None
+    in_: list[str] | None = Field(default=None, validation_alias=AliasChoices("in_", "in"))
+    all: list[str] | None = None
+    none: list[str] | None = None
+    not_in: list[str] | None = None
+    startswith: str | None = None
+
+
+class MemoryTypeFilter(TagFilter):
+    """A tag filter whose values must be memory types (anything else is a 422)."""
+
+    eq: MemoryTypeEnum | None = None
+    ne: MemoryTypeEnum | None = None
+    not_eq: MemoryTypeEnum | None = None
+    any: list[MemoryTypeEnum] | None = None  # type: ignore[assignment]
+    in_: list[MemoryTypeEnum] | None = Field(  # type: ignore[assignment]
+        default=None, validation_alias=AliasChoices("in_", "in")
+    )
+    all: list[MemoryTypeEnum] | None = None  # type: ignore[assignment]
+    none: list[MemoryTypeEnum] | None = None  # type: ignore[assignment]
+    not_in: list[MemoryTypeEnum] | None = None  # type: ignore[assignment]
+
+
+class DateFilter(BaseModel):
+    """Filter on a date: ISO 8601 datetimes or epoch seconds; naive datetimes are UTC."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gt: datetime | None = None
+    gte: datetime | None = None
+    lt: datetime | None = None
+    lte: datetime | None = None
+    eq: datetime | None = None
+    between: tuple[datetime, datetime] | None = None
+
+
+class SearchFilters(BaseModel):
+    """Every filter of a search (also used by forget and compact scopes)."""
+
+    session_id: TagFilter | None = None
+    namespace: TagFilter | None = None
+    user_id: TagFilter | None = None
+    topics: TagFilter | None = None
+    entities: TagFilter | None = None
+    extraction_strategy: TagFilter | None = None
+    memory_type: MemoryTypeFilter | None = None
+    created_at: DateFilter | None = None
+    last_accessed: DateFilter | None = None
+    event_date: DateFilter | None = None
+
+
+class SearchRequest(SearchFilters):
+    """The body of ``POST /v1/long-term-memory/search``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = ""
+    search_mode: Literal["semantic", "keyword", "hybrid"] = "semantic"
+    hybrid_alpha: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="Weight of the semantic score in hybrid mode."
+    )
+    distance_threshold: float | None = Field(default=None, ge=0.0, le=2.0)
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+    recency_boost: bool = True
+    recency_semantic_weight: float = Field(default=0.8, ge=0.0)
+    recency_recency_weight: float = Field(default=0.2, ge=0.0)
+    recency_freshness_weight: float = Field(default=0.6, ge=0.0)
+    recency_novelty_weight: float = Field(default=0.4, ge=0.0)
+    recency_half_life_last_access_days: float = Field(default=7.0, gt=0.0)
+    recency_half_life_created_days: float = Field(default=30.0, gt=0.0)
+    server_side_recency: bool | None = Field(default=None, description="Accepted, ignored.")
+
+
+class MemoryRecordResult(MemoryRecord):
+    """A search hit: the record, its cosine distance to the query and its ranking score."""
+
+    dist: float
+    score: float | None = None
+    score_type: str | None = None
+
+
+class MemoryRecordResults(BaseModel):
+    memories: list[MemoryRecordResult]
+    total: int
+    next_offset: int | None = None
+
+
+class NewMemoryRecord(MemoryRecord):
+    """A record to create; ``search_text`` (default: ``text``) is what keyword search reads."""
+
+    search_text: str | None = None
+
+
+class CreateMemoryRecordRequest(BaseModel):
+    memories: list[NewMemoryRecord]
+    deduplicate: bool = True
+
+
+class EditMemoryRecordRequest(BaseModel):
+    """PATCH body: only the fields sent change; an explicit null clears a nullable field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = None
+    search_text: str | None = None
+    topics: list[str] | None = None
+    entities: list[str] | None = None
+    memory_type: MemoryTypeEnum | None = None
+    namespace: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    event_date: datetime | None = None
+    pinned: bool | None = None
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _required_not_null(self) -> EditMemoryRecordRequest:
+        for name in ("text", "memory_type", "pinned"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class ForgetPolicy(BaseModel):
+    """The Agent Memory Server's forgetting policy."""
+
+    max_age_days: float | None = None
+    max_inactive_days: float | None = None
+    budget: int | None = Field(default=None, ge=0)
+    memory_type_allowlist: list[str] | None = None
+    hard_age_multiplier: float = 12.0
+
+
+class ForgetResponse(BaseModel):
+    scanned: int
+    deleted: int
+    deleted_ids: list[str]
+    dry_run: bool

@@ -1,0 +1,164 @@
+"""Edit (PATCH), delete, forget, access tracking and the vector-dimension check."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+from redis.asyncio import Redis
+
+from remem.config import Settings
+from remem.errors import IncompatibleBackend, NotFound
+from remem.memory.longterm import LongTermMemoryService
+from remem.models.memory import MemoryRecord
+from remem.models.search import EditMemoryRecordRequest, ForgetPolicy, SearchRequest
+from remem.store.keys import Keys
+from remem.store.longterm import LongTermStore
+from remem.store.schema import ensure_long_term_index
+from tests.helpers import wait_until
+from tests.longterm.conftest import WordEmbedder, index_name
+
+NOW = datetime.now(UTC)
+
+
+def patch(body: dict[str, object]) -> EditMemoryRecordRequest:
+    return EditMemoryRecordRequest.model_validate(body)
+
+
+async def test_patch_changes_only_the_fields_sent(
+    service: LongTermMemoryService, embedder: WordEmbedder
+) -> None:
+    await service.create(
+        [MemoryRecord(id="m", text="likes tea", topics=["a"], namespace="n", user_id="u")]
+    )
+    before = await service.get("m")
+    calls = len(embedder.calls)
+    after = await service.update("m", patch({"topics": ["b"], "user_id": None}))
+    assert len(embedder.calls) == calls  # text unchanged: no embedding
+    assert after.topics == ["b"] and after.user_id is None and after.namespace == "n"
+    assert after.text == before.text and after.created_at == before.created_at
+    assert after.memory_hash != before.memory_hash  # the scope is part of the hash
+    assert after.updated_at > before.updated_at
+
+
+async def test_patch_text_re_embeds_and_is_searchable(
+    service: LongTermMemoryService, embedder: WordEmbedder
+) -> None:
+    await service.create([MemoryRecord(id="m", text="likes tea")])
+    calls = len(embedder.calls)
+    await service.update("m", patch({"text": "plays chess"}))
+    assert len(embedder.calls) == calls + 1
+    found = await service.search(SearchRequest(text="chess", search_mode="keyword"))
+    assert [m.id for m in found.memories] == ["m"]
+    gone = await service.search(SearchRequest(text="tea", search_mode="keyword"))
+    assert gone.total == 0
+
+
+def test_patch_refuses_null_for_required_fields() -> None:
+    for name in ("text", "memory_type", "pinned"):
+        with pytest.raises(ValidationError):
+            patch({name: None})
+
+
+async def test_patch_of_a_missing_memory_is_not_found(service: LongTermMemoryService) -> None:
+    with pytest.raises(NotFound):
+        await service.update("nope", patch({"topics": []}))
+
+
+async def test_delete_counts_what_existed(service: LongTermMemoryService) -> None:
+    await service.create([MemoryRecord(id="a", text="x"), MemoryRecord(id="b", text="y")])
+    assert await service.delete(["a", "b", "c", "a"]) == 2
+    with pytest.raises(NotFound):
+        await service.get("a")
+
+
+def aged(i: int, days: float, **kw: Any) -> MemoryRecord:
+    at = NOW - timedelta(days=days)
+    return MemoryRecord(id=f"f{i}", text=f"memory {i}", created_at=at, last_accessed=at, **kw)
+
+
+async def test_forget_takes_the_oldest_first_and_keeps_pinned(
+    service: LongTermMemoryService,
+) -> None:
+    records = [aged(i, 100 - i) for i in range(10)]
+    records.append(aged(99, 500, pinned=True))
+    await service.create(records, deduplicate=False)
+    policy = ForgetPolicy(max_age_days=95)
+    out = await service.forget(policy, limit=3, dry_run=False)
+    assert out.scanned == 3  # f99 (oldest, pinned), f0, f1
+    assert out.deleted_ids == ["f0", "f1"] and out.deleted == 2
+    await service.get("f99")
+
+
+async def test_forget_dry_run_deletes_nothing(service: LongTermMemoryService) -> None:
+    await service.create([aged(i, 50) for i in range(3)], deduplicate=False)
+    out = await service.forget(ForgetPolicy(max_age_days=10), dry_run=True)
+    assert out.deleted == 3 and out.dry_run
+    assert (await service.get("f0")).id == "f0"
+
+
+async def test_forget_allowlist_budget_and_pinned_ids(service: LongTermMemoryService) -> None:
+    await service.create(
+        [
+            aged(0, 40, memory_type="episodic"),
+            aged(1, 30),
+            aged(2, 20),
+            aged(3, 10),
+            aged(4, 5),
+        ],
+        deduplicate=False,
+    )
+    allow = ForgetPolicy(max_age_days=1, memory_type_allowlist=["episodic"])
+    assert (await service.forget(allow)).deleted_ids == ["f0"]
+    budget = ForgetPolicy(budget=2)
+    assert (await service.forget(budget, pinned_ids=["f1"])).deleted_ids == ["f0", "f2"]
+
+
+async def test_forget_age_and_inactivity_together(service: LongTermMemoryService) -> None:
+    old_but_used = MemoryRecord(
+        id="used", text="a", created_at=NOW - timedelta(days=40), last_accessed=NOW
+    )
+    ancient = MemoryRecord(
+        id="ancient", text="b", created_at=NOW - timedelta(days=400), last_accessed=NOW
+    )
+    await service.create([old_but_used, ancient, aged(1, 40)], deduplicate=False)
+    policy = ForgetPolicy(max_age_days=30, max_inactive_days=30, hard_age_multiplier=12)
+    assert (await service.forget(policy)).deleted_ids == ["ancient", "f1"]
+
+
+async def test_search_hits_are_counted_in_batches(
+    service: LongTermMemoryService, store: LongTermStore
+) -> None:
+    old = NOW - timedelta(days=3)
+    await service.create(
+        [MemoryRecord(id="a", text="tea", last_accessed=old), MemoryRecord(id="b", text="tea x")],
+        deduplicate=False,
+    )
+    for _ in range(3):
+        await service.search(SearchRequest(text="tea", limit=1))
+
+    async def counted() -> bool:
+        return (await service.get("a")).access_count == 3
+
+    await wait_until(counted)
+    assert (await service.get("a")).last_accessed > old
+    assert (await service.get("b")).access_count == 0
+
+
+async def test_a_flush_never_recreates_a_deleted_memory(
+    service: LongTermMemoryService, store: LongTermStore
+) -> None:
+    await service.create([MemoryRecord(id="a", text="tea")])
+    await service.search(SearchRequest(text="tea"))
+    await service.delete(["a"])
+    await service.access.flush()
+    assert (await store.get_many(["a"])) == [None]
+
+
+async def test_a_vector_dimension_change_needs_a_reindex(
+    store: LongTermStore, redis: Redis, settings: Settings
+) -> None:
+    with pytest.raises(IncompatibleBackend, match="remem reindex"):
+        await ensure_long_term_index(redis, Keys(settings.key_prefix), index_name(settings), 32)

@@ -1,0 +1,159 @@
+"""The three search modes, totals, paging and the recency boost."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from remem.memory.longterm import LongTermMemoryService
+from remem.memory.search import keywords
+from remem.models.memory import MemoryRecord
+from remem.models.search import SearchRequest
+
+TEXTS = [
+    "alice likes green tea in the morning",
+    "bob drinks black coffee at work",
+    "alice visited paris in spring",
+    "the weather in paris was rainy",
+    "carol plays the violin",
+    "bob plays football on sundays",
+    "green tea has less caffeine than coffee",
+    "alice and carol met at the violin concert",
+]
+
+
+async def seed(service: LongTermMemoryService, **extra: Any) -> None:
+    records = [MemoryRecord(id=f"t{i}", text=t, **extra) for i, t in enumerate(TEXTS)]
+    await service.create(records, deduplicate=False)
+
+
+def req(**kw: Any) -> SearchRequest:
+    return SearchRequest.model_validate({"recency_boost": False, **kw})
+
+
+def test_keywords_drop_stop_words_and_repeats() -> None:
+    assert keywords("What does Alice like? alice, the TEA!") == ["alice", "like", "tea"]
+
+
+async def test_semantic_ranks_nearest_first(service: LongTermMemoryService) -> None:
+    await seed(service)
+    result = await service.search(req(text="alice likes green tea in the morning"))
+    assert result.memories[0].id == "t0"
+    assert result.memories[0].dist == pytest.approx(0.0, abs=1e-5)
+    dists = [m.dist for m in result.memories]
+    assert dists == sorted(dists)
+    assert result.total == len(TEXTS)
+    assert result.memories[0].score_type == "semantic"
+
+
+async def test_distance_threshold_counts_exactly(service: LongTermMemoryService) -> None:
+    await seed(service)
+    everything = await service.search(req(text="alice paris", limit=100))
+    cut = sorted(m.dist for m in everything.memories)[2] + 1e-6
+    result = await service.search(req(text="alice paris", distance_threshold=cut, limit=1))
+    within = [m for m in everything.memories if m.dist <= cut]
+    assert result.total == len(within) >= 3
+    assert result.next_offset == 1
+
+
+async def test_keyword_is_bm25_over_words(service: LongTermMemoryService) -> None:
+    await seed(service)
+    result = await service.search(req(text="the violin", search_mode="keyword"))
+    assert {m.id for m in result.memories} == {"t4", "t7"}
+    assert result.total == 2
+    assert all(m.score_type == "keyword" for m in result.memories)
+    none = await service.search(req(text="the of and", search_mode="keyword"))
+    assert none.total == len(TEXTS)  # no words left: everything, newest first
+
+
+async def test_keyword_uses_search_text(service: LongTermMemoryService) -> None:
+    from remem.models.search import NewMemoryRecord
+
+    await service.create([NewMemoryRecord(id="s", text="she said yes", search_text="wedding")])
+    result = await service.search(req(text="wedding", search_mode="keyword"))
+    assert [m.id for m in result.memories] == ["s"]
+    assert result.memories[0].text == "she said yes"
+
+
+async def test_hybrid_fuses_both_lists(service: LongTermMemoryService) -> None:
+    await seed(service)
+    result = await service.search(req(text="coffee", search_mode="hybrid", limit=3))
+    assert {m.id for m in result.memories[:2]} == {"t1", "t6"}
+    assert result.total == len(TEXTS)  # no threshold: every memory is a semantic match
+    assert all(0.0 <= (m.score or 0) <= 1.0 for m in result.memories)
+    assert all(m.score_type == "hybrid" for m in result.memories)
+
+
+async def test_hybrid_total_with_threshold_is_the_union(service: LongTermMemoryService) -> None:
+    await seed(service)
+    text = "alice coffee"
+    sem = await service.search(req(text=text, distance_threshold=0.7, limit=100))
+    kw = await service.search(req(text=text, search_mode="keyword", limit=100))
+    hybrid = await service.search(
+        req(text=text, search_mode="hybrid", distance_threshold=0.7, limit=100)
+    )
+    union = {m.id for m in sem.memories} | {m.id for m in kw.memories}
+    assert hybrid.total == len(union)
+    assert {m.id for m in hybrid.memories} == union
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+@pytest.mark.parametrize("boost", [False, True])
+async def test_walking_all_pages_returns_each_match_once(
+    service: LongTermMemoryService, mode: str, boost: bool
+) -> None:
+    now = datetime.now(UTC)
+    records = [
+        MemoryRecord(
+            id=f"p{i:02d}",
+            text=f"note {i} about topic {i % 7} and item {i % 5}",
+            created_at=now - timedelta(days=i),
+            last_accessed=now - timedelta(days=(i * 7) % 23),
+        )
+        for i in range(37)
+    ]
+    await service.create(records, deduplicate=False)
+    seen: list[str] = []
+    offset: int | None = 0
+    total = None
+    while offset is not None:
+        page = await service.search(
+            req(
+                text="note topic 3 item",
+                search_mode=mode,
+                recency_boost=boost,
+                offset=offset,
+                limit=5,
+            )
+        )
+        total = page.total
+        seen += [m.id for m in page.memories]
+        offset = page.next_offset
+    assert total == len(seen) == len(set(seen))
+    assert len(seen) == 37
+
+
+async def test_recency_boost_prefers_fresh_memories(service: LongTermMemoryService) -> None:
+    now = datetime.now(UTC)
+    old = now - timedelta(days=400)
+    await service.create(
+        [
+            MemoryRecord(
+                id="old", text="project deadline friday", created_at=old, last_accessed=old
+            ),
+            MemoryRecord(id="new", text="project deadline moved friday", created_at=now),
+        ]
+    )
+    plain = await service.search(req(text="project deadline friday"))
+    boosted = await service.search(req(text="project deadline friday", recency_boost=True))
+    assert plain.memories[0].id == "old"
+    assert boosted.memories[0].id == "new"
+
+
+async def test_filters_are_never_dropped(service: LongTermMemoryService) -> None:
+    await seed(service, namespace="n1")
+    result = await service.search(req(text="alice", namespace={"eq": "other"}))
+    assert result.total == 0 and result.memories == []
+    assert result.next_offset is None
