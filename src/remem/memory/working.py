@@ -38,6 +38,31 @@ def _now() -> float:
     return round(time.time(), 6)
 
 
+def session_document(
+    body: UpdateWorkingMemory,
+    *,
+    session_id: str,
+    namespace: str | None,
+    user_id: str | None,
+    created_at: float,
+    updated_at: float | None = None,
+    last_accessed: float | None = None,
+) -> dict[str, Any]:
+    """The stored form of a session: the wire fields plus its identity and epoch timestamps
+    (the index sorts on these numbers)."""
+    doc = body.model_dump(mode="json")
+    updated = created_at if updated_at is None else updated_at
+    doc.update(
+        session_id=session_id,
+        namespace=namespace,
+        user_id=user_id,
+        created_at=created_at,
+        updated_at=updated,
+        last_accessed=updated if last_accessed is None else last_accessed,
+    )
+    return doc
+
+
 def _check_messages(messages: list[MemoryMessage]) -> None:
     for message in messages:
         if not message.content or not message.content.strip():
@@ -64,15 +89,8 @@ class WorkingMemoryService:
         namespace = optional_id("namespace", body.namespace)
         user = optional_id("user_id", body.user_id or user_id)
         _check_messages(body.messages)
-        now = _now()
-        doc = body.model_dump(mode="json")
-        doc.update(
-            session_id=session_id,
-            namespace=namespace,
-            user_id=user,
-            created_at=now,
-            updated_at=now,
-            last_accessed=now,
+        doc = session_document(
+            body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
         )
         key = self.keys.working_memory(session_id, user, namespace)
         kept = await self.store.put(key, doc, body.ttl_seconds)
@@ -99,16 +117,14 @@ class WorkingMemoryService:
         ttl: int | Literal["keep"] | None = (
             body.ttl_seconds if "ttl_seconds" in body.model_fields_set else "keep"
         )
-        new_doc = UpdateWorkingMemory(ttl_seconds=body.ttl_seconds).model_dump(mode="json")
-        new_doc.update(
-            messages=messages,
+        new_doc = session_document(
+            UpdateWorkingMemory(ttl_seconds=body.ttl_seconds),
             session_id=session_id,
             namespace=namespace,
             user_id=user,
             created_at=now,
-            updated_at=now,
-            last_accessed=now,
         )
+        new_doc["messages"] = messages
         key = self.keys.working_memory(session_id, user, namespace)
         doc = await self.store.append(key, new_doc, messages, now, ttl)
         return self._response(doc, model_name, context_window_max)

@@ -39,6 +39,7 @@ from redis.exceptions import ResponseError
 from remem.config import Settings
 from remem.errors import InvalidInput
 from remem.memory.identifiers import check_id, optional_id
+from remem.memory.working import session_document
 from remem.models.working import UpdateWorkingMemory
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
@@ -180,8 +181,8 @@ def convert(
         raise _Skip(f"invalid {where}: {error['msg']}") from None
     created = _epoch(raw.get("created_at"), now)
     updated = _epoch(raw.get("updated_at"), created)
-    doc = body.model_dump(mode="json")
-    doc.update(
+    doc = session_document(
+        body,
         session_id=session_id,
         namespace=namespace,
         user_id=user_id,
