@@ -73,6 +73,19 @@ def migrate(
     _run(run_migration(settings, dry_run=dry_run, batch=batch))
 
 
+@app.command()
+def reindex(
+    batch: Annotated[int, typer.Option(help="Memories per embedding batch.")] = 256,
+    data_dir: DataDir = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Re-embed every long-term memory with the configured embedding model and rebuild the
+    index (after changing REMEM_EMBEDDING_PROVIDER / model)."""
+    from remem.store.reindex import run_reindex
+
+    _run(run_reindex(_settings(data_dir, redis_url), batch=batch))
+
+
 @app.command("config")
 def show_config() -> None:
     """Print the configuration variables as a Markdown table."""

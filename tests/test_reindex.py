@@ -1,0 +1,38 @@
+"""Vectors of another size than the model's are refused at start-up; `remem reindex` fixes it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from remem.config import Settings
+from remem.errors import IncompatibleBackend
+from remem.models.search import NewMemoryRecord, SearchRequest
+from remem.runtime import Resources
+from remem.store.reindex import run_reindex
+from remem.store.schema import ensure_index, long_term_memory_index
+
+
+async def test_a_model_change_is_refused_until_reindexed(settings: Settings) -> None:
+    async with Resources(settings) as res:
+        await res.long_term.create(
+            [NewMemoryRecord(id="tea", text="Alice drinks green tea every morning")]
+        )
+        # Pretend the memories were embedded by an 8-dimensional model.
+        key = res.keys.memory("tea")
+        await res.redis.execute_command("JSON.SET", key, "$.embedding", json.dumps([0.1] * 8))
+        for name in await res.redis.execute_command("FT._LIST"):
+            if name.startswith(res.keys.index_name(settings.long_term_memory_index, "")):
+                await res.redis.execute_command("FT.DROPINDEX", name)
+        old = long_term_memory_index(res.keys, settings.long_term_memory_index, 8)
+        await ensure_index(res.redis, res.keys, old)
+
+    with pytest.raises(IncompatibleBackend, match="remem reindex"):
+        async with Resources(settings):
+            pass
+
+    assert await run_reindex(settings) == 1
+    async with Resources(settings) as res:
+        found = await res.long_term.search(SearchRequest(text="what does alice drink"))
+        assert [m.id for m in found.memories] == ["tea"]
