@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -37,3 +38,16 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
         except TimeoutError:
             server.force_exit = True
             await task
+
+
+@asynccontextmanager
+async def official_client(app: FastAPI, namespace: str) -> AsyncIterator[Any]:
+    """The upstream ``agent-memory-client`` pointed at ``app`` served over real HTTP."""
+    from agent_memory_client import MemoryAPIClient, MemoryClientConfig
+
+    async with served(app) as url:
+        client = MemoryAPIClient(MemoryClientConfig(base_url=url, default_namespace=namespace))
+        try:
+            yield client
+        finally:
+            await client.close()

@@ -6,25 +6,21 @@ import warnings
 from collections.abc import AsyncIterator
 
 import pytest
-from agent_memory_client import MemoryAPIClient, MemoryClientConfig
+from agent_memory_client import MemoryAPIClient
 from agent_memory_client.exceptions import MemoryNotFoundError
 from agent_memory_client.models import MemoryMessage, WorkingMemory
 
 from remem.api.app import create_app
 from remem.config import Settings
-from tests.serving import served
+from tests.serving import official_client
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 @pytest.fixture
 async def ams(settings: Settings) -> AsyncIterator[MemoryAPIClient]:
-    async with served(create_app(settings)) as url:
-        client = MemoryAPIClient(MemoryClientConfig(base_url=url, default_namespace="app"))
-        try:
-            yield client
-        finally:
-            await client.close()
+    async with official_client(create_app(settings), "app") as client:
+        yield client
 
 
 async def test_health_check(ams: MemoryAPIClient) -> None:

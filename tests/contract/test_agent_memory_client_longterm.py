@@ -6,24 +6,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from agent_memory_client import MemoryAPIClient, MemoryClientConfig
+from agent_memory_client import MemoryAPIClient
 from agent_memory_client.exceptions import MemoryNotFoundError
 from agent_memory_client.filters import MemoryType, Namespace, SessionId, Topics, UserId
 from agent_memory_client.models import ClientMemoryRecord, ForgetPolicy, MemoryTypeEnum
 
 from remem.api.app import create_app
 from remem.config import Settings
-from tests.serving import served
+from tests.serving import official_client
 
 
 @pytest.fixture
 async def ams(settings: Settings) -> AsyncIterator[MemoryAPIClient]:
-    async with served(create_app(settings)) as url:
-        client = MemoryAPIClient(MemoryClientConfig(base_url=url, default_namespace="lt"))
-        try:
-            yield client
-        finally:
-            await client.close()
+    async with official_client(create_app(settings), "lt") as client:
+        yield client
 
 
 FACTS = [
