@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.search import keywords
+from remem.memory.search import keywords, recency_component
 from remem.models.memory import MemoryRecord
 from remem.models.search import SearchRequest
+from remem.store.longterm import LongTermStore
+from remem.store.query import tag_equals
+from tests.longterm.conftest import DIMS
 
 TEXTS = [
     "alice likes green tea in the morning",
@@ -157,3 +161,85 @@ async def test_filters_are_never_dropped(service: LongTermMemoryService) -> None
     result = await service.search(req(text="alice", namespace={"eq": "other"}))
     assert result.total == 0 and result.memories == []
     assert result.next_offset is None
+
+
+@pytest.mark.parametrize("adhoc_max", [10_000, 0], ids=["brute-force", "hnsw-batches"])
+async def test_filtered_knn_finds_the_nearest_with_either_policy(
+    store: LongTermStore, adhoc_max: int
+) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, DIMS)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    docs = [
+        {
+            "id": f"v{i}",
+            "text": f"v{i}",
+            "namespace": "many" if i % 5 else "few",
+            "embedding": vectors[i].tolist(),
+            "created_at": 1.0,
+        }
+        for i in range(300)
+    ]
+    await store.upsert_many(docs)
+    store.adhoc_max_matches = adhoc_max
+    store.batches_min_selectivity = 0.0
+    query_vector = vectors[0] + 0.3 * rng.normal(size=DIMS).astype(np.float32)
+    query_vector /= np.linalg.norm(query_vector)
+    for namespace in ("many", "few"):
+        query = tag_equals("namespace", namespace)
+        counts = await store.counts(query)
+        assert (counts.matches, counts.size) == ((240, 300) if namespace == "many" else (60, 300))
+        found = await store.nearest(query, query_vector, 10, counts=counts)
+        members = [i for i in range(300) if docs[i]["namespace"] == namespace]
+        dists = {f"v{i}": 1.0 - float(vectors[i] @ query_vector) for i in members}
+        expected = sorted(dists, key=dists.__getitem__)[:10]
+        got = [c.id for c in found]
+        assert set(got) <= set(dists)  # never outside the filter
+        overlap = len(set(got) & set(expected))
+        # Brute force is exact; HNSW is approximate but must find nearly all of them.
+        assert overlap == 10 if adhoc_max else overlap >= 8
+        for c in found:
+            assert c.value == pytest.approx(dists[c.id], abs=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+async def test_boosted_page_is_the_full_rerank_of_the_candidates(
+    service: LongTermMemoryService, store: LongTermStore, mode: str
+) -> None:
+    """Reading dates only for candidates that can reach the page changes nothing."""
+    now = datetime.now(UTC)
+    records = [
+        MemoryRecord(
+            id=f"r{i:03d}",
+            text=f"report {i % 9} on the {['garden', 'budget', 'trip'][i % 3]} and item {i % 4}",
+            created_at=now - timedelta(days=(i * 37) % 300),
+            last_accessed=now - timedelta(days=(i * 11) % 90),
+        )
+        for i in range(120)
+    ]
+    await service.create(records, deduplicate=False)
+    request = SearchRequest(text="budget report item 2", search_mode=mode, limit=7, offset=3)
+    searcher = service.searcher
+    at = datetime.now(UTC).timestamp()
+    vector = await searcher.embed(request.text)
+    query = "*"
+    if mode == "semantic":
+        found = await searcher._semantic(request, query, vector)
+    elif mode == "keyword":
+        found = await searcher._keyword(request, query)
+    else:
+        found = await searcher._hybrid(request, query, vector)
+    dates = await store.get_dates(list(found.relevance))
+    assert len(dates) == len(found.relevance) >= 100 or mode == "keyword"
+    full = sorted(
+        (
+            request.recency_semantic_weight * rel
+            + request.recency_recency_weight * recency_component(request, *dates[i], at),
+            i,
+        )
+        for i, rel in found.relevance.items()
+    )
+    full.sort(key=lambda pair: (-pair[0], pair[1]))
+    expected = [i for _, i in full[3:10]]
+    page = await searcher._rank(request, found, at)
+    assert [h.id for h in page] == expected

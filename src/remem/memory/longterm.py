@@ -37,6 +37,7 @@ from remem.models.search import (
 from remem.store.longterm import LongTermStore
 from remem.store.query import conjunction, tag_equals
 
+RECORD_FIELDS = tuple(MemoryRecord.model_fields)
 DATE_FIELDS = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_date")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -256,15 +257,18 @@ class LongTermMemoryService:
         query = await compile_filters(request, self.store.tag_values)
         at = now()
         ranking = await self.searcher.search(request, query, at)
-        docs = await self.store.get_many([h.id for h in ranking.hits])
+        ids = [h.id for h in ranking.hits]
+        docs = await self.store.get_records(ids, RECORD_FIELDS)
+        query_vector = ranking.vector
+        unmeasured = [h.id for h in ranking.hits if h.dist is None]
+        vectors = await self.store.get_vectors(unmeasured) if query_vector is not None else {}
         results = []
         for hit, doc in zip(ranking.hits, docs, strict=True):
             if doc is None:  # deleted since the search
                 continue
             dist = hit.dist
-            if dist is None and ranking.vector is not None:
-                stored = np.asarray(doc["embedding"], dtype=np.float32)
-                dist = 1.0 - float(np.dot(stored, ranking.vector))
+            if dist is None and query_vector is not None and hit.id in vectors:
+                dist = 1.0 - float(np.dot(vectors[hit.id], query_vector))
             fields = from_doc(doc)
             results.append(
                 MemoryRecordResult(

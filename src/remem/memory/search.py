@@ -32,16 +32,21 @@ Recency boost (on by default, as in the Agent Memory Server)
                                    + nw * 2^(-days_since_created / hl_created))
 
 where relevance is ``1 - dist`` (semantic), the fused score (hybrid) or the min-max normalised
-BM25 score (keyword). It re-ranks the whole candidate set before paging. In semantic mode the
-set grows until the page is provably exact: no memory outside it can score above the page's
-last, since its relevance is at most the last candidate's and recency adds at most
-``rw * (fw + nw)``. In keyword and hybrid modes the candidates are the ``N`` above.
+BM25 score (keyword). It re-ranks the candidate set, the best ``max(100, 3 * (offset + limit))``
+memories by relevance, before paging (the Agent Memory Server re-ranks one page only). The dates
+are read only for candidates that can still reach the page: a candidate whose best possible
+score, ``sw * relevance + rw * (fw + nw)``, is below the page's worst certain score (the
+``offset + limit``-th best ``sw * relevance``) cannot.
+
+Without the boost the order is the relevance, and the search grows past ties at the end of the
+page so a page never depends on which of two equal memories the engine returned first.
 
 Filters the caller gave are never dropped, even when nothing matches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Awaitable, Callable
@@ -50,7 +55,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from remem.models.search import SearchRequest
-from remem.store.longterm import Candidate, LongTermStore
+from remem.store.longterm import LongTermStore, Scored
 
 DAY = 86_400.0
 
@@ -83,10 +88,12 @@ def min_max(scores: dict[str, float]) -> dict[str, float]:
     return {k: (v - low) / (high - low) for k, v in scores.items()}
 
 
-def recency_component(req: SearchRequest, c: Candidate, now: float) -> float:
-    """``fw * freshness + nw * novelty`` of one candidate."""
-    since_access = max(0.0, now - c.last_accessed) / DAY
-    since_created = max(0.0, now - c.created_at) / DAY
+def recency_component(
+    req: SearchRequest, created_at: float, last_accessed: float, now: float
+) -> float:
+    """``fw * freshness + nw * novelty`` of one memory."""
+    since_access = max(0.0, now - last_accessed) / DAY
+    since_created = max(0.0, now - created_at) / DAY
     fresh = math.pow(2.0, -since_access / req.recency_half_life_last_access_days)
     novel = math.pow(2.0, -since_created / req.recency_half_life_created_days)
     return req.recency_freshness_weight * fresh + req.recency_novelty_weight * novel
@@ -106,7 +113,21 @@ class Ranking:
     vector: np.ndarray | None  # the query's embedding, when one was computed
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """What a mode found: the total, each candidate's relevance (higher is better) and the
+    distances known from a vector search."""
+
+    total: int
+    relevance: dict[str, float]
+    dists: dict[str, float]
+
+
 Embed = Callable[[str], Awaitable[np.ndarray]]
+
+
+def candidate_count(req: SearchRequest) -> int:
+    return max(100, 3 * (req.offset + req.limit))
 
 
 @dataclass
@@ -118,104 +139,96 @@ class Searcher:
         """Rank the memories matching ``query`` (None: nothing matches) for ``req``."""
         if query is None:
             return Ranking(0, [], None)
+        vector = None
         if req.search_mode == "keyword":
-            return await self._keyword(req, query, now)
-        vector = await self.embed(req.text)
-        if req.search_mode == "hybrid":
-            return await self._hybrid(req, query, vector, now)
-        return await self._semantic(req, query, vector, now)
-
-    def _boost(self, req: SearchRequest, relevance: float, c: Candidate, now: float) -> float:
-        if not req.recency_boost:
-            return relevance
-        recency = recency_component(req, c, now)
-        return req.recency_semantic_weight * relevance + req.recency_recency_weight * recency
-
-    @staticmethod
-    def _page(
-        req: SearchRequest, total: int, hits: list[Hit], vector: np.ndarray | None
-    ) -> Ranking:
-        hits.sort(key=lambda h: (-h.score, h.id))
-        return Ranking(total, hits[req.offset : req.offset + req.limit], vector)
-
-    async def _semantic(
-        self, req: SearchRequest, query: str, vector: np.ndarray, now: float
-    ) -> Ranking:
-        threshold = req.distance_threshold
-        if threshold is None:
-            total = await self.store.count(query)
+            found = await self._keyword(req, query)
         else:
-            total = await self.store.count_within(query, vector, threshold)
+            vector = await self.embed(req.text)
+            if req.search_mode == "hybrid":
+                found = await self._hybrid(req, query, vector)
+            else:
+                found = await self._semantic(req, query, vector)
+        hits = await self._rank(req, found, now)
+        return Ranking(found.total, hits, vector)
+
+    async def _rank(self, req: SearchRequest, found: Candidates, now: float) -> list[Hit]:
+        """The page of ``found``, by relevance or (with the boost) by boosted score."""
+        need = req.offset + req.limit
+        relevance = found.relevance
+        if not req.recency_boost:
+            order = sorted(relevance, key=lambda i: (-relevance[i], i))
+            page = order[req.offset : need]
+            return [Hit(i, relevance[i], found.dists.get(i)) for i in page]
+        sw, rw = req.recency_semantic_weight, req.recency_recency_weight
+        ceiling = rw * (req.recency_freshness_weight + req.recency_novelty_weight)
+        floors = sorted((sw * r for r in relevance.values()), reverse=True)
+        certain = floors[need - 1] if len(floors) >= need else -math.inf
+        hopeful = [i for i, r in relevance.items() if sw * r + ceiling >= certain]
+        dates = await self.store.get_dates(hopeful)
+        scored = [
+            (sw * relevance[i] + rw * recency_component(req, *dates[i], now), i)
+            for i in hopeful
+            if i in dates  # deleted since the search
+        ]
+        scored.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [Hit(i, score, found.dists.get(i)) for score, i in scored[req.offset : need]]
+
+    async def _semantic(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
+        threshold = req.distance_threshold
+        counts = await self.store.counts(query)
+        total = (
+            counts.matches
+            if threshold is None
+            else await self.store.count_within(query, vector, threshold)
+        )
         need = req.offset + req.limit
         if total == 0 or req.offset >= total:
-            return Ranking(total, [], vector)
-        k = need + 1 if not req.recency_boost else max(100, 3 * need)
-        ceiling = req.recency_recency_weight * (
-            req.recency_freshness_weight + req.recency_novelty_weight
-        )
+            return Candidates(total, {}, {})
+        k = candidate_count(req) if req.recency_boost else need + 1
         while True:
-            found = await self.store.nearest(query, vector, k, max_distance=threshold)
-            hits = [Hit(c.id, self._boost(req, 1.0 - c.value, c, now), c.value) for c in found]
-            if len(found) < k or len(found) >= total:
-                break  # every candidate is here
-            if not req.recency_boost and found[need - 1].value < found[-1].value:
-                break  # no tie across the end of the page: the page is exact
-            ranked = sorted((h.score for h in hits), reverse=True)
-            bound = req.recency_semantic_weight * (1.0 - found[-1].value) + ceiling
-            if req.recency_boost and len(ranked) >= need and ranked[need - 1] > bound:
+            found = await self.store.nearest(
+                query, vector, k, max_distance=threshold, counts=counts
+            )
+            if req.recency_boost or len(found) < k or len(found) >= total:
                 break
+            if found[need - 1].value < found[-1].value:
+                break  # no tie across the end of the page: the page is exact
             k *= 4
-        return self._page(req, total, hits, vector)
+        dists = {c.id: c.value for c in found}
+        return Candidates(total, {i: 1.0 - d for i, d in dists.items()}, dists)
 
-    async def _keyword_candidates(
-        self, req: SearchRequest, query: str, k: int, need: int
-    ) -> tuple[int, list[Candidate]]:
-        """(total, at least the best ``k``), grown past ties at the end of the page."""
+    async def _keyword(self, req: SearchRequest, query: str) -> Candidates:
+        need = req.offset + req.limit
+        k = candidate_count(req) if req.recency_boost else need + 1
         words = keywords(req.text)
         while True:
             if words:
                 total, found = await self.store.keyword(query, words, k)
-
-                def order(c: Candidate) -> float:
-                    return -c.value
-            else:
+            else:  # no words: newest first, scored by created_at
                 total, found = await self.store.recent(query, k)
-
-                def order(c: Candidate) -> float:
-                    return -c.created_at
-
-            if len(found) < k or len(found) >= total or order(found[need - 1]) < order(found[-1]):
-                return total, found
+            if req.recency_boost or len(found) < k or len(found) >= total:
+                break
+            if found[need - 1].value > found[-1].value:
+                break  # no tie across the end of the page
             k *= 4
+        raw = {c.id: c.value for c in found}
+        if not words:  # newest first, or (boosted) by recency alone
+            newest = dict.fromkeys(raw, 1.0) if req.recency_boost else min_max(raw)
+            return Candidates(total, newest, dict.fromkeys(raw, 0.0))
+        relevance = min_max(raw) if req.recency_boost else raw
+        return Candidates(total, relevance, {i: 1.0 - r for i, r in min_max(raw).items()})
 
-    async def _keyword(self, req: SearchRequest, query: str, now: float) -> Ranking:
-        need = req.offset + req.limit
-        k = need + 1 if not req.recency_boost else max(100, 3 * need)
-        total, found = await self._keyword_candidates(req, query, k, need)
-        norm = min_max({c.id: c.value for c in found})
-        hits = []
-        for c in found:
-            relevance = norm[c.id]
-            score = self._boost(req, relevance, c, now) if req.recency_boost else c.value
-            hits.append(Hit(c.id, score, 1.0 - relevance))
-        if not keywords(req.text) and not req.recency_boost:  # newest first
-            dates = {c.id: c.created_at for c in found}
-            hits.sort(key=lambda h: (-dates[h.id], h.id))
-            return Ranking(total, hits[req.offset : need], None)
-        return self._page(req, total, hits, None)
-
-    async def _hybrid(
-        self, req: SearchRequest, query: str, vector: np.ndarray, now: float
-    ) -> Ranking:
-        n = max(100, 3 * (req.offset + req.limit))
+    async def _hybrid(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
+        n = candidate_count(req)
         threshold = req.distance_threshold
-        semantic = await self.store.nearest(query, vector, n, max_distance=threshold)
         words = keywords(req.text)
-        kw_total, lexical = (
-            await self.store.keyword(query, words, n) if words else (0, list[Candidate]())
+        counts = await self.store.counts(query)
+        semantic, (kw_total, lexical) = await asyncio.gather(
+            self.store.nearest(query, vector, n, max_distance=threshold, counts=counts),
+            self.store.keyword(query, words, n) if words else _nothing(),
         )
         if threshold is None:
-            total = await self.store.count(query)
+            total = counts.matches
         else:
             both = (
                 await self.store.count_within(
@@ -228,10 +241,12 @@ class Searcher:
         sem = min_max({c.id: 1.0 - c.value for c in semantic})
         lex = min_max({c.id: c.value for c in lexical})
         alpha = req.hybrid_alpha
-        dists = {c.id: c.value for c in semantic}
-        everyone = {c.id: c for c in lexical} | {c.id: c for c in semantic}
-        hits = []
-        for memory_id, c in everyone.items():
-            fused = alpha * sem.get(memory_id, 0.0) + (1.0 - alpha) * lex.get(memory_id, 0.0)
-            hits.append(Hit(memory_id, self._boost(req, fused, c, now), dists.get(memory_id)))
-        return self._page(req, total, hits, vector)
+        fused = {
+            i: alpha * sem.get(i, 0.0) + (1.0 - alpha) * lex.get(i, 0.0)
+            for i in lex.keys() | sem.keys()
+        }
+        return Candidates(total, fused, {c.id: c.value for c in semantic})
+
+
+async def _nothing() -> tuple[int, list[Scored]]:
+    return 0, []

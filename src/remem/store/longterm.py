@@ -43,18 +43,46 @@ end
 return 1
 """
 
-# Fields read with every candidate (for re-ranking and forgetting) without loading documents.
-_CANDIDATE_FIELDS = ("created_at", "last_accessed")
+# Record fields returned with search results: everything but the vector and the keyword text,
+# which are large and which a caller never sees.
+_HIDDEN_FIELDS = frozenset({"embedding", "search_text"})
+
+# The engine's own choice of how to combine a filter with KNN was measured slower than either
+# explicit policy (10,000 memories, filter matching all: 6.4 ms, against 4.2 ms brute force over
+# the matches and 1.2 ms in HNSW batches). Brute force costs in proportion to the matches,
+# batches in proportion to 1 / selectivity: see ``hybrid_policy``.
+ADHOC_MAX_MATCHES = 2_000
+BATCHES_MIN_SELECTIVITY = 0.25
+
+
+def hybrid_policy(
+    matches: int,
+    size: int,
+    *,
+    adhoc_max_matches: int = ADHOC_MAX_MATCHES,
+    batches_min_selectivity: float = BATCHES_MIN_SELECTIVITY,
+) -> str:
+    """How KNN should meet a filter matching ``matches`` of ``size`` indexed memories: brute
+    force over few or a small share of the memories, else HNSW in batches."""
+    if matches <= adhoc_max_matches or matches < batches_min_selectivity * size:
+        return "ADHOC_BF"
+    return "BATCHES"
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """One search match: the memory id, its raw score and the dates the ranking needs."""
+class Scored:
+    """One search match: the memory id and its raw score."""
 
     id: str
     value: float  # cosine distance (vector search) or BM25 score (text search)
-    created_at: float
-    last_accessed: float
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many memories match a filter, and how many are indexed in all."""
+
+    matches: int
+    size: int
 
 
 @dataclass(frozen=True)
@@ -87,6 +115,8 @@ class LongTermStore:
     redis: Redis
     keys: Keys
     index: str
+    adhoc_max_matches: int = ADHOC_MAX_MATCHES
+    batches_min_selectivity: float = BATCHES_MIN_SELECTIVITY
 
     def __post_init__(self) -> None:
         self._upsert = self.redis.register_script(_UPSERT)
@@ -106,6 +136,7 @@ class LongTermStore:
         return [float(r) if r else None for r in replies]
 
     async def get_many(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """Whole stored documents (vector included), None for a missing one."""
         if not ids:
             return []
         with backend_errors():
@@ -116,6 +147,65 @@ class LongTermStore:
         for raw in raws:
             docs = json.loads(raw) if raw else []
             out.append(docs[0] if docs else None)
+        return out
+
+    async def get_records(
+        self, ids: Sequence[str], fields: Sequence[str]
+    ) -> list[dict[str, Any] | None]:
+        """``fields`` of each document (no vector: sending 384 floats as text is the cost of
+        a search), None for a missing one; a field the document lacks is left out."""
+        if not ids:
+            return []
+        paths = [f"$.{f}" for f in fields if f not in _HIDDEN_FIELDS]
+        with backend_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for memory_id in ids:
+                    pipe.execute_command("JSON.GET", self.keys.memory(memory_id), *paths)
+                raws = await pipe.execute()
+        out: list[dict[str, Any] | None] = []
+        for raw in raws:
+            if raw is None:
+                out.append(None)
+                continue
+            found = json.loads(raw)
+            if len(paths) == 1:  # one path: the matches alone, not keyed by path
+                found = {paths[0]: found}
+            out.append({p[2:]: v[0] for p, v in found.items() if v})
+        return out
+
+    async def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of the memories that exist."""
+        if not ids:
+            return {}
+        with backend_errors():
+            raws = await self.redis.execute_command(
+                "JSON.MGET", *(self.keys.memory(i) for i in ids), "$.embedding"
+            )
+        out = {}
+        for memory_id, raw in zip(ids, raws, strict=True):
+            found = json.loads(raw) if raw else []
+            if found:
+                out[memory_id] = np.asarray(found[0], dtype=np.float32)
+        return out
+
+    async def get_dates(self, ids: Sequence[str]) -> dict[str, tuple[float, float]]:
+        """(created_at, last_accessed) of the memories that exist."""
+        if not ids:
+            return {}
+        keys = [self.keys.memory(i) for i in ids]
+        with backend_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.execute_command("JSON.MGET", *keys, "$.created_at")
+                pipe.execute_command("JSON.MGET", *keys, "$.last_accessed")
+                created, accessed = await pipe.execute()
+        out = {}
+        for memory_id, c, a in zip(ids, created, accessed, strict=True):
+            if c is None:
+                continue
+            first = json.loads(c)
+            last = json.loads(a) if a else []
+            made = _float(first[0] if first else None)
+            out[memory_id] = (made, _float(last[0] if last else None, made))
         return out
 
     async def delete_many(self, ids: Sequence[str]) -> int:
@@ -178,43 +268,59 @@ class LongTermStore:
     async def count(self, query: str) -> int:
         return int((await self._search(query, "LIMIT", 0, 0))["total_results"])
 
+    async def counts(self, query: str) -> Counts:
+        """Memories matching ``query`` and memories indexed, in one round trip."""
+        if query == "*":
+            size = await self.count("*")
+            return Counts(size, size)
+        with backend_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for q in (query, "*"):
+                    pipe.execute_command("FT.SEARCH", self.index, q, "LIMIT", 0, 0, "DIALECT", 2)
+                matches, size = await pipe.execute()
+        return Counts(int(matches["total_results"]), int(size["total_results"]))
+
     async def tag_values(self, field: str) -> list[str]:
         with backend_errors():
             values = await self.redis.execute_command("FT.TAGVALS", self.index, field)
         return [str(v) for v in values]
 
-    def _candidates(
-        self, reply: dict[str, Any], value_of: Callable[[dict[str, Any]], float]
-    ) -> list[Candidate]:
-        out = []
-        for row in reply.get("results", []):
-            attrs = row.get("extra_attributes") or {}
-            out.append(
-                Candidate(
-                    id=self._id(row["id"]),
-                    value=value_of(row),
-                    created_at=_float(attrs.get("created_at")),
-                    last_accessed=_float(attrs.get("last_accessed")),
-                )
-            )
-        return out
-
     async def nearest(
-        self, query: str, vector: np.ndarray, k: int, *, max_distance: float | None = None
-    ) -> list[Candidate]:
-        """The ``k`` memories matching ``query`` nearest to ``vector``, nearest first."""
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        *,
+        max_distance: float | None = None,
+        counts: Counts | None = None,
+    ) -> list[Scored]:
+        """The ``k`` memories matching ``query`` nearest to ``vector``, nearest first.
+
+        ``counts`` (of ``query``) lets the search pick how to apply the filter.
+        """
         params: list[Any] = ["K", k, "vec", vector_bytes(vector)]
         if max_distance is not None:
             query = conjunction([query, vector_range("embedding")])
             params += ["radius", repr(float(max_distance))]
+        policy = None
+        if counts is not None:
+            policy = hybrid_policy(
+                counts.matches,
+                counts.size,
+                adhoc_max_matches=self.adhoc_max_matches,
+                batches_min_selectivity=self.batches_min_selectivity,
+            )
         reply = await self._search(
-            knn(query, "embedding"),
+            knn(query, "embedding", policy=policy),
             "PARAMS", len(params), *params,
             "SORTBY", "dist", "ASC",
-            "RETURN", 1 + len(_CANDIDATE_FIELDS), "dist", *_CANDIDATE_FIELDS,
+            "RETURN", 1, "dist",
             "LIMIT", 0, k,
         )  # fmt: skip
-        found = self._candidates(reply, lambda r: _float(r["extra_attributes"]["dist"], 2.0))
+        found = [
+            Scored(self._id(row["id"]), _float(row["extra_attributes"]["dist"], 2.0))
+            for row in reply.get("results", [])
+        ]
         return sorted(found, key=lambda c: (c.value, c.id))
 
     async def count_within(self, query: str, vector: np.ndarray, max_distance: float) -> int:
@@ -226,32 +332,36 @@ class LongTermStore:
         )  # fmt: skip
         return int(reply["total_results"])
 
-    async def keyword(
-        self, query: str, words: Sequence[str], k: int
-    ) -> tuple[int, list[Candidate]]:
+    async def keyword(self, query: str, words: Sequence[str], k: int) -> tuple[int, list[Scored]]:
         """BM25 over ``search_text`` for any of ``words``: (exact total, best ``k``)."""
-        full = conjunction([query, text_any("search_text", words)])
         reply = await self._search(
-            full,
-            "WITHSCORES", "SCORER", "BM25",
-            "RETURN", len(_CANDIDATE_FIELDS), *_CANDIDATE_FIELDS,
+            self.keyword_query(query, words),
+            "WITHSCORES", "SCORER", "BM25", "NOCONTENT",
             "LIMIT", 0, k,
         )  # fmt: skip
-        found = self._candidates(reply, lambda r: _float(r.get("score")))
+        found = [
+            Scored(self._id(row["id"]), _float(row.get("score")))
+            for row in reply.get("results", [])
+        ]
         return int(reply["total_results"]), sorted(found, key=lambda c: (-c.value, c.id))
 
     def keyword_query(self, query: str, words: Sequence[str]) -> str:
         return conjunction([query, text_any("search_text", words)])
 
-    async def recent(self, query: str, k: int) -> tuple[int, list[Candidate]]:
-        """Newest first (the keyword search of a query without words): (total, first ``k``)."""
+    async def recent(self, query: str, k: int) -> tuple[int, list[Scored]]:
+        """Newest first (the keyword search of a query without words): (total, first ``k``),
+        each scored by its ``created_at``."""
         reply = await self._search(
             query,
             "SORTBY", "created_at", "DESC",
-            "RETURN", len(_CANDIDATE_FIELDS), *_CANDIDATE_FIELDS,
+            "RETURN", 1, "created_at",
             "LIMIT", 0, k,
         )  # fmt: skip
-        return int(reply["total_results"]), self._candidates(reply, lambda r: 0.0)
+        found = []
+        for row in reply.get("results", []):
+            attrs = row.get("extra_attributes") or {}
+            found.append(Scored(self._id(row["id"]), _float(attrs.get("created_at"))))
+        return int(reply["total_results"]), found
 
     async def oldest(self, query: str, limit: int, offset: int = 0) -> list[Row]:
         """Memories matching ``query``, oldest ``created_at`` first."""

@@ -95,6 +95,12 @@ def knn(
     k_param: str = "K",
     vector_param: str = "vec",
     alias: str = "dist",
+    policy: str | None = None,
 ) -> str:
-    """The ``$k_param`` nearest neighbours among the documents matching ``query``."""
-    return f"({query})=>[KNN ${k_param} @{field} ${vector_param} AS {alias}]"
+    """The ``$k_param`` nearest neighbours among the documents matching ``query``.
+
+    ``policy`` (``ADHOC_BF`` or ``BATCHES``) tells the engine how to combine a filter with the
+    vector search; it is only used when ``query`` filters (the engine refuses it otherwise).
+    """
+    hint = f" HYBRID_POLICY {policy}" if policy and query != "*" else ""
+    return f"({query})=>[KNN ${k_param} @{field} ${vector_param}{hint} AS {alias}]"
