@@ -1,27 +1,50 @@
-"""Long-term memory: ingest rate and search latency per mode, beside raw FT.SEARCH.
+"""Long-term memory over HTTP: bulk ingest rate, search latency and throughput per mode, beside
+raw FT.SEARCH with a precomputed vector on the same Redis.
 
-    python bench/long_term.py [--count 10000] [--searches 200]
+    python bench/long_term.py [--sizes 10000 100000] [--searches 200] [--throughput 1000]
+                              [--workers 1] [--quick]
 
-Runs remem's service in-process (Resources: embedded Redis in a temporary directory, the bundled
-local embedding model). Ingest: memories created in batches of 256 through
-``LongTermMemoryService.create`` (embedding + dedup checks + writes), embedding time reported
-apart. Search: p50/p95 per mode at concurrency 1, query embedding included, beside a raw
-``FT.SEARCH ... KNN 10`` with a precomputed vector on the same index.
+Starts ``remem serve`` (bundled local embedding model, embedded Redis in a fresh data directory)
+and, growing the store to each size in ``--sizes``:
+
+- ingest: ``POST /v1/long-term-memory/`` with 256 memories a request and 2 requests in flight
+  (``deduplicate`` off: the memories are distinct; a create is searchable when it returns).
+  Memories/s end to end, beside the embedding model alone on the same texts in this process;
+- search at concurrency 1: p50/p95 per mode (semantic, keyword, hybrid; limit 10, namespace
+  filter, recency boost on: the server's defaults), query embedding included; beside a raw
+  ``FT.SEARCH ... (@namespace:{bench})=>[KNN 10 ...]`` with a vector computed beforehand, and the
+  query embedding alone;
+- search at concurrency 16: searches/s and p50/p95 per mode;
+- Redis memory.
+
+Each search answer is checked (status 200, ``total`` equal to the memories stored); a failed
+check is reported and makes the exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
-import tempfile
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from remem.config import Settings
-from remem.models.search import NewMemoryRecord, SearchRequest
-from remem.runtime import Resources
-from remem.store.longterm import vector_bytes
+import numpy as np
+from redis.asyncio import Redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _load import CellResult, CpuMeter, LeanClient, run_cell
+from _server import Server
+
+from remem.embeddings.local import LocalEmbedder
+
+NS = "bench"
+INDEX = "long_term_memory_idx"
+MODES = ("semantic", "keyword", "hybrid")
+BATCH, IN_FLIGHT = 256, 2
 
 SUBJECTS = ["Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi"]
 VERBS = ["likes", "visited", "is learning", "bought", "cooked", "read about", "wants", "fixed"]
@@ -38,6 +61,12 @@ OBJECTS = [
     "jazz records",
     "a sailboat",
 ]
+TARGETS = {  # (what, size): (bound, ">=" or "<=")
+    ("search p95 ms", 10_000): (10.0, "<="),
+    ("search p95 ms", 100_000): (25.0, "<="),
+    ("searches/s c16", 10_000): (400.0, ">="),
+    ("ingest/s", 0): (1000.0, ">="),
+}
 
 
 def text(rng: random.Random, i: int) -> str:
@@ -47,98 +76,201 @@ def text(rng: random.Random, i: int) -> str:
     )
 
 
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+def memory(rng: random.Random, i: int) -> dict[str, Any]:
+    return {
+        "id": f"m{i}",
+        "text": text(rng, i),
+        "namespace": NS,
+        "user_id": f"u{i % 50}",
+        "topics": [rng.choice(OBJECTS)],
+    }
 
 
-async def main(count: int, searches: int) -> None:
+def question(rng: random.Random) -> str:
+    return f"what does {rng.choice(SUBJECTS)} like about {rng.choice(OBJECTS)}?"
+
+
+async def ingest(http: LeanClient, rng: random.Random, start: int, stop: int) -> float:
+    """Store memories start..stop-1; memories/s."""
+    bodies = [
+        http.prepare(
+            "POST",
+            "/v1/long-term-memory/",
+            json.dumps(
+                {
+                    "memories": [memory(rng, i) for i in range(b, min(stop, b + BATCH))],
+                    "deduplicate": False,
+                }
+            ).encode(),
+        )
+        for b in range(start, stop, BATCH)
+    ]
+    failures: list[str] = []
+
+    async def post(i: int) -> bool:
+        status, body = await http.send(bodies[i])
+        if status != 200:
+            failures.append(f"{status} {body[:200]!r}")
+        return status == 200
+
+    cell = await run_cell("ingest", post, len(bodies), IN_FLIGHT)
+    if failures:
+        raise RuntimeError(f"ingest failed: {failures[:3]}")
+    return (stop - start) / cell.seconds
+
+
+async def search_cells(
+    http: LeanClient,
+    questions: list[str],
+    size: int,
+    concurrency: int,
+    n: int,
+    meter: CpuMeter,
+    problems: list[str],
+) -> dict[str, CellResult]:
+    out = {}
+    for mode in MODES:
+        requests = [
+            http.prepare(
+                "POST",
+                "/v1/long-term-memory/search",
+                json.dumps(
+                    {"text": q, "search_mode": mode, "namespace": {"eq": NS}, "limit": 10}
+                ).encode(),
+            )
+            for q in questions
+        ]
+
+        async def search(i: int, requests: list[Any] = requests, mode: str = mode) -> bool:
+            status, body = await http.send(requests[i % len(requests)])
+            if status != 200:
+                problems.append(f"{mode}: HTTP {status} {body[:200]!r}")
+                return False
+            reply = json.loads(body)
+            expected = size if mode != "keyword" else None
+            if len(reply["memories"]) != 10 or (expected and reply["total"] != expected):
+                problems.append(f"{mode}: total {reply['total']}, {len(reply['memories'])} hits")
+                return False
+            return True
+
+        cell = await run_cell(
+            f"{mode} c{concurrency}", search, n, concurrency, warmup=20, meter=meter
+        )
+        out[mode] = cell
+        print(f"  {cell.line()}")
+    return out
+
+
+async def raw_knn(redis: Redis, index: str, vectors: np.ndarray) -> CellResult:
+    async def knn(i: int) -> bool:
+        reply = await redis.execute_command(
+            "FT.SEARCH",
+            index,
+            "(@namespace:{bench})=>[KNN 10 @embedding $v AS dist]",
+            "PARAMS", 2, "v", vectors[i % len(vectors)].astype(np.float32).tobytes(),
+            "SORTBY", "dist", "RETURN", 1, "dist", "LIMIT", 0, 10, "DIALECT", 2,
+        )  # fmt: skip
+        return len(reply["results"]) == 10
+
+    cell = await run_cell("raw FT.SEARCH KNN 10", knn, len(vectors), 1, warmup=20)
+    print(f"  {cell.line()}")
+    return cell
+
+
+async def embed_alone(
+    model: LocalEmbedder, texts: list[str], questions: list[str]
+) -> tuple[float, CellResult]:
+    started = time.perf_counter()
+    for b in range(0, len(texts), BATCH):
+        await model.embed_batch(texts[b : b + BATCH])
+    rate = len(texts) / (time.perf_counter() - started)
+
+    async def one(i: int) -> bool:
+        await model.embed_batch([questions[i % len(questions)]])
+        return True
+
+    cell = await run_cell("query embedding alone", one, 200, 1, warmup=10)
+    print(f"  embedding alone: {rate:,.0f} texts/s (batches of {BATCH}); {cell.line()}")
+    return rate, cell
+
+
+def verdict(value: float, bound: float, sense: str) -> str:
+    ok = value >= bound if sense == ">=" else value <= bound
+    return f"{'met' if ok else 'MISS'} ({sense} {bound:g})"
+
+
+async def main(args: argparse.Namespace) -> int:
     rng = random.Random(1)
-    with tempfile.TemporaryDirectory() as data_dir:
-        settings = Settings(data_dir=Path(data_dir), redis_url=None)
-        async with Resources(settings) as res:
-            svc = res.long_term
-            await res.embedder.embed_batch(["warm up"])
-            embed_time = 0.0
-            started = time.perf_counter()
-            for start in range(0, count, 256):
-                batch = [
-                    NewMemoryRecord(
-                        id=f"m{i}",
-                        text=text(rng, i),
-                        namespace="bench",
-                        user_id=f"u{i % 50}",
-                        topics=[rng.choice(OBJECTS)],
-                    )
-                    for i in range(start, min(count, start + 256))
-                ]
-                t = time.perf_counter()
-                await res.embedder.embed_batch([r.text for r in batch])
-                embed_time += time.perf_counter() - t
-                await svc.create(batch, deduplicate=False)
-            total = time.perf_counter() - started - embed_time  # create() embeds again
-            print(
-                f"ingest {count:,} memories: {count / (total):,.0f}/s end to end "
-                f"(embedding alone {count / embed_time:,.0f} texts/s, "
-                f"{embed_time / total:.0%} of the time)"
+    questions = [question(rng) for _ in range(args.searches)]
+    model = LocalEmbedder(threads=2)
+    await model.warm_up()
+    server = Server(args.workers)
+    print(f"== remem serve --workers {args.workers} (data {server.data_dir}) ==")
+    server.start(timeout=180)
+    http = LeanClient("127.0.0.1", server.port)
+    redis = Redis.from_url(server.redis_url, protocol=3, decode_responses=True)
+    meter = CpuMeter({"server": server.server_pids(), "redis": [server.redis_pid]})
+    problems: list[str] = []
+    rows: list[str] = []
+    try:
+        index = INDEX  # the alias the server searches through
+        stored = 0
+        ingest_rates: list[float] = []
+        for size in args.sizes:
+            print(f"-- growing to {size:,} memories")
+            rate = await ingest(http, rng, stored, size)
+            ingest_rates.append(rate)
+            stored = size
+            print(f"  ingest: {rate:,.0f} memories/s over HTTP")
+            sample = [text(random.Random(size), i) for i in range(min(size, 2048))]
+            embed_rate, embed_cell = await embed_alone(model, sample, questions)
+            vectors = await model.embed_batch(questions)
+            raw = await raw_knn(redis, index, vectors)
+            c1 = await search_cells(http, questions, size, 1, len(questions), meter, problems)
+            c16 = await search_cells(http, questions, size, 16, args.throughput, meter, problems)
+            info = await redis.info("memory")
+            rows.append(
+                f"| {size:,} | {rate:,.0f} | {embed_rate:,.0f} | "
+                + " | ".join(f"{c1[m].p50_ms:.1f} / {c1[m].p95_ms:.1f}" for m in MODES)
+                + f" | {raw.p50_ms:.2f} / {raw.p95_ms:.2f}"
+                + f" | {embed_cell.p50_ms:.1f} / {embed_cell.p95_ms:.1f} | "
+                + " | ".join(f"{c16[m].ops:,.0f}" for m in MODES)
+                + f" | {info['used_memory_human']} |"
             )
-            queries = [
-                f"what does {rng.choice(SUBJECTS)} like about {rng.choice(OBJECTS)}?"
-                for _ in range(searches)
-            ]
-            print(f"| mode | p50 ms | p95 ms | ({count:,} memories, limit 10, concurrency 1) |")
-            print("|---|--:|--:|---|")
-            for mode in ("semantic", "keyword", "hybrid"):
-                lat = []
-                for q in queries:
-                    t = time.perf_counter()
-                    await svc.search(
-                        SearchRequest(text=q, search_mode=mode, namespace={"eq": "bench"}, limit=10)
+            for m in MODES:
+                if (key := ("search p95 ms", size)) in TARGETS:
+                    print(
+                        f"  {m} p95 {c1[m].p95_ms:.1f} ms: {verdict(c1[m].p95_ms, *TARGETS[key])}"
                     )
-                    lat.append(time.perf_counter() - t)
-                print(f"| remem {mode} | {pct(lat, 0.5):.2f} | {pct(lat, 0.95):.2f} | |")
-            vectors = await res.embedder.embed_batch(queries)
-            index = settings.long_term_memory_index
-            lat = []
-            for v in vectors:
-                t = time.perf_counter()
-                await res.redis.execute_command(
-                    "FT.SEARCH",
-                    index,
-                    "(@namespace:{bench})=>[KNN 10 @embedding $v AS dist]",
-                    "PARAMS",
-                    2,
-                    "v",
-                    vector_bytes(v),
-                    "SORTBY",
-                    "dist",
-                    "LIMIT",
-                    0,
-                    10,
-                    "RETURN",
-                    1,
-                    "dist",
-                    "DIALECT",
-                    2,
-                )
-                lat.append(time.perf_counter() - t)
-            print(
-                f"| raw FT.SEARCH KNN, precomputed vector | {pct(lat, 0.5):.2f} | "
-                f"{pct(lat, 0.95):.2f} | |"
-            )
-            lat = []
-            for q in queries[:50]:
-                t = time.perf_counter()
-                await res.embedder.embed_batch([q])
-                lat.append(time.perf_counter() - t)
-            print(f"| query embedding alone | {pct(lat, 0.5):.2f} | {pct(lat, 0.95):.2f} | |")
-            info = await res.redis.info("memory")
-            print(f"Redis used_memory_human: {info['used_memory_human']}")
+                if (key := ("searches/s c16", size)) in TARGETS:
+                    print(f"  {m} c16 {c16[m].ops:,.0f}/s: {verdict(c16[m].ops, *TARGETS[key])}")
+    finally:
+        await http.close()
+        await redis.aclose()
+        server.stop()
+    print(
+        "\n| memories | ingest /s (HTTP) | embedding alone texts/s | "
+        + " | ".join(f"{m} p50 / p95 ms" for m in MODES)
+        + " | raw KNN p50 / p95 ms | query embedding p50 / p95 ms | "
+        + " | ".join(f"{m} /s c16" for m in MODES)
+        + " | Redis memory |"
+    )
+    print("|" + "--:|" * (5 + 2 * len(MODES)) + "--:|")
+    print("\n".join(rows))
+    print(f"\ningest: {verdict(min(ingest_rates), *TARGETS[('ingest/s', 0)])}")
+    for p in problems[:10]:
+        print(f"CHECK FAILED: {p}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--searches", type=int, default=200)
+    parser.add_argument("--throughput", type=int, default=1000, help="searches per c16 cell")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="sizes 2,000; 100 searches")
     args = parser.parse_args()
-    asyncio.run(main(args.count, args.searches))
+    if args.quick:
+        args.sizes, args.searches, args.throughput = [2_000], 100, 300
+    sys.exit(asyncio.run(main(args)))
