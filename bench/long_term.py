@@ -4,7 +4,7 @@ raw FT.SEARCH with a precomputed vector on the same Redis.
     python bench/long_term.py [--sizes 10000 100000] [--searches 200] [--throughput 1000]
                               [--workers 1] [--quick]
 
-Starts ``remem serve`` (bundled local embedding model, embedded Redis in a fresh data directory)
+Starts ``remem serve`` (the default bundled embedding model, embedded Redis in a fresh data directory)
 and, growing the store to each size in ``--sizes``:
 
 - ingest: ``POST /v1/long-term-memory/`` with 256 memories a request and 2 requests in flight
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _load import CellResult, CpuMeter, LeanClient, run_cell
 from _server import Server
 
-from remem.embeddings.local import LocalEmbedder
+from remem.embeddings.static import StaticEmbedder
 
 NS = "bench"
 INDEX = "long_term_memory_idx"
@@ -178,7 +178,7 @@ async def raw_knn(redis: Redis, index: str, vectors: np.ndarray) -> CellResult:
 
 
 async def embed_alone(
-    model: LocalEmbedder, texts: list[str], questions: list[str]
+    model: StaticEmbedder, texts: list[str], questions: list[str]
 ) -> tuple[float, CellResult]:
     started = time.perf_counter()
     for b in range(0, len(texts), BATCH):
@@ -202,7 +202,7 @@ def verdict(value: float, bound: float, sense: str) -> str:
 async def main(args: argparse.Namespace) -> int:
     rng = random.Random(1)
     questions = [question(rng) for _ in range(args.searches)]
-    model = LocalEmbedder(threads=2)
+    model = StaticEmbedder()  # the server's default model, run here for the reference rows
     await model.warm_up()
     server = Server(args.workers)
     print(f"== remem serve --workers {args.workers} (data {server.data_dir}) ==")

@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(
         default=2, description="CPU threads of the `minilm` local model."
     )
+    access_flush_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often search hits are written to last_accessed / access_count. Every "
+        "write re-indexes a memory (about 1 ms), so hits are added up in the process first.",
+    )
     dedup_distance: float | None = Field(
         default=None,
         description="Cosine distance under which a new memory merges into an existing one "

@@ -71,6 +71,7 @@ class Resources:
             self.long_term = LongTermMemoryService(
                 LongTermStore(self.redis, self.keys, lt_name),
                 self.embedder,
+                access_flush_seconds=self.settings.access_flush_seconds,
                 dedup_threshold=(
                     self.settings.dedup_distance
                     if self.settings.dedup_distance is not None

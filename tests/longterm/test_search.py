@@ -206,7 +206,7 @@ async def test_filtered_knn_finds_the_nearest_with_either_policy(
 async def test_boosted_page_is_the_full_rerank_of_the_candidates(
     service: LongTermMemoryService, store: LongTermStore, mode: str
 ) -> None:
-    """Reading dates only for candidates that can reach the page changes nothing."""
+    """The boosted page is the best of every candidate, by the boosted score."""
     now = datetime.now(UTC)
     records = [
         MemoryRecord(
@@ -218,7 +218,9 @@ async def test_boosted_page_is_the_full_rerank_of_the_candidates(
         for i in range(120)
     ]
     await service.create(records, deduplicate=False)
-    request = SearchRequest(text="budget report item 2", search_mode=mode, limit=7, offset=3)
+    request = SearchRequest(
+        text="budget report item 2", search_mode=mode, limit=7, offset=3, entity_boost=0
+    )
     searcher = service.searcher
     at = datetime.now(UTC).timestamp()
     vector = await searcher.embed(request.text)
@@ -229,12 +231,13 @@ async def test_boosted_page_is_the_full_rerank_of_the_candidates(
         found = await searcher._keyword(request, query)
     else:
         found = await searcher._hybrid(request, query, vector)
-    dates = await store.get_dates(list(found.relevance))
-    assert len(dates) == len(found.relevance) >= 100 or mode == "keyword"
+    facts = await store.get_facts(list(found.relevance), dates=True, entities=False)
+    assert len(facts) == len(found.relevance) >= 100 or mode == "keyword"
     full = sorted(
         (
             request.recency_semantic_weight * rel
-            + request.recency_recency_weight * recency_component(request, *dates[i], at),
+            + request.recency_recency_weight
+            * recency_component(request, facts[i].created_at, facts[i].last_accessed, at),
             i,
         )
         for i, rel in found.relevance.items()
@@ -272,3 +275,15 @@ async def test_entity_boost_prefers_memories_about_who_is_named(
         req(text="painting in new york", search_mode=mode, limit=3, entity_boost=0.3)
     )
     assert {m.id for m in city.memories} == {"New York0", "New York1", "New York2"}
+
+
+async def test_fields_of_documents_missing_some_are_read_exactly(store: LongTermStore) -> None:
+    full = {"id": "full", "text": "a", "created_at": 1.0, "entities": ["Ann"], "topics": None}
+    partial = {"id": "partial", "text": "b", "entities": ["Bob"]}  # no created_at, no topics
+    await store.upsert_many([full, partial])
+    docs = await store.get_fields(["full", "partial", "gone"], ["created_at", "entities", "topics"])
+    assert docs[0] == {"created_at": 1.0, "entities": ["Ann"], "topics": None}
+    assert docs[1] == {"entities": ["Bob"]}
+    assert docs[2] is None
+    facts = await store.get_facts(["partial", "gone"], dates=True, entities=True)
+    assert list(facts) == ["partial"] and facts["partial"].entities == ["Bob"]

@@ -258,7 +258,7 @@ class LongTermMemoryService:
         at = now()
         ranking = await self.searcher.search(request, query, at)
         ids = [h.id for h in ranking.hits]
-        docs = await self.store.get_records(ids, RECORD_FIELDS)
+        docs = await self.store.get_fields(ids, RECORD_FIELDS)
         query_vector = ranking.vector
         unmeasured = [h.id for h in ranking.hits if h.dist is None]
         vectors = await self.store.get_vectors(unmeasured) if query_vector is not None else {}

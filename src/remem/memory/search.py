@@ -34,9 +34,7 @@ Recency boost (on by default, as in the Agent Memory Server)
 where relevance is ``1 - dist`` (semantic), the fused score (hybrid) or the min-max normalised
 BM25 score (keyword). It re-ranks the candidate set, the best ``max(100, 3 * (offset + limit))``
 memories by relevance, before paging (the Agent Memory Server re-ranks one page only). The dates
-are read only for candidates that can still reach the page: a candidate whose best possible
-score, ``sw * relevance + rw * (fw + nw)``, is below the page's worst certain score (the
-``offset + limit``-th best ``sw * relevance``) cannot.
+of all candidates are read in one round trip with their entities.
 
 Without the boost the order is the relevance, and the search grows past ties at the end of the
 page so a page never depends on which of two equal memories the engine returned first.
@@ -175,47 +173,35 @@ class Searcher:
                 found = await self._hybrid(req, query, vector)
             else:
                 found = await self._semantic(req, query, vector)
-        if req.entity_boost > 0 and found.relevance:
-            found = await self._boost_entities(req, found)
         hits = await self._rank(req, found, now)
         return Ranking(found.total, hits, vector)
 
-    async def _boost_entities(self, req: SearchRequest, found: Candidates) -> Candidates:
-        query = words_of(req.text)
-        if not query:
-            return found
-        entities = await self.store.get_lists(list(found.relevance), "entities")
-        named = {
-            i for i, values in entities.items() if any(names(query, value) for value in values)
-        }
-        if not named:
-            return found
-        relevance = {
-            i: r + req.entity_boost if i in named else r for i, r in found.relevance.items()
-        }
-        return Candidates(found.total, relevance, found.dists)
-
     async def _rank(self, req: SearchRequest, found: Candidates, now: float) -> list[Hit]:
-        """The page of ``found``, by relevance or (with the boost) by boosted score."""
-        need = req.offset + req.limit
+        """The page of ``found``: by relevance, plus the entity and recency boosts."""
         relevance = found.relevance
-        if not req.recency_boost:
-            order = sorted(relevance, key=lambda i: (-relevance[i], i))
-            page = order[req.offset : need]
-            return [Hit(i, relevance[i], found.dists.get(i)) for i in page]
-        sw, rw = req.recency_semantic_weight, req.recency_recency_weight
-        ceiling = rw * (req.recency_freshness_weight + req.recency_novelty_weight)
-        floors = sorted((sw * r for r in relevance.values()), reverse=True)
-        certain = floors[need - 1] if len(floors) >= need else -math.inf
-        hopeful = [i for i, r in relevance.items() if sw * r + ceiling >= certain]
-        dates = await self.store.get_dates(hopeful)
-        scored = [
-            (sw * relevance[i] + rw * recency_component(req, *dates[i], now), i)
-            for i in hopeful
-            if i in dates  # deleted since the search
-        ]
-        scored.sort(key=lambda pair: (-pair[0], pair[1]))
-        return [Hit(i, score, found.dists.get(i)) for score, i in scored[req.offset : need]]
+        query = words_of(req.text) if req.entity_boost > 0 else ()
+        if req.recency_boost or query:
+            facts = await self.store.get_facts(
+                list(relevance), dates=req.recency_boost, entities=bool(query)
+            )
+            relevance = {i: r for i, r in relevance.items() if i in facts}  # not deleted since
+        if query:
+            relevance = {
+                i: r + req.entity_boost if any(names(query, e) for e in facts[i].entities) else r
+                for i, r in relevance.items()
+            }
+        if req.recency_boost:
+            sw, rw = req.recency_semantic_weight, req.recency_recency_weight
+            scores = {
+                i: sw * r
+                + rw * recency_component(req, facts[i].created_at, facts[i].last_accessed, now)
+                for i, r in relevance.items()
+            }
+        else:
+            scores = relevance
+        order = sorted(scores, key=lambda i: (-scores[i], i))
+        page = order[req.offset : req.offset + req.limit]
+        return [Hit(i, scores[i], found.dists.get(i)) for i in page]
 
     async def _semantic(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
         threshold = req.distance_threshold

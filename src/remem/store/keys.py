@@ -10,13 +10,16 @@ the same shard as a per-namespace index would.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, unquote
 
 
+@lru_cache(maxsize=1 << 16)  # search results name the same memories again and again
 def encode_part(value: str | None) -> str:
     return "" if not value else quote(value, safe="")
 
 
+@lru_cache(maxsize=1 << 16)
 def decode_part(part: str) -> str | None:
     return unquote(part) if part else None
 
@@ -60,7 +63,7 @@ class Keys:
 
     def parse_memory(self, key: str) -> str:
         """The memory id of a key built by ``memory``."""
-        return unquote(key.removeprefix(self.memory_prefix))
+        return decode_part(key.removeprefix(self.memory_prefix)) or ""
 
 
 class LegacyKeys:

@@ -10,6 +10,7 @@ never recreates a deleted memory.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -32,13 +33,18 @@ end
 return false
 """
 
+# One write per memory: every JSON write re-indexes the whole document (its vector too), about a
+# millisecond with 10,000 memories, so the count and the date change together in one JSON.MSET.
 _TOUCH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('JSON.NUMINCRBY', KEYS[1], '$.access_count', ARGV[1])
-local last = redis.call('JSON.GET', KEYS[1], '$.last_accessed')
-local old = tonumber(string.sub(last or '', 2, -2))
-if not old or old < tonumber(ARGV[2]) then
-  redis.call('JSON.SET', KEYS[1], '$.last_accessed', ARGV[2])
+local raw = redis.call('JSON.GET', KEYS[1], '$.access_count', '$.last_accessed')
+if not raw then return 0 end
+local now = cjson.decode(raw)
+local count = tostring((tonumber((now['$.access_count'] or {})[1]) or 0) + tonumber(ARGV[1]))
+local last = tonumber((now['$.last_accessed'] or {})[1])
+if last and last >= tonumber(ARGV[2]) then
+  redis.call('JSON.SET', KEYS[1], '$.access_count', count)
+else
+  redis.call('JSON.MSET', KEYS[1], '$.access_count', count, KEYS[1], '$.last_accessed', ARGV[2])
 end
 return 1
 """
@@ -78,6 +84,15 @@ class Scored:
 
 
 @dataclass(frozen=True)
+class Facts:
+    """What ranking reads of a candidate besides its score."""
+
+    created_at: float
+    last_accessed: float
+    entities: list[str]
+
+
+@dataclass(frozen=True)
 class Counts:
     """How many memories match a filter, and how many are indexed in all."""
 
@@ -97,6 +112,10 @@ class Row:
     memory_hash: str
     namespace: str | None
     user_id: str | None
+
+
+TOUCH_CHUNK = 32
+SIZE_TTL = 5.0
 
 
 def _float(value: Any, default: float = 0.0) -> float:
@@ -119,6 +138,7 @@ class LongTermStore:
     batches_min_selectivity: float = BATCHES_MIN_SELECTIVITY
 
     def __post_init__(self) -> None:
+        self._size: tuple[int, float] = (0, -SIZE_TTL - 1.0)
         self._upsert = self.redis.register_script(_UPSERT)
         self._touch = self.redis.register_script(_TOUCH)
 
@@ -149,28 +169,41 @@ class LongTermStore:
             out.append(docs[0] if docs else None)
         return out
 
-    async def get_records(
+    async def get_fields(
         self, ids: Sequence[str], fields: Sequence[str]
     ) -> list[dict[str, Any] | None]:
-        """``fields`` of each document (no vector: sending 384 floats as text is the cost of
-        a search), None for a missing one; a field the document lacks is left out."""
+        """``fields`` of each document, None for a missing document.
+
+        One JSON.MGET with a union path (``$['a','b']``) answers every document in one round
+        trip. A union leaves out the fields a document lacks, so a document whose answer has
+        the wrong length is read again field by field (and a field it lacks is left out).
+        """
         if not ids:
             return []
-        paths = [f"$.{f}" for f in fields if f not in _HIDDEN_FIELDS]
+        names = [f for f in fields if f not in _HIDDEN_FIELDS]
+        keys = [self.keys.memory(i) for i in ids]
+        union = "$[" + ",".join(json.dumps(n) for n in names) + "]"
         with backend_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for memory_id in ids:
-                    pipe.execute_command("JSON.GET", self.keys.memory(memory_id), *paths)
-                raws = await pipe.execute()
+            raws = await self.redis.execute_command("JSON.MGET", *keys, union)
         out: list[dict[str, Any] | None] = []
-        for raw in raws:
-            if raw is None:
-                out.append(None)
-                continue
-            found = json.loads(raw)
-            if len(paths) == 1:  # one path: the matches alone, not keyed by path
-                found = {paths[0]: found}
-            out.append({p[2:]: v[0] for p, v in found.items() if v})
+        ragged: list[int] = []
+        for n, raw in enumerate(raws):
+            values = json.loads(raw) if raw else None
+            if values is not None and len(values) != len(names):
+                ragged.append(n)
+            out.append(None if values is None else dict(zip(names, values, strict=False)))
+        if ragged:
+            paths = [f"$.{name}" for name in names]
+            with backend_errors():
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for n in ragged:
+                        pipe.execute_command("JSON.GET", keys[n], *paths)
+                    replies = await pipe.execute()
+            for n, raw in zip(ragged, replies, strict=True):
+                found = json.loads(raw) if raw else None
+                if isinstance(found, list):  # a single path answers with its matches alone
+                    found = {paths[0]: found}
+                out[n] = None if found is None else {p[2:]: v[0] for p, v in found.items() if v}
         return out
 
     async def get_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -188,39 +221,24 @@ class LongTermStore:
                 out[memory_id] = np.asarray(found[0], dtype=np.float32)
         return out
 
-    async def get_lists(self, ids: Sequence[str], field: str) -> dict[str, list[str]]:
-        """A list field (topics, entities) of the memories that exist and have it."""
-        if not ids:
+    async def get_facts(
+        self, ids: Sequence[str], *, dates: bool, entities: bool
+    ) -> dict[str, Facts]:
+        """What ranking needs of each candidate that exists, in one round trip."""
+        if not ids or not (dates or entities):
             return {}
-        with backend_errors():
-            raws = await self.redis.execute_command(
-                "JSON.MGET", *(self.keys.memory(i) for i in ids), f"$.{field}"
+        docs = await self.get_fields(ids, ("created_at", "last_accessed", "entities"))
+        out = {}
+        for memory_id, doc in zip(ids, docs, strict=True):
+            if doc is None:
+                continue  # deleted since the search
+            made = _float(doc.get("created_at"))
+            tags = doc.get("entities")
+            out[memory_id] = Facts(
+                created_at=made,
+                last_accessed=_float(doc.get("last_accessed"), made),
+                entities=[str(t) for t in tags] if isinstance(tags, list) else [],
             )
-        out = {}
-        for memory_id, raw in zip(ids, raws, strict=True):
-            found = json.loads(raw) if raw else []
-            if found and isinstance(found[0], list):
-                out[memory_id] = [str(v) for v in found[0]]
-        return out
-
-    async def get_dates(self, ids: Sequence[str]) -> dict[str, tuple[float, float]]:
-        """(created_at, last_accessed) of the memories that exist."""
-        if not ids:
-            return {}
-        keys = [self.keys.memory(i) for i in ids]
-        with backend_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.execute_command("JSON.MGET", *keys, "$.created_at")
-                pipe.execute_command("JSON.MGET", *keys, "$.last_accessed")
-                created, accessed = await pipe.execute()
-        out = {}
-        for memory_id, c, a in zip(ids, created, accessed, strict=True):
-            if c is None:
-                continue
-            first = json.loads(c)
-            last = json.loads(a) if a else []
-            made = _float(first[0] if first else None)
-            out[memory_id] = (made, _float(last[0] if last else None, made))
         return out
 
     async def delete_many(self, ids: Sequence[str]) -> int:
@@ -260,14 +278,16 @@ class LongTermStore:
 
     async def touch_many(self, hits: dict[str, tuple[int, float]]) -> None:
         """Add access counts and move last_accessed forward, for memories that still exist."""
-        if not hits:
-            return
-        with backend_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for memory_id, (count, when) in hits.items():
-                    key = self.keys.memory(memory_id)
-                    await self._touch(keys=[key], args=[count, repr(when)], client=pipe)
-                await pipe.execute()
+        items = list(hits.items())
+        # Each touch re-indexes a document (about a millisecond): small pipelines let other
+        # clients' commands run between them instead of waiting behind hundreds.
+        for start in range(0, len(items), TOUCH_CHUNK):
+            with backend_errors():
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for memory_id, (count, when) in items[start : start + TOUCH_CHUNK]:
+                        key = self.keys.memory(memory_id)
+                        await self._touch(keys=[key], args=[count, repr(when)], client=pipe)
+                    await pipe.execute()
 
     # -- index -------------------------------------------------------------------------------
     async def _search(self, query: str, *args: Any) -> dict[str, Any]:
@@ -284,16 +304,17 @@ class LongTermStore:
         return int((await self._search(query, "LIMIT", 0, 0))["total_results"])
 
     async def counts(self, query: str) -> Counts:
-        """Memories matching ``query`` and memories indexed, in one round trip."""
+        """Memories matching ``query``, and memories indexed (re-counted at most every
+        ``SIZE_TTL`` seconds: it only guides how KNN applies a filter)."""
+        matches = await self.count(query)
         if query == "*":
+            self._size = (matches, time.monotonic())
+            return Counts(matches, matches)
+        size, when = self._size
+        if time.monotonic() - when > SIZE_TTL:
             size = await self.count("*")
-            return Counts(size, size)
-        with backend_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for q in (query, "*"):
-                    pipe.execute_command("FT.SEARCH", self.index, q, "LIMIT", 0, 0, "DIALECT", 2)
-                matches, size = await pipe.execute()
-        return Counts(int(matches["total_results"]), int(size["total_results"]))
+            self._size = (size, time.monotonic())
+        return Counts(matches, max(size, matches))
 
     async def tag_values(self, field: str) -> list[str]:
         with backend_errors():
