@@ -160,7 +160,7 @@ REINDEX_HINT = "run `remem reindex` to re-embed the memories with the configured
 
 def vector_field(path: str, name: str, dims: int) -> FieldSpec:
     """An HNSW, FLOAT32, COSINE vector field of ``dims`` dimensions."""
-    options = ("HNSW", "6", "TYPE", "FLOAT32", "DIM", str(dims), "DISTANCE_METRIC", "COSINE")
+    options = ("HNSW", "8", "TYPE", "FLOAT32", "DIM", str(dims), "DISTANCE_METRIC", "COSINE", "EF_CONSTRUCTION", "100")
     return FieldSpec(path, name, "VECTOR", options=options)
 
 
