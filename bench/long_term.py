@@ -4,8 +4,8 @@ raw FT.SEARCH with a precomputed vector on the same Redis.
     python bench/long_term.py [--sizes 10000 100000] [--searches 200] [--throughput 1000]
                               [--workers 1] [--quick]
 
-Starts ``remem serve`` (the default bundled embedding model, embedded Redis in a fresh data directory)
-and, growing the store to each size in ``--sizes``:
+Starts ``remem serve`` (the default bundled embedding model, embedded Redis in a fresh data
+directory) and, growing the store to each size in ``--sizes``:
 
 - ingest: ``POST /v1/long-term-memory/`` with 256 memories a request and 2 requests in flight
   (``deduplicate`` off: the memories are distinct; a create is searchable when it returns).

@@ -205,25 +205,28 @@ class Searcher:
 
     async def _semantic(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
         threshold = req.distance_threshold
-        counts = await self.store.counts(query)
-        total = (
-            counts.matches
-            if threshold is None
-            else await self.store.count_within(query, vector, threshold)
-        )
         need = req.offset + req.limit
+        k = candidate_count(req) if reranks(req) else need + 1
+        found: list[Scored] | None = None
+        if threshold is None:
+            counts, found = await self.store.counted_nearest(query, vector, k)
+            total = counts.matches
+        else:
+            counts = await self.store.counts(query)
+            total = await self.store.count_within(query, vector, threshold)
         if total == 0 or req.offset >= total:
             return Candidates(total, {}, {})
-        k = candidate_count(req) if reranks(req) else need + 1
         while True:
-            found = await self.store.nearest(
-                query, vector, k, max_distance=threshold, counts=counts
-            )
+            if found is None:
+                found = await self.store.nearest(
+                    query, vector, k, max_distance=threshold, counts=counts
+                )
             if reranks(req) or len(found) < k or len(found) >= total:
                 break
             if found[need - 1].value < found[-1].value:
                 break  # no tie across the end of the page: the page is exact
             k *= 4
+            found = None
         dists = {c.id: c.value for c in found}
         return Candidates(total, {i: 1.0 - d for i, d in dists.items()}, dists)
 
@@ -252,11 +255,17 @@ class Searcher:
         n = candidate_count(req)
         threshold = req.distance_threshold
         words = keywords(req.text)
-        counts = await self.store.counts(query)
-        semantic, (kw_total, lexical) = await asyncio.gather(
-            self.store.nearest(query, vector, n, max_distance=threshold, counts=counts),
-            self.store.keyword(query, words, n) if words else _nothing(),
-        )
+        if threshold is None:
+            (counts, semantic), (kw_total, lexical) = await asyncio.gather(
+                self.store.counted_nearest(query, vector, n),
+                self.store.keyword(query, words, n) if words else _nothing(),
+            )
+        else:
+            counts = await self.store.counts(query)
+            semantic, (kw_total, lexical) = await asyncio.gather(
+                self.store.nearest(query, vector, n, max_distance=threshold, counts=counts),
+                self.store.keyword(query, words, n) if words else _nothing(),
+            )
         if threshold is None:
             total = counts.matches
         else:

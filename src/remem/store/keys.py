@@ -59,11 +59,22 @@ class Keys:
 
     def memory(self, memory_id: str) -> str:
         """Key of one long-term memory: ``<prefix>mem:<percent-encoded id>``."""
-        return f"{self.memory_prefix}{encode_part(memory_id)}"
+        return _memory_key(self.prefix, memory_id)
 
     def parse_memory(self, key: str) -> str:
         """The memory id of a key built by ``memory``."""
-        return decode_part(key.removeprefix(self.memory_prefix)) or ""
+        return _memory_id(self.prefix, key)
+
+
+# Searches name the same memories again and again: both directions are cached.
+@lru_cache(maxsize=1 << 16)
+def _memory_key(prefix: str, memory_id: str) -> str:
+    return f"{prefix}mem:{encode_part(memory_id)}"
+
+
+@lru_cache(maxsize=1 << 16)
+def _memory_id(prefix: str, key: str) -> str:
+    return decode_part(key.removeprefix(f"{prefix}mem:")) or ""
 
 
 class LegacyKeys:

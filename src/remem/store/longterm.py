@@ -139,6 +139,7 @@ class LongTermStore:
 
     def __post_init__(self) -> None:
         self._size: tuple[int, float] = (0, -SIZE_TTL - 1.0)
+        self._recent_counts: dict[str, tuple[int, float]] = {}  # filter -> (matches, when)
         self._upsert = self.redis.register_script(_UPSERT)
         self._touch = self.redis.register_script(_TOUCH)
 
@@ -307,6 +308,7 @@ class LongTermStore:
         """Memories matching ``query``, and memories indexed (re-counted at most every
         ``SIZE_TTL`` seconds: it only guides how KNN applies a filter)."""
         matches = await self.count(query)
+        self._remember(query, matches)
         if query == "*":
             self._size = (matches, time.monotonic())
             return Counts(matches, matches)
@@ -321,6 +323,42 @@ class LongTermStore:
             values = await self.redis.execute_command("FT.TAGVALS", self.index, field)
         return [str(v) for v in values]
 
+    def _knn_command(
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        max_distance: float | None,
+        counts: Counts | None,
+    ) -> list[Any]:
+        params: list[Any] = ["K", k, "vec", vector_bytes(vector)]
+        if max_distance is not None:
+            query = conjunction([query, vector_range("embedding")])
+            params += ["radius", repr(float(max_distance))]
+        policy = None
+        if counts is not None:
+            policy = hybrid_policy(
+                counts.matches,
+                counts.size,
+                adhoc_max_matches=self.adhoc_max_matches,
+                batches_min_selectivity=self.batches_min_selectivity,
+            )
+        return [
+            "FT.SEARCH", self.index, knn(query, "embedding", policy=policy),
+            "PARAMS", len(params), *params,
+            "SORTBY", "dist", "ASC",
+            "RETURN", 1, "dist",
+            "LIMIT", 0, k,
+            "DIALECT", 2,
+        ]  # fmt: skip
+
+    def _knn_found(self, reply: dict[str, Any]) -> list[Scored]:
+        found = [
+            Scored(self._id(row["id"]), _float(row["extra_attributes"]["dist"], 2.0))
+            for row in reply.get("results", [])
+        ]
+        return sorted(found, key=lambda c: (c.value, c.id))
+
     async def nearest(
         self,
         query: str,
@@ -334,30 +372,37 @@ class LongTermStore:
 
         ``counts`` (of ``query``) lets the search pick how to apply the filter.
         """
-        params: list[Any] = ["K", k, "vec", vector_bytes(vector)]
-        if max_distance is not None:
-            query = conjunction([query, vector_range("embedding")])
-            params += ["radius", repr(float(max_distance))]
-        policy = None
-        if counts is not None:
-            policy = hybrid_policy(
-                counts.matches,
-                counts.size,
-                adhoc_max_matches=self.adhoc_max_matches,
-                batches_min_selectivity=self.batches_min_selectivity,
-            )
-        reply = await self._search(
-            knn(query, "embedding", policy=policy),
-            "PARAMS", len(params), *params,
-            "SORTBY", "dist", "ASC",
-            "RETURN", 1, "dist",
-            "LIMIT", 0, k,
-        )  # fmt: skip
-        found = [
-            Scored(self._id(row["id"]), _float(row["extra_attributes"]["dist"], 2.0))
-            for row in reply.get("results", [])
-        ]
-        return sorted(found, key=lambda c: (c.value, c.id))
+        command = self._knn_command(query, vector, k, max_distance, counts)
+        with backend_errors():
+            reply = await self.redis.execute_command(*command)
+        return self._knn_found(reply)
+
+    async def counted_nearest(
+        self, query: str, vector: np.ndarray, k: int
+    ) -> tuple[Counts, list[Scored]]:
+        """The exact count of ``query`` and its ``k`` nearest memories.
+
+        When the same filter was counted in the last ``SIZE_TTL`` seconds, that count picks the
+        KNN policy and both queries go in one round trip; the count returned is always new.
+        """
+        seen = self._recent_counts.get(query)
+        if seen is None or time.monotonic() - seen[1] > SIZE_TTL or query == "*":
+            counts = await self.counts(query)
+            return counts, await self.nearest(query, vector, k, counts=counts)
+        guide = Counts(seen[0], max(self._size[0], seen[0]))
+        with backend_errors():
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.execute_command("FT.SEARCH", self.index, query, "LIMIT", 0, 0, "DIALECT", 2)
+                pipe.execute_command(*self._knn_command(query, vector, k, None, guide))
+                counted, reply = await pipe.execute()
+        matches = int(counted["total_results"])
+        self._remember(query, matches)
+        return Counts(matches, max(self._size[0], matches)), self._knn_found(reply)
+
+    def _remember(self, query: str, matches: int) -> None:
+        if len(self._recent_counts) >= 1024:
+            self._recent_counts.clear()
+        self._recent_counts[query] = (matches, time.monotonic())
 
     async def count_within(self, query: str, vector: np.ndarray, max_distance: float) -> int:
         """How many memories matching ``query`` lie within ``max_distance`` of ``vector``."""
