@@ -58,6 +58,14 @@ def find_binaries() -> Binaries:
     return found
 
 
+def _loaded(client: redis.Redis) -> str:
+    try:
+        info = client.info("persistence")
+        return f"{float(info.get('loading_loaded_perc', 0)):.0f}% loaded"
+    except redis.RedisError:
+        return "progress unknown"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -185,7 +193,11 @@ class EmbeddedRedis:
         return url
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], url: str) -> None:
+        """Wait until the server answers with both modules. Replaying a large AOF (a million
+        memories take minutes) is progress, not a hang: while the server says it is loading,
+        the deadline keeps moving and the progress is logged."""
         deadline = time.monotonic() + self.startup_timeout
+        next_report = time.monotonic() + 5
         client = redis.Redis.from_url(url, socket_timeout=2, decode_responses=True)
         with contextlib.closing(client):
             while True:
@@ -198,8 +210,11 @@ class EmbeddedRedis:
                     client.execute_command("FT._LIST")
                     client.execute_command("JSON.TYPE", "remem:probe")
                     return
-                except redis.BusyLoadingError:
-                    pass  # replaying the AOF
+                except redis.BusyLoadingError:  # replaying the AOF
+                    deadline = time.monotonic() + self.startup_timeout
+                    if time.monotonic() > next_report:
+                        next_report = time.monotonic() + 5
+                        log.warning("embedded Redis is loading its data (%s)", _loaded(client))
                 except redis.ConnectionError:
                     pass
                 if time.monotonic() > deadline:
