@@ -188,8 +188,9 @@ class LongTermStore:
             raws = await self.redis.execute_command("JSON.MGET", *keys, union)
         out: list[dict[str, Any] | None] = []
         ragged: list[int] = []
-        for n, raw in enumerate(raws):
-            values = json.loads(raw) if raw else None
+        # One decode for all documents: a hundred json.loads calls cost more than the parsing.
+        decoded = json.loads("[" + ",".join(raw or "null" for raw in raws) + "]")
+        for n, values in enumerate(decoded):
             if values is not None and len(values) != len(names):
                 ragged.append(n)
             out.append(None if values is None else dict(zip(names, values, strict=False)))
