@@ -147,6 +147,22 @@ async def test_search_hits_are_counted_in_batches(
     assert (await service.get("b")).access_count == 0
 
 
+async def test_a_touch_adds_counts_and_never_moves_last_accessed_back(
+    store: LongTermStore,
+) -> None:
+    doc = {"id": "t", "text": "tea", "access_count": 2, "last_accessed": 2000.5, "created_at": 1.0}
+    await store.upsert_many([doc])
+    await store.touch_many({"t": (3, 1000.25)})  # an older hit: counted, date kept
+    after = (await store.get_many(["t"]))[0]
+    assert after is not None
+    assert (after["access_count"], after["last_accessed"]) == (5, 2000.5)
+    await store.touch_many({"t": (1, 3000.125)})
+    after = (await store.get_many(["t"]))[0]
+    assert after is not None
+    assert (after["access_count"], after["last_accessed"]) == (6, 3000.125)
+    assert after["text"] == "tea" and after["created_at"] == 1.0
+
+
 async def test_a_flush_never_recreates_a_deleted_memory(
     service: LongTermMemoryService, store: LongTermStore
 ) -> None:
