@@ -36,3 +36,33 @@ async def test_a_model_change_is_refused_until_reindexed(settings: Settings) -> 
     async with Resources(settings) as res:
         found = await res.long_term.search(SearchRequest(text="what does alice drink"))
         assert [m.id for m in found.memories] == ["tea"]
+
+
+async def test_memories_without_search_terms_are_refused_until_reindexed(
+    settings: Settings,
+) -> None:
+    async with Resources(settings) as res:
+        await res.long_term.create(
+            [
+                NewMemoryRecord(
+                    id="walk",
+                    text="Bob walked the dog",
+                    search_text="Bob walked the dog by the lake, the lake was cold",
+                )
+            ]
+        )
+        # A memory written before keyword search read search_terms.
+        await res.redis.execute_command("JSON.DEL", res.keys.memory("walk"), "$.search_terms")
+
+    with pytest.raises(IncompatibleBackend, match=r"search_terms.*remem reindex"):
+        async with Resources(settings):
+            pass
+
+    assert await run_reindex(settings) == 1
+    async with Resources(settings) as res:
+        terms = await res.redis.execute_command(
+            "JSON.GET", res.keys.memory("walk"), "$.search_terms"
+        )
+        assert json.loads(terms) == ["bob walked the dog by lake was cold"]
+        found = await res.long_term.search(SearchRequest(text="cold lake", search_mode="keyword"))
+        assert [m.id for m in found.memories] == ["walk"]

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.search import keywords, names, recency_component, words_of
+from remem.memory.search import index_terms, keywords, names, recency_component, words_of
 from remem.models.memory import MemoryRecord
-from remem.models.search import SearchRequest
+from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.store.longterm import LongTermStore
 from remem.store.query import tag_equals
 from tests.longterm.conftest import DIMS
@@ -287,3 +287,24 @@ async def test_fields_of_documents_missing_some_are_read_exactly(store: LongTerm
     assert docs[2] is None
     facts = await store.get_facts(["partial", "gone"], dates=True, entities=True)
     assert list(facts) == ["partial"] and facts["partial"].entities == ["Bob"]
+
+
+def test_keyword_search_reads_each_word_once() -> None:
+    assert index_terms("Caroline: hi!\nCaroline: HI again, Caroline's day") == (
+        "caroline hi again s day"
+    )
+
+
+async def test_a_repeated_word_does_not_outweigh_a_second_matching_word(
+    service: LongTermMemoryService,
+) -> None:
+    await service.create(
+        [
+            NewMemoryRecord(id="chatty", text="x", search_text="Caroline " * 12 + "said hello"),
+            NewMemoryRecord(id="answer", text="y", search_text="Caroline went to the lake"),
+            *(MemoryRecord(id=f"n{i}", text=f"note {i} about the lake") for i in range(6)),
+        ],
+        deduplicate=False,
+    )
+    found = await service.search(req(text="caroline lake", search_mode="keyword", limit=1))
+    assert [m.id for m in found.memories] == ["answer"]

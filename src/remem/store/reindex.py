@@ -1,5 +1,7 @@
-"""``remem reindex``: re-embed every long-term memory with the configured model and rebuild the
-index for its vector size. Run it after changing the embedding model; documents are kept."""
+"""``remem reindex``: re-embed every long-term memory with the configured model, rewrite the
+words keyword search reads, and rebuild the index for its vector size. Run it after changing the
+embedding model or upgrading from a remem whose memories lack ``search_terms``; documents are
+kept."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import sys
 from redis.exceptions import ResponseError
 
 from remem.config import Settings
+from remem.memory.longterm import stored_vector
+from remem.memory.search import index_terms
 from remem.runtime import Resources
 from remem.store.schema import ensure_long_term_index
 
@@ -30,15 +34,20 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
                 cursor, match=f"{keys.memory_prefix}*", count=batch, _type="ReJSON-RL"
             )
             if found:
-                texts = await redis.execute_command("JSON.MGET", *found, "$.text")
-                pairs = [(k, json.loads(t)[0]) for k, t in zip(found, texts, strict=True) if t]
-                vectors = await res.embedder.embed_batch([text for _, text in pairs])
+                rows = await redis.execute_command("JSON.MGET", *found, "$['text','search_text']")
+                docs = [(k, json.loads(r)) for k, r in zip(found, rows, strict=True) if r]
+                docs = [(k, values) for k, values in docs if values]
+                vectors = await res.embedder.embed_batch([values[0] for _, values in docs])
                 pipe = redis.pipeline(transaction=False)
-                for (key, _), vector in zip(pairs, vectors, strict=True):
+                for (key, values), vector in zip(docs, vectors, strict=True):
+                    keyword_text = values[1] if len(values) > 1 and values[1] else values[0]
                     pipe.execute_command(
-                        "JSON.SET", key, "$.embedding", json.dumps(vector.tolist())
-                    )
+                        "JSON.MSET",
+                        key, "$.embedding", json.dumps(stored_vector(vector)),
+                        key, "$.search_terms", json.dumps(index_terms(keyword_text)),
+                    )  # fmt: skip
                 await pipe.execute()
+                pairs = docs
                 done += len(pairs)
                 print(f"re-embedded {done:,} memories", file=sys.stderr)
             if cursor == 0:

@@ -184,8 +184,12 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
     return IndexSpec(
         name=name,
         prefix=keys.memory_prefix,
+        # No term positions: keyword search never asks for phrases, and without positions
+        # RediSearch's BM25 stops dividing a score by how far apart the matched words are.
+        extra=("NOOFFSETS",),
         fields=(
-            FieldSpec("$.search_text", "search_text", "TEXT"),
+            # Keyword search reads each word of search_text once (memory.search.index_terms).
+            FieldSpec("$.search_terms", "search_text", "TEXT"),
             *(FieldSpec(f"$.{tag}", tag, "TAG") for tag in tags),
             FieldSpec("$.topics[*]", "topics", "TAG"),
             FieldSpec("$.entities[*]", "entities", "TAG"),
@@ -228,10 +232,14 @@ async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int
                 f"index {name!r} holds {live}-dimensional vectors but the embedding model "
                 f"gives {dims}: {REINDEX_HINT}"
             )
-    if seen:
-        return
-    _, found = await redis.scan(0, match=f"{spec.prefix}*", count=1000, _type="ReJSON-RL")
-    for key in found[:1]:
+    for key in await _sample_memory(redis, spec):
+        kinds = await redis.execute_command("JSON.MGET", key, "$.search_terms")
+        if kinds and kinds[0] == "[]":  # the memory exists without the field
+            raise IncompatibleBackend(
+                "stored memories predate the keyword index's search_terms field: " + REINDEX_HINT
+            )
+        if seen:
+            return
         length = await redis.execute_command("JSON.ARRLEN", key, "$.embedding")
         stored = length[0] if isinstance(length, list) and length else None
         if stored is not None and int(stored) != dims:
@@ -239,6 +247,23 @@ async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int
                 f"stored memories have {stored}-dimensional vectors but the embedding model "
                 f"gives {dims}: {REINDEX_HINT}"
             )
+
+
+async def _sample_memory(redis: Redis, spec: IndexSpec) -> list[str]:
+    """One stored memory's key (none when there are none): through the index when there is
+    one, else by scanning the keyspace until a memory turns up."""
+    with contextlib.suppress(ResponseError):
+        reply = await redis.execute_command(
+            "FT.SEARCH", spec.name, "*", "NOCONTENT", "LIMIT", 0, 1, "DIALECT", 2
+        )
+        return [row["id"] for row in reply.get("results", [])][:1]
+    cursor = 0
+    while True:
+        cursor, found = await redis.scan(
+            cursor, match=f"{spec.prefix}*", count=1000, _type="ReJSON-RL"
+        )
+        if found or cursor == 0:
+            return [str(k) for k in found[:1]]
 
 
 async def ensure_long_term_index(
