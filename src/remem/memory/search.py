@@ -59,6 +59,7 @@ import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import snowballstemmer  # type: ignore[import-untyped]
@@ -81,14 +82,19 @@ STOP_WORDS = frozenset(
 _WORD = re.compile(r"\w+")
 # The index stores stems (its own stemmer is off for this field): RediSearch's expands a query word
 # into the word and its stem, and a word whose stem differs then counted twice.
-_STEM = snowballstemmer.stemmer("english")
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=1 << 17)  # a vocabulary repeats: pure-Python Snowball costs ~25 us a word
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
 
 
 def keywords(text: str) -> list[str]:
     """The words of ``text`` a keyword search looks for: lower case, no stop words, stemmed
     (Snowball English, as the index stores them), no repeats."""
     words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
-    return list(dict.fromkeys(_STEM.stemWords(words)))
+    return list(dict.fromkeys(_stem(w) for w in words))
 
 
 def index_terms(text: str) -> str:
@@ -99,7 +105,7 @@ def index_terms(text: str) -> str:
     once per memory lifted LoCoMo keyword recall@10 from 0.695 to 0.731 (hybrid 0.747 to 0.769),
     and stemming here rather than in the engine to 0.742 (hybrid 0.793).
     """
-    return " ".join(dict.fromkeys(_STEM.stemWords(_WORD.findall(text.lower()))))
+    return " ".join(dict.fromkeys(_stem(w) for w in _WORD.findall(text.lower())))
 
 
 def words_of(text: str) -> tuple[str, ...]:
