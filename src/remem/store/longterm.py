@@ -313,11 +313,9 @@ class LongTermStore:
         if query == "*":
             self._size = (matches, time.monotonic())
             return Counts(matches, matches)
-        size, when = self._size
-        if time.monotonic() - when > SIZE_TTL:
-            size = await self.count("*")
-            self._size = (size, time.monotonic())
-        return Counts(matches, max(size, matches))
+        if time.monotonic() - self._size[1] > SIZE_TTL:
+            self._size = (await self.count("*"), time.monotonic())
+        return self._with_size(matches)
 
     async def tag_values(self, field: str) -> list[str]:
         with backend_errors():
@@ -390,7 +388,7 @@ class LongTermStore:
         if seen is None or time.monotonic() - seen[1] > SIZE_TTL or query == "*":
             counts = await self.counts(query)
             return counts, await self.nearest(query, vector, k, counts=counts)
-        guide = Counts(seen[0], max(self._size[0], seen[0]))
+        guide = self._with_size(seen[0])
         with backend_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 pipe.execute_command("FT.SEARCH", self.index, query, "LIMIT", 0, 0, "DIALECT", 2)
@@ -398,7 +396,11 @@ class LongTermStore:
                 counted, reply = await pipe.execute()
         matches = int(counted["total_results"])
         self._remember(query, matches)
-        return Counts(matches, max(self._size[0], matches)), self._knn_found(reply)
+        return self._with_size(matches), self._knn_found(reply)
+
+    def _with_size(self, matches: int) -> Counts:
+        """``matches`` with the last known index size (never below the matches)."""
+        return Counts(matches, max(self._size[0], matches))
 
     def _remember(self, query: str, matches: int) -> None:
         if len(self._recent_counts) >= 1024:
