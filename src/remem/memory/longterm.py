@@ -270,14 +270,14 @@ class LongTermMemoryService:
         docs = await self.store.get_fields(ids, RECORD_FIELDS)
         query_vector = ranking.vector
         unmeasured = [h.id for h in ranking.hits if h.dist is None]
-        vectors = await self.store.get_vectors(unmeasured) if query_vector is not None else {}
+        measured = (
+            await self.store.distances(unmeasured, query_vector) if query_vector is not None else {}
+        )
         results = []
         for hit, doc in zip(ranking.hits, docs, strict=True):
             if doc is None:  # deleted since the search
                 continue
-            dist = hit.dist
-            if dist is None and query_vector is not None and hit.id in vectors:
-                dist = 1.0 - float(np.dot(vectors[hit.id], query_vector))
+            dist = hit.dist if hit.dist is not None else measured.get(hit.id)
             fields = from_doc(doc)
             results.append(
                 MemoryRecordResult(
