@@ -259,7 +259,7 @@ class Searcher:
         k = candidate_count(req) if reranks(req) else need + 1
         found: list[Scored] | None = None
         if threshold is None:
-            counts, found = await self.store.counted_nearest(query, vector, k)
+            counts, found, _ = await self.store.counted_nearest(query, vector, k)
             total = counts.matches
         else:
             counts = await self.store.counts(query)
@@ -306,9 +306,8 @@ class Searcher:
         threshold = req.distance_threshold
         words = keywords(req.text)
         if threshold is None:
-            (counts, semantic), (kw_total, lexical) = await asyncio.gather(
-                self.store.counted_nearest(query, vector, n),
-                self.store.keyword(query, words, n) if words else _nothing(),
+            counts, semantic, (kw_total, lexical) = await self.store.counted_nearest(
+                query, vector, n, words=words
             )
         else:
             counts = await self.store.counts(query)

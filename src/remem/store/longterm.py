@@ -378,26 +378,32 @@ class LongTermStore:
         return self._knn_found(reply)
 
     async def counted_nearest(
-        self, query: str, vector: np.ndarray, k: int
-    ) -> tuple[Counts, list[Scored]]:
-        """The exact count of ``query`` and its ``k`` nearest memories.
+        self, query: str, vector: np.ndarray, k: int, *, words: Sequence[str] = ()
+    ) -> tuple[Counts, list[Scored], tuple[int, list[Scored]]]:
+        """The exact count of ``query``, its ``k`` nearest memories and, given ``words``, the
+        keyword search for them (as ``keyword``; else ``(0, [])``).
 
         When the same filter was counted in the last ``SIZE_TTL`` seconds, that count picks the
-        KNN policy and both queries go in one round trip; the count returned is always new.
+        KNN policy and every query goes in one round trip; the count returned is always new.
         """
         seen = self._recent_counts.get(query)
-        if seen is None or time.monotonic() - seen[1] > SIZE_TTL or query == "*":
-            counts = await self.counts(query)
-            return counts, await self.nearest(query, vector, k, counts=counts)
-        guide = self._with_size(seen[0])
+        fresh = seen is not None and time.monotonic() - seen[1] <= SIZE_TTL and query != "*"
+        counts = self._with_size(seen[0]) if fresh and seen else await self.counts(query)
         with backend_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.execute_command("FT.SEARCH", self.index, query, "LIMIT", 0, 0, "DIALECT", 2)
-                pipe.execute_command(*self._knn_command(query, vector, k, None, guide))
-                counted, reply = await pipe.execute()
-        matches = int(counted["total_results"])
-        self._remember(query, matches)
-        return self._with_size(matches), self._knn_found(reply)
+                if fresh:
+                    pipe.execute_command(
+                        "FT.SEARCH", self.index, query, "LIMIT", 0, 0, "DIALECT", 2
+                    )
+                pipe.execute_command(*self._knn_command(query, vector, k, None, counts))
+                if words:
+                    pipe.execute_command(*self._keyword_command(query, words, k))
+                replies = await pipe.execute()
+        if fresh:
+            counts = self._with_size(int(replies.pop(0)["total_results"]))
+            self._remember(query, counts.matches)
+        lexical = self._keyword_found(replies[1]) if words else (0, [])
+        return counts, self._knn_found(replies[0]), lexical
 
     async def distances(self, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
         """Cosine distance from ``vector`` of each of these memories that exists, computed by
@@ -433,11 +439,19 @@ class LongTermStore:
 
     async def keyword(self, query: str, words: Sequence[str], k: int) -> tuple[int, list[Scored]]:
         """BM25 over ``search_text`` for any of ``words``: (exact total, best ``k``)."""
-        reply = await self._search(
-            self.keyword_query(query, words),
+        with backend_errors():
+            reply = await self.redis.execute_command(*self._keyword_command(query, words, k))
+        return self._keyword_found(reply)
+
+    def _keyword_command(self, query: str, words: Sequence[str], k: int) -> list[Any]:
+        return [
+            "FT.SEARCH", self.index, self.keyword_query(query, words),
             "WITHSCORES", "SCORER", "BM25", "NOCONTENT",
             "LIMIT", 0, k,
-        )  # fmt: skip
+            "DIALECT", 2,
+        ]  # fmt: skip
+
+    def _keyword_found(self, reply: dict[str, Any]) -> tuple[int, list[Scored]]:
         found = [
             Scored(self._id(row["id"]), _float(row.get("score")))
             for row in reply.get("results", [])
