@@ -35,7 +35,8 @@ Recency boost (on by default, as in the Agent Memory Server)
 where relevance is ``1 - dist`` (semantic), the fused score (hybrid) or the min-max normalised
 BM25 score (keyword). It re-ranks the candidate set, the best ``max(100, 3 * (offset + limit))``
 memories by relevance, before paging (the Agent Memory Server re-ranks one page only). The dates
-of all candidates are read in one round trip with their entities.
+and entities of the candidates are read in one round trip, skipping those so far behind that no
+boost could lift them onto the page (``contenders``).
 
 Without the boost the order is the relevance, and the search grows past ties at the end of the
 page so a page never depends on which of two equal memories the engine returned first.
@@ -154,6 +155,28 @@ def recency_components(
     return out
 
 
+def contenders(
+    req: SearchRequest, relevance: dict[str, float], *, entities: bool
+) -> dict[str, float]:
+    """The candidates that can still reach the page once boosted.
+
+    The boosts add between 0 and ``reach`` to a candidate's weighted relevance, so one whose
+    best possible score is below the worst possible score of ``offset + limit`` others cannot
+    make the page, and its facts need not be read.
+    """
+    need = req.offset + req.limit
+    if len(relevance) <= need:
+        return relevance
+    weight = req.recency_semantic_weight if req.recency_boost else 1.0
+    reach = weight * req.entity_boost if entities else 0.0
+    if req.recency_boost:
+        reach += req.recency_recency_weight * (
+            req.recency_freshness_weight + req.recency_novelty_weight
+        )
+    floor = sorted(relevance.values(), reverse=True)[need - 1] * weight - 1e-9  # rounding
+    return {i: r for i, r in relevance.items() if r * weight + reach >= floor}
+
+
 @dataclass(frozen=True)
 class Hit:
     id: str
@@ -216,9 +239,14 @@ class Searcher:
         relevance = found.relevance
         query = words_of(req.text) if req.entity_boost > 0 else ()
         if req.recency_boost or query:
+            wanted = contenders(req, relevance, entities=bool(query))
             facts = await self.store.get_facts(
-                list(relevance), dates=req.recency_boost, entities=bool(query)
+                list(wanted), dates=req.recency_boost, entities=bool(query)
             )
+            if len(facts) < len(wanted) < len(relevance):  # some were deleted: bounds moved
+                facts = await self.store.get_facts(
+                    list(relevance), dates=req.recency_boost, entities=bool(query)
+                )
             relevance = {i: r for i, r in relevance.items() if i in facts}  # not deleted since
         if query:
             named: dict[str, bool] = {}  # entity -> whether the query names it
