@@ -53,6 +53,11 @@ class Keys:
         return f"{self.prefix}lock:schema"
 
     @property
+    def long_term_generation(self) -> str:
+        """A token every write of a long-term memory replaces (see store.longterm)."""
+        return f"{self.prefix}lt:generation"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

@@ -1,0 +1,92 @@
+"""Search totals stay exact while counts are cached: a second server process (here a second
+store and service on the same Redis and index) writes, and the first one's next search sees it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from remem.config import Settings
+from remem.memory.longterm import LongTermMemoryService
+from remem.models.memory import MemoryRecord
+from remem.models.search import EditMemoryRecordRequest, SearchRequest
+from remem.store.keys import Keys
+from remem.store.longterm import LongTermStore
+from tests.longterm.conftest import WordEmbedder, index_name
+
+MODES = ("semantic", "hybrid")
+
+
+@pytest.fixture
+async def other(
+    redis: Redis, settings: Settings, store: LongTermStore
+) -> AsyncIterator[LongTermMemoryService]:
+    """Another process's service over the same index (its own count cache)."""
+    twin = LongTermStore(redis, Keys(settings.key_prefix), index_name(settings))
+    svc = LongTermMemoryService(twin, WordEmbedder(), access_flush_seconds=0.1)
+    await svc.start()
+    yield svc
+    await svc.close()
+
+
+async def totals(service: LongTermMemoryService, **filters: object) -> list[int]:
+    out = []
+    for mode in MODES:
+        request = SearchRequest.model_validate(
+            {"text": "tea garden", "search_mode": mode, **filters}
+        )
+        out.append((await service.search(request)).total)
+    return out
+
+
+async def test_totals_follow_writes_made_by_another_process(
+    service: LongTermMemoryService, other: LongTermMemoryService
+) -> None:
+    scope = {"namespace": {"eq": "n"}}
+    await service.create(
+        [MemoryRecord(id=f"m{i}", text=f"tea {i}", namespace="n") for i in range(5)]
+    )
+    assert await totals(service, **scope) == [5, 5]
+    assert await totals(service, **scope) == [5, 5]  # now from the cache
+
+    await other.create([MemoryRecord(id="x1", text="garden", namespace="n")])
+    assert await totals(service, **scope) == [6, 6]
+
+    await other.delete(["m0", "m1"])
+    assert await totals(service, **scope) == [4, 4]
+
+    await other.update("m2", EditMemoryRecordRequest.model_validate({"namespace": "elsewhere"}))
+    assert await totals(service, **scope) == [3, 3]
+    assert await totals(service, namespace={"eq": "elsewhere"}) == [1, 1]
+
+
+async def test_totals_follow_access_tracking_of_another_process(
+    service: LongTermMemoryService, other: LongTermMemoryService
+) -> None:
+    """A filter on last_accessed counts anew once another process records hits."""
+    await service.create([MemoryRecord(id=f"m{i}", text=f"tea {i}") for i in range(3)])
+    since = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+    scope = {"last_accessed": {"gte": since}}
+    assert await totals(service, **scope) == [0, 0]
+    # Hits recorded a minute from now (the access clock is the caller's), flushed by `other`.
+    other.access.record(["m0", "m1"], datetime.now(UTC).timestamp() + 60)
+    await other.access.flush()
+    assert await totals(service, **scope) == [2, 2]
+
+
+async def test_a_lost_generation_token_is_never_matched_again(
+    service: LongTermMemoryService, redis: Redis, settings: Settings
+) -> None:
+    """The generation token is replaced, not incremented: a store emptied and refilled to the
+    same number of writes never matches an old token."""
+    await service.create([MemoryRecord(id="a", text="tea")])
+    assert await totals(service) == [1, 1]
+    await redis.delete(Keys(settings.key_prefix).long_term_generation)
+    await redis.delete(Keys(settings.key_prefix).memory("a"))  # behind remem's back
+    await service.create(
+        [MemoryRecord(id="b", text="tea cups"), MemoryRecord(id="c", text="tea leaves")]
+    )
+    assert await totals(service) == [2, 2]
