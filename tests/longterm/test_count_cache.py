@@ -3,6 +3,7 @@ store and service on the same Redis and index) writes, and the first one's next 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ from remem.config import Settings
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord
 from remem.models.search import EditMemoryRecordRequest, SearchRequest
+from remem.store import longterm as longterm_store
 from remem.store.keys import Keys
 from remem.store.longterm import LongTermStore
 from tests.longterm.conftest import WordEmbedder, index_name
@@ -89,4 +91,19 @@ async def test_a_lost_generation_token_is_never_matched_again(
     await service.create(
         [MemoryRecord(id="b", text="tea cups"), MemoryRecord(id="c", text="tea leaves")]
     )
+    assert await totals(service) == [2, 2]
+
+
+async def test_writes_behind_remems_back_are_counted_within_the_max_age(
+    service: LongTermMemoryService,
+    redis: Redis,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(longterm_store, "COUNT_MAX_AGE", 0.5)
+    await service.create([MemoryRecord(id=f"m{i}", text=f"tea {i}") for i in range(3)])
+    assert await totals(service) == [3, 3]
+    await redis.delete(Keys(settings.key_prefix).memory("m0"))  # no new generation token
+    assert await totals(service) == [3, 3]  # the kept count, as documented
+    await asyncio.sleep(0.6)
     assert await totals(service) == [2, 2]

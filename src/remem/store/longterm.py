@@ -11,7 +11,8 @@ Counting the memories a filter matches visits each of them (about 50 ns a memory
 each with the store's generation: a random token (``<prefix>lt:generation``) that every write
 through this class replaces, after the write. A search reads the token in the same round trip as
 its KNN and counts again only when the token has changed; a count and the token it belongs to
-are read atomically (MULTI). Writes made behind remem's back are seen from the next remem write.
+are read atomically (MULTI). Writes made behind remem's back are seen from the next remem write,
+or at the latest when the kept counts are dropped, ``COUNT_MAX_AGE`` seconds after the first.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Row:
 
 TOUCH_CHUNK = 32
 SIZE_TTL = 5.0
+COUNT_MAX_AGE = 60.0
 
 
 def _float(value: Any, default: float = 0.0) -> float:
@@ -149,6 +151,7 @@ class LongTermStore:
     def __post_init__(self) -> None:
         self._size: tuple[int, float] = (0, -SIZE_TTL - 1.0)
         self._counts: dict[str, tuple[str | None, int]] = {}  # filter -> (generation, matches)
+        self._counted_at = 0.0  # the cache is emptied COUNT_MAX_AGE seconds after this
         self._generation = self.keys.long_term_generation
         self._upsert = self.redis.register_script(_UPSERT)
         self._touch = self.redis.register_script(_TOUCH)
@@ -328,13 +331,18 @@ class LongTermStore:
         """Memories matching ``query`` (exact, see the module docstring), and memories indexed
         (re-counted at most every ``SIZE_TTL`` seconds: it only guides how KNN applies a
         filter)."""
-        cached = self._counts.get(query)
+        cached = self._cached_count(query)
         if cached is not None:
             with backend_errors():
                 generation = await self.redis.get(self._generation)
             if generation == cached[0]:
                 return await self._sized(query, cached[1])
         return await self._sized(query, await self._count_now(query))
+
+    def _cached_count(self, query: str) -> tuple[str | None, int] | None:
+        if time.monotonic() - self._counted_at > COUNT_MAX_AGE:
+            self._counts.clear()  # bounds how long a write behind remem's back goes unseen
+        return self._counts.get(query)
 
     async def _count_now(self, query: str) -> int:
         """Count ``query`` and keep the count with the generation it was counted at."""
@@ -346,6 +354,8 @@ class LongTermStore:
         matches = int(reply["total_results"])
         if len(self._counts) >= 1024:
             self._counts.clear()
+        if not self._counts:
+            self._counted_at = time.monotonic()
         self._counts[query] = (generation, matches)
         return matches
 
@@ -426,7 +436,7 @@ class LongTermStore:
         go in one round trip with the generation token, which tells whether the count still
         holds (else the filter is counted again).
         """
-        cached = self._counts.get(query)
+        cached = self._cached_count(query)
         if cached is None:
             counts: Counts | None = await self.counts(query)
             guide = counts
