@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
 from remem.api.deps import long_term_memory
+from remem.api.lean import LeanRoute
 from remem.errors import InvalidInput
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.common import AckResponse
@@ -20,6 +21,8 @@ from remem.models.search import (
 )
 
 router = APIRouter(tags=["long-term memory"])
+# The hot paths skip FastAPI's general request handling (see api.lean).
+lean_router = APIRouter(tags=["long-term memory"], route_class=LeanRoute)
 Service = Depends(long_term_memory)
 
 
@@ -28,8 +31,8 @@ class ForgetRequest(BaseModel):
     pinned_ids: list[str] | None = None
 
 
-@router.post("/v1/long-term-memory/", response_model=AckResponse)
-@router.post("/v1/long-term-memory", response_model=AckResponse, include_in_schema=False)
+@lean_router.post("/v1/long-term-memory/", response_model=AckResponse)
+@lean_router.post("/v1/long-term-memory", response_model=AckResponse, include_in_schema=False)
 async def create_long_term_memory(
     body: CreateMemoryRecordRequest, service: LongTermMemoryService = Service
 ) -> AckResponse:
@@ -43,7 +46,7 @@ async def create_long_term_memory(
     return AckResponse(status="ok")
 
 
-@router.post("/v1/long-term-memory/search", response_model=MemoryRecordResults)
+@lean_router.post("/v1/long-term-memory/search", response_model=MemoryRecordResults)
 async def search_long_term_memory(
     body: SearchRequest, service: LongTermMemoryService = Service
 ) -> MemoryRecordResults:
@@ -96,14 +99,14 @@ async def compact_long_term_memories(
     return AckResponse(status=f"ok, {remaining} memories remaining after compaction")
 
 
-@router.get("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+@lean_router.get("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
 ) -> MemoryRecord:
     return await service.get(memory_id)
 
 
-@router.patch("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+@lean_router.patch("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
 async def update_long_term_memory(
     memory_id: str, body: EditMemoryRecordRequest, service: LongTermMemoryService = Service
 ) -> MemoryRecord:
