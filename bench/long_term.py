@@ -15,6 +15,9 @@ directory) and, growing the store to each size in ``--sizes``:
   ``FT.SEARCH ... (@namespace:{bench})=>[KNN 10 ...]`` with a vector computed beforehand, and the
   query embedding alone;
 - search at concurrency 16: searches/s and p50/p95 per mode;
+- semantic and hybrid search right after a write (one new memory, not timed), so the server
+  cannot use the filter count it keeps between searches: p50/p95, ``total`` checked to include
+  the new memory (the cell's ops/s counts the writes too); the memories are deleted afterwards;
 - Redis memory.
 
 Each search answer is checked (status 200, ``total`` equal to the memories stored); a failed
@@ -161,6 +164,54 @@ async def search_cells(
     return out
 
 
+async def search_after_writes(
+    http: LeanClient, questions: list[str], size: int, n: int, problems: list[str]
+) -> dict[str, CellResult]:
+    """Semantic and hybrid search, each right after a write to the store (one new memory), so
+    the server's kept filter count no longer holds and the search counts again. Only the search
+    is timed; its ``total`` must include the memory just written. The memories are deleted
+    afterwards."""
+    out = {}
+    for mode in ("semantic", "hybrid"):
+        latencies: list[float] = []
+        written: list[str] = []
+        started = time.perf_counter()
+        for i in range(n):
+            memory_id = f"w{size}-{mode}-{i}"
+            body = {"memories": [{"id": memory_id, "text": questions[i % len(questions)],
+                                  "namespace": NS}], "deduplicate": False}  # fmt: skip
+            status, raw = await http.send(
+                http.prepare("POST", "/v1/long-term-memory/", json.dumps(body).encode())
+            )
+            if status != 200:
+                problems.append(f"write before search: HTTP {status} {raw[:200]!r}")
+                break
+            written.append(memory_id)
+            query = {"text": questions[i % len(questions)], "search_mode": mode,
+                     "namespace": {"eq": NS}, "limit": 10}  # fmt: skip
+            request = http.prepare(
+                "POST", "/v1/long-term-memory/search", json.dumps(query).encode()
+            )
+            t0 = time.perf_counter()
+            status, raw = await http.send(request)
+            latencies.append(time.perf_counter() - t0)
+            total = json.loads(raw)["total"] if status == 200 else None
+            if total != size + len(written):
+                expected = size + len(written)
+                problems.append(f"{mode} after a write: total {total}, {expected} stored")
+        target = "/v1/long-term-memory?" + "&".join(f"memory_ids={w}" for w in written)
+        status, raw = await http.send(http.prepare("DELETE", target))
+        if status != 200 or json.loads(raw)["status"] != f"ok, deleted {len(written)} memories":
+            problems.append(f"cleanup after writes: HTTP {status} {raw[:200]!r}")
+        cell = CellResult(
+            f"{mode} c1 after a write", 1, len(latencies), time.perf_counter() - started,
+            sorted(latencies),
+        )  # fmt: skip
+        out[mode] = cell
+        print(f"  {cell.line()}")
+    return out
+
+
 async def raw_knn(redis: Redis, index: str, vectors: np.ndarray) -> CellResult:
     async def knn(i: int) -> bool:
         reply = await redis.execute_command(
@@ -228,6 +279,7 @@ async def main(args: argparse.Namespace) -> int:
             raw = await raw_knn(redis, index, vectors)
             c1 = await search_cells(http, questions, size, 1, len(questions), meter, problems)
             c16 = await search_cells(http, questions, size, 16, args.throughput, meter, problems)
+            fresh = await search_after_writes(http, questions, size, args.searches // 2, problems)
             info = await redis.info("memory")
             rows.append(
                 f"| {size:,} | {rate:,.0f} | {embed_rate:,.0f} | "
@@ -235,6 +287,8 @@ async def main(args: argparse.Namespace) -> int:
                 + f" | {raw.p50_ms:.2f} / {raw.p95_ms:.2f}"
                 + f" | {embed_cell.p50_ms:.1f} / {embed_cell.p95_ms:.1f} | "
                 + " | ".join(f"{c16[m].ops:,.0f}" for m in MODES)
+                + " | "
+                + " | ".join(f"{fresh[m].p50_ms:.1f} / {fresh[m].p95_ms:.1f}" for m in fresh)
                 + f" | {info['used_memory_human']} |"
             )
             for m in MODES:
@@ -253,9 +307,10 @@ async def main(args: argparse.Namespace) -> int:
         + " | ".join(f"{m} p50 / p95 ms" for m in MODES)
         + " | raw KNN p50 / p95 ms | query embedding p50 / p95 ms | "
         + " | ".join(f"{m} /s c16" for m in MODES)
+        + " | semantic after a write p50 / p95 ms | hybrid after a write p50 / p95 ms"
         + " | Redis memory |"
     )
-    print("|" + "--:|" * (5 + 2 * len(MODES)) + "--:|")
+    print("|" + "--:|" * (7 + 2 * len(MODES)) + "--:|")
     print("\n".join(rows))
     print(f"\ningest: {verdict(min(ingest_rates), *TARGETS[('ingest/s', 0)])}")
     for p in problems[:10]:
