@@ -309,3 +309,26 @@ async def test_a_repeated_word_does_not_outweigh_a_second_matching_word(
     )
     found = await service.search(req(text="caroline lake", search_mode="keyword", limit=1))
     assert [m.id for m in found.memories] == ["answer"]
+
+
+async def test_documents_edited_by_hand_still_rank(
+    service: LongTermMemoryService, store: LongTermStore
+) -> None:
+    """Facts are read leniently: a memory whose last_accessed was removed by hand falls back to
+    its created_at, and entities set by hand boost it."""
+    await seed(service)
+    key = store.keys.memory("t4")
+    await store.redis.execute_command("JSON.DEL", key, "$.last_accessed")
+    await store.redis.execute_command("JSON.SET", key, "$.entities", '["Carol"]')
+    facts = await store.get_facts(["t4"], dates=True, entities=True)
+    assert facts["t4"].last_accessed == facts["t4"].created_at
+    assert facts["t4"].entities == ["Carol"]
+    for mode in ("semantic", "keyword", "hybrid"):
+        boosted = await service.search(
+            SearchRequest(text="who is carol", search_mode=mode, entity_boost=1.0)
+        )
+        assert boosted.memories[0].id == "t4", mode
+        plain = await service.search(
+            SearchRequest(text="who is carol", search_mode=mode, entity_boost=0.0)
+        )
+        assert plain.memories[0].id != "t4", mode  # the boost, not the text, put it first

@@ -136,6 +136,17 @@ def _float(value: Any, default: float = 0.0) -> float:
         return default
 
 
+def _well_formed(created_at: Any, last_accessed: Any, entities: Any) -> bool:
+    return (
+        isinstance(created_at, float | int)
+        and isinstance(last_accessed, float | int)
+        and (
+            entities is None
+            or (isinstance(entities, list) and all(isinstance(e, str) for e in entities))
+        )
+    )
+
+
 def vector_bytes(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
@@ -245,11 +256,10 @@ class LongTermStore:
         for memory_id, values in zip(ids, found, strict=True):
             if values is None:
                 continue  # deleted since the search
-            if len(values) == 3:  # every memory remem wrote has the three fields
+            if len(values) == 3 and _well_formed(*values):  # as every memory remem writes
                 made, last, tags = values
-                if isinstance(made, float | int) and isinstance(last, float | int):
-                    out[memory_id] = Facts(made, last, tags if isinstance(tags, list) else [])
-                    continue
+                out[memory_id] = Facts(made, last, tags or [])
+                continue
             (doc,) = await self.get_fields([memory_id], names)  # a document edited by hand
             if doc is None:
                 continue
