@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -178,3 +179,37 @@ async def test_a_vector_dimension_change_needs_a_reindex(
 ) -> None:
     with pytest.raises(IncompatibleBackend, match="remem reindex"):
         await ensure_long_term_index(redis, Keys(settings.key_prefix), index_name(settings), 32)
+
+
+async def test_closing_lets_a_flush_under_way_finish(
+    service: LongTermMemoryService, store: LongTermStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() asks the flush task to stop instead of cancelling it inside a Redis pipeline, so
+    the flush under way completes and every hit is written once."""
+    await service.create(
+        [MemoryRecord(id=f"h{i}", text=f"hit {i}") for i in range(40)], deduplicate=False
+    )
+    started, release = asyncio.Event(), asyncio.Event()
+    real = store.touch_many
+    cancelled: list[int] = []
+
+    async def slow_touch(hits: dict[str, tuple[int, float]]) -> None:
+        started.set()
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            cancelled.append(len(hits))
+            raise
+        await real(hits)
+
+    monkeypatch.setattr(store, "touch_many", slow_touch)
+    service.access.record([f"h{i}" for i in range(40)], datetime.now(UTC).timestamp())
+    await asyncio.wait_for(started.wait(), 5)  # the periodic flush has taken the hits
+    closing = asyncio.create_task(service.access.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # waits for the flush under way
+    release.set()
+    await asyncio.wait_for(closing, 10)
+    assert cancelled == []
+    counts = [(await service.get(f"h{i}")).access_count for i in range(40)]
+    assert counts == [1] * 40
