@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.search import index_terms, keywords, names, recency_component, words_of
+from remem.memory.search import DAY, index_terms, keywords, names, words_of
 from remem.models.memory import MemoryRecord
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.store.longterm import LongTermStore
@@ -31,6 +31,15 @@ TEXTS = [
 async def seed(service: LongTermMemoryService, **extra: Any) -> None:
     records = [MemoryRecord(id=f"t{i}", text=t, **extra) for i, t in enumerate(TEXTS)]
     await service.create(records, deduplicate=False)
+
+
+def recency_component(
+    req: SearchRequest, created_at: float, last_accessed: float, now: float
+) -> float:
+    """The recency formula of the module docstring, written plainly for one memory."""
+    fresh = 2.0 ** (-max(0.0, now - last_accessed) / DAY / req.recency_half_life_last_access_days)
+    novel = 2.0 ** (-max(0.0, now - created_at) / DAY / req.recency_half_life_created_days)
+    return req.recency_freshness_weight * fresh + req.recency_novelty_weight * novel
 
 
 def req(**kw: Any) -> SearchRequest:

@@ -56,7 +56,6 @@ Filters the caller gave are never dropped, even when nothing matches.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -132,21 +131,11 @@ def min_max(scores: dict[str, float]) -> dict[str, float]:
     return {k: (v - low) / (high - low) for k, v in scores.items()}
 
 
-def recency_component(
-    req: SearchRequest, created_at: float, last_accessed: float, now: float
-) -> float:
-    """``fw * freshness + nw * novelty`` of one memory."""
-    since_access = max(0.0, now - last_accessed) / DAY
-    since_created = max(0.0, now - created_at) / DAY
-    fresh = math.pow(2.0, -since_access / req.recency_half_life_last_access_days)
-    novel = math.pow(2.0, -since_created / req.recency_half_life_created_days)
-    return req.recency_freshness_weight * fresh + req.recency_novelty_weight * novel
-
-
 def recency_components(
     req: SearchRequest, created_at: np.ndarray, last_accessed: np.ndarray, now: float
 ) -> np.ndarray:
-    """``recency_component`` of many memories at once (a search boosts hundreds)."""
+    """``fw * freshness + nw * novelty`` of each memory, in one numpy pass (a search boosts
+    hundreds)."""
     since_access = np.maximum(0.0, now - last_accessed) / DAY
     since_created = np.maximum(0.0, now - created_at) / DAY
     fresh = np.exp2(-since_access / req.recency_half_life_last_access_days)

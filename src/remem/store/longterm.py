@@ -343,11 +343,19 @@ class LongTermStore:
         (re-counted at most every ``SIZE_TTL`` seconds: it only guides how KNN applies a
         filter)."""
         cached = self._cached_count(query)
+        generation: str | None = None
         if cached is not None:
             with backend_errors():
-                generation = await self.redis.get(self._generation)
-            if generation == cached[0]:
-                return await self._sized(query, cached[1])
+                generation = cast("str | None", await self.redis.get(self._generation))
+        return await self._confirmed(query, cached, generation)
+
+    async def _confirmed(
+        self, query: str, cached: tuple[str | None, int] | None, generation: str | None
+    ) -> Counts:
+        """The kept count when ``generation`` is still the one it was counted at, else a new
+        count."""
+        if cached is not None and generation == cached[0]:
+            return await self._sized(query, cached[1])
         return await self._sized(query, await self._count_now(query))
 
     def _cached_count(self, query: str) -> tuple[str | None, int] | None:
@@ -461,10 +469,7 @@ class LongTermStore:
                     pipe.execute_command(*self._keyword_command(query, words, k))
                 replies = await pipe.execute()
         if counts is None:
-            if cached is not None and replies[0] == cached[0]:
-                counts = await self._sized(query, cached[1])
-            else:
-                counts = await self._sized(query, await self._count_now(query))
+            counts = await self._confirmed(query, cached, replies[0])
         lexical = self._keyword_found(replies[2]) if words else (0, [])
         return counts, self._knn_found(replies[1]), lexical
 
