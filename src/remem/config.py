@@ -98,8 +98,15 @@ class Settings(BaseSettings):
     access_flush_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="How often search hits are written to last_accessed / access_count. Every "
-        "write re-indexes a memory (about 1 ms), so hits are added up in the process first.",
+        description="How often search hits are written to last_accessed / access_count (added "
+        "up in the process first).",
+    )
+    access_resolution_seconds: float = Field(
+        default=900.0,
+        ge=0,
+        description="Search hits move a memory's last_accessed only once it is this much older "
+        "than the hit (the upstream server's 15 minutes): moving it re-indexes the memory, "
+        "vector included (about 1 ms). access_count counts every hit, kept beside the memory.",
     )
     dedup_distance: float | None = Field(
         default=None,

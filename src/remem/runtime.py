@@ -72,6 +72,7 @@ class Resources:
                 LongTermStore(self.redis, self.keys, lt_name),
                 self.embedder,
                 access_flush_seconds=self.settings.access_flush_seconds,
+                access_resolution_seconds=self.settings.access_resolution_seconds,
                 dedup_threshold=(
                     self.settings.dedup_distance
                     if self.settings.dedup_distance is not None

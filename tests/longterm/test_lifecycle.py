@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from remem.config import Settings
 from remem.errors import IncompatibleBackend, NotFound
-from remem.memory.longterm import LongTermMemoryService
+from remem.memory.longterm import LongTermMemoryService, now
 from remem.models.memory import MemoryRecord
 from remem.models.search import EditMemoryRecordRequest, ForgetPolicy, SearchRequest
 from remem.store.keys import Keys
@@ -153,15 +153,48 @@ async def test_a_touch_adds_counts_and_never_moves_last_accessed_back(
 ) -> None:
     doc = {"id": "t", "text": "tea", "access_count": 2, "last_accessed": 2000.5, "created_at": 1.0}
     await store.upsert_many([doc])
-    await store.touch_many({"t": (3, 1000.25)})  # an older hit: counted, date kept
-    after = (await store.get_many(["t"]))[0]
-    assert after is not None
-    assert (after["access_count"], after["last_accessed"]) == (5, 2000.5)
-    await store.touch_many({"t": (1, 3000.125)})
-    after = (await store.get_many(["t"]))[0]
-    assert after is not None
-    assert (after["access_count"], after["last_accessed"]) == (6, 3000.125)
-    assert after["text"] == "tea" and after["created_at"] == 1.0
+    fields = ("access_count", "last_accessed", "text", "created_at")
+    assert await store.touch_many({"t": (3, 1000.25)}) == 0  # an older hit: counted, date kept
+    (after,) = await store.get_fields(["t"], fields)
+    assert after == {**dict.fromkeys(fields), **after, "access_count": 5, "last_accessed": 2000.5}
+    assert await store.touch_many({"t": (1, 3000.125)}) == 1
+    (after,) = await store.get_fields(["t"], fields)
+    assert after == {"access_count": 6, "last_accessed": 3000.125, "text": "tea", "created_at": 1.0}
+
+
+async def test_hits_within_the_resolution_leave_the_document_and_the_counts_alone(
+    store: LongTermStore, redis: Redis, settings: Settings
+) -> None:
+    """A hit adds to the access hash; the document (and so the index, and the generation that
+    kept counts depend on) is written only when last_accessed is a resolution behind."""
+    keys = Keys(settings.key_prefix)
+    await store.upsert_many([{"id": "r", "text": "tea", "access_count": 1, "last_accessed": 100.0}])
+    before = await redis.execute_command("JSON.GET", keys.memory("r"))
+    generation = await redis.get(keys.long_term_generation)
+    assert await store.touch_many({"r": (4, 999.0)}, resolution=900.0) == 0
+    assert await redis.execute_command("JSON.GET", keys.memory("r")) == before
+    assert await redis.get(keys.long_term_generation) == generation
+    (after,) = await store.get_fields(["r"], ("access_count", "last_accessed"))
+    assert after == {"access_count": 5, "last_accessed": 100.0}
+    assert await store.touch_many({"r": (1, 1000.5)}, resolution=900.0) == 1
+    assert await redis.get(keys.long_term_generation) != generation
+    (after,) = await store.get_fields(["r"], ("access_count", "last_accessed"))
+    assert after == {"access_count": 6, "last_accessed": 1000.5}
+    assert await store.delete_many(["r"]) == 1
+    assert await redis.hget(keys.access_counts, "r") is None  # no count outlives its memory
+
+
+async def test_records_read_back_add_the_hits_kept_beside_the_document(
+    service: LongTermMemoryService, store: LongTermStore
+) -> None:
+    await service.create([MemoryRecord(id="c", text="green tea", access_count=2)])
+    await store.touch_many({"c": (3, now())}, resolution=3_600.0)
+    assert (await service.get("c")).access_count == 5
+    patched = await service.update("c", EditMemoryRecordRequest(topics=["drinks"]))
+    assert patched.access_count == 5
+    assert (await store.get_many(["c"]))[0]["access_count"] == 2  # the document's own share
+    found = await service.search(SearchRequest(text="green tea", limit=1))
+    assert [(m.id, m.access_count) for m in found.memories] == [("c", 5)]
 
 
 async def test_a_flush_never_recreates_a_deleted_memory(
@@ -193,14 +226,14 @@ async def test_closing_lets_a_flush_under_way_finish(
     real = store.touch_many
     cancelled: list[int] = []
 
-    async def slow_touch(hits: dict[str, tuple[int, float]]) -> None:
+    async def slow_touch(hits: dict[str, tuple[int, float]], **options: float) -> int:
         started.set()
         try:
             await release.wait()
         except asyncio.CancelledError:
             cancelled.append(len(hits))
             raise
-        await real(hits)
+        return await real(hits, **options)
 
     monkeypatch.setattr(store, "touch_many", slow_touch)
     service.access.record([f"h{i}" for i in range(40)], datetime.now(UTC).timestamp())

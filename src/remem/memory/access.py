@@ -2,12 +2,14 @@
 hit per request.
 
 Hits are buffered in the process and flushed every ``interval`` seconds (REMEM_ACCESS_FLUSH_SECONDS,
-30 by default, and on ``close``): per memory one Lua call that adds the buffered count and moves
-``last_accessed`` forward in one write, and does nothing when the memory has been deleted
-meanwhile. Every write re-indexes the memory, vector included (about a millisecond at 10,000
-memories), so a memory hit by a thousand searches in a flush interval costs one write, not a
-thousand. The price: ``last_accessed`` and ``access_count`` are up to one interval behind, and a
-process that dies without closing loses its buffered hits.
+30 by default, and on ``close``): per memory one Lua call, which does nothing when the memory has
+been deleted meanwhile. A write to a memory's document re-indexes it, vector included (about a
+millisecond), so the call adds the count to a hash beside the documents (10 us) and moves the
+document's ``last_accessed`` only when it is ``resolution`` seconds behind
+(REMEM_ACCESS_RESOLUTION_SECONDS, 15 minutes as upstream). A memory hit by a thousand searches
+costs at most one document write per resolution. The price: ``access_count`` is up to one
+interval behind, ``last_accessed`` up to one resolution, and a process that dies without closing
+loses its buffered hits.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class AccessTracker:
-    def __init__(self, store: LongTermStore, *, interval: float = 1.0) -> None:
+    def __init__(
+        self, store: LongTermStore, *, interval: float = 1.0, resolution: float = 0.0
+    ) -> None:
         self.store = store
         self.interval = interval
+        self.resolution = resolution
         self._pending: dict[str, tuple[int, float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
@@ -44,7 +49,7 @@ class AccessTracker:
         """Write the buffered accesses now (kept for the next flush if Redis fails)."""
         batch, self._pending = self._pending, {}
         try:
-            await self.store.touch_many(batch)
+            await self.store.touch_many(batch, resolution=self.resolution)
         except BaseException:
             for memory_id, (count, when) in batch.items():
                 c, w = self._pending.get(memory_id, (0, when))

@@ -109,13 +109,18 @@ class LongTermMemoryService:
     embedder: Embedder
     dedup_threshold: float = DEFAULT_SEMANTIC_THRESHOLD
     access_flush_seconds: float = 1.0
+    access_resolution_seconds: float = 0.0
     dedup: Deduplicator = field(init=False)
     access: AccessTracker = field(init=False)
     searcher: Searcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.dedup = Deduplicator(self.store, self.dedup_threshold)
-        self.access = AccessTracker(self.store, interval=self.access_flush_seconds)
+        self.access = AccessTracker(
+            self.store,
+            interval=self.access_flush_seconds,
+            resolution=self.access_resolution_seconds,
+        )
         self.searcher = Searcher(self.store, self._embed_one)
 
     async def start(self) -> None:
@@ -217,7 +222,7 @@ class LongTermMemoryService:
 
     # -- read, edit, delete ------------------------------------------------------------------
     async def get(self, memory_id: str) -> MemoryRecord:
-        doc = (await self.store.get_many([memory_id]))[0]
+        (doc,) = await self.store.get_fields([memory_id], RECORD_FIELDS)
         if doc is None:
             raise NotFound(f"memory {memory_id!r} not found")
         return MemoryRecord.model_validate(from_doc(doc))
@@ -255,6 +260,8 @@ class LongTermMemoryService:
         written = await self.store.modify(memory_id, change)
         if written is None:
             raise NotFound(f"memory {memory_id!r} not found")
+        (hits,) = await self.store.access_counts([memory_id])
+        written["access_count"] = int(written.get("access_count") or 0) + hits
         return MemoryRecord.model_validate(from_doc(written))
 
     async def delete(self, ids: Sequence[str]) -> int:

@@ -58,6 +58,11 @@ class Keys:
         return f"{self.prefix}lt:generation"
 
     @property
+    def access_counts(self) -> str:
+        """Hash of memory id -> search hits not in its document's ``access_count``."""
+        return f"{self.prefix}lt:access_count"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

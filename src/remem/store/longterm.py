@@ -43,20 +43,21 @@ end
 return false
 """
 
-# One write per memory: every JSON write re-indexes the whole document (its vector too), about a
-# millisecond with 10,000 memories, so the count and the date change together in one JSON.MSET.
+# A search hit must not rewrite its memory: any JSON write re-indexes the whole document, vector
+# included (0.5 ms at 10,000 memories, about 1 ms at 100,000), where a hash field costs 10 us. So
+# hits are added to a hash beside the documents (a record's access_count is its document's plus
+# the hash's) and last_accessed, which filters and ranking read from the index, is written only
+# when it moves by at least ARGV[3] seconds. Nothing happens for a memory deleted meanwhile; a
+# document write replaces the generation token (KEYS[3]), as every write does.
 _TOUCH = """
-local raw = redis.call('JSON.GET', KEYS[1], '$.access_count', '$.last_accessed')
+local raw = redis.call('JSON.GET', KEYS[1], '$.last_accessed')
 if not raw then return 0 end
-local now = cjson.decode(raw)
-local count = tostring((tonumber((now['$.access_count'] or {})[1]) or 0) + tonumber(ARGV[1]))
-local last = tonumber((now['$.last_accessed'] or {})[1])
-if last and last >= tonumber(ARGV[2]) then
-  redis.call('JSON.SET', KEYS[1], '$.access_count', count)
-else
-  redis.call('JSON.MSET', KEYS[1], '$.access_count', count, KEYS[1], '$.last_accessed', ARGV[2])
-end
-return 1
+redis.call('HINCRBY', KEYS[2], ARGV[4], ARGV[1])
+local last = tonumber((cjson.decode(raw))[1])
+if last and tonumber(ARGV[2]) - last < tonumber(ARGV[3]) then return 1 end
+redis.call('JSON.SET', KEYS[1], '$.last_accessed', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[5])
+return 2
 """
 
 # Record fields returned with search results: everything but the vector and the keyword text,
@@ -164,6 +165,7 @@ class LongTermStore:
         self._counts: dict[str, tuple[str | None, int]] = {}  # filter -> (generation, matches)
         self._counted_at = 0.0  # the cache is emptied COUNT_MAX_AGE seconds after this
         self._generation = self.keys.long_term_generation
+        self._hits = self.keys.access_counts
         self._upsert = self.redis.register_script(_UPSERT)
         self._touch = self.redis.register_script(_TOUCH)
 
@@ -186,7 +188,9 @@ class LongTermStore:
         pipe.set(self._generation, secrets.token_hex(8))
 
     async def get_many(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
-        """Whole stored documents (vector included), None for a missing one."""
+        """Whole stored documents (vector included), None for a missing one. Their
+        ``access_count`` is the document's alone, as a read-modify-write needs it; records add
+        ``access_counts``."""
         if not ids:
             return []
         with backend_errors():
@@ -207,14 +211,18 @@ class LongTermStore:
         One JSON.MGET with a union path (``$['a','b']``) answers every document in one round
         trip. A union leaves out the fields a document lacks, so a document whose answer has
         the wrong length is read again field by field (and a field it lacks is left out).
+        ``access_count`` is the record's: the document's plus its hits in the access hash,
+        read in the same round trip.
         """
         if not ids:
             return []
         names = [f for f in fields if f not in _HIDDEN_FIELDS]
         keys = [self.keys.memory(i) for i in ids]
+        counted = "access_count" in names
+        rows, hits = await self._union(keys, names, hits_of=ids if counted else None)
         out: list[dict[str, Any] | None] = []
         ragged: list[int] = []
-        for n, values in enumerate(await self._union(keys, names)):
+        for n, values in enumerate(rows):
             if values is not None and len(values) != len(names):
                 ragged.append(n)
             out.append(None if values is None else dict(zip(names, values, strict=False)))
@@ -230,19 +238,33 @@ class LongTermStore:
                 if isinstance(found, list):  # a single path answers with its matches alone
                     found = {paths[0]: found}
                 out[n] = None if found is None else {p[2:]: v[0] for p, v in found.items() if v}
+        for doc, extra in zip(out, hits, strict=False):
+            if doc is not None and extra:
+                doc["access_count"] = int(doc.get("access_count") or 0) + extra
         return out
 
-    async def _union(self, keys: Sequence[str], names: Sequence[str]) -> list[list[Any] | None]:
+    async def _union(
+        self, keys: Sequence[str], names: Sequence[str], *, hits_of: Sequence[str] | None = None
+    ) -> tuple[list[list[Any] | None], list[int]]:
         """Each document's values of ``names`` (in order; a field it lacks is left out), None
-        for a missing document: one JSON.MGET with a union path."""
+        for a missing document: one JSON.MGET with a union path. With ``hits_of`` (the ids of
+        ``keys``), also their access hashes' counts, in the same round trip."""
         union = "$[" + ",".join(json.dumps(n) for n in names) + "]"
+        hits: list[int] = []
         with backend_errors():
-            raws = await self.redis.execute_command("JSON.MGET", *keys, union)
+            if hits_of is None:
+                raws = await self.redis.execute_command("JSON.MGET", *keys, union)
+            else:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.execute_command("JSON.MGET", *keys, union)
+                    pipe.hmget(self._hits, list(hits_of))
+                    raws, found = await pipe.execute()
+                hits = [int(n or 0) for n in found]
         # One decode for all documents: a hundred json.loads calls cost more than the parsing.
         decoded: list[list[Any] | None] = json.loads(
             "[" + ",".join(raw or "null" for raw in raws) + "]"
         )
-        return decoded
+        return decoded, hits
 
     async def get_facts(
         self, ids: Sequence[str], *, dates: bool, entities: bool
@@ -252,7 +274,7 @@ class LongTermStore:
             return {}
         names = ("created_at", "last_accessed", "entities")
         out = {}
-        found = await self._union([self.keys.memory(i) for i in ids], names)
+        found, _ = await self._union([self.keys.memory(i) for i in ids], names)
         for memory_id, values in zip(ids, found, strict=True):
             if values is None:
                 continue  # deleted since the search
@@ -277,10 +299,12 @@ class LongTermStore:
             return 0
         with backend_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
-                for memory_id in dict.fromkeys(ids):
+                unique = list(dict.fromkeys(ids))
+                for memory_id in unique:
                     pipe.unlink(self.keys.memory(memory_id))
+                pipe.hdel(self._hits, *unique)
                 self._changed(pipe)
-                return sum(int(n) for n in (await pipe.execute())[:-1])
+                return sum(int(n) for n in (await pipe.execute())[: len(unique)])
 
     async def modify(
         self, memory_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -309,20 +333,41 @@ class LongTermStore:
                     except WatchError:
                         continue
 
-    async def touch_many(self, hits: dict[str, tuple[int, float]]) -> None:
-        """Add access counts and move last_accessed forward, for memories that still exist."""
+    async def touch_many(
+        self, hits: dict[str, tuple[int, float]], *, resolution: float = 0.0
+    ) -> int:
+        """Add search hits (count, latest time) to memories that still exist; move a memory's
+        last_accessed only when the hit is ``resolution`` seconds or more after it. Returns
+        how many documents were written."""
         items = list(hits.items())
-        # Each touch re-indexes a document, vector included (0.9-1.3 ms at 100,000 memories).
-        # Redis runs a client's pipeline in one go, so a search arriving behind 32 touches
-        # waited 30-40 ms (a p95 of 60 ms in bench/long_term.py); behind 8, about 10 ms.
+        token = secrets.token_hex(8)
+        written = 0
+        # A document write re-indexes it, vector included (0.9-1.3 ms at 100,000 memories), and
+        # Redis runs a client's pipeline in one go: a search arriving behind 32 such writes
+        # waited 30-40 ms; behind 8, about 10 ms.
         for start in range(0, len(items), TOUCH_CHUNK):
             with backend_errors():
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for memory_id, (count, when) in items[start : start + TOUCH_CHUNK]:
-                        key = self.keys.memory(memory_id)
-                        await self._touch(keys=[key], args=[count, repr(when)], client=pipe)
-                    self._changed(pipe)  # last_accessed moved: a filter on it may count anew
-                    await pipe.execute()
+                        keys = [self.keys.memory(memory_id), self._hits, self._generation]
+                        args: list[str | int] = [
+                            count,
+                            repr(when),
+                            repr(resolution),
+                            memory_id,
+                            token,
+                        ]
+                        await self._touch(keys=keys, args=args, client=pipe)
+                    written += sum(int(r) == 2 for r in await pipe.execute())
+        return written
+
+    async def access_counts(self, ids: Sequence[str]) -> list[int]:
+        """Hits of each memory not yet in its document's ``access_count`` (see ``_TOUCH``)."""
+        if not ids:
+            return []
+        with backend_errors():
+            found = await self.redis.hmget(self._hits, list(ids))
+        return [int(n or 0) for n in found]
 
     # -- index -------------------------------------------------------------------------------
     async def _search(self, query: str, *args: Any) -> dict[str, Any]:
