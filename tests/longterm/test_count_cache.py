@@ -107,3 +107,39 @@ async def test_writes_behind_remems_back_are_counted_within_the_max_age(
     assert await totals(service) == [3, 3]  # the kept count, as documented
     await asyncio.sleep(0.6)
     assert await totals(service) == [2, 2]
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+async def test_an_entity_another_process_adds_is_boosted_at_once(
+    service: LongTermMemoryService, other: LongTermMemoryService, mode: str
+) -> None:
+    """Ranking skips the entity boost when no stored entity is named; the entity values it
+    keeps for that follow writes from any process."""
+    await service.create(
+        [MemoryRecord(id=f"p{i}", text=f"went painting by the lake {i}") for i in range(30)],
+        deduplicate=False,
+    )
+    question = SearchRequest(
+        text="when did Zed go painting by the lake", search_mode=mode, limit=3, entity_boost=0.5
+    )
+    assert "zed" not in {m.id for m in (await service.search(question)).memories}
+    await other.create(
+        [MemoryRecord(id="zed", text="went painting by the lake 7", entities=["Zed"])],
+        deduplicate=False,
+    )
+    boosted = (await service.search(question)).memories[0]
+    plain = await service.search(question.model_copy(update={"entity_boost": 0.0, "limit": 50}))
+    assert boosted.id == "zed"
+    assert boosted.score > next(m.score for m in plain.memories if m.id == "zed") + 0.3
+
+
+async def test_startswith_sees_tag_values_another_process_adds(
+    service: LongTermMemoryService, other: LongTermMemoryService
+) -> None:
+    await service.create([MemoryRecord(id="a", text="tea", topics=["tea:green"])])
+    request = SearchRequest.model_validate(
+        {"text": "tea", "topics": {"startswith": "tea:"}, "limit": 10}
+    )
+    assert [m.id for m in (await service.search(request)).memories] == ["a"]
+    await other.create([MemoryRecord(id="b", text="black tea", topics=["tea:black"])])
+    assert sorted(m.id for m in (await service.search(request)).memories) == ["a", "b"]

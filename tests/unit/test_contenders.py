@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
+from operator import itemgetter
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,13 +14,12 @@ from remem.models.search import SearchRequest
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
 
 
-def page(
+def boosted(
     req: SearchRequest,
     relevance: dict[str, float],
     named: dict[str, bool],
     recency: dict[str, tuple[float, float]],
-) -> list[str]:
-    """The page as ranking computes it, from whichever candidates it is given."""
+) -> dict[str, float]:
     scores = {}
     for i, r in relevance.items():
         boosted = r + req.entity_boost if named[i] else r
@@ -26,6 +28,17 @@ def page(
             component = req.recency_freshness_weight * fresh + req.recency_novelty_weight * novel
             boosted = req.recency_semantic_weight * boosted + req.recency_recency_weight * component
         scores[i] = boosted
+    return scores
+
+
+def page(
+    req: SearchRequest,
+    relevance: dict[str, float],
+    named: dict[str, bool],
+    recency: dict[str, tuple[float, float]],
+) -> list[str]:
+    """The page as ranking computes it, from whichever candidates it is given."""
+    scores = boosted(req, relevance, named, recency)
     order = sorted(scores, key=lambda i: (-scores[i], i))
     return order[req.offset : req.offset + req.limit]
 
@@ -62,9 +75,16 @@ def test_the_page_is_the_same_with_contenders_only(
     relevance = {f"m{n}": c[0] for n, c in enumerate(candidates)}
     named = {f"m{n}": c[1] for n, c in enumerate(candidates)}
     recency = {f"m{n}": (c[2], c[3]) for n, c in enumerate(candidates)}
+    whole = page(req, relevance, named, recency)
     kept = contenders(req, relevance, entities=True)
     assert set(kept) <= set(relevance)
-    assert page(req, kept, named, recency) == page(req, relevance, named, recency)
+    assert page(req, kept, named, recency) == whole
+    # Once the best offset + limit are scored, their lowest score is the floor.
+    best = dict(heapq.nlargest(offset + limit, relevance.items(), key=itemgetter(1)))
+    floor = min(boosted(req, best, named, recency).values())
+    refined = contenders(req, relevance, entities=True, floor=floor)
+    assert set(best) <= set(refined) <= set(kept)
+    assert page(req, refined, named, recency) == whole
 
 
 def test_far_behind_candidates_are_dropped() -> None:
@@ -73,3 +93,10 @@ def test_far_behind_candidates_are_dropped() -> None:
     # The boosts add at most 0.8 * 0.3 + 0.2 * 1.0 = 0.44; the second best scores at least 0.76.
     assert set(contenders(req, relevance, entities=True)) == {"a", "b", "c"}
     assert contenders(req, {"a": 0.5}, entities=True) == {"a": 0.5}
+
+
+def test_a_known_floor_drops_more() -> None:
+    req = SearchRequest(text="q", limit=2, recency_boost=True)
+    relevance = {"a": 1.0, "b": 0.95, "c": 0.9, "d": 0.5}
+    # a and b boosted by fresh dates: 0.8 * 0.95 + 0.2 * 1.0 = 0.96, beyond c's reach (0.92).
+    assert set(contenders(req, relevance, entities=False, floor=0.96)) == {"a", "b"}

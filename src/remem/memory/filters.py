@@ -24,7 +24,7 @@ A compiled filter is a query string, or ``None`` when it can match nothing.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from remem.models.search import DateFilter, SearchFilters, TagFilter
@@ -37,7 +37,7 @@ from remem.store.query import (
     tag_not,
 )
 
-TagValues = Callable[[str], Awaitable[list[str]]]
+TagValues = Callable[[str], Awaitable[Sequence[str]]]
 """Gives the distinct values of a TAG field (to resolve ``startswith``)."""
 
 TAG_FIELDS = (

@@ -166,6 +166,8 @@ class LongTermStore:
         self._counted_at = 0.0  # the cache is emptied COUNT_MAX_AGE seconds after this
         self._generation = self.keys.long_term_generation
         self._hits = self.keys.access_counts
+        # tag field -> (generation, distinct values, when read)
+        self._tag_values: dict[str, tuple[str | None, tuple[str, ...], float]] = {}
         self._upsert = self.redis.register_script(_UPSERT)
         self._touch = self.redis.register_script(_TOUCH)
 
@@ -431,10 +433,23 @@ class LongTermStore:
             self._size = (await self.count("*"), time.monotonic())
         return Counts(matches, max(self._size[0], matches))
 
-    async def tag_values(self, field: str) -> list[str]:
+    async def tag_values(self, field: str) -> tuple[str, ...]:
+        """The distinct values of a tag field, as indexed. Kept per process with the generation
+        they were read at, as counts are: one GET while no write has happened."""
+        kept = self._tag_values.get(field)
+        if kept is not None and time.monotonic() - kept[2] <= COUNT_MAX_AGE:
+            with backend_errors():
+                generation = await self.redis.get(self._generation)
+            if generation == kept[0]:
+                return kept[1]
         with backend_errors():
-            values = await self.redis.execute_command("FT.TAGVALS", self.index, field)
-        return [str(v) for v in values]
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.get(self._generation)
+                pipe.execute_command("FT.TAGVALS", self.index, field)
+                generation, values = await pipe.execute()
+        found = tuple(str(v) for v in values)
+        self._tag_values[field] = (generation, found, time.monotonic())
+        return found
 
     def _knn_command(
         self,
