@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from remem.config import Settings
+from remem.memory import search
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord
 from remem.models.search import EditMemoryRecordRequest, SearchRequest
@@ -143,3 +144,37 @@ async def test_startswith_sees_tag_values_another_process_adds(
     assert [m.id for m in (await service.search(request)).memories] == ["a"]
     await other.create([MemoryRecord(id="b", text="black tea", topics=["tea:black"])])
     assert sorted(m.id for m in (await service.search(request)).memories) == ["a", "b"]
+
+
+async def test_many_entity_values_are_not_reread_after_each_write(
+    service: LongTermMemoryService,
+    other: LongTermMemoryService,
+    store: LongTermStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With many distinct entities a search after a write assumes its query names one (the
+    boost is then looked for in each candidate) instead of reading them all again."""
+    monkeypatch.setattr(search, "ENTITY_VALUES_REREAD_MAX", 1)
+    await service.create(
+        [
+            MemoryRecord(id=f"p{i}", text=f"went painting by the lake {i}", entities=[f"E{i}"])
+            for i in range(30)
+        ],
+        deduplicate=False,
+    )
+    question = SearchRequest(text="when did Zed go painting", search_mode="semantic", limit=3)
+    await service.search(question)  # reads the 30 values
+    reads: list[str] = []
+    real = store.tag_values
+
+    async def counted(field: str) -> tuple[str, ...]:
+        reads.append(field)
+        return await real(field)
+
+    monkeypatch.setattr(store, "tag_values", counted)
+    await other.create(
+        [MemoryRecord(id="zed", text="went painting by the lake 7", entities=["Zed"])],
+        deduplicate=False,
+    )
+    assert (await service.search(question)).memories[0].id == "zed"
+    assert reads == []

@@ -70,6 +70,9 @@ from remem.models.search import SearchRequest
 from remem.store.longterm import Facts, LongTermStore, Scored
 
 DAY = 86_400.0
+# Past this many distinct entities, a search after a write does not reread them (FT.TAGVALS
+# and its parsing grow with the values) to learn whether its query names one.
+ENTITY_VALUES_REREAD_MAX = 2_000
 
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -300,8 +303,13 @@ class Searcher:
 
     async def _names_an_entity(self, query: tuple[str, ...]) -> bool:
         """Whether ``query`` names an entity that some memory has (the index's entity values,
-        looked up by their first word)."""
-        values = await self.store.tag_values("entities")
+        looked up by their first word). After a write the values are read again, unless they
+        were many: then the answer is yes, which only costs the pruning it would have allowed."""
+        values = await self.store.kept_tag_values("entities")
+        if values is None:  # written since they were read
+            if len(self._entity_values) > ENTITY_VALUES_REREAD_MAX:
+                return True  # rereading many would cost more than it saves: assume named
+            values = await self.store.tag_values("entities")
         if values is not self._entity_values:
             by_first: dict[str, list[str]] = {}
             for value in values:

@@ -436,12 +436,9 @@ class LongTermStore:
     async def tag_values(self, field: str) -> tuple[str, ...]:
         """The distinct values of a tag field, as indexed. Kept per process with the generation
         they were read at, as counts are: one GET while no write has happened."""
-        kept = self._tag_values.get(field)
-        if kept is not None and time.monotonic() - kept[2] <= COUNT_MAX_AGE:
-            with backend_errors():
-                generation = await self.redis.get(self._generation)
-            if generation == kept[0]:
-                return kept[1]
+        kept = await self.kept_tag_values(field)
+        if kept is not None:
+            return kept
         with backend_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.get(self._generation)
@@ -450,6 +447,15 @@ class LongTermStore:
         found = tuple(str(v) for v in values)
         self._tag_values[field] = (generation, found, time.monotonic())
         return found
+
+    async def kept_tag_values(self, field: str) -> tuple[str, ...] | None:
+        """The values ``tag_values`` kept, if still current (None: written since)."""
+        kept = self._tag_values.get(field)
+        if kept is None or time.monotonic() - kept[2] > COUNT_MAX_AGE:
+            return None
+        with backend_errors():
+            generation = await self.redis.get(self._generation)
+        return kept[1] if generation == kept[0] else None
 
     def _knn_command(
         self,
