@@ -8,9 +8,9 @@ import pytest
 
 from remem.config import Settings
 from remem.errors import IncompatibleBackend
+from remem.maintenance.reindex import run_reindex
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.runtime import Resources
-from remem.store.reindex import run_reindex
 from remem.store.schema import ensure_index, long_term_memory_index
 
 

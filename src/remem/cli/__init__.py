@@ -67,7 +67,7 @@ def migrate(
 ) -> None:
     """Move Agent Memory Server working memory (string or JSON keys and the `sessions` sorted
     sets) into remem's indexed layout. Idempotent; safe to re-run."""
-    from remem.store.migrations import run_migration
+    from remem.maintenance.migrate import run_migration
 
     settings = _settings(data_dir, redis_url)
     _run(run_migration(settings, dry_run=dry_run, batch=batch))
@@ -81,7 +81,7 @@ def reindex(
 ) -> None:
     """Re-embed every long-term memory with the configured embedding model and rebuild the
     index (after changing REMEM_EMBEDDING_PROVIDER / model)."""
-    from remem.store.reindex import run_reindex
+    from remem.maintenance.reindex import run_reindex
 
     _run(run_reindex(_settings(data_dir, redis_url), batch=batch))
 
