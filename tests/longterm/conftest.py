@@ -60,7 +60,9 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
 async def store(redis: Redis, settings: Settings) -> AsyncIterator[LongTermStore]:
     keys = Keys(settings.key_prefix)
     live = await ensure_long_term_index(redis, keys, index_name(settings), DIMS)
-    yield LongTermStore(redis, keys, index_name(settings))
+    opened = LongTermStore(redis, keys, index_name(settings))
+    yield opened
+    await opened.aclose()
     await redis.execute_command("FT.DROPINDEX", live, "DD")  # type: ignore[no-untyped-call]
 
 

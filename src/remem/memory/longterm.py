@@ -128,6 +128,7 @@ class LongTermMemoryService:
 
     async def close(self) -> None:
         await self.access.close()
+        await self.store.aclose()
 
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.asarray(await self.embedder.embed_batch(list(texts)), dtype=np.float32)

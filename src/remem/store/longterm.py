@@ -29,7 +29,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from remem.store.connection import backend_errors
+from remem.store.connection import backend_errors, flat_twin
 from remem.store.keys import Keys
 from remem.store.query import conjunction, knn, tag_any, text_any, vector_range
 
@@ -168,8 +168,13 @@ class LongTermStore:
         self._hits = self.keys.access_counts
         # tag field -> (generation, distinct values, when read)
         self._tag_values: dict[str, tuple[str | None, tuple[str, ...], float]] = {}
+        self._flat = flat_twin(self.redis)  # hot FT.SEARCH commands, parsed as RESP2 arrays
         self._upsert = self.redis.register_script(_UPSERT)
         self._touch = self.redis.register_script(_TOUCH)
+
+    async def aclose(self) -> None:
+        """Close the connections of the search client the store opened."""
+        await self._flat.aclose()
 
     # -- documents ---------------------------------------------------------------------------
     async def upsert_many(self, docs: Sequence[dict[str, Any]]) -> list[float | None]:
@@ -382,8 +387,16 @@ class LongTermStore:
     def _id(self, key: str) -> str:
         return self.keys.parse_memory(key)
 
+    async def _flat_search(self, query: str, *args: Any) -> list[Any]:
+        """FT.SEARCH through the RESP2 twin: ``[total, key, fields or score, ...]``."""
+        with backend_errors():
+            reply: list[Any] = await self._flat.execute_command(
+                "FT.SEARCH", self.index, query, *args, "DIALECT", 2
+            )
+        return reply
+
     async def count(self, query: str) -> int:
-        return int((await self._search(query, "LIMIT", 0, 0))["total_results"])
+        return int((await self._flat_search(query, "LIMIT", 0, 0))[0])
 
     async def counts(self, query: str) -> Counts:
         """Memories matching ``query`` (exact, see the module docstring), and memories indexed
@@ -413,11 +426,11 @@ class LongTermStore:
     async def _count_now(self, query: str) -> int:
         """Count ``query`` and keep the count with the generation it was counted at."""
         with backend_errors():
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self._flat.pipeline(transaction=True) as pipe:
                 pipe.get(self._generation)
                 pipe.execute_command("FT.SEARCH", self.index, query, "LIMIT", 0, 0, "DIALECT", 2)
                 generation, reply = await pipe.execute()
-        matches = int(reply["total_results"])
+        matches = int(reply[0])
         if len(self._counts) >= 1024:
             self._counts.clear()
         if not self._counts:
@@ -486,10 +499,11 @@ class LongTermStore:
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def _knn_found(self, reply: dict[str, Any]) -> list[Scored]:
+    def _knn_found(self, reply: list[Any]) -> list[Scored]:
+        """Parse ``[total, key, ["dist", d], key, ...]`` (RESP2, ``RETURN 1 dist``)."""
         found = [
-            Scored(self._id(row["id"]), _float(row["extra_attributes"]["dist"], 2.0))
-            for row in reply.get("results", [])
+            Scored(self._id(key), _float(fields[1] if fields else None, 2.0))
+            for key, fields in zip(reply[1::2], reply[2::2], strict=True)
         ]
         return sorted(found, key=lambda c: (c.value, c.id))
 
@@ -508,7 +522,7 @@ class LongTermStore:
         """
         command = self._knn_command(query, vector, k, max_distance, counts)
         with backend_errors():
-            reply = await self.redis.execute_command(*command)
+            reply = await self._flat.execute_command(*command)
         return self._knn_found(reply)
 
     async def counted_nearest(
@@ -528,7 +542,7 @@ class LongTermStore:
         else:
             counts, guide = None, Counts(cached[1], max(self._size[0], cached[1]))
         with backend_errors():
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with self._flat.pipeline(transaction=False) as pipe:
                 pipe.get(self._generation)
                 pipe.execute_command(*self._knn_command(query, vector, k, None, guide))
                 if words:
@@ -545,7 +559,7 @@ class LongTermStore:
         if not ids:
             return {}
         query = knn(tag_any("id", ids), "embedding", policy="ADHOC_BF")
-        reply = await self._search(
+        reply = await self._flat_search(
             query,
             "PARAMS", 4, "K", len(ids), "vec", vector_bytes(vector),
             "RETURN", 1, "dist",
@@ -555,17 +569,17 @@ class LongTermStore:
 
     async def count_within(self, query: str, vector: np.ndarray, max_distance: float) -> int:
         """How many memories matching ``query`` lie within ``max_distance`` of ``vector``."""
-        reply = await self._search(
+        reply = await self._flat_search(
             conjunction([query, vector_range("embedding")]),
             "PARAMS", 4, "radius", repr(float(max_distance)), "vec", vector_bytes(vector),
             "LIMIT", 0, 0,
         )  # fmt: skip
-        return int(reply["total_results"])
+        return int(reply[0])
 
     async def keyword(self, query: str, words: Sequence[str], k: int) -> tuple[int, list[Scored]]:
         """BM25 over ``search_text`` for any of ``words``: (exact total, best ``k``)."""
         with backend_errors():
-            reply = await self.redis.execute_command(*self._keyword_command(query, words, k))
+            reply = await self._flat.execute_command(*self._keyword_command(query, words, k))
         return self._keyword_found(reply)
 
     def _keyword_command(self, query: str, words: Sequence[str], k: int) -> list[Any]:
@@ -576,12 +590,13 @@ class LongTermStore:
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def _keyword_found(self, reply: dict[str, Any]) -> tuple[int, list[Scored]]:
+    def _keyword_found(self, reply: list[Any]) -> tuple[int, list[Scored]]:
+        """Parse ``[total, key, score, key, score, ...]`` (RESP2, WITHSCORES NOCONTENT)."""
         found = [
-            Scored(self._id(row["id"]), _float(row.get("score")))
-            for row in reply.get("results", [])
+            Scored(self._id(key), _float(score))
+            for key, score in zip(reply[1::2], reply[2::2], strict=True)
         ]
-        return int(reply["total_results"]), sorted(found, key=lambda c: (-c.value, c.id))
+        return int(reply[0]), sorted(found, key=lambda c: (-c.value, c.id))
 
     def keyword_query(self, query: str, words: Sequence[str]) -> str:
         return conjunction([query, text_any("search_text", words)])
