@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     redis_timeout_seconds: float = Field(
         default=5.0, description="Socket timeout for Redis commands."
     )
-    redis_max_connections: int = Field(default=64, description="Connection pool size per process.")
+    redis_max_connections: int = Field(
+        default=64,
+        description="Connection pool size per process, for each of its two pools (RESP3 for "
+        "documents, RESP2 for the hot searches, whose flat replies parse faster).",
+    )
     summarization_threshold: float = Field(
         default=0.7,
         description="Share of the context window at which a session counts as due for "
