@@ -205,6 +205,7 @@ async def test_a_flush_never_recreates_a_deleted_memory(
     await service.delete(["a"])
     await service.access.flush()
     assert (await store.get_many(["a"])) == [None]
+    assert await store.access_counts(["a"]) == [0]  # no count kept for it either
 
 
 async def test_a_vector_dimension_change_needs_a_reindex(
