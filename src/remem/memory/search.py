@@ -263,8 +263,9 @@ def reranks(req: SearchRequest) -> bool:
 class Searcher:
     store: LongTermStore
     embed: Embed
-    _entity_values: Sequence[str] = ()  # the last entity values read, and by first word
-    _entities_by_first: dict[str, list[str]] = field(default_factory=dict)
+    # the last entity values read, and the same by first word
+    _entity_values: Sequence[str] = field(default=(), init=False, repr=False)
+    _entities_by_first: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
 
     async def search(self, req: SearchRequest, query: str | None, now: float) -> Ranking:
         """Rank the memories matching ``query`` (None: nothing matches) for ``req``."""
