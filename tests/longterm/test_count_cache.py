@@ -165,13 +165,13 @@ async def test_many_entity_values_are_not_reread_after_each_write(
     question = SearchRequest(text="when did Zed go painting", search_mode="semantic", limit=3)
     await service.search(question)  # reads the 30 values
     reads: list[str] = []
-    real = store.tag_values
+    real = store.read_tag_values
 
     async def counted(field: str) -> tuple[str, ...]:
         reads.append(field)
         return await real(field)
 
-    monkeypatch.setattr(store, "tag_values", counted)
+    monkeypatch.setattr(store, "read_tag_values", counted)
     await other.create(
         [MemoryRecord(id="zed", text="went painting by the lake 7", entities=["Zed"])],
         deduplicate=False,

@@ -310,7 +310,7 @@ class Searcher:
         if values is None:  # written since they were read
             if len(self._entity_values) > ENTITY_VALUES_REREAD_MAX:
                 return True  # rereading many would cost more than it saves: assume named
-            values = await self.store.tag_values("entities")
+            values = await self.store.read_tag_values("entities")
         if values is not self._entity_values:
             by_first: dict[str, list[str]] = {}
             for value in values:

@@ -462,8 +462,10 @@ class LongTermStore:
         """The distinct values of a tag field, as indexed. Kept per process with the generation
         they were read at, as counts are: one GET while no write has happened."""
         kept = await self.kept_tag_values(field)
-        if kept is not None:
-            return kept
+        return kept if kept is not None else await self.read_tag_values(field)
+
+    async def read_tag_values(self, field: str) -> tuple[str, ...]:
+        """Read a tag field's values now, and keep them with the generation they belong to."""
         with backend_errors():
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.get(self._generation)
