@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from remem import __version__
 from remem.api.errors import install_error_handlers
+from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
 from remem.api.routers import health, longterm, working
 from remem.config import Settings
@@ -35,4 +36,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(longterm.router)
     app.include_router(longterm.lean_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app
