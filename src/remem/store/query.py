@@ -46,6 +46,11 @@ def numeric_range(
     return f"@{field}:[{lo} {hi}]"
 
 
+def numeric_not(field: str, low: float | None = None, high: float | None = None) -> str:
+    """Documents whose ``field`` is outside [low, high] (a missing field included)."""
+    return f"-{numeric_range(field, low, high)}"
+
+
 def conjunction(clauses: Iterable[str]) -> str:
     """AND of clauses; the match-all query when there are none."""
     parts = [c for c in clauses if c and c != "*"]
