@@ -211,3 +211,29 @@ async def test_a_merge_decision_plugs_in(store: LongTermStore, embedder: WordEmb
     )
     assert await service.compact() == 3  # a, c, e (absorbed f)
     await service.close()
+
+
+async def test_a_copy_of_a_text_this_request_replaces_is_stored(
+    service: LongTermMemoryService,
+) -> None:
+    """A memory this request rewrites with another text cannot hold a copy of its old text."""
+    await service.create([MemoryRecord(id="a", text="likes tea"), MemoryRecord(id="c", text="x")])
+    out = await service.create(
+        [
+            MemoryRecord(id="b", text="Likes tea!"),  # a copy of a's text as stored...
+            MemoryRecord(id="a", text="likes coffee"),  # ...which this request replaces
+            MemoryRecord(id="c", text="plays go"),
+            MemoryRecord(id="d", text="Plays go."),  # a copy of c's new text
+        ]
+    )
+    assert [(c.id, c.status) for c in out] == [
+        ("b", "created"),
+        ("a", "updated"),
+        ("c", "updated"),
+        ("c", "duplicate"),
+    ]
+    assert [(await service.get(i)).text for i in "abc"] == [
+        "likes coffee",
+        "Likes tea!",
+        "plays go",
+    ]

@@ -171,9 +171,12 @@ class LongTermMemoryService:
                     f"memory {doc['id']!r} exists in another namespace or for another user"
                 )
         at = now()
+        ids = {d["id"] for d in docs}
         pending: dict[str, dict[str, Any]] = {}  # id -> document to write
         vector_of: dict[str, np.ndarray] = {}
         by_hash: dict[str, str] = {}
+        # Copies of a memory this request writes: folded in once its final text is known.
+        copies: list[tuple[int, str, dict[str, Any], np.ndarray]] = []
         merges: list[tuple[int, str, dict[str, Any]]] = []  # (position in out, target, doc)
         out: list[Created] = []
         for doc, vector, old in zip(docs, vectors, stored, strict=True):
@@ -181,16 +184,14 @@ class LongTermMemoryService:
             if old is not None or memory_id in pending or not deduplicate:
                 status: Status = "updated" if old is not None or memory_id in pending else "created"
                 pending[memory_id], vector_of[memory_id] = doc, vector
+                by_hash.setdefault(doc["memory_hash"], memory_id)
                 out.append(Created(memory_id, status))
                 continue
-            twin = by_hash.get(doc["memory_hash"])
-            if twin is not None:
-                pending[twin] = (
-                    fold(pending[twin], doc, pending[twin]["updated_at"]) or pending[twin]
-                )
+            twin = by_hash.get(doc["memory_hash"]) or await self.dedup.by_hash(doc)
+            if twin is not None and twin in ids:
+                copies.append((len(out), twin, doc, vector))
                 out.append(Created(twin, "duplicate"))
                 continue
-            twin = await self.dedup.by_hash(doc)
             if twin is not None and await self.dedup.fold_into(twin, doc, at):
                 out.append(Created(twin, "duplicate"))
                 continue
@@ -207,6 +208,13 @@ class LongTermMemoryService:
             pending[memory_id], vector_of[memory_id] = doc, vector
             by_hash[doc["memory_hash"]] = memory_id
             out.append(Created(memory_id, "created"))
+        for position, twin, doc, vector in copies:
+            kept = pending.get(twin)
+            if kept is not None and kept["memory_hash"] == doc["memory_hash"]:
+                pending[twin] = fold(kept, doc, kept["updated_at"]) or kept
+            elif doc["id"] not in pending:  # the twin's text changed later in this request
+                pending[doc["id"]], vector_of[doc["id"]] = doc, vector
+                out[position] = Created(doc["id"], "created")
         written = await self.store.upsert_many(list(pending.values()))
         refused = [i for i, w in zip(pending, written, strict=True) if w.refused]
         for position, target, doc in merges:
