@@ -7,14 +7,18 @@ import asyncio
 
 import httpx
 
+from remem.api.app import create_app
+from remem.config import Settings
 from remem.store.longterm import LongTermStore, Written
+from tests.serving import served
 
 LTM = "/v1/long-term-memory"
 CREATORS = 10
 TRIALS = 20
 
 
-async def test_concurrent_creators_of_one_id_exactly_one_wins(client: httpx.AsyncClient) -> None:
+async def contend(client: httpx.AsyncClient) -> None:
+    """TRIALS rounds of CREATORS concurrent creators of one id, each from its own namespace."""
     for trial in range(TRIALS):
         memory_id = f"shared-{trial}"
         replies = await asyncio.gather(
@@ -45,6 +49,17 @@ async def test_concurrent_creators_of_one_id_exactly_one_wins(client: httpx.Asyn
         for r in replies:
             if r.status_code == 409:
                 assert memory_id in r.json()["detail"]
+
+
+async def test_concurrent_creators_of_one_id_exactly_one_wins(client: httpx.AsyncClient) -> None:
+    await contend(client)
+
+
+async def test_concurrent_creators_over_http_exactly_one_wins(settings: Settings) -> None:
+    async with served(create_app(settings)) as url:
+        limits = httpx.Limits(max_connections=CREATORS)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+            await contend(client)
 
 
 async def test_a_refused_id_writes_nothing_of_its_request(client: httpx.AsyncClient) -> None:
