@@ -1,8 +1,8 @@
 """Deduplication never merges distinct facts: texts that differ in a number, a time, a day, a
 date, a name, a place, a negation, a relation, a unit or an amount are all stored, whether sent
 one by one or in one request; texts that are the same after normalisation (case, whitespace,
-punctuation, Unicode NFKC) are stored once (the real app, the bundled embedding model, whose
-distances between such texts are as small as 1e-5)."""
+punctuation, Unicode NFKC) are stored once (the real app, the bundled embedding model, which puts
+"Meeting with Anna at 3pm on Monday" 0.000005 from "... at 4pm on Monday")."""
 
 from __future__ import annotations
 

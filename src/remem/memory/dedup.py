@@ -14,8 +14,9 @@ Rules, in the order they are tried when a memory is created:
    and absorbs the newcomer if the decision says they state the same fact. Without a decision
    nothing merges on similarity: an embedding distance cannot tell a duplicate from a fact that
    differs in a number, a day, a name or a negation (the static model puts "Meeting with Anna at
-   3pm on Monday" and "... on Tuesday" 1e-5 apart; at its former threshold of 0.03, 32 of the
-   131 texts of tests/longterm/test_near_miss.py were merged away).
+   3pm on Monday" 0.000005 from "... at 4pm on Monday" and 0.010 from "... on Tuesday"; at its
+   former threshold of 0.03, 32 of the 131 texts of tests/longterm/test_near_miss.py were merged
+   away).
 
 Pinned memories never absorb and are never absorbed; nothing is merged across namespaces or users.
 ``compact`` applies rules 2 and 3 to memories already stored, the older memory absorbing the newer.
