@@ -221,6 +221,7 @@ async def test_a_copy_of_a_text_this_request_replaces_is_stored(
     out = await service.create(
         [
             MemoryRecord(id="b", text="Likes tea!"),  # a copy of a's text as stored...
+            MemoryRecord(id="e", text="likes TEA"),  # ...and another...
             MemoryRecord(id="a", text="likes coffee"),  # ...which this request replaces
             MemoryRecord(id="c", text="plays go"),
             MemoryRecord(id="d", text="Plays go."),  # a copy of c's new text
@@ -228,6 +229,7 @@ async def test_a_copy_of_a_text_this_request_replaces_is_stored(
     )
     assert [(c.id, c.status) for c in out] == [
         ("b", "created"),
+        ("b", "duplicate"),
         ("a", "updated"),
         ("c", "updated"),
         ("c", "duplicate"),

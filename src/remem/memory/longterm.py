@@ -208,13 +208,19 @@ class LongTermMemoryService:
             pending[memory_id], vector_of[memory_id] = doc, vector
             by_hash[doc["memory_hash"]] = memory_id
             out.append(Created(memory_id, "created"))
+        moved: dict[str, str] = {}  # hash -> the copy stored because its twin's text changed
         for position, twin, doc, vector in copies:
             kept = pending.get(twin)
+            if kept is None or kept["memory_hash"] != doc["memory_hash"]:
+                twin = moved.get(doc["memory_hash"], doc["id"])
+                kept = pending.get(twin)
             if kept is not None and kept["memory_hash"] == doc["memory_hash"]:
                 pending[twin] = fold(kept, doc, kept["updated_at"]) or kept
-            elif doc["id"] not in pending:  # the twin's text changed later in this request
-                pending[doc["id"]], vector_of[doc["id"]] = doc, vector
-                out[position] = Created(doc["id"], "created")
+                out[position] = Created(twin, "duplicate")
+            elif twin not in pending:  # the twin's text changed later in this request
+                pending[twin], vector_of[twin] = doc, vector
+                moved[doc["memory_hash"]] = twin
+                out[position] = Created(twin, "created")
         written = await self.store.upsert_many(list(pending.values()))
         refused = [i for i, w in zip(pending, written, strict=True) if w.refused]
         for position, target, doc in merges:
