@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from remem.errors import Conflict
+from remem.errors import Conflict, NotFound
 from remem.memory.longterm import LongTermMemoryService, to_doc
 from remem.models.memory import MemoryRecord
 from remem.store.longterm import LongTermStore
@@ -239,3 +239,6 @@ async def test_a_copy_of_a_text_this_request_replaces_is_stored(
         "Likes tea!",
         "plays go",
     ]
+    for copy in "de":
+        with pytest.raises(NotFound):
+            await service.get(copy)
