@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from remem.store.query import conjunction, escape_tag, numeric_range, tag_any, tag_equals
+from remem.store.query import (
+    conjunction,
+    escape_tag,
+    numeric_range,
+    tag_any,
+    tag_equals,
+    text_any,
+)
 
 
 def test_plain_values_are_left_alone() -> None:
-    assert escape_tag("abc_123") == "abc_123"
+    assert escape_tag("abc123") == "abc123"
+
+
+def test_underscores_are_escaped() -> None:
+    """A bare ``_`` is a syntax error to the query parser (500 for a search of ``_``)."""
+    assert escape_tag("_") == "\\_"
+    assert escape_tag("abc_123") == "abc\\_123"
+    assert text_any("search_text", ["_", "a_b"]) == "@search_text:(\\_|a\\_b)"
 
 
 def test_every_query_syntax_character_is_escaped() -> None:

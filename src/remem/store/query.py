@@ -1,8 +1,8 @@
 """The one place that turns user values into Redis Query Engine syntax.
 
 Nothing else in remem writes query strings from user text: callers pass values to the builders
-here. TAG values are escaped character by character (every ASCII character that is not a letter,
-digit or underscore gets a backslash); numbers are formatted by us, never taken as text.
+here. TAG values and words are escaped character by character (every ASCII character that is not
+a letter or digit gets a backslash); numbers are formatted by us, never taken as text.
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_TAG_SPECIAL = re.compile(r"([^A-Za-z0-9_\u0080-\U0010ffff])")
+# The underscore too: the query parser (RediSearch 2.10) refuses a bare ``_`` or ``{_}`` as a
+# syntax error, and ``\_`` matches the same stored ``_`` (``a\_b`` finds ``a_b``).
+_TAG_SPECIAL = re.compile(r"([^A-Za-z0-9\u0080-\U0010ffff])")
 
 
 def escape_tag(value: str) -> str:
