@@ -4,7 +4,6 @@ syntax in the text must not reach the engine as syntax."""
 from __future__ import annotations
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -42,8 +41,8 @@ WORDY = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "Pc"
 # What the engine leaves out of its index (RediSearch 2.10 with the index's default settings): its
 # own stop words, and terms over 128 bytes. A word whose stem is one of these finds nothing.
 ENGINE_STOP_WORDS = frozenset(
-    "a is the an and are as at be but by for if in into it no not of on or such that their then "
-    "there these they this to was will with".split()
+    """a is the an and are as at be but by for if in into it no not of on or such that their
+    then there these they this to was will with""".split()  # noqa: SIM905 - reads as text
 )
 
 
