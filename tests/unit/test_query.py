@@ -9,6 +9,7 @@ from remem.store.query import (
     tag_any,
     tag_equals,
     text_any,
+    text_any_where,
 )
 
 
@@ -46,3 +47,12 @@ def test_conjunction_of_nothing_matches_all() -> None:
     assert conjunction(["", ""]) == "*"
     assert conjunction(["*", "@a:{x}"]) == "@a:{x}"
     assert conjunction(["@a:{x}", "", "@b:{y}"]) == "@a:{x} @b:{y}"
+
+
+def test_words_under_a_filter_go_one_by_one() -> None:
+    """A filter goes with each word (RediSearch 2.10 misscores a union it intersects)."""
+    assert text_any_where("t", ["a", "b"], "*") == "@t:(a|b)"
+    assert text_any_where("t", ["a"], "@n:{x}") == "((@n:{x}) @t:(a))"
+    assert text_any_where("t", ["a", "b_c"], "-@n:{x}") == (
+        "(((-@n:{x}) @t:(a)) | ((-@n:{x}) @t:(b\\_c)))"
+    )
