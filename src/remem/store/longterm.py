@@ -31,7 +31,7 @@ from redis.exceptions import WatchError
 
 from remem.store.connection import backend_errors, flat_twin
 from remem.store.keys import Keys
-from remem.store.query import conjunction, knn, tag_any, text_any, vector_range
+from remem.store.query import conjunction, knn, tag_any, text_any_where, vector_range
 
 # KEYS[1]: the memory; ARGV[1]: its document; ARGV[2], ARGV[3]: its namespace and user_id, each
 # '' for none or '=' and the value. A document owned by another (namespace, user_id) is left alone
@@ -635,9 +635,13 @@ class LongTermStore:
         return self._keyword_found(reply)
 
     def _keyword_command(self, query: str, words: Sequence[str], k: int) -> list[Any]:
+        # BM25STD is Okapi BM25, the sum over the words a memory holds (Redis 8's default
+        # scorer). RediSearch 2.10's legacy BM25 divided that sum by a "slop" growing with the
+        # words matched, term offsets or not, so holding all four words of a query scored about
+        # as holding one (issue 9).
         return [
             "FT.SEARCH", self.index, self.keyword_query(query, words),
-            "WITHSCORES", "SCORER", "BM25", "NOCONTENT",
+            "WITHSCORES", "SCORER", "BM25STD", "NOCONTENT",
             "LIMIT", 0, k,
             "DIALECT", 2,
         ]  # fmt: skip
@@ -651,7 +655,7 @@ class LongTermStore:
         return int(reply[0]), sorted(found, key=lambda c: (-c.value, c.id))
 
     def keyword_query(self, query: str, words: Sequence[str]) -> str:
-        return conjunction([query, text_any("search_text", words)])
+        return text_any_where("search_text", words, query)
 
     async def recent(self, query: str, k: int) -> tuple[int, list[Scored]]:
         """Newest first (the keyword search of a query without words): (total, first ``k``),
