@@ -1,0 +1,201 @@
+"""The embedded Redis is supervised: killed under load, it is restarted from its AOF within
+seconds, the outage answers 503 with a retry hint, and no acknowledged write is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from remem.api.app import create_app
+from remem.config import Settings
+from remem.store.embedded import pid_alive
+from tests.helpers import wait_until
+from tests.serving import free_port, served
+
+WM = "/v1/working-memory"
+LTM = "/v1/long-term-memory"
+
+
+@dataclass
+class Load:
+    """What the writers saw: acknowledged ids and every answer that was not a 200."""
+
+    sessions: list[str] = field(default_factory=list)
+    memories: list[str] = field(default_factory=list)
+    refused: list[httpx.Response] = field(default_factory=list)
+    health_refused: list[httpx.Response] = field(default_factory=list)
+    killed_at: float | None = None
+    recovered_at: float | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def acked(self, count: int) -> bool:
+        return len(self.memories) >= count
+
+    async def recovered(self) -> bool:
+        return self.recovered_at is not None
+
+    def answered(self, r: httpx.Response, started: float) -> bool:
+        if r.status_code != 200:
+            self.refused.append(r)
+            return False
+        if self.killed_at is not None and started > self.killed_at and not self.recovered_at:
+            self.recovered_at = time.monotonic()
+        return True
+
+
+async def _writer(http: httpx.AsyncClient, load: Load, i: int) -> None:
+    n = 0
+    while not load.stop.is_set():
+        n += 1
+        sid, mid = f"s{i}-{n}", f"m{i}-{n}"
+        started = time.monotonic()
+        put = await http.put(
+            f"{WM}/{sid}", json={"messages": [{"role": "user", "content": f"note {sid}"}]}
+        )
+        if load.answered(put, started):
+            load.sessions.append(sid)
+        started = time.monotonic()
+        post = await http.post(
+            f"{LTM}/",
+            json={"memories": [{"id": mid, "text": f"fact {mid}"}], "deduplicate": False},
+        )
+        if load.answered(post, started):
+            load.memories.append(mid)
+
+
+async def _health(http: httpx.AsyncClient, load: Load) -> None:
+    while not load.stop.is_set():
+        r = await http.get("/v1/health")
+        if r.status_code != 200:
+            load.health_refused.append(r)
+        await asyncio.sleep(0.01)
+
+
+def _redis_pid(data_dir: Path) -> int:
+    return int(json.loads((data_dir / "redis.json").read_text())["pid"])
+
+
+async def test_sigkill_of_the_embedded_redis_under_load(tmp_path: Path) -> None:
+    """SIGKILL of the embedded Redis during concurrent writes: 503s with Retry-After (health
+    too) while it is down, the same app serves again within seconds, every 200 is kept."""
+    app = create_app(Settings(redis_url=None, data_dir=tmp_path, redis_timeout_seconds=2.0))
+    load = Load()
+    async with served(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        first_pid = _redis_pid(tmp_path)
+        tasks = [asyncio.create_task(_writer(http, load, i)) for i in range(6)]
+        tasks.append(asyncio.create_task(_health(http, load)))
+        try:
+            await wait_until(lambda: load.acked(20), timeout=60)
+            os.kill(first_pid, signal.SIGKILL)
+            load.killed_at = time.monotonic()
+            await wait_until(load.recovered, timeout=15)
+            assert load.recovered_at
+            outage = load.recovered_at - load.killed_at
+            more = len(load.memories) + 20  # and it keeps serving
+            await wait_until(lambda: load.acked(more), timeout=30)
+            # Again, holding the data directory's lock as a slow restarter in another process
+            # would: the outage lasts a second for sure, so every kind of answer is seen.
+            second_pid = _redis_pid(tmp_path)
+            assert second_pid != first_pid and not pid_alive(first_pid)
+            lock = await asyncio.to_thread(open, tmp_path / "redis.lock", "w")
+            with lock:
+                await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+                os.kill(second_pid, signal.SIGKILL)
+                load.killed_at, load.recovered_at = time.monotonic(), None
+                await asyncio.sleep(1.0)
+                fcntl.flock(lock, fcntl.LOCK_UN)
+            await wait_until(load.recovered, timeout=15)
+            more = len(load.memories) + 20
+            await wait_until(lambda: load.acked(more), timeout=30)
+        finally:
+            load.stop.set()
+            await asyncio.gather(*tasks)
+        print(f"outage {outage:.2f} s, {len(load.refused)} refused writes")
+        assert outage < 10
+        assert load.refused and load.health_refused, "the outage was never seen"
+        for r in load.refused + load.health_refused:
+            assert r.status_code == 503, r.text
+            assert r.headers["retry-after"].isdigit(), r.headers
+            assert r.json()["detail"], r.text
+        third_pid = _redis_pid(tmp_path)
+        assert third_pid != second_pid and not pid_alive(second_pid) and pid_alive(third_pid)
+        # Every acknowledged write is there (it reached the AOF before the 200).
+        sem = asyncio.Semaphore(16)
+
+        async def get(path: str) -> httpx.Response:
+            async with sem:
+                return await http.get(path)
+
+        got = await asyncio.gather(
+            *[get(f"{WM}/{s}") for s in load.sessions],
+            *[get(f"{LTM}/{m}") for m in load.memories],
+        )
+        missing = [r.request.url.path for r in got if r.status_code != 200]
+        assert not missing, f"{len(missing)} acknowledged writes lost: {missing[:5]}"
+        print(f"{len(load.sessions)} sessions and {len(load.memories)} memories all kept")
+
+
+def test_serve_with_two_workers_restarts_it_once(tmp_path: Path) -> None:
+    """Two worker processes share one embedded Redis: after SIGKILL exactly one of them
+    restarts it (under the data directory's lock), both serve again, the log says so, and the
+    restarted Redis still stops with the server."""
+    port = free_port()
+    env = {**os.environ, "REMEM_DATA_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    env.pop("REMEM_REDIS_URL", None)
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            ["remem", "serve", "--port", str(port), "--workers", "2"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy(timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                    return time.monotonic()
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.02)
+
+    try:
+        healthy(60)
+        time.sleep(1.0)  # both workers up
+        old_pid = _redis_pid(tmp_path)
+        os.kill(old_pid, signal.SIGKILL)
+        killed = time.monotonic()
+        assert healthy(15) - killed < 10
+        # Every new connection (spread over both workers by SO_REUSEPORT) is served.
+        for i in range(40):
+            r = httpx.put(f"{base}{WM}/s{i}", json={"messages": [{"role": "user", "content": "x"}]})
+            assert r.status_code == 200, r.text
+        time.sleep(1.0)  # let the other worker's supervisor look too
+        new_pid = _redis_pid(tmp_path)
+        assert new_pid != old_pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    text = log_path.read_text()
+    restarts = [line for line in text.splitlines() if "restarted the embedded Redis" in line]
+    assert len(restarts) == 1, text
+    assert f"pid {new_pid}" in restarts[0] and "AOF replay" in restarts[0], restarts[0]
+    deadline = time.monotonic() + 15
+    while pid_alive(new_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(new_pid), "the restarted Redis outlived the server"
