@@ -35,6 +35,7 @@ def test_second_user_reuses_and_last_user_stops(tmp_path: Path) -> None:
         [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == url
+    assert json.loads((tmp_path / "redis.json").read_text())["pid"] == record["pid"]
     assert redis.Redis.from_url(url).ping()  # the other process left it running for us
     first.release()
     with pytest.raises(redis.ConnectionError):

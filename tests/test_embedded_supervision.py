@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,7 @@ async def test_sigkill_of_the_embedded_redis_under_load(tmp_path: Path) -> None:
             # would: the outage lasts a second for sure, so every kind of answer is seen.
             second_pid = _redis_pid(tmp_path)
             assert second_pid != first_pid and not pid_alive(first_pid)
+            assert _state(first_pid) == "gone"  # reaped (by its parent, this process)
             lock = await asyncio.to_thread(open, tmp_path / "redis.lock", "w")
             with lock:
                 await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
@@ -199,3 +201,63 @@ def test_serve_with_two_workers_restarts_it_once(tmp_path: Path) -> None:
     while pid_alive(new_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not pid_alive(new_pid), "the restarted Redis outlived the server"
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+async def test_a_redis_left_a_zombie_by_another_command_is_restarted(tmp_path: Path) -> None:
+    """Another remem command started the shared Redis and is busy (it does not reap its dead
+    child, which stays a zombie that still answers kill(pid, 0)): the app's supervisor sees
+    the server is dead all the same and restarts it; the other command, the last user, still
+    stops the restarted server when it exits."""
+    holder = _holder(tmp_path)
+    try:
+        assert holder.stdout and holder.stdin
+        holder.stdout.readline()  # its Redis is up
+        first_pid = _redis_pid(tmp_path)
+        app = create_app(Settings(redis_url=None, data_dir=tmp_path))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                assert _redis_pid(tmp_path) == first_pid  # shared, not a second server
+                os.kill(first_pid, signal.SIGKILL)
+
+                async def serving_again() -> bool:
+                    r = await http.get("/v1/health")
+                    return r.status_code == 200 and _redis_pid(tmp_path) != first_pid
+
+                await wait_until(serving_again, timeout=15)
+                assert _state(first_pid) == "Z"  # its parent never reaped it
+                put = await http.put(
+                    f"{WM}/z", json={"messages": [{"role": "user", "content": "after"}]}
+                )
+                assert put.status_code == 200
+        new_pid = _redis_pid(tmp_path)
+        assert pid_alive(new_pid)  # the holder still uses it
+        holder.stdin.close()
+        assert holder.wait(timeout=60) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert not pid_alive(new_pid)
+
+
+def _holder(data_dir: Path) -> subprocess.Popen[str]:
+    """Another remem command holding the shared Redis: it acquires it, then waits for its
+    stdin to close (no supervisor, so it never reaps its child)."""
+    code = (
+        "import sys; from remem.store.embedded import EmbeddedRedis as E; "
+        "e = E(sys.argv[1]); e.acquire(); print('up', flush=True); sys.stdin.read(); e.release()"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(data_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
