@@ -101,6 +101,7 @@ def test_a_long_data_dir_path_still_gets_a_unix_socket(tmp_path: Path) -> None:
     assert not first.removeprefix("unix://").startswith(str(tmp_path))
     # The path is stable: the next start (another process, a restart) uses the same socket.
     assert _check_owner_only(data_dir) == first
+    assert not Path(first.removeprefix("unix://")).parent.exists()  # removed with the server
 
 
 def test_a_short_socket_dir_owned_by_someone_else_is_refused(

@@ -101,6 +101,17 @@ def _try_lock(fh: IO[str]) -> bool:
     return True
 
 
+def _remove_socket(url: str) -> None:
+    """Remove a stopped server's socket and its private directory (a short one under /tmp
+    would otherwise be left behind by every data directory with a long path)."""
+    if not url.startswith("unix://"):
+        return
+    sock = Path(url.removeprefix("unix://"))
+    sock.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        sock.parent.rmdir()
+
+
 def _pid(record: dict[str, object] | None) -> int:
     return int(str(record.get("pid", 0))) if record else 0
 
@@ -145,6 +156,7 @@ class EmbeddedRedis:
                 if record:
                     self._stop(record)
                     self._record.unlink(missing_ok=True)
+                    _remove_socket(str(record.get("url", "")))
         self._reap()
 
     def running(self) -> bool:
