@@ -144,6 +144,11 @@ async def test_sigkill_of_the_embedded_redis_under_load(tmp_path: Path) -> None:
         missing = [r.request.url.path for r in got if r.status_code != 200]
         assert not missing, f"{len(missing)} acknowledged writes lost: {missing[:5]}"
         print(f"{len(load.sessions)} sessions and {len(load.memories)} memories all kept")
+        # Searches (their own RESP2 pool) and listings reconnected too.
+        found = await http.post(f"{LTM}/search", json={"text": f"fact {load.memories[0]}"})
+        assert found.status_code == 200 and found.json()["total"] > 0, found.text
+        listed = await http.get(f"{WM}/", params={"limit": 1})
+        assert listed.status_code == 200 and listed.json()["total"] >= len(load.sessions)
 
 
 def test_serve_with_two_workers_restarts_it_once(tmp_path: Path) -> None:
