@@ -234,17 +234,23 @@ class EmbeddedRedis:
         tmp.replace(self._record)
 
     def _runs(self, record: dict[str, object] | None) -> bool:
-        """Whether the recorded server lives. Where /proc tells, the process must also work in
-        this data directory (Redis chdirs to its ``--dir``): a pid recorded before a reboot or a
-        crash may since belong to anything."""
+        """Whether the recorded server lives. Where /proc tells, the process must also be that
+        server (a pid recorded before a reboot or a crash may since belong to anything): its
+        command line names the recorded socket (as given, or in the title Redis sets), or it
+        works in this data directory (Redis chdirs to its ``--dir``; a server started by an
+        older remem, on TCP, is recognised so)."""
         pid = _pid(record)
         if not pid_alive(pid):
             return False
+        url = str(record.get("url", "")) if record else ""
         try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             return True  # no /proc here, or the process is exiting: trust the pid
-        return Path(cwd) == self._redis_dir.resolve()
+        sock = url.removeprefix("unix://") if url.startswith("unix://") else None
+        named = sock is not None and os.fsencode(sock) in cmdline
+        return named or Path(cwd) == self._redis_dir.resolve()
 
     def _reap(self) -> None:
         if self._proc is not None and self._proc.poll() is not None:
@@ -301,7 +307,9 @@ class EmbeddedRedis:
         with contextlib.closing(client):
             while True:
                 # Our own child is polled (its cwd is not yet --dir when it has just started).
-                ended = proc.poll() is not None if proc else not self._runs({"pid": pid})
+                ended = (
+                    proc.poll() is not None if proc else not self._runs({"pid": pid, "url": url})
+                )
                 if ended:
                     raise IncompatibleBackend(f"embedded Redis exited: {self._log_tail()}")
                 try:
@@ -318,8 +326,8 @@ class EmbeddedRedis:
                 if abort is not None and abort.is_set():
                     return  # shutting down; the record names it, so nobody starts a second one
                 if time.monotonic() > deadline:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                    if proc is not None:  # ours; a server another process started is theirs
+                        proc.kill()
                     raise IncompatibleBackend(
                         f"embedded Redis did not become ready in {self.startup_timeout}s"
                     )
