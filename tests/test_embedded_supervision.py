@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
 
 from remem.api.app import create_app
 from remem.config import Settings
+from remem.errors import BackendUnavailable
 from remem.store.embedded import pid_alive
 from tests.helpers import wait_until
 from tests.serving import free_port, served
@@ -266,3 +268,35 @@ def _holder(data_dir: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         text=True,
     )
+
+
+async def test_closing_while_redis_cannot_come_back_still_lets_it_go(tmp_path: Path) -> None:
+    """The AOF is corrupt, so the killed Redis cannot be restarted and the final flush of
+    access counts fails: closing says so, but still stops the supervisor and unregisters."""
+    app = create_app(Settings(redis_url=None, data_dir=tmp_path, access_flush_seconds=3600))
+    with pytest.raises(BackendUnavailable):
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                memory = {"id": "a", "text": "green tea"}
+                assert (await http.post(f"{LTM}/", json={"memories": [memory]})).is_success
+                found = await http.post(f"{LTM}/search", json={"text": "green tea"})
+                assert found.json()["total"] == 1  # an access to flush on close
+                _corrupt_aof(tmp_path)
+                os.kill(_redis_pid(tmp_path), signal.SIGKILL)
+
+                async def refused() -> bool:
+                    return (await http.get("/v1/health")).status_code == 503
+
+                await wait_until(refused)
+                await asyncio.sleep(0.5)  # the supervisor has tried and failed
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "remem-redis-supervisor"]
+    assert list((tmp_path / "users").iterdir()) == []
+    assert not (tmp_path / "redis.json").exists()
+
+
+def _corrupt_aof(data_dir: Path) -> None:
+    """Append what no Redis can replay (Redis appends after it: it stays in the middle)."""
+    aof_dir = data_dir / "redis" / "appendonlydir"
+    with open(next(aof_dir.glob("*.incr.aof")), "ab") as aof:
+        aof.write(b"*1\r\n$3\r\nnot a command\r\n")

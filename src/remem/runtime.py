@@ -98,18 +98,20 @@ class Resources:
         await self._close()
 
     async def _close(self) -> None:
-        if hasattr(self, "long_term"):
-            await self.long_term.close()
-        if hasattr(self, "embedder"):
-            await self.embedder.aclose()
-        if hasattr(self, "redis"):
-            await self.redis.aclose()
-        if self._supervisor is not None:  # supervised until here: the flush above needs Redis
-            await self._supervisor.close()
-            self._supervisor = None
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.release)
-            self.embedded = None
+        try:
+            if hasattr(self, "long_term"):
+                await self.long_term.close()
+            if hasattr(self, "embedder"):
+                await self.embedder.aclose()
+            if hasattr(self, "redis"):
+                await self.redis.aclose()
+        finally:  # a failed flush (Redis down for good) must not leave Redis running for ever
+            if self._supervisor is not None:  # supervised until here: the flush needs Redis
+                await self._supervisor.close()
+                self._supervisor = None
+            if self.embedded is not None:
+                await asyncio.to_thread(self.embedded.release)
+                self.embedded = None
 
 
 async def build_embedder_from(settings: Settings) -> Embedder:

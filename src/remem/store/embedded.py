@@ -180,7 +180,10 @@ class EmbeddedRedis:
             began = time.monotonic()
             url = self._start(abort)
             took = time.monotonic() - began
-        pid = _pid(self._read_record())
+            pid = _pid(self._read_record())
+        if abort is not None and abort.is_set():
+            log.warning("restarted the embedded Redis (pid %s) while shutting down", pid)
+            return True
         log.warning(
             "restarted the embedded Redis (pid %s, was pid %s) in %.2f s; AOF replay %s, %s",
             pid,

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 
+from remem.errors import RememError
 from remem.store.embedded import EmbeddedRedis
 
 log = logging.getLogger(__name__)
@@ -47,9 +48,14 @@ class Supervisor:
                 if not await asyncio.to_thread(self.embedded.running):
                     await asyncio.to_thread(self.embedded.recover, self._abort)
                 delay = self.interval
-            except Exception:
+            except Exception as exc:
                 delay = min(max(delay * 2, 1.0), MAX_BACKOFF_SECONDS)
-                log.exception("could not restart the embedded Redis; next try in %.0f s", delay)
+                log.error(
+                    "could not restart the embedded Redis (%s); next try in %.0f s",
+                    exc.detail if isinstance(exc, RememError) else repr(exc),
+                    delay,
+                    exc_info=not isinstance(exc, RememError),  # a traceback only if unforeseen
+                )
 
     async def close(self) -> None:
         """Stop supervising. Asked to stop, not cancelled: a cancelled ``to_thread`` leaves its
