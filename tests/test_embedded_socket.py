@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +119,28 @@ def test_a_short_socket_dir_owned_by_someone_else_is_refused(
     os.chown(runtime / "remem", NOBODY, NOBODY)  # planted by another user
     with pytest.raises(IncompatibleBackend, match="owned by uid 65534"):
         EmbeddedRedis(tmp_path / ("d" * 80) / ("e" * 80)).acquire()
+
+
+def test_a_restart_keeps_the_socket_path_whatever_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process that restarts the server may lack the $XDG_RUNTIME_DIR of the one that
+    started it: the socket stays where the running processes' pools look for it."""
+    runtime = Path(tempfile.mkdtemp(prefix="xdg", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    server = EmbeddedRedis(tmp_path / ("d" * 80) / ("e" * 80))
+    try:
+        url = server.acquire()
+        assert url.startswith(f"unix://{runtime}/remem/")
+        monkeypatch.delenv("XDG_RUNTIME_DIR")
+        pid = int(json.loads((server.data_dir / "redis.json").read_text())["pid"])
+        os.kill(pid, signal.SIGKILL)
+        while server.running():
+            time.sleep(0.01)
+        assert server.recover()
+        record = json.loads((server.data_dir / "redis.json").read_text())
+        assert record["url"] == url and record["pid"] != pid
+        assert redis.Redis.from_url(url).ping()
+    finally:
+        server.release()
+        shutil.rmtree(runtime)

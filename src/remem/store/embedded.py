@@ -33,7 +33,7 @@ from typing import IO
 import redis
 
 from remem.errors import IncompatibleBackend
-from remem.store.socket_dir import socket_path
+from remem.store.socket_dir import recorded_socket, socket_path
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,9 @@ class EmbeddedRedis:
         binaries = find_binaries()
         self._redis_dir.mkdir(mode=0o700, exist_ok=True)
         self._redis_dir.chmod(0o700)  # an older remem made it 0755: the AOF is every memory
-        sock = socket_path(self.data_dir)
+        before = self._read_record()
+        sock = recorded_socket(str(before.get("url", "")) if before else "", self.data_dir)
+        sock = sock or socket_path(self.data_dir)
         sock.unlink(missing_ok=True)
         args = [
             str(binaries.server),

@@ -4,9 +4,10 @@ The socket is the only way in (the server has no TCP port), so the directory's p
 the access control. Normally it is ``<data_dir>/run/``; a unix socket path must fit in 108 bytes
 (``sun_path``), so for a longer data directory it is a short private directory named after a hash
 of the data directory: ``$XDG_RUNTIME_DIR/remem/<hash>/`` or else ``/tmp/remem-<uid>/<hash>/``.
-Every process computes the same path, so the path is stable across restarts and the redis-py
-pools of running processes reconnect by themselves. A directory that exists but belongs to
-another user (planted in /tmp, say) is refused, never used.
+A restart reuses the recorded path (``recorded_socket``), so the redis-py pools of running
+processes reconnect by themselves even when the restarting process has another
+``$XDG_RUNTIME_DIR``. A directory that exists but belongs to another user (planted in /tmp, say)
+is refused, never used.
 """
 
 from __future__ import annotations
@@ -30,17 +31,44 @@ def socket_path(data_dir: Path) -> Path:
     if len(os.fsencode(preferred)) <= MAX_SOCKET_PATH:
         _private_dir(preferred.parent)
         return preferred
-    digest = hashlib.sha256(os.fsencode(data_dir.resolve())).hexdigest()[:16]
     base = _short_base()
     _private_dir(base)
-    _private_dir(base / digest)
-    return base / digest / SOCKET_NAME
+    _private_dir(base / _digest(data_dir))
+    return base / _digest(data_dir) / SOCKET_NAME
+
+
+def recorded_socket(url: str, data_dir: Path) -> Path | None:
+    """The socket path of a server recorded before, if socket_path made it for this data
+    directory and its directories are still private: a restart must keep it (the connection
+    pools of running processes hold it, and ``$XDG_RUNTIME_DIR`` may differ between
+    processes, or be gone)."""
+    if not url.startswith("unix://"):
+        return None
+    sock = Path(url.removeprefix("unix://"))
+    if sock.name != SOCKET_NAME or len(os.fsencode(sock)) > MAX_SOCKET_PATH:
+        return None
+    short = sock.parent.name == _digest(data_dir) and sock.parent.parent.name.startswith("remem")
+    if sock.parent != data_dir / "run" and not short:
+        return None  # not one of ours (an older remem kept it at <data_dir>/redis.sock)
+    try:
+        if short:
+            _private_dir(sock.parent.parent)
+        _private_dir(sock.parent)
+    except (OSError, IncompatibleBackend):
+        return None
+    return sock
+
+
+def _digest(data_dir: Path) -> str:
+    return hashlib.sha256(os.fsencode(data_dir.resolve())).hexdigest()[:16]
 
 
 def _short_base() -> Path:
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and Path(runtime).is_dir():
-        return Path(runtime) / "remem"
+        base = Path(runtime) / "remem"
+        if len(os.fsencode(base / ("0" * 16) / SOCKET_NAME)) <= MAX_SOCKET_PATH:
+            return base
     return Path("/tmp") / f"remem-{os.getuid()}"
 
 
