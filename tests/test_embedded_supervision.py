@@ -300,3 +300,25 @@ def _corrupt_aof(data_dir: Path) -> None:
     aof_dir = data_dir / "redis" / "appendonlydir"
     with open(next(aof_dir.glob("*.incr.aof")), "ab") as aof:
         aof.write(b"*1\r\n$3\r\nnot a command\r\n")
+
+
+async def test_a_redis_whose_socket_was_deleted_is_restarted(tmp_path: Path) -> None:
+    """A deleted socket file (a /tmp cleaner, a hand) leaves a live Redis nobody can reach: it
+    is stopped (its AOF written out) and started again on the same path, the data kept."""
+    app = create_app(Settings(redis_url=None, data_dir=tmp_path))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            body = {"messages": [{"role": "user", "content": "kept"}]}
+            assert (await http.put(f"{WM}/s", json=body)).status_code == 200
+            record = json.loads((tmp_path / "redis.json").read_text())
+            os.unlink(record["url"].removeprefix("unix://"))
+
+            async def serving_again() -> bool:
+                r = await http.get("/v1/health")
+                return r.status_code == 200 and _redis_pid(tmp_path) != record["pid"]
+
+            await wait_until(serving_again, timeout=15)
+            got = await http.get(f"{WM}/s")
+            assert got.json()["messages"][0]["content"] == "kept"
+            assert json.loads((tmp_path / "redis.json").read_text())["url"] == record["url"]

@@ -112,6 +112,11 @@ def _remove_socket(url: str) -> None:
         sock.parent.rmdir()
 
 
+def _socket_exists(record: dict[str, object] | None) -> bool:
+    url = str(record.get("url", "")) if record else ""
+    return not url.startswith("unix://") or os.path.exists(url.removeprefix("unix://"))
+
+
 def _pid(record: dict[str, object] | None) -> int:
     return int(str(record.get("pid", 0))) if record else 0
 
@@ -163,7 +168,8 @@ class EmbeddedRedis:
         """Whether the recorded server process lives (cheap, no lock: a supervisor asks this a
         few times a second). Reaps our own server if it died, or it would live on as a zombie."""
         self._reap()
-        return self._runs(self._read_record())
+        record = self._read_record()
+        return self._runs(record) and _socket_exists(record)
 
     def recover(self, abort: threading.Event | None = None) -> bool:
         """Restart the server if it is gone; return whether this process restarted it.
@@ -175,8 +181,16 @@ class EmbeddedRedis:
         """
         with self._lock(abort) as locked:
             record = self._read_record()
-            if not locked or self._runs(record) or (abort is not None and abort.is_set()):
+            if not locked or (abort is not None and abort.is_set()):
                 return False
+            if self._runs(record):
+                if _socket_exists(record):
+                    return False  # another process restarted it, or it never stopped
+                # Its socket was deleted (a /tmp cleaner, a hand): nobody can reach it again.
+                log.warning(
+                    "the embedded Redis (pid %s) lost its socket; stopping it", _pid(record)
+                )
+                self._terminate(_pid(record))
             began = time.monotonic()
             url = self._start(abort)
             took = time.monotonic() - began
@@ -369,19 +383,39 @@ class EmbeddedRedis:
 
     def _stop(self, record: dict[str, object]) -> None:
         pid = _pid(record)
-        try:
-            client = redis.Redis.from_url(str(record["url"]), socket_timeout=10)
-            with contextlib.closing(client):
-                client.shutdown()  # flushes the AOF
-        except redis.ConnectionError:
-            pass  # the expected answer: the server closed the connection while exiting
-        except redis.RedisError as exc:
-            log.warning("SHUTDOWN failed (%s); sending SIGTERM", exc)
+        if not self._runs(record):
+            return
+        if _socket_exists(record):
+            try:
+                client = redis.Redis.from_url(str(record["url"]), socket_timeout=10)
+                with contextlib.closing(client):
+                    client.shutdown()  # flushes the AOF
+            except redis.ConnectionError:
+                pass  # the expected answer: the server closed the connection while exiting
+            except redis.RedisError as exc:
+                log.warning("SHUTDOWN failed (%s); sending SIGTERM", exc)
+            if self._exited(pid, 10):
+                log.info("stopped embedded Redis (pid %s)", pid)
+                return
+        self._terminate(pid)
+
+    def _terminate(self, pid: int) -> None:
+        """SIGTERM (Redis writes its AOF out and exits), SIGKILL if it has not after 30 s."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        if not self._exited(pid, 30):
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while pid and pid_alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.02)
+                os.kill(pid, signal.SIGKILL)
+            self._exited(pid, 5)
         log.info("stopped embedded Redis (pid %s)", pid)
+
+    def _exited(self, pid: int, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self._runs({"pid": pid}):
+            self._reap()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # our child: reap it (a zombie cannot be waited on)
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
