@@ -83,6 +83,15 @@ async def _health(http: httpx.AsyncClient, load: Load) -> None:
         await asyncio.sleep(0.01)
 
 
+def _kill(pid: int) -> None:
+    """SIGKILL, and wait until it is dead: until then the server may still answer."""
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while pid_alive(pid):  # a zombie counts as dead
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+
+
 def _redis_pid(data_dir: Path) -> int:
     return int(json.loads((data_dir / "redis.json").read_text())["pid"])
 
@@ -98,7 +107,7 @@ async def test_sigkill_of_the_embedded_redis_under_load(tmp_path: Path) -> None:
         tasks.append(asyncio.create_task(_health(http, load)))
         try:
             await wait_until(lambda: load.acked(20), timeout=60)
-            os.kill(first_pid, signal.SIGKILL)
+            _kill(first_pid)
             load.killed_at = time.monotonic()
             await wait_until(load.recovered, timeout=15)
             assert load.recovered_at
@@ -113,7 +122,7 @@ async def test_sigkill_of_the_embedded_redis_under_load(tmp_path: Path) -> None:
             lock = await asyncio.to_thread(open, tmp_path / "redis.lock", "w")
             with lock:
                 await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
-                os.kill(second_pid, signal.SIGKILL)
+                _kill(second_pid)
                 load.killed_at, load.recovered_at = time.monotonic(), None
                 await asyncio.sleep(1.0)
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -187,7 +196,7 @@ def test_serve_with_two_workers_restarts_it_once(tmp_path: Path) -> None:
         healthy(60)
         time.sleep(1.0)  # both workers up
         old_pid = _redis_pid(tmp_path)
-        os.kill(old_pid, signal.SIGKILL)
+        _kill(old_pid)
         killed = time.monotonic()
         assert healthy(15) - killed < 10
         # Every new connection (spread over both workers by SO_REUSEPORT) is served.
