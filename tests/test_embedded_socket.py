@@ -117,8 +117,12 @@ def test_a_short_socket_dir_owned_by_someone_else_is_refused(
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     (runtime / "remem").mkdir(mode=0o700)
     os.chown(runtime / "remem", NOBODY, NOBODY)  # planted by another user
-    with pytest.raises(IncompatibleBackend, match="owned by uid 65534"):
-        EmbeddedRedis(tmp_path / ("d" * 80) / ("e" * 80)).acquire()
+    server = EmbeddedRedis(tmp_path / ("d" * 80) / ("e" * 80))
+    try:
+        with pytest.raises(IncompatibleBackend, match="owned by uid 65534"):
+            server.acquire()
+    finally:
+        server.release()  # stops what a wrong acquire would have started
 
 
 def test_a_restart_keeps_the_socket_path_whatever_the_environment(
