@@ -35,6 +35,7 @@ def test_second_user_reuses_and_last_user_stops(tmp_path: Path) -> None:
         [sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == url
+    assert json.loads((tmp_path / "redis.json").read_text())["pid"] == record["pid"]
     assert redis.Redis.from_url(url).ping()  # the other process left it running for us
     first.release()
     with pytest.raises(redis.ConnectionError):
@@ -146,3 +147,24 @@ def test_serve_refuses_a_redis_without_modules_before_serving(tmp_path: Path) ->
     assert out.returncode == 1
     assert "needs Redis with the Query Engine" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_stale_record_naming_another_live_process_starts_a_server(tmp_path: Path) -> None:
+    """After a crash or a reboot, the recorded pid may belong to an unrelated process: it is
+    not taken for the server (nor waited for), a server is started."""
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        sock = tmp_path / "run" / "redis.sock"
+        (tmp_path / "redis.json").write_text(
+            json.dumps({"pid": other.pid, "url": f"unix://{sock}"})
+        )
+        server = EmbeddedRedis(tmp_path, startup_timeout=5)
+        url = server.acquire()
+        try:
+            assert json.loads((tmp_path / "redis.json").read_text())["pid"] != other.pid
+            assert redis.Redis.from_url(url).ping()
+        finally:
+            server.release()
+    finally:
+        other.kill()
+        other.wait()

@@ -46,10 +46,12 @@ class PayloadTooLarge(RememError):
 
 
 class BackendUnavailable(RememError):
-    """Redis could not be reached or did not answer in time. Retrying later may succeed."""
+    """Redis could not be reached or did not answer in time. Retrying later may succeed: the
+    API says when in ``Retry-After`` (the embedded Redis is restarted within about a second)."""
 
     code = "backend_unavailable"
     status = 503
+    retry_after_seconds = 1
 
 
 class IncompatibleBackend(RememError):

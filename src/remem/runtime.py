@@ -19,6 +19,7 @@ from remem.store.embedded import EmbeddedRedis
 from remem.store.keys import Keys
 from remem.store.longterm import LongTermStore
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
+from remem.store.supervisor import Supervisor
 from remem.store.working import WorkingMemoryStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Resources:
         self.settings = settings
         self.keys = Keys(settings.key_prefix)
         self.embedded: EmbeddedRedis | None = None
+        self._supervisor: Supervisor | None = None
         self.versions: dict[str, Any] = {}
         self._ensure_indexes = ensure_indexes
 
@@ -50,6 +52,8 @@ class Resources:
         if not self.settings.redis_url:
             self.embedded = EmbeddedRedis(self.settings.data_dir)
             await asyncio.to_thread(self.embedded.acquire)
+            self._supervisor = Supervisor(self.embedded)  # restarts it if it dies
+            self._supervisor.start()
         try:
             self.redis = connect(
                 self.redis_url,
@@ -90,15 +94,20 @@ class Resources:
         await self._close()
 
     async def _close(self) -> None:
-        if hasattr(self, "long_term"):
-            await self.long_term.close()
-        if hasattr(self, "embedder"):
-            await self.embedder.aclose()
-        if hasattr(self, "redis"):
-            await self.redis.aclose()
-        if self.embedded is not None:
-            await asyncio.to_thread(self.embedded.release)
-            self.embedded = None
+        try:
+            if hasattr(self, "long_term"):
+                await self.long_term.close()
+            if hasattr(self, "embedder"):
+                await self.embedder.aclose()
+            if hasattr(self, "redis"):
+                await self.redis.aclose()
+        finally:  # a failed flush (Redis down for good) must not leave Redis running for ever
+            if self._supervisor is not None:  # supervised until here: the flush needs Redis
+                await self._supervisor.close()
+                self._supervisor = None
+            if self.embedded is not None:
+                await asyncio.to_thread(self.embedded.release)
+                self.embedded = None
 
 
 async def build_embedder_from(settings: Settings) -> Embedder:
