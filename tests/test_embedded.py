@@ -20,6 +20,9 @@ from remem.runtime import Resources
 from remem.store.embedded import EmbeddedRedis, find_binaries
 from tests.serving import free_port
 
+# The launcher itself: the REDIS_URL pass of CI leaves these out (they start their own Redis).
+pytestmark = pytest.mark.embedded_only
+
 
 def test_second_user_reuses_and_last_user_stops(tmp_path: Path) -> None:
     first = EmbeddedRedis(tmp_path)

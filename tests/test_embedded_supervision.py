@@ -24,6 +24,9 @@ from remem.store.embedded import pid_alive
 from tests.helpers import wait_until
 from tests.serving import free_port, served
 
+# The launcher itself: the REDIS_URL pass of CI leaves these out (they start their own Redis).
+pytestmark = pytest.mark.embedded_only
+
 WM = "/v1/working-memory"
 LTM = "/v1/long-term-memory"
 
