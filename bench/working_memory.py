@@ -269,7 +269,7 @@ async def _load_sessions(
                 user = f"user-{(start + i) % 50}"  # 50 users per namespace
                 doc = dict(template, session_id=session, namespace=namespace, user_id=user)
                 doc.update(created_at=created, updated_at=created, last_accessed=created)
-                doc["ttl_seconds"] = None  # a PUT without ttl_seconds: persistent
+                doc["ttl_seconds"] = doc["expires_at"] = None  # a PUT without ttl: persistent
                 pipe.execute_command(
                     "JSON.SET", KEYS.working_memory(session, user, namespace), "$", json.dumps(doc)
                 )
