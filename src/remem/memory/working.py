@@ -87,7 +87,7 @@ class WorkingMemoryService:
     ) -> WorkingMemoryResponse:
         session_id = check_id("session_id", session_id)
         namespace = optional_id("namespace", body.namespace)
-        user = optional_id("user_id", body.user_id or user_id)
+        user = optional_id("user_id", body.user_id if body.user_id is not None else user_id)
         _check_messages(body.messages)
         doc = session_document(
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 from remem.api.deps import long_term_memory
 from remem.api.lean import LeanRoute
 from remem.errors import InvalidInput
+from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.common import AckResponse
 from remem.models.memory import MemoryRecord
@@ -79,9 +80,9 @@ async def forget_long_term_memories(
     """
     return await service.forget(
         body.policy,
-        namespace=namespace,
-        user_id=user_id,
-        session_id=session_id,
+        namespace=optional_id("namespace", namespace),
+        user_id=optional_id("user_id", user_id),
+        session_id=optional_id("session_id", session_id),
         limit=limit,
         dry_run=dry_run,
         pinned_ids=body.pinned_ids or (),
@@ -95,18 +96,20 @@ async def compact_long_term_memories(
     service: LongTermMemoryService = Service,
 ) -> AckResponse:
     """Merge duplicates (same text, then near-identical) within the scope."""
-    remaining = await service.compact(namespace, user_id)
+    remaining = await service.compact(
+        optional_id("namespace", namespace), optional_id("user_id", user_id)
+    )
     return AckResponse(status=f"ok, {remaining} memories remaining after compaction")
 
 
-@lean_router.get("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+@lean_router.get("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
 ) -> MemoryRecord:
     return await service.get(memory_id)
 
 
-@lean_router.patch("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+@lean_router.patch("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
 async def update_long_term_memory(
     memory_id: str, body: EditMemoryRecordRequest, service: LongTermMemoryService = Service
 ) -> MemoryRecord:

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from remem.api.deps import working_memory
 from remem.api.lean import LeanRoute
 from remem.memory.working import WorkingMemoryService
+from remem.models.bounds import MAX_COUNT
 from remem.models.common import AckResponse
 from remem.models.working import (
     AppendMessages,
@@ -35,7 +36,7 @@ async def list_sessions(
     namespace: str | None = None,
     user_id: str | None = None,
     limit: int = Query(20, ge=1, le=100),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_COUNT),
     sort: Literal["created_at", "updated_at"] = "created_at",
     order: Literal["desc", "asc"] = "desc",
     service: WorkingMemoryService = Service,
@@ -51,14 +52,14 @@ async def list_sessions(
     )
 
 
-@router.get("/v1/working-memory/{session_id}", response_model=WorkingMemoryResponse)
+@router.get("/v1/working-memory/{session_id:path}", response_model=WorkingMemoryResponse)
 async def get_working_memory(
     session_id: str,
     namespace: str | None = None,
     user_id: str | None = None,
-    recent_messages_limit: int | None = Query(None, ge=0),
+    recent_messages_limit: int | None = Query(None, ge=0, le=MAX_COUNT),
     model_name: str | None = None,
-    context_window_max: int | None = Query(None, ge=1),
+    context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
     return _json(
@@ -73,13 +74,13 @@ async def get_working_memory(
     )
 
 
-@router.put("/v1/working-memory/{session_id}", response_model=WorkingMemoryResponse)
+@router.put("/v1/working-memory/{session_id:path}", response_model=WorkingMemoryResponse)
 async def put_working_memory(
     session_id: str,
     body: UpdateWorkingMemory,
     user_id: str | None = None,
     model_name: str | None = None,
-    context_window_max: int | None = Query(None, ge=1),
+    context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
     """Replace the session (created if new). created_at is kept from the first write."""
@@ -94,20 +95,20 @@ async def put_working_memory(
     )
 
 
-@router.post("/v1/working-memory/{session_id}/messages", response_model=WorkingMemoryResponse)
+@router.post("/v1/working-memory/{session_id:path}/messages", response_model=WorkingMemoryResponse)
 async def append_messages(
     session_id: str,
     body: AppendMessages,
     namespace: str | None = None,
     user_id: str | None = None,
     model_name: str | None = None,
-    context_window_max: int | None = Query(None, ge=1),
+    context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
     """Append messages atomically on the server (creating the session if needed)."""
-    if body.namespace is None and namespace:
+    if body.namespace is None:
         body.namespace = namespace
-    if body.user_id is None and user_id:
+    if body.user_id is None:
         body.user_id = user_id
     return _json(
         await service.append(
@@ -116,7 +117,7 @@ async def append_messages(
     )
 
 
-@router.delete("/v1/working-memory/{session_id}", response_model=AckResponse)
+@router.delete("/v1/working-memory/{session_id:path}", response_model=AckResponse)
 async def delete_working_memory(
     session_id: str,
     namespace: str | None = None,
