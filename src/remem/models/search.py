@@ -18,6 +18,7 @@ from remem.models.memory import MemoryRecord, MemoryTypeEnum
 
 MAX_WEIGHT = 1_000_000.0
 MAX_DAYS = 1_000_000.0  # about 2,700 years
+MIN_DAYS = 0.001  # 86 s: a shorter half-life overflowed the decay (every score 0)
 
 
 class TagFilter(BaseModel):
@@ -110,8 +111,8 @@ class SearchRequest(SearchFilters):
     recency_recency_weight: FiniteFloat = Field(default=0.2, ge=0.0, le=MAX_WEIGHT)
     recency_freshness_weight: FiniteFloat = Field(default=0.6, ge=0.0, le=MAX_WEIGHT)
     recency_novelty_weight: FiniteFloat = Field(default=0.4, ge=0.0, le=MAX_WEIGHT)
-    recency_half_life_last_access_days: FiniteFloat = Field(default=7.0, gt=0.0, le=MAX_DAYS)
-    recency_half_life_created_days: FiniteFloat = Field(default=30.0, gt=0.0, le=MAX_DAYS)
+    recency_half_life_last_access_days: FiniteFloat = Field(default=7.0, ge=MIN_DAYS, le=MAX_DAYS)
+    recency_half_life_created_days: FiniteFloat = Field(default=30.0, ge=MIN_DAYS, le=MAX_DAYS)
     server_side_recency: bool | None = Field(default=None, description="Accepted, ignored.")
 
 
