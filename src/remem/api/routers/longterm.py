@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
@@ -27,6 +29,23 @@ lean_router = APIRouter(tags=["long-term memory"], route_class=LeanRoute)
 Service = Depends(long_term_memory)
 
 
+_FIRST_HIT = {"path.memory_id": "$response.body#/memories/0/id"}
+_HIT_LINKS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "links": {  # OpenAPI links: a stateful client or fuzzer can follow a search to a hit
+            "GetMemory": {
+                "operationId": "get_long_term_memory_v1_long_term_memory__memory_id__get",
+                "parameters": _FIRST_HIT,
+            },
+            "UpdateMemory": {
+                "operationId": "update_long_term_memory_v1_long_term_memory__memory_id__patch",
+                "parameters": _FIRST_HIT,
+            },
+        }
+    }
+}
+
+
 class ForgetRequest(BaseModel):
     policy: ForgetPolicy = Field(default_factory=ForgetPolicy)
     pinned_ids: list[str] | None = None
@@ -47,7 +66,9 @@ async def create_long_term_memory(
     return AckResponse(status="ok")
 
 
-@lean_router.post("/v1/long-term-memory/search", response_model=MemoryRecordResults)
+@lean_router.post(
+    "/v1/long-term-memory/search", response_model=MemoryRecordResults, responses=_HIT_LINKS
+)
 async def search_long_term_memory(
     body: SearchRequest, service: LongTermMemoryService = Service
 ) -> MemoryRecordResults:

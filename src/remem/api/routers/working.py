@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -22,6 +22,21 @@ from remem.models.working import (
 
 router = APIRouter(tags=["working memory"], route_class=LeanRoute)
 Service = Depends(working_memory)
+
+
+def _session_links(*operations: tuple[str, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from an answer holding a session to the operations on that session, so
+    a stateful client or fuzzer (schemathesis) can follow a PUT with a GET of the same id."""
+    session = {"path.session_id": "$response.body#/session_id"}
+    links = {name: {"operationId": op, "parameters": session} for name, op in operations}
+    return {200: {"links": links}}
+
+
+_THE_SESSION = _session_links(
+    ("GetSession", "get_working_memory_v1_working_memory__session_id__get"),
+    ("AppendMessages", "append_messages_v1_working_memory__session_id__messages_post"),
+    ("DeleteSession", "delete_working_memory_v1_working_memory__session_id__delete"),
+)
 
 
 def _json(model: BaseModel) -> Response:
@@ -74,7 +89,11 @@ async def get_working_memory(
     )
 
 
-@router.put("/v1/working-memory/{session_id:path}", response_model=WorkingMemoryResponse)
+@router.put(
+    "/v1/working-memory/{session_id:path}",
+    response_model=WorkingMemoryResponse,
+    responses=_THE_SESSION,
+)
 async def put_working_memory(
     session_id: str,
     body: UpdateWorkingMemory,
@@ -95,7 +114,11 @@ async def put_working_memory(
     )
 
 
-@router.post("/v1/working-memory/{session_id:path}/messages", response_model=WorkingMemoryResponse)
+@router.post(
+    "/v1/working-memory/{session_id:path}/messages",
+    response_model=WorkingMemoryResponse,
+    responses=_THE_SESSION,
+)
 async def append_messages(
     session_id: str,
     body: AppendMessages,
