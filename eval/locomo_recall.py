@@ -9,7 +9,8 @@ dia_id, one namespace per conversation). The memory's ``text`` is the turn as sa
 turns before and after it, and its ``entities`` the speaker (who the turn is about, as an
 extractor would record it; remem boosts memories whose entities a question names). Each
 category 1-4 question is then asked as a search in each mode, and we count how many of its
-evidence turns are in the top 5 and top 10 (averaged over questions). ``--modes`` picks modes.
+evidence turns are in the top 5 and top 10 (averaged over questions). ``--modes`` picks modes;
+``--alphas 0.25,0.35,0.5`` asks hybrid search once per ``hybrid_alpha`` (default: the server's).
 
 Without --url the script starts remem in-process on an embedded Redis in a temporary directory.
 """
@@ -101,9 +102,26 @@ async def remem(url: str | None) -> AsyncIterator[httpx.AsyncClient]:
                 yield http
 
 
+def searches(modes: tuple[str, ...], alphas: tuple[float, ...]) -> dict[str, dict[str, Any]]:
+    """The searches to ask each question: a row label -> the request's mode fields."""
+    out: dict[str, dict[str, Any]] = {}
+    for mode in modes:
+        if mode == "hybrid" and alphas:
+            for alpha in alphas:
+                out[f"hybrid a={alpha:g}"] = {"search_mode": mode, "hybrid_alpha": alpha}
+        else:
+            out[mode] = {"search_mode": mode}
+    return out
+
+
 async def run(
-    data: Path, url: str | None, modes: tuple[str, ...] = MODES, ks: tuple[int, ...] = (5, 10)
+    data: Path,
+    url: str | None,
+    modes: tuple[str, ...] = MODES,
+    ks: tuple[int, ...] = (5, 10),
+    alphas: tuple[float, ...] = (),
 ) -> None:
+    rows = searches(modes, alphas)
     files = sorted(data.glob("*.json"))
     hits: dict[tuple[str, int | str, int], list[float]] = defaultdict(list)
     latencies: dict[str, list[float]] = defaultdict(list)
@@ -130,14 +148,14 @@ async def run(
                 wanted = evidence_of(qa)
                 if not wanted:
                     continue
-                for mode in modes:
+                for mode, fields in rows.items():
                     t = time.perf_counter()
                     r = await http.post(
                         "/v1/long-term-memory/search",
                         json={
                             "text": qa["question"],
                             "namespace": {"eq": namespace},
-                            "search_mode": mode,
+                            **fields,
                             "limit": max(ks),
                             "recency_boost": False,
                         },
@@ -161,13 +179,13 @@ async def run(
         + " | search p50 ms |"
     )
     print("|---|--:|--:|" + "--:|" * len(CATEGORIES) + "--:|")
-    for mode in modes:
+    for mode in rows:
         cells = [f"{_mean(hits[(mode, 'all', k)]):.3f}" for k in ks]
         cells += [f"{_mean(hits[(mode, c, 10)]):.3f}" for c in CATEGORIES]
         lat = sorted(latencies[mode])
         cells.append(f"{1000 * lat[len(lat) // 2]:.1f}" if lat else "-")
         print(f"| {mode} | " + " | ".join(cells) + " |")
-    print(f"\nquestions: {len(hits[(modes[0], 'all', 10)])}")
+    print(f"\nquestions: {len(hits[(next(iter(rows)), 'all', 10)])}")
 
 
 def _mean(values: list[float]) -> float:
@@ -179,12 +197,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder of LoCoMo JSON files")
     parser.add_argument("--url", help="a running remem (default: start one in-process)")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated search modes")
+    parser.add_argument("--alphas", default="", help="comma-separated hybrid_alpha values")
     args = parser.parse_args()
     modes = tuple(m for m in args.modes.split(",") if m)
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
-    asyncio.run(run(args.data, args.url, modes))
+    alphas = tuple(float(a) for a in args.alphas.split(",") if a)
+    asyncio.run(run(args.data, args.url, modes, alphas=alphas))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ key prefix and index per test, and the app through ASGI transport with its lifes
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,6 +20,12 @@ from remem.store.embedded import EmbeddedRedis
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded Redis, or the server ``REMEM_TEST_REDIS_URL`` names (CI runs the suite a
+    second time against a Redis it started on a TCP port: the way servers share one Redis)."""
+    given = os.environ.get("REMEM_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
     server = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis")))
     url = server.acquire()
     yield url
@@ -43,8 +50,10 @@ def _versions_line(redis_url: str, request: pytest.FixtureRequest) -> None:
     client.close()
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
+        where = "REMEM_TEST_REDIS_URL" if os.environ.get("REMEM_TEST_REDIS_URL") else "embedded"
         reporter.write_line(
-            f"redis {version}, search {modules.get('search')}, json {modules.get('ReJSON')}"
+            f"redis {version}, search {modules.get('search')}, json {modules.get('ReJSON')} "
+            f"({where}: {redis_url})"
         )
 
 

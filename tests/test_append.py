@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from datetime import datetime
 
 import httpx
@@ -60,6 +62,32 @@ async def test_append_keeps_ttl_and_can_change_it(
     assert r.json()["ttl_seconds"] == 50 and await resources.redis.ttl(key) <= 50
     r = await client.post(f"{WM}/t/messages", json={"messages": msgs("d"), "ttl_seconds": None})
     assert r.json()["ttl_seconds"] is None and await resources.redis.ttl(key) == -1
+
+
+async def test_the_document_says_when_its_key_expires(
+    client: httpx.AsyncClient, resources: Resources
+) -> None:
+    """``expires_at`` (what listing filters on) is the key's own expiry, to the millisecond,
+    after a PUT, an append that restarts the clock, one that changes it and one that ends it."""
+    key = resources.keys.working_memory("x", None, None)
+
+    async def both() -> tuple[object, object]:
+        raw = await resources.redis.execute_command("JSON.GET", key, "$.expires_at")
+        ms = await resources.redis.pexpiretime(key)
+        return json.loads(raw)[0], None if ms == -1 else ms / 1000
+
+    await client.put(f"{WM}/x", json={"messages": msgs("a"), "ttl_seconds": 300})
+    stored, actual = await both()
+    assert stored == actual and isinstance(stored, float)
+    await client.post(f"{WM}/x/messages", json={"messages": msgs("b")})
+    assert (await both())[0] == (await both())[1] >= stored  # type: ignore[operator]
+    await client.post(f"{WM}/x/messages", json={"messages": msgs("c"), "ttl_seconds": 5})
+    stored, actual = await both()
+    assert stored == actual and stored < time.time() + 6  # type: ignore[operator]
+    await client.post(f"{WM}/x/messages", json={"messages": msgs("d"), "ttl_seconds": None})
+    assert await both() == (None, None)
+    await client.put(f"{WM}/x", json={"messages": msgs("a")})
+    assert await both() == (None, None)
 
 
 async def test_put_without_ttl_makes_session_persistent(

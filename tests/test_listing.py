@@ -231,3 +231,46 @@ async def test_remembered_boundaries_never_make_a_page_wrong(resources: Resource
     await add(5_000, 800, 100)  # newer sessions shift every rank by 800
     await check(3_500)
     await check(30)
+
+
+async def test_listing_never_holds_a_session_past_its_ttl(client: httpx.AsyncClient) -> None:
+    """Polled while hundreds of sessions expire, no listing and no total includes a session
+    whose TTL has ended, though Redis reclaims expired keys lazily (measured up to 0.47 s
+    late)."""
+    ns = "expiring"
+    persistent = [f"p{i:03d}" for i in range(200)]
+    expiring = [f"e{i:03d}" for i in range(200)]
+    ttl = 1
+    for sid in persistent:
+        await put(client, sid, namespace=ns)
+    sem = asyncio.Semaphore(16)
+    ends: dict[str, tuple[float, float]] = {}  # sid -> (earliest, latest) instant of its end
+
+    async def put_expiring(sid: str) -> None:
+        async with sem:
+            sent = time.time()
+            await put(client, sid, namespace=ns, ttl_seconds=ttl)
+            ends[sid] = (sent + ttl, time.time() + ttl)
+
+    await asyncio.gather(*(put_expiring(sid) for sid in expiring))
+    assert (await listing(client, namespace=ns))["total"] == 400
+    listings = 0
+    latest_end = max(late for _, late in ends.values())
+    while time.time() < latest_end + 1.0:
+        started = time.time()
+        first = await listing(client, namespace=ns, limit=100)
+        second = await listing(client, namespace=ns, limit=100, offset=100)
+        finished = time.time()
+        listings += 1
+        for sid in [*first["sessions"], *second["sessions"]]:  # type: ignore[misc]
+            if sid in ends:  # listed: so its TTL had not ended when the listing began
+                assert started < ends[sid][1], f"{sid} listed {started - ends[sid][1]:.3f}s late"
+        # The total counts every live session: at least those sure to outlive the listing,
+        # at most those that may still have been alive when it began.
+        sure = sum(1 for early, _ in ends.values() if early > finished)
+        maybe = sum(1 for _, late in ends.values() if late > started)
+        assert 200 + sure <= first["total"] <= 200 + maybe  # type: ignore[operator]
+        await asyncio.sleep(0.05)
+    assert listings >= 10
+    final = await listing(client, namespace=ns, limit=100, offset=100)
+    assert final["total"] == 200

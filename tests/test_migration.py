@@ -189,6 +189,18 @@ async def test_moves_every_session_with_its_fields_and_ttl(
     ]
     assert 3_590_000 < ttls[0] <= 3_600_000 and 7_190_000 < ttls[1] <= 7_200_000
     assert ttls[2] == -1  # no TTL before, none after
+    # The document says when its key expires, to the millisecond, for listing to filter on.
+    for key, ttl in zip(
+        [
+            keys.working_memory("chat:42", "user:1", "team:alpha"),
+            keys.working_memory("plain", None, None),
+        ],
+        [ttls[0], ttls[2]],
+        strict=True,
+    ):
+        (expires_at,) = json.loads(await legacy.execute_command("JSON.GET", key, "$.expires_at"))
+        expiry_ms = await legacy.pexpiretime(key)
+        assert expires_at == (None if ttl == -1 else expiry_ms / 1000)
 
 
 async def test_a_second_run_has_nothing_to_do(legacy: Redis, settings: Settings) -> None:

@@ -14,7 +14,9 @@ from remem.runtime import Resources
 from remem.store.schema import ensure_index, long_term_memory_index
 
 
-async def test_a_model_change_is_refused_until_reindexed(settings: Settings) -> None:
+async def test_a_model_change_is_refused_until_reindexed(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with Resources(settings) as res:
         await res.long_term.create(
             [NewMemoryRecord(id="tea", text="Alice drinks green tea every morning")]
@@ -32,14 +34,17 @@ async def test_a_model_change_is_refused_until_reindexed(settings: Settings) -> 
         async with Resources(settings):
             pass
 
+    capsys.readouterr()
     assert await run_reindex(settings) == 1
+    printed = capsys.readouterr()
+    assert (printed.out + printed.err).count("1 memories") == 1  # the result, said once
     async with Resources(settings) as res:
         found = await res.long_term.search(SearchRequest(text="what does alice drink"))
         assert [m.id for m in found.memories] == ["tea"]
 
 
 async def test_memories_without_search_terms_are_refused_until_reindexed(
-    settings: Settings,
+    settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with Resources(settings) as res:
         await res.long_term.create(
@@ -58,7 +63,10 @@ async def test_memories_without_search_terms_are_refused_until_reindexed(
         async with Resources(settings):
             pass
 
+    capsys.readouterr()
     assert await run_reindex(settings) == 1
+    printed = capsys.readouterr()
+    assert (printed.out + printed.err).count("1 memories") == 1  # the result, said once
     async with Resources(settings) as res:
         terms = await res.redis.execute_command(
             "JSON.GET", res.keys.memory("walk"), "$.search_terms"

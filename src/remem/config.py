@@ -112,12 +112,6 @@ class Settings(BaseSettings):
         "than the hit (the upstream server's 15 minutes): moving it re-indexes the memory, "
         "vector included (about 1 ms). access_count counts every hit, kept beside the memory.",
     )
-    dedup_distance: float | None = Field(
-        default=None,
-        description="Cosine distance under which a new memory merges into an existing one "
-        "of the same namespace and user (semantic deduplication). Unset: the model's own "
-        "(0.03 for `static`, whose distances are compressed; 0.05 otherwise).",
-    )
 
 
 def settings_table() -> str:

@@ -73,11 +73,7 @@ class Resources:
                 self.embedder,
                 access_flush_seconds=self.settings.access_flush_seconds,
                 access_resolution_seconds=self.settings.access_resolution_seconds,
-                dedup_threshold=(
-                    self.settings.dedup_distance
-                    if self.settings.dedup_distance is not None
-                    else dedup_distance_of(self.embedder)
-                ),
+                dedup_candidate_distance=dedup_distance_of(self.embedder),
             )
             await self.long_term.start()
         except BaseException:

@@ -324,20 +324,28 @@ async def test_documents_edited_by_hand_still_rank(
     service: LongTermMemoryService, store: LongTermStore
 ) -> None:
     """Facts are read leniently: a memory whose last_accessed was removed by hand falls back to
-    its created_at, and entities set by hand boost it."""
+    its created_at, and entities set by hand boost it past the memory the text ranks first."""
     await seed(service)
-    key = store.keys.memory("t4")
-    await store.redis.execute_command("JSON.DEL", key, "$.last_accessed")
-    await store.redis.execute_command("JSON.SET", key, "$.entities", '["Carol"]')
+    for memory_id in ("t4", "t7"):  # the two memories naming Carol
+        await store.redis.execute_command(
+            "JSON.DEL", store.keys.memory(memory_id), "$.last_accessed"
+        )
     facts = await store.get_facts(["t4"], dates=True, entities=True)
     assert facts["t4"].last_accessed == facts["t4"].created_at
-    assert facts["t4"].entities == ["Carol"]
     for mode in ("semantic", "keyword", "hybrid"):
-        boosted = await service.search(
-            SearchRequest(text="who is carol", search_mode=mode, entity_boost=1.0)
-        )
-        assert boosted.memories[0].id == "t4", mode
         plain = await service.search(
             SearchRequest(text="who is carol", search_mode=mode, entity_boost=0.0)
         )
-        assert plain.memories[0].id != "t4", mode  # the boost, not the text, put it first
+        first = plain.memories[0].id
+        other = "t7" if first == "t4" else "t4"
+        await store.redis.execute_command("JSON.SET", store.keys.memory(first), "$.entities", "[]")
+        await store.redis.execute_command(
+            "JSON.SET", store.keys.memory(other), "$.entities", '["Carol"]'
+        )
+        assert (await store.get_facts([other], dates=True, entities=True))[other].entities == [
+            "Carol"
+        ]
+        boosted = await service.search(
+            SearchRequest(text="who is carol", search_mode=mode, entity_boost=1.0)
+        )
+        assert boosted.memories[0].id == other, mode  # the boost, not the text, put it first

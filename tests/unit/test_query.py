@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from remem.store.query import conjunction, escape_tag, numeric_range, tag_any, tag_equals
+from remem.store.query import (
+    conjunction,
+    escape_tag,
+    numeric_range,
+    tag_any,
+    tag_equals,
+    text_any,
+    text_any_where,
+)
 
 
 def test_plain_values_are_left_alone() -> None:
-    assert escape_tag("abc_123") == "abc_123"
+    assert escape_tag("abc123") == "abc123"
+
+
+def test_underscores_are_escaped() -> None:
+    """A bare ``_`` is a syntax error to the query parser (500 for a search of ``_``)."""
+    assert escape_tag("_") == "\\_"
+    assert escape_tag("abc_123") == "abc\\_123"
+    assert text_any("search_text", ["_", "a_b"]) == "@search_text:(\\_|a\\_b)"
 
 
 def test_every_query_syntax_character_is_escaped() -> None:
@@ -32,3 +47,12 @@ def test_conjunction_of_nothing_matches_all() -> None:
     assert conjunction(["", ""]) == "*"
     assert conjunction(["*", "@a:{x}"]) == "@a:{x}"
     assert conjunction(["@a:{x}", "", "@b:{y}"]) == "@a:{x} @b:{y}"
+
+
+def test_words_under_a_filter_go_one_by_one() -> None:
+    """A filter goes with each word (RediSearch 2.10 misscores a union it intersects)."""
+    assert text_any_where("t", ["a", "b"], "*") == "@t:(a|b)"
+    assert text_any_where("t", ["a"], "@n:{x}") == "((@n:{x}) @t:(a))"
+    assert text_any_where("t", ["a", "b_c"], "-@n:{x}") == (
+        "(((-@n:{x}) @t:(a)) | ((-@n:{x}) @t:(b\\_c)))"
+    )

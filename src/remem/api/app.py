@@ -4,15 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from remem import __version__
 from remem.api.errors import install_error_handlers
+from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
 from remem.api.routers import health, longterm, working
 from remem.config import Settings
+from remem.models.common import ErrorResponse
 from remem.runtime import Resources
+
+# Answers every route may give besides its own, as the OpenAPI schema shows them: remem's errors
+# are {"detail", "code"} (remem.errors), 422 stays FastAPI's validation list.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid input (the reason is in detail)"},
+    413: {"model": ErrorResponse, "description": "Request body too large"},
+    500: {"model": ErrorResponse, "description": "Unexpected server error (error_id in detail)"},
+    503: {"model": ErrorResponse, "description": "Redis unavailable; retry later"},
+}
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -22,12 +35,15 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.resources = res
             yield
 
-    app = FastAPI(
+    # /docs and /redoc with their scripts served by remem itself, not from a CDN: they work
+    # offline and behind a firewall.
+    app = FastAPIOffline(
         title="remem",
         version=__version__,
         description="Memory for AI agents on Redis. REST API wire-compatible with the "
         "Redis Agent Memory Server.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     install_error_handlers(app)
     app.include_router(health.router)
@@ -35,4 +51,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(longterm.router)
     app.include_router(longterm.lean_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app

@@ -17,6 +17,26 @@ from remem.errors import RememError
 app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from remem import __version__
+
+        typer.echo(f"remem {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """remem: memory for AI agents on Redis."""
+
+
 def _settings(data_dir: Path | None, redis_url: str | None) -> Settings:
     overrides: dict[str, object] = {}
     if data_dir is not None:

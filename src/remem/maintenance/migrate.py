@@ -77,7 +77,14 @@ for i, doc in ipairs(ARGV) do
     if type(set) == 'table' and set.err then
       out[i] = set.err
     else
-      if pttl > 0 then redis.call('PEXPIRE', new, pttl) end
+      if pttl > 0 then
+        local now = redis.call('TIME')
+        local at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + pttl
+        redis.call('JSON.SET', new, '$.expires_at', string.format('%.3f', at / 1000))
+        redis.call('PEXPIREAT', new, string.format('%d', at))
+      else
+        redis.call('JSON.SET', new, '$.expires_at', 'null')
+      end
       redis.call('DEL', old)
       out[i] = 'moved'
     end

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 
 from redis.exceptions import ResponseError
 
@@ -29,6 +30,7 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
                     await redis.execute_command("FT.DROPINDEX", index)
         done = 0
         cursor = 0
+        next_report = time.monotonic() + 2.0
         while True:
             cursor, found = await redis.scan(
                 cursor, match=f"{keys.memory_prefix}*", count=batch, _type="ReJSON-RL"
@@ -47,9 +49,10 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
                         key, "$.search_terms", json.dumps(index_terms(keyword_text)),
                     )  # fmt: skip
                 await pipe.execute()
-                pairs = docs
-                done += len(pairs)
-                print(f"re-embedded {done:,} memories", file=sys.stderr)
+                done += len(docs)
+                if time.monotonic() > next_report:  # progress on long runs; the result below
+                    next_report = time.monotonic() + 2.0
+                    print(f"re-embedded {done:,} memories so far", file=sys.stderr)
             if cursor == 0:
                 break
         await ensure_long_term_index(redis, keys, name, res.embedder.dimensions)

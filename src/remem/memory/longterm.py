@@ -21,7 +21,15 @@ from pydantic import ValidationError
 from remem.embeddings.base import Embedder
 from remem.errors import Conflict, InvalidInput, NotFound
 from remem.memory.access import AccessTracker
-from remem.memory.dedup import DEFAULT_SEMANTIC_THRESHOLD, Deduplicator, absorb, memory_hash
+from remem.memory.dedup import (
+    DEFAULT_CANDIDATE_DISTANCE,
+    Decide,
+    Deduplicator,
+    absorb,
+    fold,
+    memory_hash,
+    same_scope,
+)
 from remem.memory.filters import compile_filters, epoch
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id
@@ -131,7 +139,8 @@ class Created:
 class LongTermMemoryService:
     store: LongTermStore
     embedder: Embedder
-    dedup_threshold: float = DEFAULT_SEMANTIC_THRESHOLD
+    dedup_candidate_distance: float = DEFAULT_CANDIDATE_DISTANCE
+    merge_decision: Decide | None = None  # None: only copies of the same text merge
     access_flush_seconds: float = 1.0
     access_resolution_seconds: float = 0.0
     dedup: Deduplicator = field(init=False)
@@ -139,7 +148,7 @@ class LongTermMemoryService:
     searcher: Searcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dedup = Deduplicator(self.store, self.dedup_threshold)
+        self.dedup = Deduplicator(self.store, self.dedup_candidate_distance, self.merge_decision)
         self.access = AccessTracker(
             self.store,
             interval=self.access_flush_seconds,
@@ -168,24 +177,30 @@ class LongTermMemoryService:
     async def create(
         self, records: Sequence[MemoryRecord], *, deduplicate: bool = True
     ) -> list[Created]:
-        """Store ``records``, searchable on return; one ``Created`` per record, in order."""
+        """Store ``records``, searchable on return; one ``Created`` per record, in order.
+
+        An id owned by another namespace or user is a ``Conflict``: found before anything is
+        written, the whole request is refused; taken by a concurrent request meanwhile (the
+        store's upsert checks ownership atomically), that record alone is not written, the rest
+        of the request is, and the ``Conflict`` says so.
+        """
         if not records:
             return []
         vectors = await self._embed([r.text for r in records])
         docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
         stored = await self.store.get_many([d["id"] for d in docs])
         for doc, old in zip(docs, stored, strict=True):
-            if old is not None and (old.get("namespace"), old.get("user_id")) != (
-                doc["namespace"],
-                doc["user_id"],
-            ):
+            if old is not None and not same_scope(old, doc):
                 raise Conflict(
                     f"memory {doc['id']!r} exists in another namespace or for another user"
                 )
         at = now()
+        ids = {d["id"] for d in docs}
         pending: dict[str, dict[str, Any]] = {}  # id -> document to write
         vector_of: dict[str, np.ndarray] = {}
         by_hash: dict[str, str] = {}
+        # Copies of a memory this request writes: folded in once its final text is known.
+        copies: list[tuple[int, str, dict[str, Any], np.ndarray]] = []
         merges: list[tuple[int, str, dict[str, Any]]] = []  # (position in out, target, doc)
         out: list[Created] = []
         for doc, vector, old in zip(docs, vectors, stored, strict=True):
@@ -193,23 +208,23 @@ class LongTermMemoryService:
             if old is not None or memory_id in pending or not deduplicate:
                 status: Status = "updated" if old is not None or memory_id in pending else "created"
                 pending[memory_id], vector_of[memory_id] = doc, vector
+                by_hash.setdefault(doc["memory_hash"], memory_id)
                 out.append(Created(memory_id, status))
                 continue
             twin = by_hash.get(doc["memory_hash"]) or await self.dedup.by_hash(doc)
-            if twin is not None:
-                if doc["pinned"]:
-                    if twin in pending:
-                        pending[twin]["pinned"] = True
-                    else:
-                        await self.dedup.pin(twin, at)
+            if twin is not None and twin in ids:
+                copies.append((len(out), twin, doc, vector))
                 out.append(Created(twin, "duplicate"))
                 continue
-            target = self._near_in_batch(doc, vector, pending, vector_of)
+            if twin is not None and await self.dedup.fold_into(twin, doc, at):
+                out.append(Created(twin, "duplicate"))
+                continue
+            target = await self.dedup.similar_pending(doc, vector, pending, vector_of)
             if target is not None:
                 pending[target] = absorb(pending[target], doc, pending[target]["updated_at"])
                 out.append(Created(target, "merged"))
                 continue
-            target = await self.dedup.nearest(doc, vector)
+            target = await self.dedup.similar_stored(doc, vector)
             if target is not None:
                 merges.append((len(out), target, doc))
                 out.append(Created(target, "merged"))
@@ -217,33 +232,32 @@ class LongTermMemoryService:
             pending[memory_id], vector_of[memory_id] = doc, vector
             by_hash[doc["memory_hash"]] = memory_id
             out.append(Created(memory_id, "created"))
-        await self.store.upsert_many(list(pending.values()))
+        moved: dict[str, str] = {}  # hash -> the copy stored because its twin's text changed
+        for position, twin, doc, vector in copies:
+            kept = pending.get(twin)
+            if kept is None or kept["memory_hash"] != doc["memory_hash"]:
+                twin = moved.get(doc["memory_hash"], doc["id"])
+                kept = pending.get(twin)
+            if kept is not None and kept["memory_hash"] == doc["memory_hash"]:
+                pending[twin] = fold(kept, doc, kept["updated_at"]) or kept
+                out[position] = Created(twin, "duplicate")
+            elif twin not in pending:  # the twin's text changed later in this request
+                pending[twin], vector_of[twin] = doc, vector
+                moved[doc["memory_hash"]] = twin
+                out[position] = Created(twin, "created")
+        written = await self.store.upsert_many(list(pending.values()))
+        refused = [i for i, w in zip(pending, written, strict=True) if w.refused]
         for position, target, doc in merges:
             if not await self.dedup.merge_into(target, doc, at):  # gone or pinned meanwhile
-                await self.store.upsert_many([doc])
                 out[position] = Created(doc["id"], "created")
+                if (await self.store.upsert_many([doc]))[0].refused:
+                    refused.append(doc["id"])
+        if refused:
+            raise Conflict(
+                f"memory {', '.join(map(repr, refused))} was created meanwhile in another "
+                f"namespace or for another user; the request's other memories were stored"
+            )
         return out
-
-    def _near_in_batch(
-        self,
-        doc: dict[str, Any],
-        vector: np.ndarray,
-        pending: dict[str, dict[str, Any]],
-        vector_of: dict[str, np.ndarray],
-    ) -> str | None:
-        if doc["pinned"]:
-            return None
-        best, best_dist = None, self.dedup_threshold
-        for memory_id, other in pending.items():
-            if other["pinned"] or (other["namespace"], other["user_id"]) != (
-                doc["namespace"],
-                doc["user_id"],
-            ):
-                continue
-            dist = 1.0 - float(np.dot(vector_of[memory_id], vector))
-            if dist <= best_dist:
-                best, best_dist = memory_id, dist
-        return best
 
     # -- read, edit, delete ------------------------------------------------------------------
     async def get(self, memory_id: str) -> MemoryRecord:
@@ -361,5 +375,5 @@ class LongTermMemoryService:
         )
 
     async def compact(self, namespace: str | None = None, user_id: str | None = None) -> int:
-        """Merge duplicate memories (hash, then semantic); how many remain in the scope."""
+        """Merge copies of the same normalised text; how many memories remain in the scope."""
         return await self.dedup.compact(namespace, user_id, now())

@@ -49,7 +49,8 @@ def session_document(
     last_accessed: float | None = None,
 ) -> dict[str, Any]:
     """The stored form of a session: the wire fields plus its identity and epoch timestamps
-    (the index sorts on these numbers)."""
+    (the index sorts on these numbers), and ``expires_at``, when its TTL ends (None: never),
+    counted from ``updated_at``."""
     doc = body.model_dump(mode="json")
     updated = created_at if updated_at is None else updated_at
     doc.update(
@@ -59,8 +60,20 @@ def session_document(
         created_at=created_at,
         updated_at=updated,
         last_accessed=updated if last_accessed is None else last_accessed,
+        expires_at=expiry(updated, body.ttl_seconds),
     )
     return doc
+
+
+def expiry(start: float, ttl_seconds: int | None) -> float | None:
+    """When a TTL started at ``start`` ends, to the millisecond (PEXPIREAT's unit)."""
+    return None if ttl_seconds is None else round(start + ttl_seconds, 3)
+
+
+def expired(doc: dict[str, Any], now: float) -> bool:
+    """True when the session is past its TTL (Redis may not have reclaimed the key yet)."""
+    expires = doc.get("expires_at")
+    return isinstance(expires, int | float) and expires <= now
 
 
 def _check_messages(messages: list[MemoryMessage]) -> None:
@@ -93,7 +106,7 @@ class WorkingMemoryService:
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
         )
         key = self.keys.working_memory(session_id, user, namespace)
-        kept = await self.store.put(key, doc, body.ttl_seconds)
+        kept = await self.store.put(key, doc)
         if kept is not None:
             doc["created_at"] = kept
         return self._response(doc, model_name, context_window_max)
@@ -154,7 +167,7 @@ class WorkingMemoryService:
         if doc is None and partial:
             key = await self._find_one(session_id, namespace, user_id)
             doc = await self.store.get(key) if key else None
-        if doc is None:
+        if doc is None or expired(doc, time.time()):
             raise NotFound(f"Session {session_id} not found")
         if recent_messages_limit is not None:
             if recent_messages_limit < 0:

@@ -34,7 +34,10 @@ def flat_twin(redis: Redis) -> Redis:
     results), so the store sends its hot searches through this twin.
     """
     pool = redis.connection_pool
-    kwargs = {**pool.connection_kwargs, "protocol": 2}
+    # redis-py >= 7 adds maintenance-notification handlers to a RESP3 pool's settings over TCP
+    # (not over a unix socket); they refuse a RESP2 connection, so the twin leaves them out.
+    kwargs = {k: v for k, v in pool.connection_kwargs.items() if "maint_notifications" not in k}
+    kwargs["protocol"] = 2
     return Redis(
         connection_pool=ConnectionPool(
             connection_class=pool.connection_class, max_connections=pool.max_connections, **kwargs

@@ -31,16 +31,34 @@ from redis.exceptions import WatchError
 
 from remem.store.connection import backend_errors, flat_twin
 from remem.store.keys import Keys
-from remem.store.query import conjunction, knn, tag_any, text_any, vector_range
+from remem.store.query import conjunction, knn, tag_any, text_any_where, vector_range
 
+# KEYS[1]: the memory; ARGV[1]: its document; ARGV[2], ARGV[3]: its namespace and user_id, each
+# '' for none or '=' and the value. A document owned by another (namespace, user_id) is left alone
+# ({0}): checked here, atomically with the write, so that concurrent creators of one id cannot
+# take it over. Else the document is written, keeping a stored created_at ({1, created_at}, or
+# {1} for a new memory).
 _UPSERT = """
+local owner = redis.call('JSON.GET', KEYS[1], '$.namespace', '$.user_id')
+if owner then
+  local found = cjson.decode(owner)
+  local function tag(values)
+    local v = values and values[1]
+    if v == nil or v == cjson.null then return '' end
+    if type(v) ~= 'string' then return '?' end
+    return '=' .. v
+  end
+  if tag(found['$.namespace']) ~= ARGV[2] or tag(found['$.user_id']) ~= ARGV[3] then
+    return {0}
+  end
+end
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
 redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
 if old and old ~= '[]' and old ~= '[null]' then
   redis.call('JSON.SET', KEYS[1], '$.created_at', string.sub(old, 2, -2))
-  return string.sub(old, 2, -2)
+  return {1, string.sub(old, 2, -2)}
 end
-return false
+return {1}
 """
 
 # A search hit must not rewrite its memory: any JSON write re-indexes the whole document, vector
@@ -123,6 +141,18 @@ class Row:
     user_id: str | None
 
 
+class Written(NamedTuple):
+    """What ``upsert_many`` did with one document."""
+
+    created_at: float | None  # the stored created_at it kept; None for a new memory
+    refused: bool = False  # another namespace or user owns the id: nothing written
+
+
+def _owner_tag(value: Any) -> str:
+    """A namespace or user_id as ``_UPSERT`` compares it."""
+    return "" if value is None else f"={value}"
+
+
 TOUCH_CHUNK = 8
 SIZE_TTL = 5.0
 COUNT_MAX_AGE = 60.0
@@ -175,18 +205,26 @@ class LongTermStore:
         await self._flat.aclose()
 
     # -- documents ---------------------------------------------------------------------------
-    async def upsert_many(self, docs: Sequence[dict[str, Any]]) -> list[float | None]:
-        """Write documents in one pipeline; each keeps its stored ``created_at`` (returned)."""
+    async def upsert_many(self, docs: Sequence[dict[str, Any]]) -> list[Written]:
+        """Write documents in one pipeline; each keeps its stored ``created_at``. A document
+        whose id another namespace or user owns is not written (``Written.refused``); the
+        others are."""
         if not docs:
             return []
         with backend_errors():
             async with self.redis.pipeline(transaction=False) as pipe:
                 for doc in docs:
                     key = self.keys.memory(doc["id"])
-                    await self._upsert(keys=[key], args=[json.dumps(doc)], client=pipe)
+                    owner = [_owner_tag(doc.get("namespace")), _owner_tag(doc.get("user_id"))]
+                    await self._upsert(keys=[key], args=[json.dumps(doc), *owner], client=pipe)
                 self._changed(pipe)
                 replies = await pipe.execute()
-        return [float(r) if r else None for r in replies[:-1]]
+        return [
+            Written(None, refused=True)
+            if not int(r[0])
+            else Written(float(r[1]) if len(r) > 1 else None)
+            for r in replies[:-1]
+        ]
 
     def _changed(self, pipe: Pipeline) -> None:
         """Queue a new generation token after the writes queued in ``pipe``."""
@@ -597,9 +635,13 @@ class LongTermStore:
         return self._keyword_found(reply)
 
     def _keyword_command(self, query: str, words: Sequence[str], k: int) -> list[Any]:
+        # BM25STD is Okapi BM25, the sum over the words a memory holds (Redis 8's default
+        # scorer). RediSearch 2.10's legacy BM25 divided that sum by a "slop" growing with the
+        # words matched, term offsets or not, so holding all four words of a query scored about
+        # as holding one (issue 9).
         return [
             "FT.SEARCH", self.index, self.keyword_query(query, words),
-            "WITHSCORES", "SCORER", "BM25", "NOCONTENT",
+            "WITHSCORES", "SCORER", "BM25STD", "NOCONTENT",
             "LIMIT", 0, k,
             "DIALECT", 2,
         ]  # fmt: skip
@@ -613,7 +655,7 @@ class LongTermStore:
         return int(reply[0]), sorted(found, key=lambda c: (-c.value, c.id))
 
     def keyword_query(self, query: str, words: Sequence[str]) -> str:
-        return conjunction([query, text_any("search_text", words)])
+        return text_any_where("search_text", words, query)
 
     async def recent(self, query: str, k: int) -> tuple[int, list[Scored]]:
         """Newest first (the keyword search of a query without words): (total, first ``k``),

@@ -79,6 +79,9 @@ def working_memory_index(keys: Keys, name: str) -> IndexSpec:
             FieldSpec("$.user_id", "user_id", "TAG"),
             FieldSpec("$.created_at", "created_at", "NUMERIC", sortable=True),
             FieldSpec("$.updated_at", "updated_at", "NUMERIC", sortable=True),
+            # When the key expires (null: never). Listing leaves out what is past it, as Redis
+            # reclaims expired keys lazily (store.working._alive).
+            FieldSpec("$.expires_at", "expires_at", "NUMERIC"),
         ),
     )
 

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 
 from remem.store.connection import backend_errors
 from remem.store.keys import Keys
-from remem.store.query import conjunction, numeric_range, tag_equals
+from remem.store.query import conjunction, numeric_not, numeric_range, tag_equals
 
 _PUT = """
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
@@ -30,7 +30,7 @@ if old and old ~= '[]' and old ~= '[null]' then
   redis.call('JSON.SET', KEYS[1], '$.created_at', created)
 end
 if ARGV[2] ~= '' then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 else
   redis.call('PERSIST', KEYS[1])
 end
@@ -48,7 +48,14 @@ else
   end
 end
 local ttl = tonumber(string.sub(redis.call('JSON.GET', KEYS[1], '$.ttl_seconds'), 2, -2))
-if ttl then redis.call('EXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+if ttl then
+  local ms = math.floor((tonumber(ARGV[2]) + ttl) * 1000)
+  redis.call('JSON.SET', KEYS[1], '$.expires_at', string.format('%.3f', ms / 1000))
+  redis.call('PEXPIREAT', KEYS[1], string.format('%d', ms))
+else
+  redis.call('JSON.SET', KEYS[1], '$.expires_at', 'null')
+  redis.call('PERSIST', KEYS[1])
+end
 return redis.call('JSON.GET', KEYS[1])
 """
 
@@ -58,6 +65,19 @@ SortField = Literal["created_at", "updated_at"]
 _SHALLOW = 2_000
 # How far the deep-page boundary may land above the wanted offset (window read below it).
 _SLACK = 1_000
+
+
+def _alive(now: float) -> str:
+    """Sessions not past their expiry at ``now``.
+
+    Redis deletes an expired key (and its index entry) lazily: measured on a listing polled
+    every 0.2 s while 200 of 400 sessions expired, 5 of 29 listings still held sessions up to
+    0.47 s past their TTL. So the document carries its ``expires_at`` (the instant its key
+    expires, PEXPIREAT) and the index leaves out what is past it. The clause is a negation
+    (persistent sessions have no ``expires_at``), whose cost follows the few sessions expired
+    but not yet reclaimed, not all sessions.
+    """
+    return numeric_not("expires_at", high=now)
 
 
 def _ids(reply: dict[str, Any]) -> list[str]:
@@ -78,10 +98,13 @@ class WorkingMemoryStore:
         self._append = self.redis.register_script(_APPEND)
 
     # -- documents ---------------------------------------------------------------------------
-    async def put(self, key: str, doc: dict[str, Any], ttl_seconds: int | None) -> float | None:
-        """Replace the document, keeping an existing created_at (returned, or None if new)."""
+    async def put(self, key: str, doc: dict[str, Any]) -> float | None:
+        """Replace the document, keeping an existing created_at (returned, or None if new).
+        The key expires at the document's ``expires_at`` (epoch seconds; None: never)."""
+        expires = doc.get("expires_at")
+        at_ms = "" if expires is None else str(round(expires * 1000))
         with backend_errors():
-            kept = await self._put(keys=[key], args=[json.dumps(doc), ttl_seconds or ""])
+            kept = await self._put(keys=[key], args=[json.dumps(doc), at_ms])
         return float(kept) if kept else None
 
     async def get(self, key: str) -> dict[str, Any] | None:
@@ -119,6 +142,7 @@ class WorkingMemoryStore:
                 tag_equals("session_id", session_id),
                 tag_equals("namespace", namespace) if namespace else "",
                 tag_equals("user_id", user_id) if user_id else "",
+                _alive(time.time()),
             ]
         )
         with backend_errors():
@@ -140,6 +164,7 @@ class WorkingMemoryStore:
             [
                 tag_equals("namespace", namespace) if namespace else "",
                 tag_equals("user_id", user_id) if user_id else "",
+                _alive(time.time()),
             ]
         )
         with backend_errors():

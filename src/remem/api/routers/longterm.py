@@ -58,9 +58,10 @@ async def create_long_term_memory(
 ) -> AckResponse:
     """Store memories (embedded and indexed before the answer: searchable on return).
 
-    With ``deduplicate`` (default true) a record whose id exists updates it, the same text in
-    the same namespace and user is not stored twice, and a near-identical one merges into the
-    existing memory (never into a pinned one, never across namespaces or users).
+    With ``deduplicate`` (default true) a record whose id exists updates it (409 if another
+    namespace or user owns the id) and one whose text is the same as a stored memory's after
+    normalisation (case, whitespace, punctuation, Unicode NFKC) in the same namespace and user
+    is not stored twice. Texts that differ otherwise are all stored.
     """
     await service.create(body.memories, deduplicate=body.deduplicate)
     return AckResponse(status="ok")
@@ -116,7 +117,7 @@ async def compact_long_term_memories(
     user_id: str | None = None,
     service: LongTermMemoryService = Service,
 ) -> AckResponse:
-    """Merge duplicates (same text, then near-identical) within the scope."""
+    """Merge copies of the same normalised text within the scope; other texts are kept."""
     remaining = await service.compact(
         optional_id("namespace", namespace), optional_id("user_id", user_id)
     )
