@@ -88,7 +88,7 @@ async def test_a_record_edited_by_hand_is_skipped_by_search_and_named_by_get(
     for memory_id, field in (("bad-count", "access_count"), ("bad-date", "created_at")):
         got = await client.get(f"{LTM}/{memory_id}")
         assert_4xx_with_reason(got, 409)
-        assert got.json()["code"] == "unreadable_memory"
+        assert got.json()["code"] == "unreadable"
         assert memory_id in got.json()["detail"] and field in got.json()["detail"]
         patched = await client.patch(f"{LTM}/{memory_id}", json={"pinned": True})
         assert_4xx_with_reason(patched, 409)
@@ -246,3 +246,20 @@ def test_the_bounds_are_in_the_openapi_schema(client: httpx.AsyncClient) -> None
     listing = schema["paths"]["/v1/working-memory/"]["get"]["parameters"]
     offset = next(p for p in listing if p["name"] == "offset")
     assert offset["schema"]["maximum"] == MAX_COUNT
+
+
+async def test_a_session_edited_by_hand_is_a_409_naming_the_field(
+    client: httpx.AsyncClient, settings: Settings, raw_redis: aioredis.Redis
+) -> None:
+    assert (await client.put(f"{WM}/s", json={"namespace": "n", "user_id": "u"})).status_code == 200
+    key = Keys(settings.key_prefix).working_memory("s", "u", "n")
+    await raw_redis.execute_command("JSON.SET", key, "$.tokens", "1e29")
+    got = await client.get(f"{WM}/s", params={"namespace": "n", "user_id": "u"})
+    assert_4xx_with_reason(got, 409)
+    assert got.json()["code"] == "unreadable" and "tokens" in got.json()["detail"]
+    assert (await client.get(f"{WM}/", params={"namespace": "n"})).json()["sessions"] == ["s"]
+    r = await client.put(f"{WM}/s", json={"namespace": "n", "user_id": "u"})
+    assert r.status_code == 200, r.text
+    assert (
+        await client.get(f"{WM}/s", params={"namespace": "n", "user_id": "u"})
+    ).status_code == 200

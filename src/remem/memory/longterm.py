@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import numpy as np
-from pydantic import ValidationError
 
 from remem.embeddings.base import Embedder
 from remem.errors import Conflict, InvalidInput, NotFound
@@ -34,6 +33,7 @@ from remem.memory.filters import compile_filters, epoch
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id
 from remem.memory.search import Searcher, index_terms
+from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
     EditMemoryRecordRequest,
@@ -104,29 +104,15 @@ def from_doc(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Unreadable(Conflict):
-    """A stored memory this server cannot read back: edited by hand in Redis, or written by an
-    older layout. A 409 naming the problem, since what conflicts is the stored state: deleting
-    the memory, or storing it again under the same id, resolves it."""
-
-    code = "unreadable_memory"
-
-
 def read_record(doc: dict[str, Any], memory_id: str, model: type[R], **extra: Any) -> R:
     """The record of a stored document, or Unreadable saying what in it cannot be read."""
     try:
         return model.model_validate({**from_doc(doc), **extra})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:3]
-        )
-        reason = problems
-    except ValueError as exc:
-        reason = str(exc)
-    raise Unreadable(
-        f"memory {memory_id!r} is stored in a form this server cannot read ({reason}); "
-        "delete it or store it again under the same id"
-    )
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise Unreadable(
+            f"memory {memory_id!r} is stored in a form this server cannot read ({reason(exc)}); "
+            "delete it or store it again under the same id"
+        ) from None
 
 
 @dataclass(frozen=True)
