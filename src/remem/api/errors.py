@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from remem.errors import BackendUnavailable, RememError
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot write made writable, and nothing dropped.
+
+    FastAPI's 422 repeats the offending ``input``, and rendering it crashed (a 500 instead of
+    the 422) for the very inputs it refuses: ``NaN``, ``Infinity`` or ``1e400`` (read as
+    infinity) cannot be written by a strict JSON encoder, and a body that is not UTF-8 comes
+    back as bytes that cannot be decoded. Those become strings: ``"NaN"``, ``"Infinity"``,
+    ``"-Infinity"``, and the bytes decoded with ``\\x..`` escapes for what is not UTF-8.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {str(json_safe(k)): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, BaseException):  # pydantic's ctx.error: its message is the reason
+        return str(value)
+    try:
+        return json_safe(jsonable_encoder(value))
+    except Exception:  # an object with no JSON form still gets its text
+        return str(value)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -19,3 +53,8 @@ def install_error_handlers(app: FastAPI) -> None:
             content={"detail": exc.detail, "code": exc.code},
             headers=headers,
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """FastAPI's 422 (``detail`` as its list of errors), renderable whatever the input."""
+        return JSONResponse(status_code=422, content={"detail": json_safe(exc.errors())})

@@ -172,7 +172,9 @@ def convert(
         raise _Skip("session_id, namespace and user_id must be strings")
     try:
         session_id = check_id("session_id", ids[0] or key.decode().rsplit(":", 1)[-1])
-        namespace, user_id = optional_id("namespace", ids[1]), optional_id("user_id", ids[2])
+        # An empty AMS namespace or user id means none (remem refuses "" from clients).
+        namespace = optional_id("namespace", ids[1] or None)
+        user_id = optional_id("user_id", ids[2] or None)
     except UnicodeDecodeError:
         raise _Skip("no session_id in the document and the key is not UTF-8") from None
     except InvalidInput as exc:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
+from remem.memory.identifiers import check_id
 from remem.models.search import DateFilter, SearchFilters, TagFilter
 from remem.store.query import (
     conjunction,
@@ -59,32 +60,35 @@ def epoch(value: datetime) -> float:
     return round(value.timestamp(), 6)
 
 
-def _text(value: object) -> str:
-    return str(getattr(value, "value", value))
+def _text(field: str, value: object) -> str:
+    """A filter value, held to the rules of stored values: one that breaks them (empty, control
+    characters, edge whitespace, over 4,096 bytes) could never match, and some of them (``""``,
+    control characters) are not even valid query syntax, so they are refused with the reason."""
+    return check_id(f"{field} filter value", str(getattr(value, "value", value)))
 
 
-def _texts(values: Iterable[object]) -> list[str]:
-    return [_text(v) for v in values]
+def _texts(field: str, values: Iterable[object]) -> list[str]:
+    return [_text(field, v) for v in values]
 
 
 async def tag_clauses(field: str, f: TagFilter, tag_values: TagValues) -> list[str] | None:
     """The clauses of one tag filter; None when it can match nothing."""
     clauses: list[str] = []
     if f.eq is not None:
-        clauses.append(tag_equals(field, _text(f.eq)))
+        clauses.append(tag_equals(field, _text(field, f.eq)))
     for value in (f.ne, f.not_eq):
         if value is not None:
-            clauses.append(tag_not(field, [_text(value)]))
+            clauses.append(tag_not(field, [_text(field, value)]))
     for values in (f.any, f.in_):
         if values is not None:
             if not values:
                 return None
-            clauses.append(tag_any(field, _texts(values)))
+            clauses.append(tag_any(field, _texts(field, values)))
     if f.all:
-        clauses += [tag_equals(field, v) for v in dict.fromkeys(_texts(f.all))]
+        clauses += [tag_equals(field, v) for v in dict.fromkeys(_texts(field, f.all))]
     for values in (f.none, f.not_in):
         if values:
-            clauses.append(tag_not(field, _texts(values)))
+            clauses.append(tag_not(field, _texts(field, values)))
     if f.startswith is not None:
         prefix = f.startswith
         matching = sorted(v for v in await tag_values(field) if v and v.startswith(prefix))

@@ -8,12 +8,12 @@ synchronous: when ``create`` returns, the memories are searchable.
 
 from __future__ import annotations
 
-import re
+import logging
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -31,8 +31,9 @@ from remem.memory.dedup import (
 )
 from remem.memory.filters import compile_filters, epoch
 from remem.memory.forgetting import select_for_forgetting
-from remem.memory.identifiers import check_id, optional_id
+from remem.memory.identifiers import check_id, check_tags, optional_id
 from remem.memory.search import Searcher, index_terms
+from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
     EditMemoryRecordRequest,
@@ -48,22 +49,14 @@ from remem.store.query import conjunction, tag_equals
 RECORD_FIELDS = tuple(MemoryRecord.model_fields)
 STORED_ONLY = frozenset({"embedding", "search_text", "search_terms"})  # never sent back
 DATE_FIELDS = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_date")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+log = logging.getLogger(__name__)
 
 Status = Literal["created", "updated", "duplicate", "merged"]
+R = TypeVar("R", bound=MemoryRecord)
 
 
 def now() -> float:
     return round(time.time(), 6)
-
-
-def clean_tags(values: Sequence[str] | None) -> list[str] | None:
-    """Topics/entities as the index can match them: no control characters, no surrounding
-    whitespace, no empties, no repeats."""
-    if values is None:
-        return None
-    cleaned = (_CONTROL.sub(" ", v).strip() for v in values)
-    return list(dict.fromkeys(v for v in cleaned if v))
 
 
 def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
@@ -77,8 +70,9 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     doc["id"] = check_id("id", record.id)
     for name in ("namespace", "user_id", "session_id"):
         doc[name] = optional_id(name, doc[name])
-    doc["topics"] = clean_tags(record.topics)
-    doc["entities"] = clean_tags(record.entities)
+    check_id("extraction_strategy", doc["extraction_strategy"])
+    doc["topics"] = check_tags("topics", record.topics)
+    doc["entities"] = check_tags("entities", record.entities)
     doc["search_text"] = getattr(record, "search_text", None) or record.text
     doc["search_terms"] = index_terms(doc["search_text"])
     doc["embedding"] = stored_vector(vector)
@@ -97,12 +91,28 @@ def hash_of(doc: dict[str, Any]) -> str:
 
 
 def from_doc(doc: dict[str, Any]) -> dict[str, Any]:
-    """MemoryRecord fields of a stored document (dates as datetimes)."""
+    """MemoryRecord fields of a stored document (dates as datetimes).
+
+    Raises ValueError naming the field for a date no datetime can hold."""
     out = {k: v for k, v in doc.items() if k not in STORED_ONLY}
     for name in DATE_FIELDS:
         if out.get(name) is not None:
-            out[name] = datetime.fromtimestamp(float(out[name]), UTC)
+            try:
+                out[name] = datetime.fromtimestamp(float(out[name]), UTC)
+            except (ValueError, OverflowError, OSError, TypeError) as exc:
+                raise ValueError(f"{name}: {out[name]!r} is not a date ({exc})") from None
     return out
+
+
+def read_record(doc: dict[str, Any], memory_id: str, model: type[R], **extra: Any) -> R:
+    """The record of a stored document, or Unreadable saying what in it cannot be read."""
+    try:
+        return model.model_validate({**from_doc(doc), **extra})
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise Unreadable(
+            f"memory {memory_id!r} is stored in a form this server cannot read ({reason(exc)}); "
+            "delete it or store it again under the same id"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -240,7 +250,7 @@ class LongTermMemoryService:
         (doc,) = await self.store.get_fields([memory_id], RECORD_FIELDS)
         if doc is None:
             raise NotFound(f"memory {memory_id!r} not found")
-        return MemoryRecord.model_validate(from_doc(doc))
+        return read_record(doc, memory_id, MemoryRecord)
 
     async def update(self, memory_id: str, patch: EditMemoryRecordRequest) -> MemoryRecord:
         """PATCH: only the fields sent change; null clears; the text is re-embedded if it
@@ -252,7 +262,7 @@ class LongTermMemoryService:
                 changes[name] = optional_id(name, changes[name])
         for name in ("topics", "entities"):
             if name in changes:
-                changes[name] = clean_tags(changes[name])
+                changes[name] = check_tags(name, changes[name])
         if "event_date" in changes:
             changes["event_date"] = None if patch.event_date is None else epoch(patch.event_date)
         if "text" in changes and not str(changes["text"]).strip():
@@ -270,6 +280,7 @@ class LongTermMemoryService:
                 new["search_text"] = new["text"]
             new["search_terms"] = index_terms(new["search_text"])
             new["memory_hash"] = hash_of(new)
+            read_record(new, memory_id, MemoryRecord)  # never write what cannot be read back
             return new
 
         written = await self.store.modify(memory_id, change)
@@ -277,7 +288,7 @@ class LongTermMemoryService:
             raise NotFound(f"memory {memory_id!r} not found")
         (hits,) = await self.store.access_counts([memory_id])
         written["access_count"] = int(written.get("access_count") or 0) + hits
-        return MemoryRecord.model_validate(from_doc(written))
+        return read_record(written, memory_id, MemoryRecord)
 
     async def delete(self, ids: Sequence[str]) -> int:
         """Delete these memories; the number that existed."""
@@ -300,15 +311,19 @@ class LongTermMemoryService:
             if doc is None:  # deleted since the search
                 continue
             dist = hit.dist if hit.dist is not None else measured.get(hit.id)
-            fields = from_doc(doc)
-            results.append(
-                MemoryRecordResult(
-                    **fields,
+            try:
+                result = read_record(
+                    doc,
+                    hit.id,
+                    MemoryRecordResult,
                     dist=round(dist if dist is not None else 0.0, 6),
                     score=hit.score,
                     score_type=request.search_mode,
                 )
-            )
+            except Unreadable as exc:  # one bad record must not fail the search for everyone
+                log.warning("search skipped a memory: %s", exc.detail)
+                continue
+            results.append(result)
         self.access.record((r.id for r in results), at)
         end = request.offset + request.limit
         return MemoryRecordResults(

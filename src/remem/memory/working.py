@@ -19,6 +19,7 @@ from remem.config import Settings
 from remem.errors import Conflict, InvalidInput, NotFound
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.tokens import context_window, keep_within, messages_tokens, usage_percentages
+from remem.memory.unreadable import Unreadable, reason
 from remem.models.working import (
     AppendMessages,
     MemoryMessage,
@@ -100,7 +101,7 @@ class WorkingMemoryService:
     ) -> WorkingMemoryResponse:
         session_id = check_id("session_id", session_id)
         namespace = optional_id("namespace", body.namespace)
-        user = optional_id("user_id", body.user_id or user_id)
+        user = optional_id("user_id", body.user_id if body.user_id is not None else user_id)
         _check_messages(body.messages)
         doc = session_document(
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
@@ -232,7 +233,13 @@ class WorkingMemoryService:
         *,
         truncate: bool = False,
     ) -> WorkingMemoryResponse:
-        response = WorkingMemoryResponse.model_validate(doc)
+        try:
+            response = WorkingMemoryResponse.model_validate(doc)
+        except ValueError as exc:  # a document edited by hand, or an older layout
+            raise Unreadable(
+                f"Session {doc.get('session_id')} is stored in a form this server cannot read "
+                f"({reason(exc)}); delete it or PUT it again"
+            ) from None
         window = context_window(model_name, context_window_max)
         if window:
             if truncate:

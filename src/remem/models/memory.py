@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from ulid import ULID
 
+from remem.models.bounds import Count, JsonObject, StoredDatetime
 from remem.models.common import utcnow
 
 
@@ -24,19 +24,19 @@ class MemoryRecord(BaseModel):
     session_id: str | None = None
     user_id: str | None = None
     namespace: str | None = None
-    last_accessed: datetime = Field(default_factory=utcnow)
-    created_at: datetime = Field(default_factory=utcnow)
-    updated_at: datetime = Field(default_factory=utcnow)
+    last_accessed: StoredDatetime = Field(default_factory=utcnow)
+    created_at: StoredDatetime = Field(default_factory=utcnow)
+    updated_at: StoredDatetime = Field(default_factory=utcnow)
     pinned: bool = False
-    access_count: int = 0
+    access_count: Count = 0
     topics: list[str] | None = None
     entities: list[str] | None = None
     memory_hash: str | None = None
     discrete_memory_extracted: Literal["t", "f"] = "f"
     memory_type: MemoryTypeEnum = MemoryTypeEnum.SEMANTIC
-    persisted_at: datetime | None = None
+    persisted_at: StoredDatetime | None = None
     extracted_from: list[str] | None = None
-    event_date: datetime | None = None
+    event_date: StoredDatetime | None = None
     extraction_strategy: str = "discrete"
-    extraction_strategy_config: dict[str, Any] = Field(default_factory=dict)
-    metadata: dict[str, Any] | None = None
+    extraction_strategy_config: JsonObject = Field(default_factory=dict)
+    metadata: JsonObject | None = None

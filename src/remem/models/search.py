@@ -13,7 +13,12 @@ from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from remem.models.bounds import MAX_COUNT, MAX_SEARCH_OFFSET, FiniteFloat, StoredDatetime
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
+
+MAX_WEIGHT = 1_000_000.0
+MAX_DAYS = 1_000_000.0  # about 2,700 years
+MIN_DAYS = 0.001  # 86 s: a shorter half-life overflowed the decay (every score 0)
 
 
 class TagFilter(BaseModel):
@@ -82,26 +87,32 @@ class SearchRequest(SearchFilters):
 
     text: str = ""
     search_mode: Literal["semantic", "keyword", "hybrid"] = "semantic"
-    hybrid_alpha: float = Field(
+    hybrid_alpha: FiniteFloat = Field(
         default=0.35, ge=0.0, le=1.0, description="Weight of the semantic score in hybrid mode."
     )
-    entity_boost: float = Field(
+    entity_boost: FiniteFloat = Field(
         default=0.3,
         ge=0.0,
         le=1.0,
         description="Added to the relevance of a memory one of whose entities the text names "
         "(remem; 0 turns it off).",
     )
-    distance_threshold: float | None = Field(default=None, ge=0.0, le=2.0)
+    distance_threshold: FiniteFloat | None = Field(default=None, ge=0.0, le=2.0)
     limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_SEARCH_OFFSET,
+        description="Results to skip; a search ranks 3 x (offset + limit) candidates, so the "
+        f"deepest page starts at {MAX_SEARCH_OFFSET:,}.",
+    )
     recency_boost: bool = True
-    recency_semantic_weight: float = Field(default=0.8, ge=0.0)
-    recency_recency_weight: float = Field(default=0.2, ge=0.0)
-    recency_freshness_weight: float = Field(default=0.6, ge=0.0)
-    recency_novelty_weight: float = Field(default=0.4, ge=0.0)
-    recency_half_life_last_access_days: float = Field(default=7.0, gt=0.0)
-    recency_half_life_created_days: float = Field(default=30.0, gt=0.0)
+    recency_semantic_weight: FiniteFloat = Field(default=0.8, ge=0.0, le=MAX_WEIGHT)
+    recency_recency_weight: FiniteFloat = Field(default=0.2, ge=0.0, le=MAX_WEIGHT)
+    recency_freshness_weight: FiniteFloat = Field(default=0.6, ge=0.0, le=MAX_WEIGHT)
+    recency_novelty_weight: FiniteFloat = Field(default=0.4, ge=0.0, le=MAX_WEIGHT)
+    recency_half_life_last_access_days: FiniteFloat = Field(default=7.0, ge=MIN_DAYS, le=MAX_DAYS)
+    recency_half_life_created_days: FiniteFloat = Field(default=30.0, ge=MIN_DAYS, le=MAX_DAYS)
     server_side_recency: bool | None = Field(default=None, description="Accepted, ignored.")
 
 
@@ -143,7 +154,7 @@ class EditMemoryRecordRequest(BaseModel):
     namespace: str | None = None
     user_id: str | None = None
     session_id: str | None = None
-    event_date: datetime | None = None
+    event_date: StoredDatetime | None = None
     pinned: bool | None = None
     metadata: dict[str, Any] | None = None
 
@@ -158,11 +169,11 @@ class EditMemoryRecordRequest(BaseModel):
 class ForgetPolicy(BaseModel):
     """The Agent Memory Server's forgetting policy."""
 
-    max_age_days: float | None = None
-    max_inactive_days: float | None = None
-    budget: int | None = Field(default=None, ge=0)
+    max_age_days: FiniteFloat | None = Field(default=None, ge=0.0)
+    max_inactive_days: FiniteFloat | None = Field(default=None, ge=0.0)
+    budget: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     memory_type_allowlist: list[str] | None = None
-    hard_age_multiplier: float = 12.0
+    hard_age_multiplier: FiniteFloat = Field(default=12.0, ge=0.0)
 
 
 class ForgetResponse(BaseModel):

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 from ulid import ULID
 
+from remem.models.bounds import MAX_TTL_SECONDS, Count, JsonObject, TtlSeconds
 from remem.models.common import utcnow
 from remem.models.memory import MemoryRecord
 
 
 class MemoryStrategyConfig(BaseModel):
     strategy: Literal["discrete", "summary", "preferences", "custom"] = "discrete"
-    config: dict[str, Any] = Field(default_factory=dict)
+    config: JsonObject = Field(default_factory=dict)
 
 
 class MemoryMessage(BaseModel):
@@ -29,17 +30,16 @@ class MemoryMessage(BaseModel):
 class _WorkingMemoryFields(BaseModel):
     messages: list[MemoryMessage] = Field(default_factory=list)
     memories: list[MemoryRecord] = Field(default_factory=list)
-    data: dict[str, Any] | None = None
+    data: JsonObject | None = None
     context: str | None = None
     user_id: str | None = None
-    tokens: int = 0
+    tokens: Count = 0
     namespace: str | None = None
     long_term_memory_strategy: MemoryStrategyConfig = Field(default_factory=MemoryStrategyConfig)
-    ttl_seconds: int | None = Field(
+    ttl_seconds: TtlSeconds | None = Field(
         default=None,
-        ge=1,
-        description="Seconds until the session expires; every write restarts the clock. "
-        "A PUT without it makes the session persistent.",
+        description=f"Seconds until the session expires (1 to {MAX_TTL_SECONDS:,}); every "
+        "write restarts the clock. A PUT without it makes the session persistent.",
     )
 
 
@@ -72,8 +72,10 @@ class AppendMessages(BaseModel):
     messages: list[MemoryMessage] = Field(min_length=1)
     namespace: str | None = None
     user_id: str | None = None
-    ttl_seconds: int | None = Field(
-        default=None, ge=1, description="Set a new TTL; omitted keeps the session's own."
+    ttl_seconds: TtlSeconds | None = Field(
+        default=None,
+        description=f"Set a new TTL (1 to {MAX_TTL_SECONDS:,} seconds); omitted keeps the "
+        "session's own.",
     )
 
 

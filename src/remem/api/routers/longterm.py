@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, Field
 
 from remem.api.deps import long_term_memory
 from remem.api.lean import LeanRoute
 from remem.errors import InvalidInput
+from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.common import AckResponse
 from remem.models.memory import MemoryRecord
@@ -24,6 +27,23 @@ router = APIRouter(tags=["long-term memory"])
 # The hot paths skip FastAPI's general request handling (see api.lean).
 lean_router = APIRouter(tags=["long-term memory"], route_class=LeanRoute)
 Service = Depends(long_term_memory)
+
+
+_FIRST_HIT = {"path.memory_id": "$response.body#/memories/0/id"}
+_HIT_LINKS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "links": {  # OpenAPI links: a stateful client or fuzzer can follow a search to a hit
+            "GetMemory": {
+                "operationId": "get_long_term_memory_v1_long_term_memory__memory_id__get",
+                "parameters": _FIRST_HIT,
+            },
+            "UpdateMemory": {
+                "operationId": "update_long_term_memory_v1_long_term_memory__memory_id__patch",
+                "parameters": _FIRST_HIT,
+            },
+        }
+    }
+}
 
 
 class ForgetRequest(BaseModel):
@@ -47,7 +67,9 @@ async def create_long_term_memory(
     return AckResponse(status="ok")
 
 
-@lean_router.post("/v1/long-term-memory/search", response_model=MemoryRecordResults)
+@lean_router.post(
+    "/v1/long-term-memory/search", response_model=MemoryRecordResults, responses=_HIT_LINKS
+)
 async def search_long_term_memory(
     body: SearchRequest, service: LongTermMemoryService = Service
 ) -> MemoryRecordResults:
@@ -80,9 +102,9 @@ async def forget_long_term_memories(
     """
     return await service.forget(
         body.policy,
-        namespace=namespace,
-        user_id=user_id,
-        session_id=session_id,
+        namespace=optional_id("namespace", namespace),
+        user_id=optional_id("user_id", user_id),
+        session_id=optional_id("session_id", session_id),
         limit=limit,
         dry_run=dry_run,
         pinned_ids=body.pinned_ids or (),
@@ -96,18 +118,20 @@ async def compact_long_term_memories(
     service: LongTermMemoryService = Service,
 ) -> AckResponse:
     """Merge copies of the same normalised text within the scope; other texts are kept."""
-    remaining = await service.compact(namespace, user_id)
+    remaining = await service.compact(
+        optional_id("namespace", namespace), optional_id("user_id", user_id)
+    )
     return AckResponse(status=f"ok, {remaining} memories remaining after compaction")
 
 
-@lean_router.get("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+@lean_router.get("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
 ) -> MemoryRecord:
     return await service.get(memory_id)
 
 
-@lean_router.patch("/v1/long-term-memory/{memory_id}", response_model=MemoryRecord)
+@lean_router.patch("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
 async def update_long_term_memory(
     memory_id: str, body: EditMemoryRecordRequest, service: LongTermMemoryService = Service
 ) -> MemoryRecord:

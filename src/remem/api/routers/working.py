@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from remem.api.deps import working_memory
 from remem.api.lean import LeanRoute
 from remem.memory.working import WorkingMemoryService
+from remem.models.bounds import MAX_COUNT
 from remem.models.common import AckResponse
 from remem.models.working import (
     AppendMessages,
@@ -21,6 +22,21 @@ from remem.models.working import (
 
 router = APIRouter(tags=["working memory"], route_class=LeanRoute)
 Service = Depends(working_memory)
+
+
+def _session_links(*operations: tuple[str, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from an answer holding a session to the operations on that session, so
+    a stateful client or fuzzer (schemathesis) can follow a PUT with a GET of the same id."""
+    session = {"path.session_id": "$response.body#/session_id"}
+    links = {name: {"operationId": op, "parameters": session} for name, op in operations}
+    return {200: {"links": links}}
+
+
+_THE_SESSION = _session_links(
+    ("GetSession", "get_working_memory_v1_working_memory__session_id__get"),
+    ("AppendMessages", "append_messages_v1_working_memory__session_id__messages_post"),
+    ("DeleteSession", "delete_working_memory_v1_working_memory__session_id__delete"),
+)
 
 
 def _json(model: BaseModel) -> Response:
@@ -35,7 +51,7 @@ async def list_sessions(
     namespace: str | None = None,
     user_id: str | None = None,
     limit: int = Query(20, ge=1, le=100),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_COUNT),
     sort: Literal["created_at", "updated_at"] = "created_at",
     order: Literal["desc", "asc"] = "desc",
     service: WorkingMemoryService = Service,
@@ -51,14 +67,14 @@ async def list_sessions(
     )
 
 
-@router.get("/v1/working-memory/{session_id}", response_model=WorkingMemoryResponse)
+@router.get("/v1/working-memory/{session_id:path}", response_model=WorkingMemoryResponse)
 async def get_working_memory(
     session_id: str,
     namespace: str | None = None,
     user_id: str | None = None,
-    recent_messages_limit: int | None = Query(None, ge=0),
+    recent_messages_limit: int | None = Query(None, ge=0, le=MAX_COUNT),
     model_name: str | None = None,
-    context_window_max: int | None = Query(None, ge=1),
+    context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
     return _json(
@@ -73,13 +89,17 @@ async def get_working_memory(
     )
 
 
-@router.put("/v1/working-memory/{session_id}", response_model=WorkingMemoryResponse)
+@router.put(
+    "/v1/working-memory/{session_id:path}",
+    response_model=WorkingMemoryResponse,
+    responses=_THE_SESSION,
+)
 async def put_working_memory(
     session_id: str,
     body: UpdateWorkingMemory,
     user_id: str | None = None,
     model_name: str | None = None,
-    context_window_max: int | None = Query(None, ge=1),
+    context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
     """Replace the session (created if new). created_at is kept from the first write."""
@@ -94,20 +114,24 @@ async def put_working_memory(
     )
 
 
-@router.post("/v1/working-memory/{session_id}/messages", response_model=WorkingMemoryResponse)
+@router.post(
+    "/v1/working-memory/{session_id:path}/messages",
+    response_model=WorkingMemoryResponse,
+    responses=_THE_SESSION,
+)
 async def append_messages(
     session_id: str,
     body: AppendMessages,
     namespace: str | None = None,
     user_id: str | None = None,
     model_name: str | None = None,
-    context_window_max: int | None = Query(None, ge=1),
+    context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
     """Append messages atomically on the server (creating the session if needed)."""
-    if body.namespace is None and namespace:
+    if body.namespace is None:
         body.namespace = namespace
-    if body.user_id is None and user_id:
+    if body.user_id is None:
         body.user_id = user_id
     return _json(
         await service.append(
@@ -116,7 +140,7 @@ async def append_messages(
     )
 
 
-@router.delete("/v1/working-memory/{session_id}", response_model=AckResponse)
+@router.delete("/v1/working-memory/{session_id:path}", response_model=AckResponse)
 async def delete_working_memory(
     session_id: str,
     namespace: str | None = None,

@@ -1,0 +1,138 @@
+"""schemathesis over ``/openapi.json`` against the app served by uvicorn on the embedded Redis:
+no generated request (valid or not) gets a 5xx, and every 4xx says why in ``detail``.
+
+``REMEM_FUZZ_EXAMPLES`` (25) generated cases per operation over the 13 operations, positive and
+negative, plus schemathesis's own boundary cases: about 2,600 requests in 15-20 s on two busy
+cores. After each 200 the test follows what the schema's links promise (a session written
+reads back by its id; a search hit reads back by its id). The seed is printed in the report
+header; replay a run with
+``REMEM_FUZZ_SEED=<seed> python3 -m pytest -m fuzz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+import uvicorn
+from hypothesis import HealthCheck
+
+from remem.api.app import create_app
+from remem.config import Settings
+from tests.serving import free_port
+
+SEED = int(os.environ.get("REMEM_FUZZ_SEED") or random.randrange(2**32))
+EXAMPLES = int(os.environ.get("REMEM_FUZZ_EXAMPLES") or 25)
+
+pytestmark = pytest.mark.fuzz
+CALLS: list[int] = []  # status of every request made
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_seed(request: pytest.FixtureRequest) -> Iterator[None]:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"fuzz seed {SEED} (replay: REMEM_FUZZ_SEED={SEED}), {EXAMPLES} examples per operation"
+    if reporter is not None:
+        reporter.write_line(line)
+    print(line)
+    yield
+    statuses = sorted({*CALLS})
+    print(f"fuzz: {len(CALLS)} requests, statuses {statuses} (seed {SEED})")
+
+
+@pytest.fixture(scope="module")
+def base_url(redis_url: str) -> Iterator[str]:
+    """The app under uvicorn in a thread of its own (schemathesis calls it synchronously)."""
+    prefix = f"f{uuid.uuid4().hex[:10]}:"
+    settings = Settings(
+        redis_url=redis_url,
+        key_prefix=prefix,
+        working_memory_index=f"{prefix}working_memory_idx",
+        long_term_memory_index=f"{prefix}long_term_memory_idx",
+    )
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(500):
+        if server.started:
+            break
+        if not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        threading.Event().wait(0.02)
+    # Something to find: GET/PATCH/DELETE of these ids, searches that return a record.
+    requests.put(f"{url}/v1/working-memory/s", json={"context": "c"}, timeout=10)
+    memories = [{"id": "m", "text": "a memory to find", "topics": ["t"], "entities": ["e"]}]
+    requests.post(f"{url}/v1/long-term-memory/", json={"memories": memories}, timeout=10)
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def api_schema(base_url: str) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@hypothesis.seed(SEED)
+@hypothesis.settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_input_gets_a_5xx_and_every_4xx_says_why(case: schemathesis.Case, base_url: str) -> None:
+    response = case.call(base_url=base_url, timeout=30)
+    check(response, case)
+    if response.status_code == 200:
+        follow_links(response.json(), case, base_url)
+
+
+def follow_links(body: Any, case: schemathesis.Case, base_url: str) -> None:
+    """What the schema's links promise, checked after every 200: a session written can be read
+    back by the id, namespace and user it was written with; a search hit can be read by its id.
+
+    Done here rather than with schemathesis's state machine: that one draws its next request
+    from the server's answers, which change between Hypothesis's replays of a case, and measured
+    here it failed one run in three with ``FlakyStrategyDefinition`` and no server error."""
+    path = case.operation.path
+    if case.method in ("PUT", "POST") and path.startswith("/v1/working-memory/{session_id}"):
+        scope = {k: body[k] for k in ("namespace", "user_id") if body.get(k) is not None}
+        url = f"{base_url}/v1/working-memory/{quote(body['session_id'], safe='')}"
+        got = requests.get(url, params=scope, timeout=30)
+        check(got, case)
+        assert got.status_code == 200, f"{case.method} {path} wrote {url} {scope}: {got.text}"
+        assert got.json()["session_id"] == body["session_id"]
+    elif path == "/v1/long-term-memory/search":
+        for hit in body["memories"][:3]:
+            url = f"{base_url}/v1/long-term-memory/{quote(hit['id'], safe='')}"
+            got = requests.get(url, timeout=30)
+            check(got, case)
+            assert got.status_code in (200, 404), f"search hit {hit['id']!r}: {got.text}"
+
+
+def check(response: requests.Response | schemathesis.Response, case: schemathesis.Case) -> None:
+    CALLS.append(response.status_code)
+    replay = f"{case.method} {case.formatted_path} (REMEM_FUZZ_SEED={SEED})"
+    assert response.status_code < 500, f"{replay} -> {response.status_code} {response.text}"
+    if response.status_code >= 400:
+        body = response.json()
+        assert isinstance(body, dict) and body.get("detail"), f"{replay} -> {response.text}"
