@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -43,6 +45,30 @@ def flat_twin(redis: Redis) -> Redis:
             connection_class=pool.connection_class, max_connections=pool.max_connections, **kwargs
         )
     )
+
+
+StoreClass = TypeVar("StoreClass", bound=type)
+
+
+def translates_errors(cls: StoreClass) -> StoreClass:
+    """Class decorator, the store boundary's one translation of Redis errors: every public
+    coroutine method of ``cls`` turns "Redis is not there" into ``BackendUnavailable`` (with the
+    reason), so no call site needs a helper of its own. Private methods are left alone: they
+    run inside a public one."""
+    for name, method in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.iscoroutinefunction(method):
+            continue
+        setattr(cls, name, _translated(method))
+    return cls
+
+
+def _translated(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        with backend_errors():
+            return await method(*args, **kwargs)
+
+    return call
 
 
 @contextlib.contextmanager
