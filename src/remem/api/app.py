@@ -49,7 +49,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(working.router)
     app.include_router(longterm.router)
-    app.include_router(longterm.lean_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app
