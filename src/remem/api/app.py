@@ -23,8 +23,15 @@ from remem.runtime import Resources
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the reason is in detail)"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
-    500: {"model": ErrorResponse, "description": "Unexpected server error (error_id in detail)"},
-    503: {"model": ErrorResponse, "description": "Redis unavailable; retry later"},
+    500: {
+        "model": ErrorResponse,
+        "description": "Server fault: unexpected (internal_error, error id in detail) or "
+        "vectors of the wrong shape from the embedder (embedding_mismatch)",
+    },
+    503: {
+        "model": ErrorResponse,
+        "description": "Redis or the embedding provider unavailable; retry after Retry-After",
+    },
 }
 
 

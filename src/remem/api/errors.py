@@ -42,17 +42,21 @@ def json_safe(value: Any) -> Any:
         return str(value)
 
 
+def error_response(exc: RememError) -> JSONResponse:
+    """The answer to ``exc``: its status, ``{"detail", "code"}``, and ``Retry-After`` when
+    retrying later may succeed. Also used by the middlewares that answer before the routes."""
+    headers = None
+    if isinstance(exc, BackendUnavailable):  # retryable: say when to come back
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    return JSONResponse(
+        status_code=exc.status, content={"detail": exc.detail, "code": exc.code}, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RememError)
     async def _remem_error(request: Request, exc: RememError) -> JSONResponse:
-        headers = None
-        if isinstance(exc, BackendUnavailable):  # retryable: say when to come back
-            headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return JSONResponse(
-            status_code=exc.status,
-            content={"detail": exc.detail, "code": exc.code},
-            headers=headers,
-        )
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
