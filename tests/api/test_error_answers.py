@@ -243,3 +243,27 @@ async def test_an_embedder_returning_the_wrong_shape_is_a_500(settings: Settings
             _assert_error(r, EmbeddingMismatch, "shape")
             r = await http.post(f"{LTM}/search", json={"text": "sky"})
             _assert_error(r, EmbeddingMismatch, "shape")
+
+
+# -- bodies that are not UTF-8 ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", f"{WM}/s"),
+        ("POST", f"{WM}/s/messages"),
+        ("POST", f"{LTM}/search"),
+        ("PATCH", f"{LTM}/m"),
+        ("POST", f"{LTM}/"),
+        ("POST", f"{LTM}/forget"),
+    ],
+)
+async def test_a_body_that_is_not_utf8_is_a_422_saying_where(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """FastAPI's own answer was a 400 "There was an error parsing the body", with no code and
+    no position; it is the 422 a body that is not JSON gets."""
+    r = await client.request(method, path, content=b'{"text": "ab\xff\xfe"}', headers=JSON)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["detail"]
+    assert error["type"] == "json_invalid" and error["loc"] == ["body", 12], error
+    assert "UTF-8" in error["ctx"]["error"], error

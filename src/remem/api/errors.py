@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from remem.errors import BackendUnavailable, RememError
 
@@ -57,6 +59,22 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RememError)
     async def _remem_error(request: Request, exc: RememError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        """FastAPI's own answers, but a body that is not UTF-8 (FastAPI: a 400 "There was an
+        error parsing the body") is the 422 of a body that is not JSON, saying where."""
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+            error = {
+                "type": "json_invalid",
+                "loc": ["body", cause.start],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": f"not UTF-8: {cause.reason} at byte {cause.start}"},
+            }
+            return JSONResponse(status_code=422, content={"detail": [error]})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -82,7 +82,7 @@ class LeanRoute(APIRoute):
             for f in dependant.query_params
         ]
         body_field = dependant.body_params[0] if dependant.body_params else None
-        strict = self.strict_content_type
+        strict = getattr(self, "strict_content_type", False)  # older FastAPI: not strict
         strict_content_type = getattr(strict, "value", strict) is not False
 
         async def handler(request: Request) -> Response:
