@@ -304,21 +304,21 @@ REAL_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.fixture
 async def twin(settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, whose LeanRoutes are also served under /fastapi as plain APIRoutes."""
+    """The real app, whose routes are also served under /fastapi as plain APIRoutes."""
     from remem.api.app import create_app
     from remem.api.routers import longterm, working
 
     app = create_app(settings)
     plain = APIRouter(prefix="/fastapi")
     for route in [*working.router.routes, *longterm.router.routes]:
-        if isinstance(route, LeanRoute):
-            plain.add_api_route(
-                route.path,
-                route.endpoint,
-                methods=list(route.methods),
-                response_model=route.response_model,
-                route_class_override=APIRoute,
-            )
+        assert isinstance(route, APIRoute)
+        plain.add_api_route(
+            route.path,
+            route.endpoint,
+            methods=list(route.methods),
+            response_model=route.response_model,
+            route_class_override=APIRoute,
+        )
     app.include_router(plain)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

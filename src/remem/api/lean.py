@@ -1,11 +1,12 @@
 """``LeanRoute``: an APIRoute for the hot paths that answers every request exactly as FastAPI does
 but skips FastAPI's general request handling.
 
-FastAPI's general handler (dependency graph, exit stacks, response validation) costs 40-70 µs of
-CPU a request here: through the ASGI app (12 interleaved rounds of 150 requests, 2 shared cores),
-a working-memory GET takes 167 µs of CPU with LeanRoute against 237 µs with APIRoute (30% of it),
-a long-term GET 209 against 246 (15%), a long-term PATCH 604 against 660 (9-13%). Search and
-create gain 5-6% and stay on APIRoute.
+FastAPI's general handler (dependency graph, exit stacks, response validation) costs 35-70 µs of
+CPU a request here. Through the ASGI app (``bench/lean_route.py``: 12 interleaved rounds of 150
+requests, 2 shared cores, three runs) a working-memory GET takes 167-172 µs of CPU with LeanRoute
+against 237-249 µs with APIRoute (28-30% of the request), a long-term GET 209-220 against 246-258
+(12-17%). Only routes that save at least 10% use it: a long-term PATCH saved 3-13% from run to
+run, search and create 0-6%, so they stay on APIRoute.
 
 LeanRoute keeps FastAPI's own analysis of the endpoint (its ``dependant``: the same fields,
 constraints, defaults and OpenAPI) and validates with those same fields, reading the body and
