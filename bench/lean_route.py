@@ -153,6 +153,8 @@ async def run(apps: dict[str, FastAPI], rounds: int, requests: int) -> None:
     one = json.dumps({"memories": [{"id": "fixed", "text": "a memory about the bench"}]}).encode()
     kinds: dict[str, tuple[Any, ...]] = {
         "GET working memory": ("GET", "/v1/working-memory/s1", b"namespace=bench"),
+        "PUT working memory": ("PUT", "/v1/working-memory/s2", b"", session),
+        "GET session list": ("GET", "/v1/working-memory/", b"namespace=bench"),
         "GET long-term memory": ("GET", memory),
         "PATCH long-term memory": ("PATCH", memory, b"", b'{"topics": ["a", "b"]}'),
         "POST search": ("POST", "/v1/long-term-memory/search", b"", search),

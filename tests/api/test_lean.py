@@ -94,6 +94,10 @@ def declare(router: APIRouter) -> None:
     async def post_raw(item_id: str, body: Item) -> Response:
         return Response(body.model_dump_json(), media_type="application/json")
 
+    @router.get("/required", response_model=Echo)
+    async def get_required(q: str, n: int = Query(ge=1), m: int = Query(3, ge=1)) -> Response:
+        return _echo(q=q, n=n, m=m)
+
     @router.get("/numbers/{number}", response_model=Echo)
     async def get_number(number: int, even: bool | None = None) -> Response:
         return _echo(number=number, even=even)
@@ -147,6 +151,10 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/items/a", {"params": [("q", "a"), ("q", "b")]}),
     ("GET", "/items/a?q=%ff%fe", {}),
     ("GET", "/numbers/3", {"params": {"even": "true"}}),
+    ("GET", "/required", {}),
+    ("GET", "/required", {"params": {"q": "x"}}),
+    ("GET", "/required", {"params": {"q": "x", "n": "0", "m": "0"}}),
+    ("GET", "/required", {"params": {"q": "", "n": "1"}}),
     # bodies: valid, invalid, bounds, extra fields, bad JSON, not UTF-8, empty, wrong type
     ("PUT", "/items/a/b", {"json": {"name": "ok"}}),
     ("PUT", "/items/a", {"json": {"name": "ok", "n": 3, "tags": ["x"], "extra": 1}}),

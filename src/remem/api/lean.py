@@ -29,7 +29,7 @@ from copy import deepcopy
 from typing import Any, TypeVar, get_type_hints
 
 from fastapi import params
-from fastapi._compat import field_annotation_is_sequence
+from fastapi._compat import ModelField, field_annotation_is_sequence
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
@@ -65,6 +65,18 @@ def json_response(model: BaseModel) -> Response:
 def _missing(loc: tuple[str, ...]) -> dict[str, Any]:
     """The error FastAPI reports for a required value that was not sent."""
     return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
+
+
+def _validate(
+    field: ModelField, raw: Any, loc: tuple[str, ...], values: dict[str, Any], errors: list[Any]
+) -> None:
+    """``raw`` validated by FastAPI's own field into ``values``, or its errors (located at
+    ``loc``, as FastAPI locates them) added to ``errors``."""
+    value, found = field.validate(raw, values, loc=loc)
+    if found:
+        errors += found
+    else:
+        values[field.name] = value
 
 
 class LeanRoute(APIRoute):
@@ -103,38 +115,27 @@ class LeanRoute(APIRoute):
                 raw = path.get(field.alias)
                 if raw is None:
                     errors.append(_missing(loc))
-                    continue
-                value, errs = field.validate(raw, values, loc=loc)
-                if errs:
-                    errors += errs
                 else:
-                    values[field.name] = value
+                    _validate(field, raw, loc, values, errors)
             query = request.query_params
             for field, loc, required, validate_default in query_fields:
                 raw = query.get(field.alias)
-                if raw is None:
-                    if required:
-                        errors.append(_missing(loc))
-                        continue
+                if raw is not None:
+                    _validate(field, raw, loc, values, errors)
+                elif required:
+                    errors.append(_missing(loc))
+                else:  # FastAPI's default: a fresh copy, validated only if the field says so
                     default = field.default
                     raw = default if isinstance(default, _IMMUTABLE) else deepcopy(default)
-                    if not validate_default:
+                    if validate_default:
+                        _validate(field, raw, loc, values, errors)
+                    else:
                         values[field.name] = raw
-                        continue
-                value, errs = field.validate(raw, values, loc=loc)
-                if errs:
-                    errors += errs
-                else:
-                    values[field.name] = value
             if body_field is not None:
                 if body is PydanticUndefined:
                     errors.append(_missing(("body",)))
                 else:
-                    value, errs = body_field.validate(body, values, loc=("body",))
-                    if errs:
-                        errors += errs
-                    else:
-                        values[body_field.name] = value
+                    _validate(body_field, body, ("body",), values, errors)
             if errors:
                 raise RequestValidationError(
                     errors, body=None if body is PydanticUndefined else body
