@@ -3,10 +3,11 @@ but skips FastAPI's general request handling.
 
 FastAPI's general handler (dependency graph, exit stacks, response validation) costs 35-70 µs of
 CPU a request here. Through the ASGI app (``bench/lean_route.py``: 12 interleaved rounds of 150
-requests, 2 shared cores, three runs) a working-memory GET takes 167-172 µs of CPU with LeanRoute
-against 237-249 µs with APIRoute (28-30% of the request), a long-term GET 209-220 against 246-258
-(12-17%). Only routes that save at least 10% use it: a long-term PATCH saved 3-13% from run to
-run, search and create 0-6%, so they stay on APIRoute.
+requests, 2 shared cores, three runs) a working-memory GET takes 157-172 µs of CPU with LeanRoute
+against 225-249 µs with APIRoute (28-30% of the request), a working-memory PUT 252 against 315
+(17-20%), a session list 296 against 346 (8% of its wall time, Redis included; 15% of the CPU),
+a long-term GET 205-220 against 235-258 (12-17%). Routes that save less than 10% stay on
+APIRoute: a long-term PATCH saved 1-13% from run to run, search and create 0-6%.
 
 LeanRoute keeps FastAPI's own analysis of the endpoint (its ``dependant``: the same fields,
 constraints, defaults and OpenAPI) and validates with those same fields, reading the body and

@@ -19,6 +19,7 @@ from remem.models.working import (
     WorkingMemoryResponse,
 )
 
+# Every route skips FastAPI's general request handling (see api.lean): 17-30% of a GET or PUT.
 router = APIRouter(tags=["working memory"], route_class=LeanRoute)
 Service = Depends(working_memory)
 
