@@ -124,7 +124,7 @@ async def compact_long_term_memories(
 
 
 # Reading one memory skips FastAPI's general request handling (see api.lean): 12-17% of the
-# request. Edits (3-13%, measured three times), search and create (0-6%) keep FastAPI's.
+# request. Edits (1-13%, measured three times), search and create (0-6%) keep FastAPI's.
 @lean(router, "/v1/long-term-memory/{memory_id:path}", "GET", response_model=MemoryRecord)
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
