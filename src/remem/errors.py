@@ -2,15 +2,23 @@
 
 ::
 
-    RememError                      code            HTTP
-    ├── InvalidInput                invalid_input   400
-    ├── NotFound                    not_found       404
-    ├── Conflict                    conflict        409
-    ├── PayloadTooLarge             too_large       413
-    ├── BackendUnavailable          backend_down    503  (retryable)
-    └── IncompatibleBackend         backend_unfit   503  (Redis lacks Search/JSON, wrong schema)
+    RememError                     code                   HTTP
+    ├── InvalidInput               invalid_input          400
+    ├── NotFound                   not_found              404
+    ├── Conflict                   conflict               409
+    │   └── Unreadable             unreadable             409  a stored document cannot be read
+    ├── PayloadTooLarge            too_large              413  body over REMEM_MAX_BODY_BYTES
+    ├── EmbeddingMismatch          embedding_mismatch     500  vectors of the wrong shape
+    ├── BackendUnavailable         backend_unavailable    503  Retry-After: 1
+    │   └── EmbeddingUnavailable   embedding_unavailable  503  Retry-After: 1
+    └── IncompatibleBackend        backend_incompatible   503  Redis lacks Search/JSON
 
-Core code raises these; the API translates them once, in ``remem.api.errors``.
+Every answer is ``{"detail": <the reason>, "code": <code>}``. Core code raises these; the API
+translates them once, in ``remem.api.errors`` (``Unreadable`` lives beside the record readers,
+in ``remem.memory.unreadable``). Two answers have no class: a request FastAPI cannot validate is
+its 422 (``detail`` lists the errors), and any other exception is a 500 with code
+``internal_error`` and an error id that finds the traceback in the log
+(``remem.api.failures``).
 """
 
 from __future__ import annotations
@@ -45,6 +53,15 @@ class PayloadTooLarge(RememError):
     status = 413
 
 
+class EmbeddingMismatch(RememError):
+    """The embedder answered with vectors of the wrong number or dimension: the server's model
+    or its configuration (``REMEM_EMBEDDING_DIMENSIONS``) is at fault, not the request, and
+    retrying will not help."""
+
+    code = "embedding_mismatch"
+    status = 500
+
+
 class BackendUnavailable(RememError):
     """Redis could not be reached or did not answer in time. Retrying later may succeed: the
     API says when in ``Retry-After`` (the embedded Redis is restarted within about a second)."""
@@ -59,3 +76,12 @@ class IncompatibleBackend(RememError):
 
     code = "backend_incompatible"
     status = 503
+
+
+class EmbeddingUnavailable(BackendUnavailable):
+    """The embedding model could not be loaded, or the provider failed, refused or timed out.
+
+    Retrying later may succeed; the detail says what failed, with the provider's message.
+    """
+
+    code = "embedding_unavailable"

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from remem.embeddings import EmbeddingUnavailable, Vectors
+from remem.embeddings import EmbeddingMismatch, EmbeddingUnavailable, Vectors
 from remem.embeddings.openai import OpenAIEmbedder
 from tests.serving import free_port, served
 
@@ -175,7 +175,7 @@ async def test_a_client_error_is_not_retried(fake: FakeOpenAI, embedder: OpenAIE
 
 async def test_a_dimension_mismatch_is_an_error(fake: FakeOpenAI, embedder: OpenAIEmbedder) -> None:
     fake.wrong_dimensions = True
-    with pytest.raises(EmbeddingUnavailable, match="returned 9 dimensions, expected 8"):
+    with pytest.raises(EmbeddingMismatch, match="returned 9 dimensions, expected 8"):
         await embedder.embed_batch(["hello"])
 
 

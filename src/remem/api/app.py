@@ -23,8 +23,15 @@ from remem.runtime import Resources
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the reason is in detail)"},
     413: {"model": ErrorResponse, "description": "Request body too large"},
-    500: {"model": ErrorResponse, "description": "Unexpected server error (error_id in detail)"},
-    503: {"model": ErrorResponse, "description": "Redis unavailable; retry later"},
+    500: {
+        "model": ErrorResponse,
+        "description": "Server fault: unexpected (internal_error, error id in detail) or "
+        "vectors of the wrong shape from the embedder (embedding_mismatch)",
+    },
+    503: {
+        "model": ErrorResponse,
+        "description": "Redis or the embedding provider unavailable; retry after Retry-After",
+    },
 }
 
 
@@ -49,7 +56,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(working.router)
     app.include_router(longterm.router)
-    app.include_router(longterm.lean_router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app

@@ -7,8 +7,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from remem.errors import BackendUnavailable, RememError
 
@@ -42,17 +44,37 @@ def json_safe(value: Any) -> Any:
         return str(value)
 
 
+def error_response(exc: RememError) -> JSONResponse:
+    """The answer to ``exc``: its status, ``{"detail", "code"}``, and ``Retry-After`` when
+    retrying later may succeed. Also used by the middlewares that answer before the routes."""
+    headers = None
+    if isinstance(exc, BackendUnavailable):  # retryable: say when to come back
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    return JSONResponse(
+        status_code=exc.status, content={"detail": exc.detail, "code": exc.code}, headers=headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RememError)
     async def _remem_error(request: Request, exc: RememError) -> JSONResponse:
-        headers = None
-        if isinstance(exc, BackendUnavailable):  # retryable: say when to come back
-            headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return JSONResponse(
-            status_code=exc.status,
-            content={"detail": exc.detail, "code": exc.code},
-            headers=headers,
-        )
+        return error_response(exc)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        """FastAPI's own answers, but a body that is not UTF-8 (FastAPI: a 400 "There was an
+        error parsing the body") is the 422 of a body that is not JSON, saying where."""
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+            error = {
+                "type": "json_invalid",
+                "loc": ["body", cause.start],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": f"not UTF-8: {cause.reason} at byte {cause.start}"},
+            }
+            return JSONResponse(status_code=422, content={"detail": [error]})
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

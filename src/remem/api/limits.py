@@ -1,14 +1,18 @@
-"""A pure ASGI middleware that refuses request bodies above a size, before reading them all."""
+"""A pure ASGI middleware that refuses request bodies above a size, before reading them all.
+
+The refusal is :class:`PayloadTooLarge`, answered by ``remem.api.errors`` like every other error.
+A body announced larger than the limit (``Content-Length``) is refused unread. A body sent without
+a length is counted as the route reads it: past the limit, reading raises ``PayloadTooLarge``,
+and since FastAPI turns any failure to read a body into its own 400 ("There was an error parsing
+the body"), whatever the route answers then is dropped and the 413 is sent instead.
+"""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-class _TooLarge(Exception):
-    pass
+from remem.api.errors import error_response
+from remem.errors import PayloadTooLarge
 
 
 class BodySizeLimit:
@@ -20,45 +24,35 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large = PayloadTooLarge(f"Request body larger than {self.max_bytes} bytes")
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(send)
+                await error_response(too_large)(scope, receive, send)
                 return
         seen = 0
-        started = False
+        overflowed = started = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, overflowed
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    overflowed = True
+                    raise too_large
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if overflowed and not started:
+                return  # the route's answer to a body it could not read: the 413 replaces it
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"Request body larger than {self.max_bytes} bytes", "code": "too_large"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            await self.app(scope, counting_receive, guarded_send)
+        except PayloadTooLarge:
+            if not overflowed:
+                raise
+        if overflowed and not started:
+            await error_response(too_large)(scope, receive, send)

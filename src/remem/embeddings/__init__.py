@@ -14,10 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from remem.embeddings.base import Embedder, EmbeddingUnavailable, Vectors, l2_normalise
+from remem.embeddings.base import (
+    Embedder,
+    EmbeddingMismatch,
+    EmbeddingUnavailable,
+    Vectors,
+    l2_normalise,
+)
 
 __all__ = [
     "Embedder",
+    "EmbeddingMismatch",
     "EmbeddingUnavailable",
     "Vectors",
     "build_embedder",

@@ -1,4 +1,4 @@
-"""The embedding seam: one protocol, one error, one normaliser.
+"""The embedding seam: one protocol, its errors (from ``remem.errors``), one normaliser.
 
 Every embedder turns a batch of texts into a float32 array of shape ``(len(texts), dimensions)``
 whose rows have unit length, so cosine similarity is a dot product and the vector index can use
@@ -13,20 +13,12 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from remem.errors import BackendUnavailable
+from remem.errors import EmbeddingMismatch, EmbeddingUnavailable
+
+__all__ = ["Embedder", "EmbeddingMismatch", "EmbeddingUnavailable", "Vectors", "l2_normalise"]
 
 Vectors = NDArray[np.float32]
 """Rows are texts, columns are dimensions; every row has unit L2 norm."""
-
-
-class EmbeddingUnavailable(BackendUnavailable):
-    """The embedding model could not be loaded or the provider could not embed (503).
-
-    Retrying later may succeed; the detail says what failed, with the provider's message.
-    """
-
-    code = "embedding_unavailable"
-    status = 503
 
 
 class Embedder(Protocol):

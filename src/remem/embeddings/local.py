@@ -21,7 +21,7 @@ import onnxruntime as ort  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 from tokenizers import Encoding, Tokenizer
 
-from remem.embeddings.base import EmbeddingUnavailable, Vectors, l2_normalise
+from remem.embeddings.base import EmbeddingMismatch, EmbeddingUnavailable, Vectors, l2_normalise
 from remem.embeddings.batching import MicroBatcher
 
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
@@ -117,7 +117,7 @@ class _MiniLM:
     def warm_up(self) -> None:
         vectors = self.embed(["warm up"])
         if vectors.shape != (1, DIMENSIONS):
-            raise EmbeddingUnavailable(
+            raise EmbeddingMismatch(
                 f"the local embedding model returned {vectors.shape[1]} dimensions, "
                 f"expected {DIMENSIONS}"
             )

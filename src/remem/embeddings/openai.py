@@ -3,8 +3,10 @@ Ollama, vLLM, LM Studio, text-embeddings-inference...), over one ``httpx.AsyncCl
 
 Inputs go in requests of at most ``batch_size`` texts. 429 and 5xx answers and failed
 connections are retried a few times with exponential backoff (honouring ``Retry-After``);
-anything else, or running out of retries, raises :class:`EmbeddingUnavailable` with the
-server's own message. Vectors are L2-normalised here whatever the provider does.
+anything else, or running out of retries, raises :class:`EmbeddingUnavailable` (503, retry
+later) with the server's own message; vectors of the wrong number or dimension raise
+:class:`EmbeddingMismatch` (500: the model or its configuration is wrong, retrying will not
+help). Vectors are L2-normalised here whatever the provider does.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from remem.embeddings.base import EmbeddingUnavailable, Vectors, l2_normalise
+from remem.embeddings.base import EmbeddingMismatch, EmbeddingUnavailable, Vectors, l2_normalise
 
 _RETRY_AFTER_CAP = 30.0
 
@@ -99,13 +101,13 @@ class OpenAIEmbedder:
                 f"embedding provider sent an answer that is not OpenAI embeddings: {exc!r}"
             ) from exc
         if vectors.ndim != 2 or len(vectors) != len(texts):
-            raise EmbeddingUnavailable(
+            raise EmbeddingMismatch(
                 f"embedding provider returned {len(vectors)} vectors for {len(texts)} texts"
             )
         if self._dimensions is None:
             self._dimensions = int(vectors.shape[1])
         elif vectors.shape[1] != self._dimensions:
-            raise EmbeddingUnavailable(
+            raise EmbeddingMismatch(
                 f"embedding model {self._model!r} returned {vectors.shape[1]} dimensions, "
                 f"expected {self._dimensions}"
             )

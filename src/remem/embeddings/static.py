@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tokenizers import Tokenizer
 
-from remem.embeddings.base import EmbeddingUnavailable, Vectors, l2_normalise
+from remem.embeddings.base import EmbeddingMismatch, EmbeddingUnavailable, Vectors, l2_normalise
 
 MODEL_NAME = "minilm-l6-static-256-int8"
 DIMENSIONS = 256
@@ -114,7 +114,7 @@ class StaticEmbedder:
     async def warm_up(self) -> None:
         vectors = await asyncio.to_thread(self._table.embed, ["warm up"])
         if vectors.shape != (1, DIMENSIONS):
-            raise EmbeddingUnavailable(
+            raise EmbeddingMismatch(
                 f"the static embedding model returned {vectors.shape[1]} dimensions, "
                 f"expected {DIMENSIONS}"
             )

@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 
 from remem.embeddings.base import Embedder
-from remem.errors import Conflict, InvalidInput, NotFound
+from remem.errors import Conflict, EmbeddingMismatch, InvalidInput, NotFound
 from remem.memory.access import AccessTracker
 from remem.memory.dedup import (
     DEFAULT_CANDIDATE_DISTANCE,
@@ -151,8 +151,11 @@ class LongTermMemoryService:
 
     async def _embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.asarray(await self.embedder.embed_batch(list(texts)), dtype=np.float32)
-        if vectors.shape != (len(texts), self.embedder.dimensions):
-            raise InvalidInput(f"embedder returned shape {vectors.shape} for {len(texts)} texts")
+        if vectors.shape != (len(texts), self.embedder.dimensions):  # a server fault: 500
+            raise EmbeddingMismatch(
+                f"the embedder returned shape {vectors.shape} for {len(texts)} texts of "
+                f"{self.embedder.dimensions} dimensions"
+            )
         return vectors
 
     async def _embed_one(self, text: str) -> np.ndarray:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from remem.api.deps import long_term_memory
-from remem.api.lean import LeanRoute
+from remem.api.lean import json_response, lean
 from remem.errors import InvalidInput
 from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
@@ -24,8 +25,6 @@ from remem.models.search import (
 )
 
 router = APIRouter(tags=["long-term memory"])
-# The hot paths skip FastAPI's general request handling (see api.lean).
-lean_router = APIRouter(tags=["long-term memory"], route_class=LeanRoute)
 Service = Depends(long_term_memory)
 
 
@@ -51,8 +50,8 @@ class ForgetRequest(BaseModel):
     pinned_ids: list[str] | None = None
 
 
-@lean_router.post("/v1/long-term-memory/", response_model=AckResponse)
-@lean_router.post("/v1/long-term-memory", response_model=AckResponse, include_in_schema=False)
+@router.post("/v1/long-term-memory/", response_model=AckResponse)
+@router.post("/v1/long-term-memory", response_model=AckResponse, include_in_schema=False)
 async def create_long_term_memory(
     body: CreateMemoryRecordRequest, service: LongTermMemoryService = Service
 ) -> AckResponse:
@@ -67,7 +66,7 @@ async def create_long_term_memory(
     return AckResponse(status="ok")
 
 
-@lean_router.post(
+@router.post(
     "/v1/long-term-memory/search", response_model=MemoryRecordResults, responses=_HIT_LINKS
 )
 async def search_long_term_memory(
@@ -124,19 +123,21 @@ async def compact_long_term_memories(
     return AckResponse(status=f"ok, {remaining} memories remaining after compaction")
 
 
-@lean_router.get("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
+# Reading one memory skips FastAPI's general request handling (see api.lean): 12-17% of the
+# request. Edits (1-13%, measured three times), search and create (0-6%) keep FastAPI's.
+@lean(router, "/v1/long-term-memory/{memory_id:path}", "GET", response_model=MemoryRecord)
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
-) -> MemoryRecord:
-    return await service.get(memory_id)
+) -> Response:
+    return json_response(await service.get(memory_id))
 
 
-@lean_router.patch("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
+@router.patch("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
 async def update_long_term_memory(
     memory_id: str, body: EditMemoryRecordRequest, service: LongTermMemoryService = Service
-) -> MemoryRecord:
+) -> Response:
     """Change only the fields sent; an explicit null clears a nullable field. The memory is
     re-embedded only when its text changes."""
     if not body.model_fields_set:
         raise InvalidInput("No fields provided for update")
-    return await service.update(memory_id, body)
+    return json_response(await service.update(memory_id, body))
