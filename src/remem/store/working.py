@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from remem.store.connection import backend_errors
+from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.query import conjunction, numeric_not, numeric_range, tag_equals
 
@@ -84,6 +84,7 @@ def _ids(reply: dict[str, Any]) -> list[str]:
     return [row["id"] for row in reply.get("results", [])]
 
 
+@translates_errors
 @dataclass
 class WorkingMemoryStore:
     redis: Redis
@@ -103,18 +104,15 @@ class WorkingMemoryStore:
         The key expires at the document's ``expires_at`` (epoch seconds; None: never)."""
         expires = doc.get("expires_at")
         at_ms = "" if expires is None else str(round(expires * 1000))
-        with backend_errors():
-            kept = await self._put(keys=[key], args=[json.dumps(doc), at_ms])
+        kept = await self._put(keys=[key], args=[json.dumps(doc), at_ms])
         return float(kept) if kept else None
 
     async def get(self, key: str) -> dict[str, Any] | None:
-        with backend_errors():
-            raw = await self.redis.execute_command("JSON.GET", key)
+        raw = await self.redis.execute_command("JSON.GET", key)
         return json.loads(raw) if raw else None
 
     async def delete(self, key: str) -> bool:
-        with backend_errors():
-            return bool(await self.redis.delete(key))
+        return bool(await self.redis.delete(key))
 
     async def append(
         self,
@@ -127,8 +125,7 @@ class WorkingMemoryStore:
         """Append messages atomically, creating the session as ``new_doc`` if it is missing."""
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
         args = [json.dumps(new_doc), repr(now), ttl_arg, *(json.dumps(m) for m in messages)]
-        with backend_errors():
-            raw = await self._append(keys=[key], args=args)
+        raw = await self._append(keys=[key], args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
 
@@ -145,8 +142,7 @@ class WorkingMemoryStore:
                 _alive(time.time()),
             ]
         )
-        with backend_errors():
-            reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
+        reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
         return _ids(reply)
 
     async def list_sessions(
@@ -167,17 +163,14 @@ class WorkingMemoryStore:
                 _alive(time.time()),
             ]
         )
-        with backend_errors():
-            total = int((await self._search(base, "LIMIT", 0, 0))["total_results"])
-            if offset >= total or limit <= 0:
-                return total, []
-            if descending:
-                keys = await self._page_desc(base, sort, offset, limit, total)
-            else:  # the ascending page is a descending page counted from the other end
-                start = max(0, total - offset - limit)
-                keys = (await self._page_desc(base, sort, start, total - offset - start, total))[
-                    ::-1
-                ]
+        total = int((await self._search(base, "LIMIT", 0, 0))["total_results"])
+        if offset >= total or limit <= 0:
+            return total, []
+        if descending:
+            keys = await self._page_desc(base, sort, offset, limit, total)
+        else:  # the ascending page is a descending page counted from the other end
+            start = max(0, total - offset - limit)
+            keys = (await self._page_desc(base, sort, start, total - offset - start, total))[::-1]
         return total, [self.keys.parse_working_memory(k)[2] for k in keys]
 
     async def _search(self, query: str, *args: Any) -> dict[str, Any]:
