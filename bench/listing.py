@@ -14,24 +14,25 @@ For each size, the first page and the page at offset size/2 (``--offsets``: othe
 
 - ``upstream``: ``FT.SEARCH idx "@namespace:{ns}" NOCONTENT SORTBY created_at DESC LIMIT o 20``,
   the upstream server's query (it has no expiry clause);
-- ``plain``: the same with remem's expiry clause ``-@expires_at:[-inf now]`` (its cost is the
+- ``clause``: the same with remem's expiry clause ``-@expires_at:[-inf now]`` (its cost is the
   difference between the two rows);
-- ``window``: remem's store forced to the count + window plan (``plain_below=0``);
+- ``plain`` and ``window``: remem's store forced to one plan (``plain_below`` huge, or 0);
 - ``remem``: remem's store as it ships (plan picked by size), one store object for the whole run
   as in a server process, so what it remembers between listings is warm after the warm-up.
 
 Run with ``PYTHONPATH=<other checkout>/src`` to measure another version's store as ``remem``
-(``window`` is skipped where the store has no ``plain_below``).
+(``plain`` and ``window`` are skipped where the store has no ``plain_below``).
 
 Figures per listing, the median over ``--rounds`` rounds (plans interleaved in each round, so a
 busy neighbour hits them alike): Redis CPU in FT.SEARCH from ``INFO commandstats`` (usec delta /
-listings; the command's own time, the figure least disturbed by other processes), the CPU time
-of Redis's main thread from /proc/<pid>/schedstat (adds reading the requests and writing the
-replies, so it also charges a plan for each extra round trip), FT.SEARCH calls, and the
-wall-clock p50. Every page of every plan is compared with
-ranks computed here from the ``created_at`` values written; the script exits 1 when a page of
-remem's fails. (The plain sort can fail too: deep in 100,000 sessions it runs into the engine's
-500 ms query timeout, which answers with a partial result.)
+listings: the time inside the command, which a neighbour inflates when it preempts Redis), the
+CPU time of Redis's main thread from /proc/<pid>/schedstat (run time only, so the steadier
+figure on a shared machine; it adds reading the requests and writing the replies, so it also
+charges a plan for each extra round trip), FT.SEARCH calls, and the wall-clock p50. Every page
+of every plan is compared with ranks computed here from the ``created_at`` values written; the
+script exits 1 when a page of ``remem`` or ``window`` is wrong. (A plain sort deep in 100,000
+sessions can also come back wrong: it runs into the engine's 500 ms query timeout, which
+answers with a partial result.)
 """
 
 from __future__ import annotations
@@ -154,9 +155,11 @@ def listers(redis: Redis, index: str) -> dict[str, Lister]:
 
         return run
 
-    plans = {"upstream": plain(False), "plain": plain(True)}
+    plans = {"upstream": plain(False), "clause": plain(True)}
     if "plain_below" in inspect.signature(WorkingMemoryStore).parameters:
-        plans["window"] = store_plan(WorkingMemoryStore(redis, KEYS, index, plain_below=0))  # type: ignore[call-arg]
+        for name, below in (("plain", 10**9), ("window", 0)):
+            forced = WorkingMemoryStore(redis, KEYS, index, plain_below=below)  # type: ignore[call-arg]
+            plans[name] = store_plan(forced)
     plans["remem"] = store_plan(WorkingMemoryStore(redis, KEYS, index))
     return plans
 

@@ -62,12 +62,13 @@ return redis.call('JSON.GET', KEYS[1])
 SortField = Literal["created_at", "updated_at"]
 
 # Scopes with fewer live sessions than this are listed with one plain sorted query, larger ones
-# with the count + window plan (``list_sessions``). Redis main-thread CPU for a first page of 20,
-# plain vs window, by sessions in the namespace (bench/listing.py, /proc schedstat, two runs):
-# 100: 29-31 vs 51-69 µs; 1,000: 71-79 vs 100-104; 2,000: 101-141 vs 104-133; 5,000: 217-240
-# vs 189-227; 10,000: 468 vs 356; 100,000: 12.7-13.3 ms vs 4.0 ms. The page at offset
-# size/2: 1,000: 251-272 vs 387-525 µs; 5,000: 1.7-1.8 ms vs 0.8-0.9 ms.
-PLAIN_BELOW = 2_000
+# with the count + window plan (``list_sessions``). Redis main-thread CPU per listing of 20,
+# plain vs window, by sessions in the namespace (bench/listing.py, /proc schedstat, medians):
+# first page 500: 39-52 vs 53-79 µs; 1,000: 64 vs 87; 2,000: 85 vs 102; 3,000: 110 vs 121;
+# 3,500: 115 vs 114; 4,000: 126 vs 126; 5,000: 159 vs 142. Page at offset size/2: 2,000: 473
+# vs 642; 3,500: 929 vs 1,212; 4,000: 1,069 vs 504; 5,000: 1,399 vs 718. Page at offset 200:
+# even up to 2,000, then the window by 15-20% (3,500: 256 vs 216).
+PLAIN_BELOW = 4_000
 
 # Pages that end within this many sessions of the top are read with one sorted window query.
 _SHALLOW = 2_000
@@ -82,14 +83,25 @@ def _alive(now: float) -> str:
     every 0.2 s while 200 of 400 sessions expired, 5 of 29 listings still held sessions up to
     0.47 s past their TTL. So the document carries its ``expires_at`` (the instant its key
     expires, PEXPIREAT) and the index leaves out what is past it. The clause is a negation
-    (persistent sessions have no ``expires_at``), whose cost follows the few sessions expired
-    but not yet reclaimed, not all sessions.
+    (persistent sessions have no ``expires_at``). It is not free: it adds a fifth to a half to
+    a sorted query's Redis CPU (bench/listing.py, first page of 20: 1,000 sessions 51 -> 64 µs,
+    20,000: 560 -> 769, 100,000: 8.9 -> 13.3 ms), so listings use it only when a session past
+    its expiry is still indexed (``_first``).
     """
     return numeric_not("expires_at", high=now)
 
 
 def _ids(reply: dict[str, Any]) -> list[str]:
     return [row["id"] for row in reply.get("results", [])]
+
+
+def _sorted(field: str, descending: bool, offset: int, limit: int) -> tuple[Any, ...]:
+    """Arguments of the plain plan: one query that sorts every match, giving the page and the
+    total. Its ties fall in the same order as the window plan's (the engine breaks them by
+    document, ascending the reverse of descending), so a scope crossing ``plain_below`` keeps
+    its pages."""
+    order = "DESC" if descending else "ASC"
+    return ("NOCONTENT", "SORTBY", field, order, "LIMIT", offset, max(limit, 0))
 
 
 @translates_errors
@@ -177,17 +189,19 @@ class WorkingMemoryStore:
                 tag_equals("user_id", user_id) if user_id else "",
             ]
         )
-        base = conjunction([scope, _alive(time.time())])
+        now = time.time()
         size_key = ("size", scope)
         known = self._hints.get(size_key)
         if known is not None and known < self.plain_below:
-            total, keys = await self._plain(base, sort, descending, offset, limit)
+            _, reply = await self._first(scope, now, *_sorted(sort, descending, offset, limit))
+            total, keys = int(reply["total_results"]), _ids(reply)
         else:
-            total = await self._count(base)
+            base, reply = await self._first(scope, now, "LIMIT", 0, 0)
+            total = int(reply["total_results"])
             if offset >= total or limit <= 0:
                 keys = []
             elif total < self.plain_below:
-                keys = (await self._plain(base, sort, descending, offset, limit))[1]
+                keys = _ids(await self._search(base, *_sorted(sort, descending, offset, limit)))
             elif descending:
                 keys = await self._page_desc(base, scope, sort, offset, limit, total)
             else:  # the ascending page is a descending page counted from the other end
@@ -197,17 +211,29 @@ class WorkingMemoryStore:
         self._hint(size_key, total)
         return total, [self.keys.parse_working_memory(k)[2] for k in keys]
 
-    async def _plain(
-        self, base: str, field: str, descending: bool, offset: int, limit: int
-    ) -> tuple[int, list[str]]:
-        """(total, page) from one query that sorts every match. Its ties fall in the same order
-        as the window plan's (the engine breaks them by document, ascending the reverse of
-        descending), so a scope crossing ``plain_below`` keeps its pages."""
-        order = "DESC" if descending else "ASC"
-        reply = await self._search(
-            base, "NOCONTENT", "SORTBY", field, order, "LIMIT", offset, max(limit, 0)
-        )
-        return int(reply["total_results"]), _ids(reply)
+    async def _first(self, scope: str, now: float, *args: Any) -> tuple[str, dict[str, Any]]:
+        """The listing's first query, and the filter the rest of the listing uses.
+
+        Sent in one round trip with a question to the whole index: does any session past its
+        expiry at ``now`` remain (not yet reclaimed by Redis)? Almost always none, and then the
+        query runs on ``scope`` alone, without the expiry clause, which costs more than the
+        question (Redis main-thread CPU for a first page, bench/listing.py: 1,000 sessions 64
+        vs 55 µs, 5,000: 213 vs 160, 20,000: 769 vs 553; 100 sessions: 26 vs 33). It stays
+        exact: no write can index a session already past ``now`` (its key expires in the same
+        script), so every session listed was alive at ``now``, the listing's start. When some
+        remain, the query is asked again with the clause (``_alive``).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            past = numeric_range("expires_at", None, now)
+            pipe.execute_command(
+                "FT.SEARCH", self.index, past, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2
+            )
+            pipe.execute_command("FT.SEARCH", self.index, scope, *args, "DIALECT", 2)
+            expired, reply = await pipe.execute()
+        if int(expired["total_results"]) == 0:
+            return scope, reply
+        base = conjunction([scope, _alive(now)])
+        return base, await self._search(base, *args)
 
     async def _search(self, query: str, *args: Any) -> dict[str, Any]:
         reply: dict[str, Any] = await self.redis.execute_command(
