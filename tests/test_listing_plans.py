@@ -176,3 +176,16 @@ async def test_a_session_past_its_ttl_but_not_reclaimed_is_never_listed(
                     total, ids = await page(plan, "created_at", descending, offset)
                     assert total == N - 2
                     assert ids == want[offset : offset + 20], (plain_below, descending, offset)
+
+
+async def test_an_offset_past_the_end_of_a_small_scope_is_an_empty_page(
+    resources: Resources,
+) -> None:
+    """The plain plan must not send an offset the engine refuses (over MAXSEARCHRESULTS)."""
+    base = time.time() - 1_000
+    await write(resources, "plans", {f"e{i}": (base + i, base + i) for i in range(30)})
+    plan = store(resources, plain_below=1_000)
+    assert (await page(plan, "created_at", True, 0))[0] == 30  # remembered: small
+    for offset in (30, 1_000_000, 10**15):
+        for descending in (True, False):
+            assert await page(plan, "created_at", descending, offset) == (30, [])

@@ -192,7 +192,9 @@ class WorkingMemoryStore:
         now = time.time()
         size_key = ("size", scope)
         known = self._hints.get(size_key)
-        if known is not None and known < self.plain_below:
+        # (An offset past the plain plan's range goes to the count, which ends a listing past
+        # its end: the engine refuses an offset over MAXSEARCHRESULTS, 1,000,000 by default.)
+        if known is not None and known < self.plain_below and offset < self.plain_below:
             _, reply = await self._first(scope, now, *_sorted(sort, descending, offset, limit))
             total, keys = int(reply["total_results"]), _ids(reply)
         else:
