@@ -83,10 +83,10 @@ def _alive(now: float) -> str:
     every 0.2 s while 200 of 400 sessions expired, 5 of 29 listings still held sessions up to
     0.47 s past their TTL. So the document carries its ``expires_at`` (the instant its key
     expires, PEXPIREAT) and the index leaves out what is past it. The clause is a negation
-    (persistent sessions have no ``expires_at``). It is not free: it adds a fifth to a half to
-    a sorted query's Redis CPU (bench/listing.py, first page of 20: 1,000 sessions 51 -> 64 µs,
-    20,000: 560 -> 769, 100,000: 8.9 -> 13.3 ms), so listings use it only when a session past
-    its expiry is still indexed (``_first``).
+    (persistent sessions have no ``expires_at``). It is not free: it adds a fifth to two thirds
+    to a sorted query's Redis CPU (bench/listing.py, first page of 20: 1,000 sessions 47 -> 60
+    µs, 20,000: 526 -> 713, 100,000: 5.3 -> 8.8 ms), so listings use it only when a session
+    past its expiry is still indexed (``_first``).
     """
     return numeric_not("expires_at", high=now)
 
@@ -217,12 +217,13 @@ class WorkingMemoryStore:
         """The listing's first query, and the filter the rest of the listing uses.
 
         Sent in one round trip with a question to the whole index: does any session past its
-        expiry at ``now`` remain (not yet reclaimed by Redis)? Almost always none, and then the
-        query runs on ``scope`` alone, without the expiry clause, which costs more than the
-        question (Redis main-thread CPU for a first page, bench/listing.py: 1,000 sessions 64
-        vs 55 µs, 5,000: 213 vs 160, 20,000: 769 vs 553; 100 sessions: 26 vs 33). It stays
-        exact: no write can index a session already past ``now`` (its key expires in the same
-        script), so every session listed was alive at ``now``, the listing's start. When some
+        expiry at ``now`` remain (not yet reclaimed: Redis takes up to about half a second)?
+        When none does, the query runs on ``scope`` alone, without the expiry clause, which
+        costs more than the question (Redis main-thread CPU for a first page, bench/listing.py:
+        1,000 sessions 64 vs 55 µs, 5,000: 213 vs 160, 20,000: 769 vs 553; 100 sessions: 26
+        vs 33). It stays exact: no write can index a session already past ``now`` (its key
+        expires in the same script, on Redis's clock, which this process's is taken to agree
+        with), so every session listed was alive at ``now``, the listing's start. When some
         remain, the query is asked again with the clause (``_alive``).
         """
         async with self.redis.pipeline(transaction=False) as pipe:
