@@ -7,7 +7,7 @@ variable with the same meaning (``REDIS_URL``), that name is read too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field
@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         "than the hit (the upstream server's 15 minutes): moving it re-indexes the memory, "
         "vector included (about 1 ms). access_count counts every hit, kept beside the memory.",
     )
+
+
+def default(name: str) -> Any:
+    """The default of the setting ``name``: where a constructor needs a default for a value the
+    settings pass in, it takes this one, so each default is written once, above."""
+    return Settings.model_fields[name].default
 
 
 def settings_table() -> str:

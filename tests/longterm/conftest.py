@@ -75,7 +75,10 @@ def embedder() -> WordEmbedder:
 async def service(
     store: LongTermStore, embedder: WordEmbedder
 ) -> AsyncIterator[LongTermMemoryService]:
-    svc = LongTermMemoryService(store, embedder, access_flush_seconds=0.1)
+    # Every hit moves last_accessed (no resolution), flushed at once: tests see hits land.
+    svc = LongTermMemoryService(
+        store, embedder, access_flush_seconds=0.1, access_resolution_seconds=0.0
+    )
     await svc.start()
     yield svc
     await svc.close()

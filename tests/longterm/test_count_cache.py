@@ -29,7 +29,9 @@ async def other(
 ) -> AsyncIterator[LongTermMemoryService]:
     """Another process's service over the same index (its own count cache)."""
     twin = LongTermStore(redis, Keys(settings.key_prefix), index_name(settings))
-    svc = LongTermMemoryService(twin, WordEmbedder(), access_flush_seconds=0.1)
+    svc = LongTermMemoryService(
+        twin, WordEmbedder(), access_flush_seconds=0.1, access_resolution_seconds=0.0
+    )
     await svc.start()
     yield svc
     await svc.close()

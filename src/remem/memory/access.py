@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 
 
 class AccessTracker:
-    def __init__(
-        self, store: LongTermStore, *, interval: float = 1.0, resolution: float = 0.0
-    ) -> None:
+    def __init__(self, store: LongTermStore, *, interval: float, resolution: float) -> None:
         self.store = store
         self.interval = interval
         self.resolution = resolution

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from remem.config import default
 from remem.embeddings.base import Embedder
 from remem.errors import Conflict, EmbeddingMismatch, InvalidInput, NotFound
 from remem.memory.access import AccessTracker
@@ -127,8 +128,8 @@ class LongTermMemoryService:
     embedder: Embedder
     dedup_candidate_distance: float = DEFAULT_CANDIDATE_DISTANCE
     merge_decision: Decide | None = None  # None: only copies of the same text merge
-    access_flush_seconds: float = 1.0
-    access_resolution_seconds: float = 0.0
+    access_flush_seconds: float = default("access_flush_seconds")
+    access_resolution_seconds: float = default("access_resolution_seconds")
     dedup: Deduplicator = field(init=False)
     access: AccessTracker = field(init=False)
     searcher: Searcher = field(init=False)

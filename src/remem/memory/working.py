@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from remem.config import Settings
+from remem.config import default
 from remem.errors import Conflict, InvalidInput, NotFound
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.tokens import context_window, keep_within, messages_tokens, usage_percentages
@@ -87,7 +87,7 @@ def _check_messages(messages: list[MemoryMessage]) -> None:
 class WorkingMemoryService:
     store: WorkingMemoryStore
     keys: Keys
-    settings: Settings
+    summarization_threshold: float = default("summarization_threshold")
 
     # -- writes ------------------------------------------------------------------------------
     async def put(
@@ -245,7 +245,7 @@ class WorkingMemoryService:
             if truncate:
                 response.messages = keep_within(response.messages, window)
             used = messages_tokens(response.messages)
-            total, until = usage_percentages(used, window, self.settings.summarization_threshold)
+            total, until = usage_percentages(used, window, self.summarization_threshold)
             response.context_percentage_total_used = total
             response.context_percentage_until_summarization = until
         return response

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from redis.asyncio import Redis
 
-from remem.store.connection import backend_errors
+from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.query import conjunction, numeric_not, numeric_range, tag_equals
 
@@ -61,6 +61,15 @@ return redis.call('JSON.GET', KEYS[1])
 
 SortField = Literal["created_at", "updated_at"]
 
+# Scopes with fewer live sessions than this are listed with one plain sorted query, larger ones
+# with the count + window plan (``list_sessions``). Redis main-thread CPU per listing of 20,
+# plain vs window, by sessions in the namespace (bench/listing.py, /proc schedstat, medians):
+# first page 500: 39-52 vs 53-79 µs; 1,000: 64 vs 87; 2,000: 85 vs 102; 3,000: 110 vs 121;
+# 3,500: 115 vs 114; 4,000: 126 vs 126; 5,000: 159 vs 142. Page at offset size/2: 2,000: 473
+# vs 642; 3,500: 929 vs 1,212; 4,000: 1,069 vs 504; 5,000: 1,399 vs 718. Page at offset 200:
+# even up to 2,000, then the window by 15-20% (3,500: 256 vs 216).
+PLAIN_BELOW = 4_000
+
 # Pages that end within this many sessions of the top are read with one sorted window query.
 _SHALLOW = 2_000
 # How far the deep-page boundary may land above the wanted offset (window read below it).
@@ -74,8 +83,10 @@ def _alive(now: float) -> str:
     every 0.2 s while 200 of 400 sessions expired, 5 of 29 listings still held sessions up to
     0.47 s past their TTL. So the document carries its ``expires_at`` (the instant its key
     expires, PEXPIREAT) and the index leaves out what is past it. The clause is a negation
-    (persistent sessions have no ``expires_at``), whose cost follows the few sessions expired
-    but not yet reclaimed, not all sessions.
+    (persistent sessions have no ``expires_at``). It is not free: it adds a fifth to two thirds
+    to a sorted query's Redis CPU (bench/listing.py, first page of 20: 1,000 sessions 47 -> 60
+    µs, 20,000: 526 -> 713, 100,000: 5.3 -> 8.8 ms), so listings use it only when a session
+    past its expiry is still indexed (``_first``).
     """
     return numeric_not("expires_at", high=now)
 
@@ -84,11 +95,22 @@ def _ids(reply: dict[str, Any]) -> list[str]:
     return [row["id"] for row in reply.get("results", [])]
 
 
+def _sorted(field: str, descending: bool, offset: int, limit: int) -> tuple[Any, ...]:
+    """Arguments of the plain plan: one query that sorts every match, giving the page and the
+    total. Its ties fall in the same order as the window plan's (the engine breaks them by
+    document, ascending the reverse of descending), so a scope crossing ``plain_below`` keeps
+    its pages."""
+    order = "DESC" if descending else "ASC"
+    return ("NOCONTENT", "SORTBY", field, order, "LIMIT", offset, max(limit, 0))
+
+
+@translates_errors
 @dataclass
 class WorkingMemoryStore:
     redis: Redis
     keys: Keys
     index: str
+    plain_below: int = PLAIN_BELOW
 
     def __post_init__(self) -> None:
         # Where the last listings found what they needed (window widths, page boundaries).
@@ -103,18 +125,15 @@ class WorkingMemoryStore:
         The key expires at the document's ``expires_at`` (epoch seconds; None: never)."""
         expires = doc.get("expires_at")
         at_ms = "" if expires is None else str(round(expires * 1000))
-        with backend_errors():
-            kept = await self._put(keys=[key], args=[json.dumps(doc), at_ms])
+        kept = await self._put(keys=[key], args=[json.dumps(doc), at_ms])
         return float(kept) if kept else None
 
     async def get(self, key: str) -> dict[str, Any] | None:
-        with backend_errors():
-            raw = await self.redis.execute_command("JSON.GET", key)
+        raw = await self.redis.execute_command("JSON.GET", key)
         return json.loads(raw) if raw else None
 
     async def delete(self, key: str) -> bool:
-        with backend_errors():
-            return bool(await self.redis.delete(key))
+        return bool(await self.redis.delete(key))
 
     async def append(
         self,
@@ -127,8 +146,7 @@ class WorkingMemoryStore:
         """Append messages atomically, creating the session as ``new_doc`` if it is missing."""
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
         args = [json.dumps(new_doc), repr(now), ttl_arg, *(json.dumps(m) for m in messages)]
-        with backend_errors():
-            raw = await self._append(keys=[key], args=args)
+        raw = await self._append(keys=[key], args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
 
@@ -145,8 +163,7 @@ class WorkingMemoryStore:
                 _alive(time.time()),
             ]
         )
-        with backend_errors():
-            reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
+        reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
         return _ids(reply)
 
     async def list_sessions(
@@ -159,26 +176,67 @@ class WorkingMemoryStore:
         offset: int,
         limit: int,
     ) -> tuple[int, list[str]]:
-        """(true total, session ids of the page)."""
-        base = conjunction(
+        """(true total, session ids of the page).
+
+        The plan follows the number of sessions listed, as the last listing of the same scope
+        counted it: below ``plain_below``, one sorted query gives the page and the total; above
+        it, an exact count and then a window sort (``_page_desc``). A scope not listed before
+        (or forgotten) is counted first, and the count picks the plan.
+        """
+        scope = conjunction(
             [
                 tag_equals("namespace", namespace) if namespace else "",
                 tag_equals("user_id", user_id) if user_id else "",
-                _alive(time.time()),
             ]
         )
-        with backend_errors():
-            total = int((await self._search(base, "LIMIT", 0, 0))["total_results"])
+        now = time.time()
+        size_key = ("size", scope)
+        known = self._hints.get(size_key)
+        # (An offset past the plain plan's range goes to the count, which ends a listing past
+        # its end: the engine refuses an offset over MAXSEARCHRESULTS, 1,000,000 by default.)
+        if known is not None and known < self.plain_below and offset < self.plain_below:
+            _, reply = await self._first(scope, now, *_sorted(sort, descending, offset, limit))
+            total, keys = int(reply["total_results"]), _ids(reply)
+        else:
+            base, reply = await self._first(scope, now, "LIMIT", 0, 0)
+            total = int(reply["total_results"])
             if offset >= total or limit <= 0:
-                return total, []
-            if descending:
-                keys = await self._page_desc(base, sort, offset, limit, total)
+                keys = []
+            elif total < self.plain_below:
+                keys = _ids(await self._search(base, *_sorted(sort, descending, offset, limit)))
+            elif descending:
+                keys = await self._page_desc(base, scope, sort, offset, limit, total)
             else:  # the ascending page is a descending page counted from the other end
                 start = max(0, total - offset - limit)
-                keys = (await self._page_desc(base, sort, start, total - offset - start, total))[
-                    ::-1
-                ]
+                count = total - offset - start
+                keys = (await self._page_desc(base, scope, sort, start, count, total))[::-1]
+        self._hint(size_key, total)
         return total, [self.keys.parse_working_memory(k)[2] for k in keys]
+
+    async def _first(self, scope: str, now: float, *args: Any) -> tuple[str, dict[str, Any]]:
+        """The listing's first query, and the filter the rest of the listing uses.
+
+        Sent in one round trip with a question to the whole index: does any session past its
+        expiry at ``now`` remain (not yet reclaimed: Redis takes up to about half a second)?
+        When none does, the query runs on ``scope`` alone, without the expiry clause, which
+        costs more than the question (Redis main-thread CPU for a first page, bench/listing.py:
+        1,000 sessions 64 vs 55 µs, 5,000: 213 vs 160, 20,000: 769 vs 553; 100 sessions: 26
+        vs 33). It stays exact: no write can index a session already past ``now`` (its key
+        expires in the same script, on Redis's clock, which this process's is taken to agree
+        with), so every session listed was alive at ``now``, the listing's start. When some
+        remain, the query is asked again with the clause (``_alive``).
+        """
+        async with self.redis.pipeline(transaction=False) as pipe:
+            past = numeric_range("expires_at", None, now)
+            pipe.execute_command(
+                "FT.SEARCH", self.index, past, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2
+            )
+            pipe.execute_command("FT.SEARCH", self.index, scope, *args, "DIALECT", 2)
+            expired, reply = await pipe.execute()
+        if int(expired["total_results"]) == 0:
+            return scope, reply
+        base = conjunction([scope, _alive(now)])
+        return base, await self._search(base, *args)
 
     async def _search(self, query: str, *args: Any) -> dict[str, Any]:
         reply: dict[str, Any] = await self.redis.execute_command(
@@ -202,7 +260,7 @@ class WorkingMemoryStore:
         return int(reply["total_results"]), _ids(reply)
 
     async def _page_desc(
-        self, base: str, field: str, offset: int, limit: int, total: int
+        self, base: str, scope: str, field: str, offset: int, limit: int, total: int
     ) -> list[str]:
         """Keys at ranks [offset, offset+limit) in descending ``field`` order.
 
@@ -216,18 +274,23 @@ class WorkingMemoryStore:
         top: float | None = None  # upper bound of the window (exclusive); None = +inf
         above = 0  # exact number of sessions with field >= top
         if offset + limit > _SHALLOW:
-            top, above = await self._boundary(base, field, now, offset, total)
+            top, above = await self._boundary(base, scope, field, now, offset, total)
         need = offset - above + limit
         origin = now if top is None else top
-        hint_key = ("width", base, field, top is None)
-        width = self._hints.get(hint_key, 1.0)
+        # What is remembered is the density of sessions (per second of ``field``) the last
+        # window met there, kept by scope (``base`` holds the expiry clause's time, new on each
+        # call): a width remembered as such served one page size only, and pages of 20 and
+        # 1,000 at the top undid each other's (10,000 sessions: 5 queries a first page, not 2).
+        hint_key = ("density", scope, field, top is None)
+        density = self._hints.get(hint_key)
+        width = 2.0 * need / density if density else 1.0  # aims at twice what is needed
         while True:
             count, page = await self._window(
                 base, field, origin - width, top, offset - above, limit
             )
+            if count:
+                self._hint(hint_key, count / width)
             if count >= need or above + count >= total:
-                if count <= 4 * need:  # a good width: start there next time
-                    self._hint(hint_key, width)
                 return page
             grow = 2.0 * need / count if count else 16.0
             width *= min(max(grow, 2.0), 1_000.0)
@@ -238,7 +301,7 @@ class WorkingMemoryStore:
         self._hints[key] = value
 
     async def _boundary(
-        self, base: str, field: str, now: float, offset: int, total: int
+        self, base: str, scope: str, field: str, now: float, offset: int, total: int
     ) -> tuple[float, int]:
         """A value t with offset - _SLACK <= count(field >= t) <= offset, and that count.
 
@@ -248,7 +311,7 @@ class WorkingMemoryStore:
         hi_t, hi_c = now, 0  # count(field >= hi_t) = hi_c <= offset
         lo_t: float | None = None  # count(field >= lo_t) = lo_c > offset
         lo_c = total
-        hint_key = ("boundary", base, field, offset)
+        hint_key = ("boundary", scope, field, offset)
         hinted = self._hints.get(hint_key)
         if hinted is not None and hinted < now:
             count = await self._count(conjunction([base, numeric_range(field, hinted)]))
@@ -258,7 +321,8 @@ class WorkingMemoryStore:
                 lo_t, lo_c = hinted, count
             else:
                 hi_t, hi_c = hinted, count
-        width = self._hints.get(("width", base, field, True), 1.0)
+        density = self._hints.get(("density", scope, field, True))
+        width = 128.0 / density if density else 1.0  # twice the 64 sessions looked for below
         while lo_t is None and hi_c == 0:  # seed: a window at the top holding a few sessions
             count = await self._count(conjunction([base, numeric_range(field, now - width)]))
             if count > offset:
