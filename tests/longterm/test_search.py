@@ -190,16 +190,16 @@ async def test_filtered_knn_finds_the_nearest_with_either_policy(
         }
         for i in range(300)
     ]
-    await store.upsert_many(docs)
-    store.adhoc_max_matches = adhoc_max
-    store.batches_min_selectivity = 0.0
+    await store.documents.upsert_many(docs)
+    store.index.adhoc_max_matches = adhoc_max
+    store.index.batches_min_selectivity = 0.0
     query_vector = vectors[0] + 0.3 * rng.normal(size=DIMS).astype(np.float32)
     query_vector /= np.linalg.norm(query_vector)
     for namespace in ("many", "few"):
         query = tag_equals("namespace", namespace)
-        counts = await store.counts(query)
+        counts = await store.cache.counts(query)
         assert (counts.matches, counts.size) == ((240, 300) if namespace == "many" else (60, 300))
-        found = await store.nearest(query, query_vector, 10, counts=counts)
+        found = await store.index.nearest(query, query_vector, 10, counts=counts)
         members = [i for i in range(300) if docs[i]["namespace"] == namespace]
         dists = {f"v{i}": 1.0 - float(vectors[i] @ query_vector) for i in members}
         expected = sorted(dists, key=dists.__getitem__)[:10]
@@ -241,7 +241,7 @@ async def test_boosted_page_is_the_full_rerank_of_the_candidates(
         found = await searcher._keyword(request, query)
     else:
         found = await searcher._hybrid(request, query, vector)
-    facts = await store.get_facts(list(found.relevance), dates=True, entities=False)
+    facts = await store.documents.facts(list(found.relevance), dates=True, entities=False)
     assert len(facts) == len(found.relevance) >= 100 or mode == "keyword"
     full = sorted(
         (
@@ -290,12 +290,14 @@ async def test_entity_boost_prefers_memories_about_who_is_named(
 async def test_fields_of_documents_missing_some_are_read_exactly(store: LongTermStore) -> None:
     full = {"id": "full", "text": "a", "created_at": 1.0, "entities": ["Ann"], "topics": None}
     partial = {"id": "partial", "text": "b", "entities": ["Bob"]}  # no created_at, no topics
-    await store.upsert_many([full, partial])
-    docs = await store.get_fields(["full", "partial", "gone"], ["created_at", "entities", "topics"])
+    await store.documents.upsert_many([full, partial])
+    docs = await store.documents.get_fields(
+        ["full", "partial", "gone"], ["created_at", "entities", "topics"]
+    )
     assert docs[0] == {"created_at": 1.0, "entities": ["Ann"], "topics": None}
     assert docs[1] == {"entities": ["Bob"]}
     assert docs[2] is None
-    facts = await store.get_facts(["partial", "gone"], dates=True, entities=True)
+    facts = await store.documents.facts(["partial", "gone"], dates=True, entities=True)
     assert list(facts) == ["partial"] and facts["partial"].entities == ["Bob"]
 
 
@@ -330,7 +332,7 @@ async def test_documents_edited_by_hand_still_rank(
         await store.redis.execute_command(
             "JSON.DEL", store.keys.memory(memory_id), "$.last_accessed"
         )
-    facts = await store.get_facts(["t4"], dates=True, entities=True)
+    facts = await store.documents.facts(["t4"], dates=True, entities=True)
     assert facts["t4"].last_accessed == facts["t4"].created_at
     for mode in ("semantic", "keyword", "hybrid"):
         plain = await service.search(
@@ -342,9 +344,9 @@ async def test_documents_edited_by_hand_still_rank(
         await store.redis.execute_command(
             "JSON.SET", store.keys.memory(other), "$.entities", '["Carol"]'
         )
-        assert (await store.get_facts([other], dates=True, entities=True))[other].entities == [
-            "Carol"
-        ]
+        assert (await store.documents.facts([other], dates=True, entities=True))[
+            other
+        ].entities == ["Carol"]
         boosted = await service.search(
             SearchRequest(text="who is carol", search_mode=mode, entity_boost=1.0)
         )
