@@ -108,7 +108,7 @@ async def test_the_upsert_refuses_only_a_document_owned_by_another_scope(
         [
             {"id": "x", "text": "a", "namespace": "ns/ü", "created_at": 1.0},
             {"id": "bare", "text": "no namespace or user field"},
-            {"id": "odd", "text": "edited by hand", "namespace": 5},
+            {"id": "odd", "text": "edited by hand", "namespace": "5 "},
         ]
     )
     written = await store.documents.upsert_many(

@@ -1,7 +1,7 @@
 """Long-term memory: create (with deduplication), read, edit, delete, search, forget, compact.
 
 A memory is stored as its MemoryRecord fields with dates as epoch seconds (rounded to
-microseconds, which RedisJSON reads back exactly), plus ``embedding`` (the text's vector) and
+microseconds, which the store reads back exactly), plus ``embedding`` (the text's vector) and
 ``search_text`` (what keyword search reads: the text unless the caller gave more). Creation is
 synchronous: when ``create`` returns, the memories are searchable.
 """
@@ -80,10 +80,9 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     return doc
 
 
-def stored_vector(vector: np.ndarray) -> list[float]:
-    """A unit vector as stored in JSON: 8 decimals (within 5e-9 of each component, well under
-    what a cosine distance needs) keep the text short and quick to write."""
-    return list(np.round(np.asarray(vector, dtype=np.float64), 8).tolist())
+def stored_vector(vector: np.ndarray) -> np.ndarray:
+    """A vector as the store takes it (which keeps it in binary, see store.longterm.layout)."""
+    return np.asarray(vector, dtype=np.float32)
 
 
 def hash_of(doc: dict[str, Any]) -> str:

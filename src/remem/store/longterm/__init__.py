@@ -96,5 +96,6 @@ class LongTermStore:
         return await self.cache.candidates(query, vector, k, words=words, max_distance=max_distance)
 
     async def aclose(self) -> None:
-        """Close the connections the store opened (the index's RESP2 client)."""
+        """Close the connections the store opened (its parts' own clients)."""
         await self.index.aclose()
+        await self.documents.aclose()

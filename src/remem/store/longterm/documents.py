@@ -1,4 +1,5 @@
-"""Long-term memory documents: one per memory under ``Keys.memory``, written and read here, with
+"""Long-term memory documents: one HASH per memory under ``Keys.memory`` (fields as
+``store.longterm.layout`` encodes them), written and read here, with
 the access-count hash beside them (a record's ``access_count`` is its document's plus the hash's,
 so "document count + hash" is added up in this module only).
 
@@ -11,61 +12,70 @@ the generation cache (``store.longterm.cache``) that its counts may be stale.
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from remem.errors import Conflict
-from remem.store.connection import translates_errors
+from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
+from remem.store.longterm.layout import decode, decode_fields, encode, flat
 from remem.store.longterm.values import Facts, Written, number
+from remem.store.schema import TAG_SEPARATOR
 
-# KEYS[1]: the memory; ARGV[1]: its document; ARGV[2], ARGV[3]: its namespace and user_id, each
-# '' for none or '=' and the value. A document owned by another (namespace, user_id) is left alone
-# ({0}): checked here, atomically with the write, so that concurrent creators of one id cannot
-# take it over. Else the document is written, keeping a stored created_at ({1, created_at}, or
-# {1} for a new memory).
+# KEYS[1]: the memory; ARGV[1], ARGV[2]: its namespace and user_id, each '' for none or '='
+# and the value; ARGV[3..]: its fields, name and value in turn. A memory owned by another
+# (namespace, user_id) is left alone ({0}): checked here, atomically with the write, so that
+# concurrent creators of one id cannot take it over. Else the hash is replaced (a field the new
+# document lacks must go), keeping a stored created_at ({1, created_at}, or {1} for a new one).
 _UPSERT = """
-local owner = redis.call('JSON.GET', KEYS[1], '$.namespace', '$.user_id')
-if owner then
-  local found = cjson.decode(owner)
-  local function tag(values)
-    local v = values and values[1]
-    if v == nil or v == cjson.null then return '' end
-    if type(v) ~= 'string' then return '?' end
-    return '=' .. v
-  end
-  if tag(found['$.namespace']) ~= ARGV[2] or tag(found['$.user_id']) ~= ARGV[3] then
-    return {0}
+local old = nil
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local owner = redis.call('HMGET', KEYS[1], 'namespace', 'user_id')
+  local function tag(v) if not v then return '' end return '=' .. v end
+  if tag(owner[1]) ~= ARGV[1] or tag(owner[2]) ~= ARGV[2] then return {0} end
+  old = redis.call('HGET', KEYS[1], 'created_at')
+  redis.call('DEL', KEYS[1])
+end
+if old then
+  for i = 3, #ARGV, 2 do
+    if ARGV[i] == 'created_at' then ARGV[i + 1] = old end
   end
 end
-local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
-redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
-if old and old ~= '[]' and old ~= '[null]' then
-  redis.call('JSON.SET', KEYS[1], '$.created_at', string.sub(old, 2, -2))
-  return {1, string.sub(old, 2, -2)}
-end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+if old then return {1, old} end
 return {1}
 """
 
-# A search hit must not rewrite its memory: any JSON write re-indexes the whole document, vector
-# included (0.5 ms at 10,000 memories, about 1 ms at 100,000), where a hash field costs 10 us. So
-# hits are added to a hash beside the documents (a record's access_count is its document's plus
-# the hash's) and last_accessed, which filters and ranking read from the index, is written only
-# when it moves by at least ARGV[2] seconds. One key a script, so that it runs on any shard:
-# 0 = no such memory, 1 = left alone, 2 = last_accessed written.
+# A search hit must not rewrite its memory: any write re-indexes the whole hash, vector
+# included (0.5 ms at 10,000 memories, about 1 ms at 100,000), where a field of the access hash
+# costs 10 us. So hits are added to a hash beside the memories (a record's access_count is its
+# own plus the access hash's) and last_accessed, which filters and ranking read from the index,
+# is written only when it moves by at least ARGV[2] seconds. One key a script, so that it runs on
+# any shard: 0 = no such memory, 1 = left alone, 2 = last_accessed written.
 _TOUCH = """
-local raw = redis.call('JSON.GET', KEYS[1], '$.last_accessed')
-if not raw then return 0 end
-local last = tonumber((cjson.decode(raw))[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_accessed'))
 if last and tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return 1 end
-redis.call('JSON.SET', KEYS[1], '$.last_accessed', ARGV[1])
+redis.call('HSET', KEYS[1], 'last_accessed', ARGV[1])
 return 2
+"""
+
+# KEYS: memories; ARGV: field names (none: every field). Each memory's values in ARGV's order
+# (HMGET), or every name and value (HGETALL); false for a missing memory. One command for a
+# hundred memories, where a pipeline of HMGETs costs redis-py about 15 us of CPU each.
+_READ = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 0 then out[i] = false
+  elseif #ARGV == 0 then out[i] = redis.call('HGETALL', key)
+  else out[i] = redis.call('HMGET', key, unpack(ARGV)) end
+end
+return out
 """
 
 # Record fields returned with search results: everything but the vector and the keyword text,
@@ -80,15 +90,8 @@ def _owner_tag(value: Any) -> str:
     return "" if value is None else f"={value}"
 
 
-def _well_formed(created_at: Any, last_accessed: Any, entities: Any) -> bool:
-    return (
-        isinstance(created_at, float | int)
-        and isinstance(last_accessed, float | int)
-        and (
-            entities is None
-            or (isinstance(entities, list) and all(isinstance(e, str) for e in entities))
-        )
-    )
+def _pairs(values: list[bytes]) -> dict[bytes, bytes]:
+    return dict(zip(values[::2], values[1::2], strict=True))
 
 
 @translates_errors
@@ -96,12 +99,19 @@ class MemoryDocuments:
     """The documents of long-term memories and their access counts."""
 
     def __init__(self, redis: Redis, keys: Keys, *, modify_attempts: int = MODIFY_ATTEMPTS) -> None:
-        self.redis, self.keys = redis, keys
+        self.keys = keys
         self.modify_attempts = modify_attempts
+        # Vectors are bytes: this client answers in bytes (RESP2), decoded by the layout.
+        self.redis = flat_twin(redis, decode_responses=False)
         self._generation = keys.long_term_generation
         self._hits = keys.access_counts
-        self._upsert = redis.register_script(_UPSERT)
-        self._touch = redis.register_script(_TOUCH)
+        self._upsert = self.redis.register_script(_UPSERT)
+        self._touch = self.redis.register_script(_TOUCH)
+        self._read = self.redis.register_script(_READ)
+
+    async def aclose(self) -> None:
+        """Close the connections of the bytes client."""
+        await self.redis.aclose()
 
     async def upsert_many(self, docs: Sequence[dict[str, Any]]) -> list[Written]:
         """Write documents in one pipeline; each keeps its stored ``created_at``. A document
@@ -113,7 +123,7 @@ class MemoryDocuments:
             for doc in docs:
                 key = self.keys.memory(doc["id"])
                 owner = [_owner_tag(doc.get("namespace")), _owner_tag(doc.get("user_id"))]
-                await self._upsert(keys=[key], args=[json.dumps(doc), *owner], client=pipe)
+                await self._upsert(keys=[key], args=[*owner, *flat(encode(doc))], client=pipe)
             self._changed(pipe)
             replies = await pipe.execute()
         return [
@@ -133,99 +143,52 @@ class MemoryDocuments:
         ``access_counts``."""
         if not ids:
             return []
-        raws = await self.redis.execute_command(
-            "JSON.MGET", *(self.keys.memory(i) for i in ids), "$"
-        )
-        out: list[dict[str, Any] | None] = []
-        for raw in raws:
-            docs = json.loads(raw) if raw else []
-            out.append(docs[0] if docs else None)
-        return out
+        found = await self._read(keys=[self.keys.memory(i) for i in ids], args=[])
+        return [None if not row else decode(_pairs(row)) for row in found]
 
     async def get_fields(
         self, ids: Sequence[str], fields: Sequence[str]
     ) -> list[dict[str, Any] | None]:
-        """``fields`` of each document, None for a missing document.
-
-        One JSON.MGET with a union path (``$['a','b']``) answers every document in one round
-        trip. A union leaves out the fields a document lacks, so a document whose answer has
-        the wrong length is read again field by field (and a field it lacks is left out).
-        ``access_count`` is the record's: the document's plus its hits in the access hash,
-        read in the same round trip.
-        """
+        """``fields`` of each document (a field it lacks is left out), None for a missing
+        document, in one round trip. ``access_count`` is the record's: the document's plus its
+        hits in the access hash, read in the same round trip."""
         if not ids:
             return []
         names = [f for f in fields if f not in _HIDDEN_FIELDS]
         keys = [self.keys.memory(i) for i in ids]
-        counted = "access_count" in names
-        rows, hits = await self._union(keys, names, hits_of=ids if counted else None)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            await self._read(keys=keys, args=names, client=pipe)
+            if "access_count" in names:
+                pipe.hmget(self._hits, list(ids))
+            replies = await pipe.execute()
+        hits = [int(n or 0) for n in replies[1]] if len(replies) > 1 else [0] * len(ids)
         out: list[dict[str, Any] | None] = []
-        ragged: list[int] = []
-        for n, values in enumerate(rows):
-            if values is not None and len(values) != len(names):
-                ragged.append(n)
-            out.append(None if values is None else dict(zip(names, values, strict=False)))
-        if ragged:
-            paths = [f"$.{name}" for name in names]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for n in ragged:
-                    pipe.execute_command("JSON.GET", keys[n], *paths)
-                replies = await pipe.execute()
-            for n, raw in zip(ragged, replies, strict=True):
-                found = json.loads(raw) if raw else None
-                if isinstance(found, list):  # a single path answers with its matches alone
-                    found = {paths[0]: found}
-                out[n] = None if found is None else {p[2:]: v[0] for p, v in found.items() if v}
-        for doc, extra in zip(out, hits, strict=False):
+        for row, extra in zip(replies[0], hits, strict=True):
+            doc = None if not row else decode_fields(names, row)
             if doc is not None and extra:
                 doc["access_count"] = int(doc.get("access_count") or 0) + extra
+            out.append(doc)
         return out
 
-    async def _union(
-        self, keys: Sequence[str], names: Sequence[str], *, hits_of: Sequence[str] | None = None
-    ) -> tuple[list[list[Any] | None], list[int]]:
-        """Each document's values of ``names`` (in order; a field it lacks is left out), None
-        for a missing document: one JSON.MGET with a union path. With ``hits_of`` (the ids of
-        ``keys``), also their access hashes' counts, in the same round trip."""
-        union = "$[" + ",".join(json.dumps(n) for n in names) + "]"
-        hits: list[int] = []
-        if hits_of is None:
-            raws = await self.redis.execute_command("JSON.MGET", *keys, union)
-        else:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.execute_command("JSON.MGET", *keys, union)
-                pipe.hmget(self._hits, list(hits_of))
-                raws, found = await pipe.execute()
-            hits = [int(n or 0) for n in found]
-        # One decode for all documents: a hundred json.loads calls cost more than the parsing.
-        decoded: list[list[Any] | None] = json.loads(
-            "[" + ",".join(raw or "null" for raw in raws) + "]"
-        )
-        return decoded, hits
-
     async def facts(self, ids: Sequence[str], *, dates: bool, entities: bool) -> dict[str, Facts]:
-        """What ranking needs of each candidate that exists, in one round trip."""
+        """What ranking needs of each candidate that exists, in one round trip. Values edited
+        by hand are read leniently: a date that is not a number reads as 0 (last_accessed as
+        created_at)."""
         if not ids or not (dates or entities):
             return {}
-        names = ("created_at", "last_accessed", "entities")
+        names = ["created_at", "last_accessed", "entities"]
+        found = await self._read(keys=[self.keys.memory(i) for i in ids], args=names)
         out = {}
-        found, _ = await self._union([self.keys.memory(i) for i in ids], names)
-        for memory_id, values in zip(ids, found, strict=True):
-            if values is None:
+        for memory_id, row in zip(ids, found, strict=True):
+            if not row:
                 continue  # deleted since the search
-            if len(values) == 3 and _well_formed(*values):  # as every memory remem writes
-                made, last, tags = values
-                out[memory_id] = Facts(made, last, tags or [])
-                continue
-            (doc,) = await self.get_fields([memory_id], names)  # a document edited by hand
-            if doc is None:
-                continue
-            made = number(doc.get("created_at"))
-            tags = doc.get("entities")
+            made_raw, last_raw, tags = row
+            made = number(made_raw)
+            tag_text = tags.decode("utf-8", "replace") if tags else ""
             out[memory_id] = Facts(
                 created_at=made,
-                last_accessed=number(doc.get("last_accessed"), made),
-                entities=[str(t) for t in tags] if isinstance(tags, list) else [],
+                last_accessed=number(last_raw, made),
+                entities=tag_text.split(TAG_SEPARATOR) if tag_text else [],
             )
         return out
 
@@ -256,13 +219,14 @@ class MemoryDocuments:
             for _ in range(self.modify_attempts):
                 try:
                     await pipe.watch(key)
-                    raw = cast("str | None", await pipe.execute_command("JSON.GET", key))
-                    new = change(json.loads(raw)) if raw else None
+                    raw = await pipe.hgetall(key)
+                    new = change(decode(raw)) if raw else None  # type: ignore[arg-type]
                     if new is None:
                         await pipe.unwatch()
                         return None
                     pipe.multi()
-                    pipe.execute_command("JSON.SET", key, "$", json.dumps(new))
+                    pipe.delete(key)
+                    pipe.hset(key, mapping=encode(new))  # type: ignore[arg-type]
                     self._changed(pipe)
                     await pipe.execute()
                     return new

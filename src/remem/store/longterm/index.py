@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
+from remem.store.longterm.layout import vector_bytes
 from remem.store.longterm.values import Counts, Row, Scored, number
 from remem.store.query import conjunction, knn, tag_any, text_any_where, vector_range
 
@@ -52,10 +53,6 @@ def hybrid_policy(
     return "BATCHES"
 
 
-def vector_bytes(vector: np.ndarray, dtype: type = np.float32) -> bytes:
-    return np.asarray(vector, dtype=dtype).tobytes()
-
-
 @translates_errors
 class MemoryIndex:
     """Commands over the index, their answers parsed into ``values``."""
@@ -66,12 +63,10 @@ class MemoryIndex:
         keys: Keys,
         name: str,
         *,
-        vector_type: type = np.float32,
         adhoc_max_matches: int = ADHOC_MAX_MATCHES,
         batches_min_selectivity: float = BATCHES_MIN_SELECTIVITY,
     ) -> None:
         self.redis, self.keys, self.name = redis, keys, name
-        self.vector_type = vector_type
         self.adhoc_max_matches = adhoc_max_matches
         self.batches_min_selectivity = batches_min_selectivity
         self.flat = flat_twin(redis)  # hot FT.SEARCH commands, parsed as RESP2 arrays
@@ -84,7 +79,7 @@ class MemoryIndex:
         return self.keys.parse_memory(key)
 
     def _vec(self, vector: np.ndarray) -> bytes:
-        return vector_bytes(vector, self.vector_type)
+        return vector_bytes(vector)  # the type the index declares
 
     # -- commands (sent here, or pipelined by the generation cache) ----------------------------
     def count_command(self, query: str) -> list[Any]:
