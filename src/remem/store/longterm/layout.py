@@ -11,7 +11,7 @@ components within 5e-4, far under what ranking reads (LoCoMo recall unchanged, s
 A field's kind decides its encoding: tag fields and texts as they are; tag lists joined by
 ``TAG_SEPARATOR`` (what the index splits on); numbers and nested values as JSON; ``pinned`` as
 ``true``/``false``; the vector as FLOAT16 bytes. None is no field at all, and ``search_text``
-is left out when it is the text (most memories): the hash holds only what differs.
+(when it is the text) and the ``DEFAULTS`` are left out: the hash holds only what differs.
 """
 
 from __future__ import annotations
@@ -44,6 +44,14 @@ TEXTS = frozenset(
 )
 TAG_LISTS = frozenset({"topics", "entities"})
 FLAGS = frozenset({"pinned"})
+# Values most memories have, left out of the hash and read back as these (about 150 bytes a
+# memory with the index entries they would take; 3,110 bytes a memory at 10,000 with them).
+DEFAULTS: dict[str, Any] = {
+    "pinned": False,
+    "access_count": 0,
+    "discrete_memory_extracted": "f",
+    "extraction_strategy_config": {},
+}
 
 
 def vector_bytes(vector: Any) -> bytes:
@@ -55,7 +63,9 @@ def encode(doc: Mapping[str, Any]) -> dict[str, bytes | str]:
     """The hash fields of a memory's document (see the module docstring)."""
     out: dict[str, bytes | str] = {}
     for name, value in doc.items():
-        if value is None:
+        if value is None or (
+            name in DEFAULTS and value == DEFAULTS[name] and type(value) is type(DEFAULTS[name])
+        ):
             continue
         if name == VECTOR:
             out[name] = vector_bytes(value)
@@ -97,6 +107,8 @@ def decode_value(name: str, raw: bytes) -> Any:
 def decode(pairs: Mapping[bytes, bytes]) -> dict[str, Any]:
     """The document of a memory's hash (HGETALL's answer)."""
     doc = {(n := name.decode()): decode_value(n, raw) for name, raw in pairs.items()}
+    for name, value in DEFAULTS.items():
+        doc.setdefault(name, _copy(value))
     if "search_text" not in doc and "text" in doc:
         doc["search_text"] = doc["text"]
     return doc
@@ -105,6 +117,13 @@ def decode(pairs: Mapping[bytes, bytes]) -> dict[str, Any]:
 def decode_fields(names: list[str], values: list[bytes | None]) -> dict[str, Any]:
     """The fields a memory has of ``names`` (HMGET's answer; a missing one is left out)."""
     doc = {n: decode_value(n, raw) for n, raw in zip(names, values, strict=True) if raw is not None}
+    for name in names:
+        if name in DEFAULTS and name not in doc:
+            doc[name] = _copy(DEFAULTS[name])
     if "search_text" in names and "search_text" not in doc and "text" in doc:
         doc["search_text"] = doc["text"]
     return doc
+
+
+def _copy(value: Any) -> Any:
+    return dict(value) if isinstance(value, dict) else value
