@@ -6,18 +6,15 @@ kept. Memories still in the JSON layout of earlier versions are first converted 
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-
-from redis.exceptions import ResponseError
 
 from remem.config import Settings
 from remem.maintenance.convert import convert_long_term
 from remem.memory.search import index_terms
 from remem.runtime import Resources
 from remem.store.longterm.layout import vector_bytes
-from remem.store.schema import ensure_long_term_index
+from remem.store.schema import drop_index_versions, ensure_long_term_index
 
 
 async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
@@ -25,11 +22,7 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
     async with Resources(settings, ensure_indexes=False) as res:
         redis, keys, name = res.redis, res.keys, settings.long_term_memory_index
         await convert_long_term(redis, keys, batch=batch, progress=_stderr)
-        stale = keys.index_name(name, "")
-        for index in await redis.execute_command("FT._LIST"):
-            if index.startswith(stale):  # every version; the documents stay
-                with contextlib.suppress(ResponseError):
-                    await redis.execute_command("FT.DROPINDEX", index)
+        await drop_index_versions(redis, keys, name)  # every version; the memories stay
         done = 0
         cursor = 0
         next_report = time.monotonic() + 2.0

@@ -3,8 +3,8 @@
 Modes
 -----
 semantic
-    KNN over the filtered memories (``(filter)=>[KNN K @embedding $vec AS dist]``); with a
-    ``distance_threshold`` only memories with cosine distance <= threshold (VECTOR_RANGE).
+    KNN over the filtered memories (``LongTermStore.candidates``); with a
+    ``distance_threshold`` only memories with cosine distance <= threshold (a vector range).
     Similarity is ``1 - dist``. ``total`` is the exact number of filtered memories (within the
     threshold, when one is given).
 keyword
@@ -70,8 +70,8 @@ from remem.models.search import SearchRequest
 from remem.store.longterm import Facts, LongTermStore
 
 DAY = 86_400.0
-# Past this many distinct entities, a search after a write does not reread them (FT.TAGVALS
-# and its parsing grow with the values) to learn whether its query names one.
+# Past this many distinct entities, a search after a write does not reread them (reading the
+# index's tag values and parsing them grow with the values) to learn whether its query names one.
 ENTITY_VALUES_REREAD_MAX = 2_000
 
 STOP_WORDS = frozenset(

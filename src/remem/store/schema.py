@@ -286,6 +286,15 @@ async def _sample_memory(redis: Redis, spec: IndexSpec, kind: str) -> list[str]:
             return [str(k) for k in found[:1]]
 
 
+async def drop_index_versions(redis: Redis, keys: Keys, name: str) -> None:
+    """Drop every version of the index ``name`` (documents are kept)."""
+    stale = keys.index_name(name, "")
+    for index in await redis.execute_command("FT._LIST"):
+        if index.startswith(stale):
+            with contextlib.suppress(ResponseError):  # another process dropped it first
+                await redis.execute_command("FT.DROPINDEX", index)
+
+
 async def ensure_long_term_index(
     redis: Redis, keys: Keys, name: str, dims: int, *, timeout: float = 600
 ) -> str:
