@@ -253,3 +253,26 @@ async def test_closing_lets_a_flush_under_way_finish(
     assert cancelled == []
     counts = [(await service.get(f"h{i}")).access_count for i in range(40)]
     assert counts == [1] * 40
+
+
+async def test_a_redis_keeping_memories_as_tables_is_named_in_a_warning(
+    redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Below a vector's size, hash-max-listpack-value costs about 1 KB a memory: said at start."""
+    keys = Keys(settings.key_prefix)
+    before = (await redis.config_get("hash-max-listpack-value"))["hash-max-listpack-value"]
+    try:
+        await redis.config_set("hash-max-listpack-value", 64)
+        with caplog.at_level("WARNING", logger="remem.store.schema"):
+            await ensure_long_term_index(redis, keys, index_name(settings), 64)
+        assert "hash-max-listpack-value" in caplog.text and "128-byte vector" in caplog.text
+        caplog.clear()
+        await redis.config_set("hash-max-listpack-value", before)
+        with caplog.at_level("WARNING", logger="remem.store.schema"):
+            await ensure_long_term_index(redis, keys, index_name(settings), 64)
+        assert "hash-max-listpack-value" not in caplog.text
+    finally:
+        await redis.config_set("hash-max-listpack-value", before)
+        for name in await redis.execute_command("FT._LIST"):  # type: ignore[no-untyped-call]
+            if name.startswith(keys.index_name(index_name(settings), "")):
+                await redis.execute_command("FT.DROPINDEX", name)  # type: ignore[no-untyped-call]

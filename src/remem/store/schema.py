@@ -301,4 +301,22 @@ async def ensure_long_term_index(
     """Check the vector dimension, then ``ensure_index`` the long-term memory index."""
     spec = long_term_memory_index(keys, name, dims)
     await check_vector_dims(redis, keys, spec, dims)
+    await _check_listpack(redis, 2 * dims)
     return await ensure_index(redis, keys, spec, timeout=timeout)
+
+
+async def _check_listpack(redis: Redis, vector_size: int) -> None:
+    """Warn when this Redis keeps a memory's hash as a table: 1,000 bytes a memory more than
+    as a listpack (store.longterm.layout). A Redis that refuses CONFIG GET is left alone."""
+    with contextlib.suppress(ResponseError):
+        found = await redis.config_get("hash-max-listpack-value")
+        limit = int(found.get("hash-max-listpack-value") or 0)
+        if limit < vector_size:
+            log.warning(
+                "this Redis keeps hashes as listpacks only up to %d-byte values "
+                "(hash-max-listpack-value), under a memory's %d-byte vector: each memory takes "
+                "about 1 KB more; `CONFIG SET hash-max-listpack-value 4096` (and redis.conf) "
+                "avoids it",
+                limit,
+                vector_size,
+            )
