@@ -20,7 +20,8 @@ as frequent as in real text, see ``Natural``):
 - semantic and hybrid search right after a write (one new memory, not timed), so the server
   cannot use the filter count it keeps between searches: p50/p95, ``total`` checked to include
   the new memory (the cell's ops/s counts the writes too); the memories are deleted afterwards;
-- Redis memory.
+- Redis memory: ``used_memory``, and its growth since the empty store divided by the memories
+  stored (bytes a memory, index included).
 
 Each search answer is checked (status 200, ``total`` equal to the memories stored); a failed
 check is reported and makes the exit code 1.
@@ -47,6 +48,7 @@ from _server import Server
 
 from remem.embeddings.static import StaticEmbedder
 from remem.memory.search import STOP_WORDS
+from remem.store.longterm.layout import vector_bytes
 
 NS = "bench"
 INDEX = "long_term_memory_idx"
@@ -266,7 +268,7 @@ async def raw_knn(redis: Redis, index: str, vectors: np.ndarray) -> CellResult:
             "FT.SEARCH",
             index,
             "(@namespace:{bench})=>[KNN 10 @embedding $v AS dist]",
-            "PARAMS", 2, "v", vectors[i % len(vectors)].astype(np.float32).tobytes(),
+            "PARAMS", 2, "v", vector_bytes(vectors[i % len(vectors)]),  # the index's type
             "SORTBY", "dist", "RETURN", 1, "dist", "LIMIT", 0, 10, "DIALECT", 2,
         )  # fmt: skip
         return len(reply["results"]) == 10
@@ -314,6 +316,7 @@ async def main(args: argparse.Namespace) -> int:
     try:
         index = INDEX  # the alias the server searches through
         stored = 0
+        empty = int((await redis.info("memory"))["used_memory"])
         ingest_rates: list[float] = []
         for size in args.sizes:
             print(f"-- growing to {size:,} memories")
@@ -331,6 +334,8 @@ async def main(args: argparse.Namespace) -> int:
             c16 = await search_cells(http, questions, size, 16, args.throughput, meter, problems)
             fresh = await search_after_writes(http, questions, size, args.searches // 2, problems)
             info = await redis.info("memory")
+            per_memory = (int(info["used_memory"]) - empty) / size
+            print(f"  Redis memory: {info['used_memory_human']}, {per_memory:,.0f} bytes a memory")
             rows.append(
                 f"| {size:,} | {rate:,.0f} | {embed_rate:,.0f} | "
                 + " | ".join(f"{c1[m].p50_ms:.1f} / {c1[m].p95_ms:.1f}" for m in MODES)
@@ -339,7 +344,7 @@ async def main(args: argparse.Namespace) -> int:
                 + " | ".join(f"{c16[m].ops:,.0f}" for m in MODES)
                 + " | "
                 + " | ".join(f"{fresh[m].p50_ms:.1f} / {fresh[m].p95_ms:.1f}" for m in fresh)
-                + f" | {info['used_memory_human']} |"
+                + f" | {info['used_memory_human']} | {per_memory:,.0f} |"
             )
             for m in MODES:
                 if (key := ("search p95 ms", size)) in TARGETS:
@@ -358,9 +363,9 @@ async def main(args: argparse.Namespace) -> int:
         + " | raw KNN p50 / p95 ms | query embedding p50 / p95 ms | "
         + " | ".join(f"{m} /s c16" for m in MODES)
         + " | semantic after a write p50 / p95 ms | hybrid after a write p50 / p95 ms"
-        + " | Redis memory |"
+        + " | Redis memory | bytes / memory |"
     )
-    print("|" + "--:|" * (7 + 2 * len(MODES)) + "--:|")
+    print("|" + "--:|" * (8 + 2 * len(MODES)) + "--:|")
     print("\n".join(rows))
     print(f"\ningest: {verdict(min(ingest_rates), *TARGETS[('ingest/s', 0)])}")
     for p in problems[:10]:

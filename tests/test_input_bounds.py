@@ -78,8 +78,8 @@ async def test_a_record_edited_by_hand_is_skipped_by_search_and_named_by_get(
     r = await client.post(f"{LTM}/", json={"memories": memories, "deduplicate": False})
     assert r.status_code == 200, r.text
     keys = Keys(settings.key_prefix)
-    await raw_redis.execute_command("JSON.SET", keys.memory("bad-count"), "$.access_count", "1e29")
-    await raw_redis.execute_command("JSON.SET", keys.memory("bad-date"), "$.created_at", "1e20")
+    await raw_redis.hset(keys.memory("bad-count"), "access_count", "1e29")
+    await raw_redis.hset(keys.memory("bad-date"), "created_at", "1e20")
     with caplog.at_level(logging.WARNING, logger="remem.memory.longterm"):
         found = await client.post(f"{LTM}/search", json={"text": "zebras"})
     assert found.status_code == 200, found.text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from remem.config import Settings
@@ -11,6 +9,7 @@ from remem.errors import IncompatibleBackend
 from remem.maintenance.reindex import run_reindex
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.runtime import Resources
+from remem.store.longterm.layout import vector_bytes
 from remem.store.schema import ensure_index, long_term_memory_index
 
 
@@ -23,7 +22,7 @@ async def test_a_model_change_is_refused_until_reindexed(
         )
         # Pretend the memories were embedded by an 8-dimensional model.
         key = res.keys.memory("tea")
-        await res.redis.execute_command("JSON.SET", key, "$.embedding", json.dumps([0.1] * 8))
+        await res.redis.hset(key, "embedding", vector_bytes([0.1] * 8))
         for name in await res.redis.execute_command("FT._LIST"):
             if name.startswith(res.keys.index_name(settings.long_term_memory_index, "")):
                 await res.redis.execute_command("FT.DROPINDEX", name)
@@ -57,7 +56,7 @@ async def test_memories_without_search_terms_are_refused_until_reindexed(
             ]
         )
         # A memory written before keyword search read search_terms.
-        await res.redis.execute_command("JSON.DEL", res.keys.memory("walk"), "$.search_terms")
+        await res.redis.hdel(res.keys.memory("walk"), "search_terms")
 
     with pytest.raises(IncompatibleBackend, match=r"search_terms.*remem reindex"):
         async with Resources(settings):
@@ -68,9 +67,7 @@ async def test_memories_without_search_terms_are_refused_until_reindexed(
     printed = capsys.readouterr()
     assert (printed.out + printed.err).count("1 memories") == 1  # the result, said once
     async with Resources(settings) as res:
-        terms = await res.redis.execute_command(
-            "JSON.GET", res.keys.memory("walk"), "$.search_terms"
-        )
-        assert json.loads(terms) == ["bob walk the dog by lake was cold"]
+        terms = await res.redis.hget(res.keys.memory("walk"), "search_terms")
+        assert terms == "bob walk the dog by lake was cold"
         found = await res.long_term.search(SearchRequest(text="cold lake", search_mode="keyword"))
         assert [m.id for m in found.memories] == ["walk"]

@@ -15,7 +15,6 @@ from remem.memory import search
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord
 from remem.models.search import EditMemoryRecordRequest, SearchRequest
-from remem.store import longterm as longterm_store
 from remem.store.keys import Keys
 from remem.store.longterm import LongTermStore
 from tests.longterm.conftest import WordEmbedder, index_name
@@ -103,7 +102,7 @@ async def test_writes_behind_remems_back_are_counted_within_the_max_age(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(longterm_store, "COUNT_MAX_AGE", 0.5)
+    service.store.cache.max_age = 0.5  # a constructor argument of the store, 60 s by default
     await service.create([MemoryRecord(id=f"m{i}", text=f"tea {i}") for i in range(3)])
     assert await totals(service) == [3, 3]
     await redis.delete(Keys(settings.key_prefix).memory("m0"))  # no new generation token
@@ -167,13 +166,13 @@ async def test_many_entity_values_are_not_reread_after_each_write(
     question = SearchRequest(text="when did Zed go painting", search_mode="semantic", limit=3)
     await service.search(question)  # reads the 30 values
     reads: list[str] = []
-    real = store.read_tag_values
+    real = store.cache.read_tag_values
 
     async def counted(field: str) -> tuple[str, ...]:
         reads.append(field)
         return await real(field)
 
-    monkeypatch.setattr(store, "read_tag_values", counted)
+    monkeypatch.setattr(store.cache, "read_tag_values", counted)
     await other.create(
         [MemoryRecord(id="zed", text="went painting by the lake 7", entities=["Zed"])],
         deduplicate=False,

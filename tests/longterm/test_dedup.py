@@ -163,7 +163,7 @@ async def test_memories_stored_with_the_former_hash_still_deduplicate(
     old, bare = (to_doc(r, v) for r, v in zip(records, vectors, strict=True))
     old["memory_hash"] = legacy_hash("Likes tea.")
     del bare["memory_hash"]
-    await store.upsert_many([old, bare])
+    await store.documents.upsert_many([old, bare])
 
     [out] = await service.create([MemoryRecord(id="n1", text="Likes tea.")])
     assert (out.id, out.status) == ("old", "duplicate")

@@ -187,18 +187,18 @@ async def test_filters_match_the_reference(
     # Hits update last_accessed; the reference is computed on the records as written, so the
     # service here never flushes its access buffer during the test.
     service = LongTermMemoryService(store, embedder, access_flush_seconds=3_600)
-    old = [row.id for row in await store.oldest("*", 1000)]
-    await store.delete_many(old)
+    old = [row.id for row in await store.index.oldest("*", 1000)]
+    await store.documents.delete_many(old)
     records = [to_record(i, r) for i, r in enumerate(recs)]
     vectors = np.ones((len(records), 64), dtype=np.float32) / 8.0
     docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
-    await store.upsert_many(docs)
+    await store.documents.upsert_many(docs)
     stored = {d["id"]: d for d in docs}
     for body in raw:
         flt = SearchFilters.model_validate(body)
         want = reference(stored, flt)
-        query = await compile_filters(flt, store.tag_values)
-        got = set() if query is None else {r.id for r in await store.oldest(query, 1000)}
+        query = await compile_filters(flt, store.cache.tag_values)
+        got = set() if query is None else {r.id for r in await store.index.oldest(query, 1000)}
         assert got == want, (body, query)
         request = SearchRequest.model_validate({**body, "text": "memory", "limit": 1000})
         result = await service.search(request)

@@ -104,14 +104,14 @@ async def test_patch_moves_a_memory_to_another_namespace(client: httpx.AsyncClie
 async def test_the_upsert_refuses_only_a_document_owned_by_another_scope(
     store: LongTermStore,
 ) -> None:
-    await store.upsert_many(
+    await store.documents.upsert_many(
         [
             {"id": "x", "text": "a", "namespace": "ns/ü", "created_at": 1.0},
             {"id": "bare", "text": "no namespace or user field"},
-            {"id": "odd", "text": "edited by hand", "namespace": 5},
+            {"id": "odd", "text": "edited by hand", "namespace": "5 "},
         ]
     )
-    written = await store.upsert_many(
+    written = await store.documents.upsert_many(
         [
             {"id": "y", "text": "b", "namespace": "b", "created_at": 2.0},
             {"id": "x", "text": "b", "namespace": "b", "created_at": 2.0},
@@ -127,10 +127,10 @@ async def test_the_upsert_refuses_only_a_document_owned_by_another_scope(
         Written(None),
         Written(None, refused=True),
     ]
-    x, y, bare = await store.get_many(["x", "y", "bare"])
+    x, y, bare = await store.documents.get_many(["x", "y", "bare"])
     assert x is not None and (x["text"], x["namespace"]) == ("a", "ns/ü")
     assert y is not None and bare is not None and bare["text"] == "c"
-    [again] = await store.upsert_many(
+    [again] = await store.documents.upsert_many(
         [{"id": "x", "text": "new", "namespace": "ns/ü", "user_id": None, "created_at": 9.0}]
     )
     assert again == Written(1.0)  # the same owner updates, keeping created_at

@@ -61,7 +61,7 @@ def keyword(text: str, **kw: Any) -> SearchRequest:
 
 
 async def clear(store: LongTermStore) -> None:
-    await store.delete_many([row.id for row in await store.oldest("*", 10_000)])
+    await store.documents.delete_many([row.id for row in await store.index.oldest("*", 10_000)])
 
 
 @settings(

@@ -152,13 +152,15 @@ async def test_a_touch_adds_counts_and_never_moves_last_accessed_back(
     store: LongTermStore,
 ) -> None:
     doc = {"id": "t", "text": "tea", "access_count": 2, "last_accessed": 2000.5, "created_at": 1.0}
-    await store.upsert_many([doc])
+    await store.documents.upsert_many([doc])
     fields = ("access_count", "last_accessed", "text", "created_at")
-    assert await store.touch_many({"t": (3, 1000.25)}) == 0  # an older hit: counted, date kept
-    (after,) = await store.get_fields(["t"], fields)
+    assert (
+        await store.documents.touch_many({"t": (3, 1000.25)}) == 0
+    )  # an older hit: counted, date kept
+    (after,) = await store.documents.get_fields(["t"], fields)
     assert after == {**dict.fromkeys(fields), **after, "access_count": 5, "last_accessed": 2000.5}
-    assert await store.touch_many({"t": (1, 3000.125)}) == 1
-    (after,) = await store.get_fields(["t"], fields)
+    assert await store.documents.touch_many({"t": (1, 3000.125)}) == 1
+    (after,) = await store.documents.get_fields(["t"], fields)
     assert after == {"access_count": 6, "last_accessed": 3000.125, "text": "tea", "created_at": 1.0}
 
 
@@ -168,19 +170,21 @@ async def test_hits_within_the_resolution_leave_the_document_and_the_counts_alon
     """A hit adds to the access hash; the document (and so the index, and the generation that
     kept counts depend on) is written only when last_accessed is a resolution behind."""
     keys = Keys(settings.key_prefix)
-    await store.upsert_many([{"id": "r", "text": "tea", "access_count": 1, "last_accessed": 100.0}])
-    before = await redis.execute_command("JSON.GET", keys.memory("r"))
+    await store.documents.upsert_many(
+        [{"id": "r", "text": "tea", "access_count": 1, "last_accessed": 100.0}]
+    )
+    before = await redis.hgetall(keys.memory("r"))
     generation = await redis.get(keys.long_term_generation)
-    assert await store.touch_many({"r": (4, 999.0)}, resolution=900.0) == 0
-    assert await redis.execute_command("JSON.GET", keys.memory("r")) == before
+    assert await store.documents.touch_many({"r": (4, 999.0)}, resolution=900.0) == 0
+    assert await redis.hgetall(keys.memory("r")) == before
     assert await redis.get(keys.long_term_generation) == generation
-    (after,) = await store.get_fields(["r"], ("access_count", "last_accessed"))
+    (after,) = await store.documents.get_fields(["r"], ("access_count", "last_accessed"))
     assert after == {"access_count": 5, "last_accessed": 100.0}
-    assert await store.touch_many({"r": (1, 1000.5)}, resolution=900.0) == 1
+    assert await store.documents.touch_many({"r": (1, 1000.5)}, resolution=900.0) == 1
     assert await redis.get(keys.long_term_generation) != generation
-    (after,) = await store.get_fields(["r"], ("access_count", "last_accessed"))
+    (after,) = await store.documents.get_fields(["r"], ("access_count", "last_accessed"))
     assert after == {"access_count": 6, "last_accessed": 1000.5}
-    assert await store.delete_many(["r"]) == 1
+    assert await store.documents.delete_many(["r"]) == 1
     assert await redis.hget(keys.access_counts, "r") is None  # no count outlives its memory
 
 
@@ -188,11 +192,13 @@ async def test_records_read_back_add_the_hits_kept_beside_the_document(
     service: LongTermMemoryService, store: LongTermStore
 ) -> None:
     await service.create([MemoryRecord(id="c", text="green tea", access_count=2)])
-    await store.touch_many({"c": (3, now())}, resolution=3_600.0)
+    await store.documents.touch_many({"c": (3, now())}, resolution=3_600.0)
     assert (await service.get("c")).access_count == 5
     patched = await service.update("c", EditMemoryRecordRequest(topics=["drinks"]))
     assert patched.access_count == 5
-    assert (await store.get_many(["c"]))[0]["access_count"] == 2  # the document's own share
+    assert (await store.documents.get_many(["c"]))[0][
+        "access_count"
+    ] == 2  # the document's own share
     found = await service.search(SearchRequest(text="green tea", limit=1))
     assert [(m.id, m.access_count) for m in found.memories] == [("c", 5)]
 
@@ -204,8 +210,8 @@ async def test_a_flush_never_recreates_a_deleted_memory(
     await service.search(SearchRequest(text="tea"))
     await service.delete(["a"])
     await service.access.flush()
-    assert (await store.get_many(["a"])) == [None]
-    assert await store.access_counts(["a"]) == [0]  # no count kept for it either
+    assert (await store.documents.get_many(["a"])) == [None]
+    assert await store.documents.access_counts(["a"]) == [0]  # no count kept for it either
 
 
 async def test_a_vector_dimension_change_needs_a_reindex(
@@ -224,7 +230,7 @@ async def test_closing_lets_a_flush_under_way_finish(
         [MemoryRecord(id=f"h{i}", text=f"hit {i}") for i in range(40)], deduplicate=False
     )
     started, release = asyncio.Event(), asyncio.Event()
-    real = store.touch_many
+    real = store.documents.touch_many
     cancelled: list[int] = []
 
     async def slow_touch(hits: dict[str, tuple[int, float]], **options: float) -> int:
@@ -236,7 +242,7 @@ async def test_closing_lets_a_flush_under_way_finish(
             raise
         return await real(hits, **options)
 
-    monkeypatch.setattr(store, "touch_many", slow_touch)
+    monkeypatch.setattr(store.documents, "touch_many", slow_touch)
     service.access.record([f"h{i}" for i in range(40)], datetime.now(UTC).timestamp())
     await asyncio.wait_for(started.wait(), 5)  # the periodic flush has taken the hits
     closing = asyncio.create_task(service.access.close())
@@ -247,3 +253,26 @@ async def test_closing_lets_a_flush_under_way_finish(
     assert cancelled == []
     counts = [(await service.get(f"h{i}")).access_count for i in range(40)]
     assert counts == [1] * 40
+
+
+async def test_a_redis_keeping_memories_as_tables_is_named_in_a_warning(
+    redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Below a vector's size, hash-max-listpack-value costs about 1 KB a memory: said at start."""
+    keys = Keys(settings.key_prefix)
+    before = (await redis.config_get("hash-max-listpack-value"))["hash-max-listpack-value"]
+    try:
+        await redis.config_set("hash-max-listpack-value", 64)
+        with caplog.at_level("WARNING", logger="remem.store.schema"):
+            await ensure_long_term_index(redis, keys, index_name(settings), 64)
+        assert "hash-max-listpack-value" in caplog.text and "128-byte vector" in caplog.text
+        caplog.clear()
+        await redis.config_set("hash-max-listpack-value", before)
+        with caplog.at_level("WARNING", logger="remem.store.schema"):
+            await ensure_long_term_index(redis, keys, index_name(settings), 64)
+        assert "hash-max-listpack-value" not in caplog.text
+    finally:
+        await redis.config_set("hash-max-listpack-value", before)
+        for name in await redis.execute_command("FT._LIST"):  # type: ignore[no-untyped-call]
+            if name.startswith(keys.index_name(index_name(settings), "")):
+                await redis.execute_command("FT.DROPINDEX", name)  # type: ignore[no-untyped-call]

@@ -86,7 +86,8 @@ def migrate(
     redis_url: RedisUrl = None,
 ) -> None:
     """Move Agent Memory Server working memory (string or JSON keys and the `sessions` sorted
-    sets) into remem's indexed layout. Idempotent; safe to re-run."""
+    sets) into remem's indexed layout, and convert long-term memories stored as JSON by earlier
+    remem versions to hashes in place. Idempotent; safe to re-run."""
     from remem.maintenance.migrate import run_migration
 
     settings = _settings(data_dir, redis_url)

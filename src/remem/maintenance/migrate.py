@@ -14,6 +14,9 @@ What it reads, in the same Redis:
   so that remem's alias can take the name.
 * ``working_memory:migration:complete`` / ``:remaining``: AMS's lazy-migration markers, deleted.
 
+It also converts remem's own long-term memories from the JSON layout of earlier versions to
+the HASH layout, in place (``maintenance.convert``), and builds their index.
+
 Keys are read and moved a SCAN batch at a time by two Lua scripts; each session's move is atomic:
 written to ``Keys.working_memory(...)`` with the remaining TTL unless a remem document is already
 there (written since, so newer), then the legacy key deleted. Values that do not validate stay in
@@ -38,13 +41,14 @@ from redis.exceptions import ResponseError
 
 from remem.config import Settings
 from remem.errors import InvalidInput
+from remem.maintenance.convert import convert_long_term
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.working import session_document
 from remem.models.working import UpdateWorkingMemory
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
 from remem.store.keys import LegacyKeys
-from remem.store.schema import ensure_index, working_memory_index
+from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 
 AMS_INDEX = "working_memory_idx"
 AMS_PREFIX = "working_memory:"
@@ -109,12 +113,14 @@ class MigrationReport:
     members_live: int = 0
     members_dead: int = 0
     indexes_dropped: list[str] = field(default_factory=list)
+    memories_converted: int = 0  # long-term memories moved from the JSON to the HASH layout
 
     @property
     def nothing_to_do(self) -> bool:
         """True when nothing was (or would be) changed; skipped keys do not count."""
         counts = (self.strings_moved, self.json_moved, self.already_present, self.expired)
-        return not any((*counts, self.markers_removed, self.sets_removed, self.indexes_dropped))
+        done = (self.markers_removed, self.sets_removed, self.indexes_dropped)
+        return not any((*counts, *done, self.memories_converted))
 
     def summary(self) -> str:
         head = "remem migrate --dry-run (nothing changed)" if self.dry_run else "remem migrate"
@@ -131,6 +137,12 @@ class MigrationReport:
             lines += [f"  AMS index {n!r} {gone} (documents kept)" for n in self.indexes_dropped]
             if self.markers_removed:
                 lines.append(f"  AMS migration markers {gone}: {self.markers_removed}")
+            if self.memories_converted:
+                verb = "to convert" if self.dry_run else "converted"
+                lines.append(
+                    f"  long-term memories {verb} from the JSON to the HASH layout: "
+                    f"{self.memories_converted:,}"
+                )
         if self.skipped:
             lines.append(f"  skipped, left in place: {len(self.skipped):,}")
             lines += [f"    {key}: {why}" for key, why in list(self.skipped.items())[:20]]
@@ -242,6 +254,18 @@ async def run_migration(
                 run = _Migration(res, raw, report, max(1, batch), progress, use_index)
                 await run.move_keys()
                 await run.check_sets()
+                converted, skipped = await convert_long_term(
+                    res.redis, res.keys, batch=max(1, batch), dry_run=dry_run, progress=progress
+                )
+                report.memories_converted = converted
+                report.skipped |= skipped
+                if not dry_run:
+                    await ensure_long_term_index(
+                        res.redis,
+                        res.keys,
+                        settings.long_term_memory_index,
+                        res.embedder.dimensions,
+                    )
         finally:
             await raw.aclose()
     echo(report.summary())

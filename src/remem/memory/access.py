@@ -47,7 +47,7 @@ class AccessTracker:
         """Write the buffered accesses now (kept for the next flush if Redis fails)."""
         batch, self._pending = self._pending, {}
         try:
-            await self.store.touch_many(batch, resolution=self.resolution)
+            await self.store.documents.touch_many(batch, resolution=self.resolution)
         except BaseException:
             for memory_id, (count, when) in batch.items():
                 c, w = self._pending.get(memory_id, (0, when))

@@ -132,7 +132,7 @@ class Deduplicator:
                 *scope_clauses(doc.get("namespace"), doc.get("user_id")),
             ]
         )
-        rows = await self.store.oldest(query, 1)
+        rows = await self.store.index.oldest(query, 1)
         return rows[0].id if rows else None
 
     async def fold_into(self, target_id: str, copy: dict[str, Any], now: float) -> bool:
@@ -144,7 +144,7 @@ class Deduplicator:
             found = same_scope(existing, copy)
             return fold(existing, copy, now) if found else None
 
-        await self.store.modify(target_id, change)
+        await self.store.documents.modify(target_id, change)
         return found
 
     # -- similar memories (rule 3, only with a decision) --------------------------------------
@@ -180,10 +180,10 @@ class Deduplicator:
                 tag_not("id", [doc["id"]]),
             ]
         )
-        found = await self.store.nearest(query, vector, 1, max_distance=self.radius)
+        found = await self.store.index.nearest(query, vector, 1, max_distance=self.radius)
         if not found:
             return None
-        (candidate,) = await self.store.get_many([found[0].id])
+        (candidate,) = await self.store.documents.get_many([found[0].id])
         if candidate is None or not await self.decide(doc, candidate):
             return None
         return found[0].id
@@ -196,13 +196,13 @@ class Deduplicator:
                 return None
             return absorb(existing, newcomer, now)
 
-        return await self.store.modify(target_id, change) is not None
+        return await self.store.documents.modify(target_id, change) is not None
 
     # -- compaction --------------------------------------------------------------------------
     async def _rows(self, query: str) -> list[Row]:
         rows: list[Row] = []
         while True:
-            page = await self.store.oldest(query, _PAGE, len(rows))
+            page = await self.store.index.oldest(query, _PAGE, len(rows))
             rows += page
             if len(page) < _PAGE:
                 return rows
@@ -213,7 +213,7 @@ class Deduplicator:
         out: dict[str, str] = {}
         for start in range(0, len(rows), _PAGE):
             page = rows[start : start + _PAGE]
-            docs = await self.store.get_fields([r.id for r in page], ("text",))
+            docs = await self.store.documents.get_fields([r.id for r in page], ("text",))
             for row, doc in zip(page, docs, strict=True):
                 if doc is not None and isinstance(doc.get("text"), str):
                     out[row.id] = memory_hash(
@@ -224,7 +224,7 @@ class Deduplicator:
     async def _keep(self, memory_id: str, copies: list[str], digest: str, now: float) -> None:
         """The kept memory of a group takes in its copies' topics and entities (unless pinned)
         and today's hash, in one write when something changes."""
-        others = [d for d in await self.store.get_many(copies) if d is not None]
+        others = [d for d in await self.store.documents.get_many(copies) if d is not None]
 
         def change(existing: dict[str, Any]) -> dict[str, Any] | None:
             new = dict(existing)
@@ -234,7 +234,7 @@ class Deduplicator:
             keys = ("topics", "entities", "memory_hash")
             return None if all(new.get(k) == existing.get(k) for k in keys) else new
 
-        await self.store.modify(memory_id, change)
+        await self.store.documents.modify(memory_id, change)
 
     async def compact(self, namespace: str | None, user_id: str | None, now: float) -> int:
         """Merge copies of the same normalised text, then (with a decision) similar memories;
@@ -258,17 +258,17 @@ class Deduplicator:
                 if copies or kept.memory_hash != digest:
                     await self._keep(kept.id, copies, digest, now)
             doomed += copies
-        await self.store.delete_many(doomed)
+        await self.store.documents.delete_many(doomed)
         if self.decide is not None:
             await self._merge_similar([r for r in rows if r.id not in set(doomed)], now)
-        return await self.store.count(query)
+        return await self.store.index.count(query)
 
     async def _merge_similar(self, survivors: list[Row], now: float) -> None:
         gone: set[str] = set()
         for row in survivors:
             if row.pinned or row.id in gone:
                 continue
-            (doc,) = await self.store.get_many([row.id])
+            (doc,) = await self.store.documents.get_many([row.id])
             if doc is None:
                 continue
             vector = np.asarray(doc["embedding"], dtype=np.float32)
@@ -279,11 +279,11 @@ class Deduplicator:
                     tag_not("id", [row.id]),
                 ]
             )
-            near = await self.store.nearest(scope, vector, 20, max_distance=self.radius)
+            near = await self.store.index.nearest(scope, vector, 20, max_distance=self.radius)
             newer = [c.id for c in near if c.id not in gone]
-            for other in await self.store.get_many(newer):
+            for other in await self.store.documents.get_many(newer):
                 if other is None or self.decide is None or not await self.decide(other, doc):
                     continue
                 if await self.merge_into(row.id, other, now):
                     gone.add(other["id"])
-                    await self.store.delete_many([other["id"]])
+                    await self.store.documents.delete_many([other["id"]])

@@ -1,7 +1,7 @@
 """Long-term memory: create (with deduplication), read, edit, delete, search, forget, compact.
 
 A memory is stored as its MemoryRecord fields with dates as epoch seconds (rounded to
-microseconds, which RedisJSON reads back exactly), plus ``embedding`` (the text's vector) and
+microseconds, which the store reads back exactly), plus ``embedding`` (the text's vector) and
 ``search_text`` (what keyword search reads: the text unless the caller gave more). Creation is
 synchronous: when ``create`` returns, the memories are searchable.
 """
@@ -81,10 +81,9 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     return doc
 
 
-def stored_vector(vector: np.ndarray) -> list[float]:
-    """A unit vector as stored in JSON: 8 decimals (within 5e-9 of each component, well under
-    what a cosine distance needs) keep the text short and quick to write."""
-    return list(np.round(np.asarray(vector, dtype=np.float64), 8).tolist())
+def stored_vector(vector: np.ndarray) -> np.ndarray:
+    """A vector as the store takes it (which keeps it in binary, see store.longterm.layout)."""
+    return np.asarray(vector, dtype=np.float32)
 
 
 def hash_of(doc: dict[str, Any]) -> str:
@@ -178,7 +177,7 @@ class LongTermMemoryService:
             return []
         vectors = await self._embed([r.text for r in records])
         docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
-        stored = await self.store.get_many([d["id"] for d in docs])
+        stored = await self.store.documents.get_many([d["id"] for d in docs])
         for doc, old in zip(docs, stored, strict=True):
             if old is not None and not same_scope(old, doc):
                 raise Conflict(
@@ -235,12 +234,12 @@ class LongTermMemoryService:
                 pending[twin], vector_of[twin] = doc, vector
                 moved[doc["memory_hash"]] = twin
                 out[position] = Created(twin, "created")
-        written = await self.store.upsert_many(list(pending.values()))
+        written = await self.store.documents.upsert_many(list(pending.values()))
         refused = [i for i, w in zip(pending, written, strict=True) if w.refused]
         for position, target, doc in merges:
             if not await self.dedup.merge_into(target, doc, at):  # gone or pinned meanwhile
                 out[position] = Created(doc["id"], "created")
-                if (await self.store.upsert_many([doc]))[0].refused:
+                if (await self.store.documents.upsert_many([doc]))[0].refused:
                     refused.append(doc["id"])
         if refused:
             raise Conflict(
@@ -251,7 +250,7 @@ class LongTermMemoryService:
 
     # -- read, edit, delete ------------------------------------------------------------------
     async def get(self, memory_id: str) -> MemoryRecord:
-        (doc,) = await self.store.get_fields([memory_id], RECORD_FIELDS)
+        (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS)
         if doc is None:
             raise NotFound(f"memory {memory_id!r} not found")
         return read_record(doc, memory_id, MemoryRecord)
@@ -287,28 +286,30 @@ class LongTermMemoryService:
             read_record(new, memory_id, MemoryRecord)  # never write what cannot be read back
             return new
 
-        written = await self.store.modify(memory_id, change)
+        written = await self.store.documents.modify(memory_id, change)
         if written is None:
             raise NotFound(f"memory {memory_id!r} not found")
-        (hits,) = await self.store.access_counts([memory_id])
+        (hits,) = await self.store.documents.access_counts([memory_id])
         written["access_count"] = int(written.get("access_count") or 0) + hits
         return read_record(written, memory_id, MemoryRecord)
 
     async def delete(self, ids: Sequence[str]) -> int:
         """Delete these memories; the number that existed."""
-        return await self.store.delete_many(list(ids))
+        return await self.store.documents.delete_many(list(ids))
 
     # -- search ------------------------------------------------------------------------------
     async def search(self, request: SearchRequest) -> MemoryRecordResults:
-        query = await compile_filters(request, self.store.tag_values)
+        query = await compile_filters(request, self.store.cache.tag_values)
         at = now()
         ranking = await self.searcher.search(request, query, at)
         ids = [h.id for h in ranking.hits]
-        docs = await self.store.get_fields(ids, RECORD_FIELDS)
+        docs = await self.store.documents.get_fields(ids, RECORD_FIELDS)
         query_vector = ranking.vector
         unmeasured = [h.id for h in ranking.hits if h.dist is None]
         measured = (
-            await self.store.distances(unmeasured, query_vector) if query_vector is not None else {}
+            await self.store.index.distances(unmeasured, query_vector)
+            if query_vector is not None
+            else {}
         )
         results = []
         for hit, doc in zip(ranking.hits, docs, strict=True):
@@ -356,10 +357,10 @@ class LongTermMemoryService:
                 tag_equals("session_id", session_id) if session_id else "",
             ]
         )
-        rows = await self.store.oldest(query, limit)
+        rows = await self.store.index.oldest(query, limit)
         doomed = select_for_forgetting(rows, policy, now(), set(pinned_ids))
         if not dry_run:
-            await self.store.delete_many(doomed)
+            await self.store.documents.delete_many(doomed)
         return ForgetResponse(
             scanned=len(rows), deleted=len(doomed), deleted_ids=doomed, dry_run=dry_run
         )

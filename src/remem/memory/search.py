@@ -3,8 +3,8 @@
 Modes
 -----
 semantic
-    KNN over the filtered memories (``(filter)=>[KNN K @embedding $vec AS dist]``); with a
-    ``distance_threshold`` only memories with cosine distance <= threshold (VECTOR_RANGE).
+    KNN over the filtered memories (``LongTermStore.candidates``); with a
+    ``distance_threshold`` only memories with cosine distance <= threshold (a vector range).
     Similarity is ``1 - dist``. ``total`` is the exact number of filtered memories (within the
     threshold, when one is given).
 keyword
@@ -56,7 +56,6 @@ Filters the caller gave are never dropped, even when nothing matches.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -68,11 +67,11 @@ import numpy as np
 import snowballstemmer  # type: ignore[import-untyped]
 
 from remem.models.search import SearchRequest
-from remem.store.longterm import Facts, LongTermStore, Scored
+from remem.store.longterm import Facts, LongTermStore
 
 DAY = 86_400.0
-# Past this many distinct entities, a search after a write does not reread them (FT.TAGVALS
-# and its parsing grow with the values) to learn whether its query names one.
+# Past this many distinct entities, a search after a write does not reread them (reading the
+# index's tag values and parsing them grow with the values) to learn whether its query names one.
 ENTITY_VALUES_REREAD_MAX = 2_000
 
 STOP_WORDS = frozenset(
@@ -312,11 +311,11 @@ class Searcher:
         """Whether ``query`` names an entity that some memory has (the index's entity values,
         looked up by their first word). After a write the values are read again, unless they
         were many: then the answer is yes, which only costs the pruning it would have allowed."""
-        values = await self.store.kept_tag_values("entities")
+        values = await self.store.cache.kept_tag_values("entities")
         if values is None:  # written since they were read
             if len(self._entity_values) > ENTITY_VALUES_REREAD_MAX:
                 return True  # rereading many would cost more than it saves: assume named
-            values = await self.store.read_tag_values("entities")
+            values = await self.store.cache.read_tag_values("entities")
         if values is not self._entity_values:
             by_first: dict[str, list[str]] = {}
             for value in values:
@@ -337,7 +336,7 @@ class Searcher:
         floor, so then all are read.
         """
         entities = bool(boosts.query)
-        fetch = partial(self.store.get_facts, dates=req.recency_boost, entities=entities)
+        fetch = partial(self.store.documents.facts, dates=req.recency_boost, entities=entities)
         wanted = contenders(req, relevance, entities=entities)
         need = req.offset + req.limit
         facts: dict[str, Facts] = {}
@@ -357,26 +356,18 @@ class Searcher:
         threshold = req.distance_threshold
         need = req.offset + req.limit
         k = candidate_count(req) if reranks(req) else need + 1
-        found: list[Scored] | None = None
-        if threshold is None:
-            counts, found, _ = await self.store.counted_nearest(query, vector, k)
-            total = counts.matches
-        else:
-            counts = await self.store.counts(query)
-            total = await self.store.count_within(query, vector, threshold)
+        start = await self.store.candidates(query, vector, k, max_distance=threshold)
+        total = start.counts.matches if threshold is None else start.within
         if total == 0 or req.offset >= total:
             return Candidates(total, {}, {})
-        while True:
-            if found is None:
-                found = await self.store.nearest(
-                    query, vector, k, max_distance=threshold, counts=counts
-                )
-            if reranks(req) or len(found) < k or len(found) >= total:
-                break
+        found = start.nearest
+        while not (reranks(req) or len(found) < k or len(found) >= total):
             if found[need - 1].value < found[-1].value:
                 break  # no tie across the end of the page: the page is exact
             k *= 4
-            found = None
+            found = await self.store.index.nearest(
+                query, vector, k, max_distance=threshold, counts=start.counts
+            )
         dists = {c.id: c.value for c in found}
         return Candidates(total, {i: 1.0 - d for i, d in dists.items()}, dists)
 
@@ -386,9 +377,9 @@ class Searcher:
         words = keywords(req.text)
         while True:
             if words:
-                total, found = await self.store.keyword(query, words, k)
+                total, found = await self.store.index.keyword(query, words, k)
             else:  # no words: newest first, scored by created_at
-                total, found = await self.store.recent(query, k)
+                total, found = await self.store.index.recent(query, k)
             if reranks(req) or len(found) < k or len(found) >= total:
                 break
             if found[need - 1].value > found[-1].value:
@@ -402,39 +393,20 @@ class Searcher:
         return Candidates(total, relevance, {i: 1.0 - r for i, r in relevance.items()})
 
     async def _hybrid(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
-        n = candidate_count(req)
         threshold = req.distance_threshold
         words = keywords(req.text)
+        found = await self.store.candidates(
+            query, vector, candidate_count(req), words=words, max_distance=threshold
+        )
         if threshold is None:
-            counts, semantic, (kw_total, lexical) = await self.store.counted_nearest(
-                query, vector, n, words=words
-            )
-        else:
-            counts = await self.store.counts(query)
-            semantic, (kw_total, lexical) = await asyncio.gather(
-                self.store.nearest(query, vector, n, max_distance=threshold, counts=counts),
-                self.store.keyword(query, words, n) if words else _nothing(),
-            )
-        if threshold is None:
-            total = counts.matches
-        else:
-            both = (
-                await self.store.count_within(
-                    self.store.keyword_query(query, words), vector, threshold
-                )
-                if words
-                else 0
-            )
-            total = await self.store.count_within(query, vector, threshold) + kw_total - both
-        sem = min_max({c.id: 1.0 - c.value for c in semantic})
-        lex = min_max({c.id: c.value for c in lexical})
+            total = found.counts.matches
+        else:  # the union of the matches within the distance and the keyword matches
+            total = found.within + found.keyword_total - found.keyword_within
+        sem = min_max({c.id: 1.0 - c.value for c in found.nearest})
+        lex = min_max({c.id: c.value for c in found.keyword})
         alpha = req.hybrid_alpha
         fused = {
             i: alpha * sem.get(i, 0.0) + (1.0 - alpha) * lex.get(i, 0.0)
             for i in lex.keys() | sem.keys()
         }
-        return Candidates(total, fused, {c.id: c.value for c in semantic})
-
-
-async def _nothing() -> tuple[int, list[Scored]]:
-    return 0, []
+        return Candidates(total, fused, {c.id: c.value for c in found.nearest})

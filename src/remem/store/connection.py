@@ -28,8 +28,9 @@ def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
     )
 
 
-def flat_twin(redis: Redis) -> Redis:
-    """A client of the same server, with the same settings, that speaks RESP2.
+def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:
+    """A client of the same server, with the same settings, that speaks RESP2 (and answers in
+    bytes with ``decode_responses=False``, for binary values such as vectors).
 
     RESP3 answers FT.SEARCH with a map per result; RESP2 with flat arrays, which redis-py
     parses in half the time (100 KNN results: 0.3 ms of CPU less, 0.16 ms for 100 BM25
@@ -40,6 +41,7 @@ def flat_twin(redis: Redis) -> Redis:
     # (not over a unix socket); they refuse a RESP2 connection, so the twin leaves them out.
     kwargs = {k: v for k, v in pool.connection_kwargs.items() if "maint_notifications" not in k}
     kwargs["protocol"] = 2
+    kwargs["decode_responses"] = decode_responses
     return Redis(
         connection_pool=ConnectionPool(
             connection_class=pool.connection_class, max_connections=pool.max_connections, **kwargs

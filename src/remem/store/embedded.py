@@ -292,6 +292,10 @@ class EmbeddedRedis:
             "--save", "",
             "--daemonize", "no",
             "--logfile", str(self.data_dir / "redis.log"),
+            # A memory's hash holds its FLOAT16 vector (512 bytes at 256 dimensions): kept as a
+            # listpack up to this size, a hash took 1,000 bytes less a memory than as a table
+            # (store.longterm.layout; 4,096 covers 2,048 dimensions).
+            "--hash-max-listpack-value", "4096",
             "--loadmodule", str(binaries.search),
             "--loadmodule", str(binaries.json),
         ]  # fmt: skip

@@ -161,19 +161,20 @@ async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: fl
 REINDEX_HINT = "run `remem reindex` to re-embed the memories with the configured model"
 
 
-def vector_field(path: str, name: str, dims: int) -> FieldSpec:
-    """An HNSW, FLOAT32, COSINE vector field of ``dims`` dimensions.
+def vector_field(path: str, name: str, dims: int, vector_type: str = "FLOAT16") -> FieldSpec:
+    """An HNSW, COSINE vector field of ``dims`` dimensions (FLOAT16: see store.longterm.layout).
 
     EF_CONSTRUCTION 100 (the engine's default is 200): every write of a memory re-inserts its
     vector, and 100 made ingest about 15% faster; searches ask for 100 neighbours anyway.
     """
-    options: tuple[str, ...] = ("HNSW", "8", "TYPE", "FLOAT32", "DIM", str(dims))
+    options: tuple[str, ...] = ("HNSW", "8", "TYPE", vector_type, "DIM", str(dims))
     options += ("DISTANCE_METRIC", "COSINE", "EF_CONSTRUCTION", "100")
     return FieldSpec(path, name, "VECTOR", options=options)
 
 
 def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
-    """``long_term_memory_idx``: one JSON document per memory under ``<prefix>mem:``."""
+    """``long_term_memory_idx``: one HASH per memory under ``<prefix>mem:`` (fields as
+    ``store.longterm.layout`` writes them)."""
     tags = (
         "id",
         "session_id",
@@ -183,27 +184,35 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         "extraction_strategy",
         "memory_hash",
         "pinned",
+        "topics",  # TAG_SEPARATOR-joined lists
+        "entities",
     )
     return IndexSpec(
         name=name,
         prefix=keys.memory_prefix,
+        on="HASH",
         # No term positions: keyword search never asks for phrases, and without positions
         # RediSearch's BM25 stops dividing a score by how far apart the matched words are.
         extra=("NOOFFSETS",),
         fields=(
             # Keyword search reads each word of search_text once (memory.search.index_terms).
-            FieldSpec("$.search_terms", "search_text", "TEXT", options=("NOSTEM",)),
-            *(FieldSpec(f"$.{tag}", tag, "TAG") for tag in tags),
-            FieldSpec("$.topics[*]", "topics", "TAG"),
-            FieldSpec("$.entities[*]", "entities", "TAG"),
-            FieldSpec("$.created_at", "created_at", "NUMERIC", sortable=True),
-            FieldSpec("$.updated_at", "updated_at", "NUMERIC", sortable=True),
-            FieldSpec("$.last_accessed", "last_accessed", "NUMERIC", sortable=True),
-            FieldSpec("$.event_date", "event_date", "NUMERIC", sortable=True),
-            FieldSpec("$.access_count", "access_count", "NUMERIC"),
-            vector_field("$.embedding", "embedding", dims),
+            FieldSpec("search_terms", "search_text", "TEXT", options=("NOSTEM",)),
+            *(FieldSpec(tag, tag, "TAG") for tag in tags),
+            FieldSpec("created_at", "created_at", "NUMERIC", sortable=True),
+            FieldSpec("updated_at", "updated_at", "NUMERIC", sortable=True),
+            FieldSpec("last_accessed", "last_accessed", "NUMERIC", sortable=True),
+            FieldSpec("event_date", "event_date", "NUMERIC", sortable=True),
+            FieldSpec("access_count", "access_count", "NUMERIC"),
+            vector_field("embedding", "embedding", dims),
         ),
     )
+
+
+OLD_LAYOUT_HINT = (
+    "stored long-term memories are in the JSON layout of earlier remem versions (about 10 KB a "
+    "memory; a HASH with a binary vector now takes under 3 KB): run `remem migrate` to convert "
+    "them in place"
+)
 
 
 def _vector_dims(info: dict[str, Any]) -> int | None:
@@ -213,11 +222,17 @@ def _vector_dims(info: dict[str, Any]) -> int | None:
     return None
 
 
+def _on_json(info: dict[str, Any]) -> bool:
+    return str((info.get("index_definition") or {}).get("key_type", "")).upper() == "JSON"
+
+
 async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int) -> None:
-    """Refuse to serve when the stored vectors have another dimension than the embedder's.
+    """Refuse to serve when stored memories cannot be searched with this index: kept in the
+    old JSON layout (``remem migrate``), or with vectors of another dimension than the
+    embedder's (``remem reindex``).
 
     Looked at, in order: the index the alias points at, every older version of the index, and
-    (when no index exists) one stored document. Building a new index over old vectors would
+    (when no index exists) one stored memory. Building a new index over old vectors would
     leave every memory unindexed, so this raises ``IncompatibleBackend`` instead.
     """
     names = [spec.name]
@@ -228,6 +243,8 @@ async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int
         info = await _info(redis, name)
         if info is None:
             continue
+        if _on_json(info) and int(info.get("num_docs", 0)):
+            raise IncompatibleBackend(OLD_LAYOUT_HINT)
         seen = True
         live = _vector_dims(info)
         if live is not None and live != dims:
@@ -235,38 +252,47 @@ async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int
                 f"index {name!r} holds {live}-dimensional vectors but the embedding model "
                 f"gives {dims}: {REINDEX_HINT}"
             )
-    for key in await _sample_memory(redis, spec):
-        kinds = await redis.execute_command("JSON.MGET", key, "$.search_terms")
-        if kinds and kinds[0] == "[]":  # the memory exists without the field
+    if not seen and await _sample_memory(redis, spec, "ReJSON-RL"):
+        raise IncompatibleBackend(OLD_LAYOUT_HINT)
+    for key in await _sample_memory(redis, spec, "hash"):
+        if not await redis.hexists(key, "search_terms"):
             raise IncompatibleBackend(
                 "stored memories predate the keyword index's search_terms field: " + REINDEX_HINT
             )
         if seen:
             return
-        length = await redis.execute_command("JSON.ARRLEN", key, "$.embedding")
-        stored = length[0] if isinstance(length, list) and length else None
-        if stored is not None and int(stored) != dims:
+        size = int(await redis.hstrlen(key, "embedding"))
+        stored = size // 2  # FLOAT16
+        if size and stored != dims:
             raise IncompatibleBackend(
                 f"stored memories have {stored}-dimensional vectors but the embedding model "
                 f"gives {dims}: {REINDEX_HINT}"
             )
 
 
-async def _sample_memory(redis: Redis, spec: IndexSpec) -> list[str]:
-    """One stored memory's key (none when there are none): through the index when there is
-    one, else by scanning the keyspace until a memory turns up."""
-    with contextlib.suppress(ResponseError):
-        reply = await redis.execute_command(
-            "FT.SEARCH", spec.name, "*", "NOCONTENT", "LIMIT", 0, 1, "DIALECT", 2
-        )
-        return [row["id"] for row in reply.get("results", [])][:1]
+async def _sample_memory(redis: Redis, spec: IndexSpec, kind: str) -> list[str]:
+    """One stored memory's key of Redis type ``kind`` (none when there are none): through the
+    index when there is one (hashes only), else by scanning the keyspace until one turns up."""
+    if kind == "hash":
+        with contextlib.suppress(ResponseError):
+            reply = await redis.execute_command(
+                "FT.SEARCH", spec.name, "*", "NOCONTENT", "LIMIT", 0, 1, "DIALECT", 2
+            )
+            return [row["id"] for row in reply.get("results", [])][:1]
     cursor = 0
     while True:
-        cursor, found = await redis.scan(
-            cursor, match=f"{spec.prefix}*", count=1000, _type="ReJSON-RL"
-        )
+        cursor, found = await redis.scan(cursor, match=f"{spec.prefix}*", count=1000, _type=kind)
         if found or cursor == 0:
             return [str(k) for k in found[:1]]
+
+
+async def drop_index_versions(redis: Redis, keys: Keys, name: str) -> None:
+    """Drop every version of the index ``name`` (documents are kept)."""
+    stale = keys.index_name(name, "")
+    for index in await redis.execute_command("FT._LIST"):
+        if index.startswith(stale):
+            with contextlib.suppress(ResponseError):  # another process dropped it first
+                await redis.execute_command("FT.DROPINDEX", index)
 
 
 async def ensure_long_term_index(
@@ -275,4 +301,22 @@ async def ensure_long_term_index(
     """Check the vector dimension, then ``ensure_index`` the long-term memory index."""
     spec = long_term_memory_index(keys, name, dims)
     await check_vector_dims(redis, keys, spec, dims)
+    await _check_listpack(redis, 2 * dims)
     return await ensure_index(redis, keys, spec, timeout=timeout)
+
+
+async def _check_listpack(redis: Redis, vector_size: int) -> None:
+    """Warn when this Redis keeps a memory's hash as a table: 1,000 bytes a memory more than
+    as a listpack (store.longterm.layout). A Redis that refuses CONFIG GET is left alone."""
+    with contextlib.suppress(ResponseError):
+        found = await redis.config_get("hash-max-listpack-value")
+        limit = int(found.get("hash-max-listpack-value") or 0)
+        if limit < vector_size:
+            log.warning(
+                "this Redis keeps hashes as listpacks only up to %d-byte values "
+                "(hash-max-listpack-value), under a memory's %d-byte vector: each memory takes "
+                "about 1 KB more; `CONFIG SET hash-max-listpack-value 4096` (and redis.conf) "
+                "avoids it",
+                limit,
+                vector_size,
+            )

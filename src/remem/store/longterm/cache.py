@@ -1,0 +1,171 @@
+"""The generation cache around the long-term index: filter counts, the index's size and tag
+values, each kept with the store's generation token.
+
+Counting the memories a filter matches visits each of them (about 50 ns a memory, 5 ms for
+100,000), and every search needs that count for its exact total. So counts are kept per
+process, each with the generation: a random token (``Keys.long_term_generation``) that every
+write through ``MemoryDocuments`` replaces, after the write. A search reads the token in the
+same round trip as its KNN and counts again only when the token has changed; a count and the
+token it belongs to are read atomically (MULTI). Writes made behind remem's back are seen from
+the next remem write, or at the latest when the kept counts are dropped, ``max_age`` seconds
+after the first was kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+from redis.asyncio import Redis
+
+from remem.store.connection import translates_errors
+from remem.store.keys import Keys
+from remem.store.longterm.index import MemoryIndex
+from remem.store.longterm.values import Counts, Found
+
+COUNT_MAX_AGE = 60.0  # seconds a kept count or tag value list may go unconfirmed by a write
+COUNTS_KEPT = 1024  # filters whose counts are kept; the cache empties past this
+SIZE_TTL = 5.0  # seconds the index's size is kept (it only guides how KNN applies a filter)
+
+
+@translates_errors
+class GenerationCache:
+    """Counts and tag values of ``index``, kept while the generation token stays the same."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        index: MemoryIndex,
+        *,
+        max_age: float = COUNT_MAX_AGE,
+        counts_kept: int = COUNTS_KEPT,
+        size_ttl: float = SIZE_TTL,
+    ) -> None:
+        self.redis, self.index = redis, index
+        self.max_age, self.counts_kept, self.size_ttl = max_age, counts_kept, size_ttl
+        self._generation = keys.long_term_generation
+        self._size: tuple[int, float] = (0, -size_ttl - 1.0)
+        self._counts: dict[str, tuple[str | None, int]] = {}  # filter -> (generation, matches)
+        self._counted_at = 0.0  # the counts are dropped max_age seconds after this
+        # tag field -> (generation, distinct values, when read)
+        self._tag_values: dict[str, tuple[str | None, tuple[str, ...], float]] = {}
+
+    # -- counts ----------------------------------------------------------------------------------
+    async def counts(self, query: str) -> Counts:
+        """Memories matching ``query`` (exact), and memories indexed (re-counted at most every
+        ``size_ttl`` seconds)."""
+        cached = self._cached_count(query)
+        generation: str | None = None
+        if cached is not None:
+            generation = cast("str | None", await self.redis.get(self._generation))
+        return await self._confirmed(query, cached, generation)
+
+    async def _confirmed(
+        self, query: str, cached: tuple[str | None, int] | None, generation: str | None
+    ) -> Counts:
+        """The kept count when ``generation`` is still the one it was counted at, else a new
+        count."""
+        if cached is not None and generation == cached[0]:
+            return await self._sized(query, cached[1])
+        return await self._sized(query, await self._count_now(query))
+
+    def _cached_count(self, query: str) -> tuple[str | None, int] | None:
+        if time.monotonic() - self._counted_at > self.max_age:
+            self._counts.clear()  # bounds how long a write behind remem's back goes unseen
+        return self._counts.get(query)
+
+    async def _count_now(self, query: str) -> int:
+        """Count ``query`` and keep the count with the generation it was counted at."""
+        async with self.index.flat.pipeline(transaction=True) as pipe:
+            pipe.get(self._generation)
+            pipe.execute_command(*self.index.count_command(query))
+            generation, reply = await pipe.execute()
+        matches = int(reply[0])
+        if len(self._counts) >= self.counts_kept:
+            self._counts.clear()
+        if not self._counts:
+            self._counted_at = time.monotonic()
+        self._counts[query] = (generation, matches)
+        return matches
+
+    async def _sized(self, query: str, matches: int) -> Counts:
+        """``matches`` with the number of memories indexed."""
+        if query == "*":
+            self._size = (matches, time.monotonic())
+        elif time.monotonic() - self._size[1] > self.size_ttl:
+            self._size = (await self.index.count("*"), time.monotonic())
+        return Counts(matches, max(self._size[0], matches))
+
+    # -- candidates ------------------------------------------------------------------------------
+    async def candidates(
+        self,
+        query: str,
+        vector: np.ndarray,
+        k: int,
+        *,
+        words: Sequence[str] = (),
+        max_distance: float | None = None,
+    ) -> Found:
+        """Everything a semantic or hybrid search starts from, in one round trip while the
+        count of ``query`` is kept (two when it must be counted first): see ``Found``.
+
+        The kept count picks the KNN policy, and the searches go in one pipeline with the
+        generation token, which tells whether that count still holds (else it is counted
+        again)."""
+        cached = self._cached_count(query)
+        counts: Counts | None = None
+        if cached is None:
+            counts = guide = await self.counts(query)
+        else:
+            guide = Counts(cached[1], max(self._size[0], cached[1]))
+        index = self.index
+        async with index.flat.pipeline(transaction=False) as pipe:
+            pipe.get(self._generation)
+            pipe.execute_command(*index.knn_command(query, vector, k, max_distance, guide))
+            if words:
+                pipe.execute_command(*index.keyword_command(query, words, k))
+            if max_distance is not None:
+                pipe.execute_command(*index.within_command(query, vector, max_distance))
+                if words:
+                    both = index.keyword_query(query, words)
+                    pipe.execute_command(*index.within_command(both, vector, max_distance))
+            replies: list[Any] = await pipe.execute()
+        if counts is None:
+            counts = await self._confirmed(query, cached, replies[0])
+        keyword_total, keyword = index.keyword_found(replies[2]) if words else (0, [])
+        within = [int(r[0]) for r in replies[3 if words else 2 :]]
+        return Found(
+            counts,
+            index.knn_found(replies[1]),
+            keyword_total,
+            keyword,
+            within=within[0] if within else 0,
+            keyword_within=within[1] if len(within) > 1 else 0,
+        )
+
+    # -- tag values ------------------------------------------------------------------------------
+    async def tag_values(self, field: str) -> tuple[str, ...]:
+        """The distinct values of a tag field, as indexed; one GET while no write happened."""
+        kept = await self.kept_tag_values(field)
+        return kept if kept is not None else await self.read_tag_values(field)
+
+    async def read_tag_values(self, field: str) -> tuple[str, ...]:
+        """Read a tag field's values now, and keep them with the generation they belong to."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._generation)
+            pipe.execute_command(*self.index.tag_values_command(field))
+            generation, values = await pipe.execute()
+        found = tuple(str(v) for v in values)
+        self._tag_values[field] = (generation, found, time.monotonic())
+        return found
+
+    async def kept_tag_values(self, field: str) -> tuple[str, ...] | None:
+        """The values ``tag_values`` kept, if still current (None: written since)."""
+        kept = self._tag_values.get(field)
+        if kept is None or time.monotonic() - kept[2] > self.max_age:
+            return None
+        generation = await self.redis.get(self._generation)
+        return kept[1] if generation == kept[0] else None
