@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from remem.memory.filters import scope_clauses
+from remem.memory.filters import scope
 from remem.store.longterm import LongTermStore, Row
-from remem.store.query import conjunction, tag_any, tag_equals, tag_not
+from remem.store.query import Filter, TagIn, every, tag_is
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
 _PAGE = 1_000
@@ -111,6 +111,15 @@ def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str
     return None if same else merged
 
 
+def _others_unpinned(doc: dict[str, Any], memory_id: str) -> Filter:
+    """The unpinned memories of ``doc``'s namespace and user, other than ``memory_id``."""
+    return every(
+        scope(doc.get("namespace"), doc.get("user_id")),
+        ~TagIn("pinned", ("true",)),
+        ~TagIn("id", (memory_id,)),
+    )
+
+
 def same_scope(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a.get("namespace"), a.get("user_id")) == (b.get("namespace"), b.get("user_id"))
 
@@ -126,13 +135,10 @@ class Deduplicator:
         hashes = hashes_of(
             doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"]
         )
-        query = conjunction(
-            [
-                tag_any("memory_hash", hashes),
-                *scope_clauses(doc.get("namespace"), doc.get("user_id")),
-            ]
+        query = TagIn("memory_hash", tuple(hashes)) & scope(
+            doc.get("namespace"), doc.get("user_id")
         )
-        rows = await self.store.oldest(query, 1)
+        rows = await self.store.oldest(query.render(), 1)
         return rows[0].id if rows else None
 
     async def fold_into(self, target_id: str, copy: dict[str, Any], now: float) -> bool:
@@ -173,14 +179,8 @@ class Deduplicator:
         """The stored memory that should absorb ``doc``, if the decision says so."""
         if self.decide is None or doc.get("pinned"):
             return None
-        query = conjunction(
-            [
-                *scope_clauses(doc.get("namespace"), doc.get("user_id")),
-                tag_not("pinned", ["true"]),
-                tag_not("id", [doc["id"]]),
-            ]
-        )
-        found = await self.store.nearest(query, vector, 1, max_distance=self.radius)
+        query = _others_unpinned(doc, doc["id"])
+        found = await self.store.nearest(query.render(), vector, 1, max_distance=self.radius)
         if not found:
             return None
         (candidate,) = await self.store.get_many([found[0].id])
@@ -239,13 +239,8 @@ class Deduplicator:
     async def compact(self, namespace: str | None, user_id: str | None, now: float) -> int:
         """Merge copies of the same normalised text, then (with a decision) similar memories;
         return how many memories remain."""
-        query = conjunction(
-            [
-                tag_equals("namespace", namespace) if namespace else "",
-                tag_equals("user_id", user_id) if user_id else "",
-            ]
-        )
-        rows = await self._rows(query)
+        query = every(tag_is("namespace", namespace or None), tag_is("user_id", user_id or None))
+        rows = await self._rows(query.render())
         digests = await self._hashes(rows)
         groups: dict[str, list[Row]] = {}
         for row in rows:  # oldest first
@@ -261,7 +256,7 @@ class Deduplicator:
         await self.store.delete_many(doomed)
         if self.decide is not None:
             await self._merge_similar([r for r in rows if r.id not in set(doomed)], now)
-        return await self.store.count(query)
+        return await self.store.count(query.render())
 
     async def _merge_similar(self, survivors: list[Row], now: float) -> None:
         gone: set[str] = set()
@@ -272,14 +267,8 @@ class Deduplicator:
             if doc is None:
                 continue
             vector = np.asarray(doc["embedding"], dtype=np.float32)
-            scope = conjunction(
-                [
-                    *scope_clauses(doc.get("namespace"), doc.get("user_id")),
-                    tag_not("pinned", ["true"]),
-                    tag_not("id", [row.id]),
-                ]
-            )
-            near = await self.store.nearest(scope, vector, 20, max_distance=self.radius)
+            others = _others_unpinned(doc, row.id).render()
+            near = await self.store.nearest(others, vector, 20, max_distance=self.radius)
             newer = [c.id for c in near if c.id not in gone]
             for other in await self.store.get_many(newer):
                 if other is None or self.decide is None or not await self.decide(other, doc):
