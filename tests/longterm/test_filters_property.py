@@ -14,6 +14,7 @@ from remem.memory.longterm import LongTermMemoryService, to_doc
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import DateFilter, SearchFilters, SearchRequest, TagFilter
 from remem.store.longterm import LongTermStore
+from remem.store.query import MATCH_ALL
 
 # Few values, so filters hit; every one with query syntax or unicode in it.
 POOL = ["a", "A", "ab", "a:b", "a*", "x y", "it's", "-", "*", "日本", "b|c", 'q"', "a\\b", "{}"]
@@ -187,7 +188,7 @@ async def test_filters_match_the_reference(
     # Hits update last_accessed; the reference is computed on the records as written, so the
     # service here never flushes its access buffer during the test.
     service = LongTermMemoryService(store, embedder, access_flush_seconds=3_600)
-    old = [row.id for row in await store.index.oldest("*", 1000)]
+    old = [row.id for row in await store.index.oldest(MATCH_ALL, 1000)]
     await store.documents.delete_many(old)
     records = [to_record(i, r) for i, r in enumerate(recs)]
     vectors = np.ones((len(records), 64), dtype=np.float32) / 8.0

@@ -20,6 +20,7 @@ from remem.memory.search import STOP_WORDS, index_terms, keywords
 from remem.models.memory import MemoryRecord
 from remem.models.search import SearchRequest
 from remem.store.longterm import LongTermStore
+from remem.store.query import MATCH_ALL
 from tests.longterm.conftest import WordEmbedder
 
 WORDS_A_MEMORY = 12
@@ -61,7 +62,9 @@ def keyword(text: str, **kw: Any) -> SearchRequest:
 
 
 async def clear(store: LongTermStore) -> None:
-    await store.documents.delete_many([row.id for row in await store.index.oldest("*", 10_000)])
+    await store.documents.delete_many(
+        [row.id for row in await store.index.oldest(MATCH_ALL, 10_000)]
+    )
 
 
 @settings(

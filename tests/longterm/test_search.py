@@ -13,7 +13,7 @@ from remem.memory.search import DAY, index_terms, keywords, names, words_of
 from remem.models.memory import MemoryRecord
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.store.longterm import LongTermStore
-from remem.store.query import tag_equals
+from remem.store.query import MATCH_ALL, TagIn
 from tests.longterm.conftest import DIMS
 
 TEXTS = [
@@ -197,7 +197,7 @@ async def test_filtered_knn_finds_the_nearest_with_either_policy(
     query_vector = vectors[0] + 0.3 * rng.normal(size=DIMS).astype(np.float32)
     query_vector /= np.linalg.norm(query_vector)
     for namespace in ("many", "few"):
-        query = tag_equals("namespace", namespace)
+        query = TagIn("namespace", (namespace,))
         counts = await store.cache.counts(query)
         assert (counts.matches, counts.size) == ((240, 300) if namespace == "many" else (60, 300))
         found = await store.index.nearest(query, query_vector, 10, counts=counts)
@@ -235,7 +235,7 @@ async def test_boosted_page_is_the_full_rerank_of_the_candidates(
     searcher = service.searcher
     at = datetime.now(UTC).timestamp()
     vector = await searcher.embed(request.text)
-    query = "*"
+    query = MATCH_ALL
     if mode == "semantic":
         found = await searcher._semantic(request, query, vector)
     elif mode == "keyword":

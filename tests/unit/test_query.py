@@ -56,3 +56,25 @@ def test_words_under_a_filter_go_one_by_one() -> None:
     assert text_any_where("t", ["a", "b_c"], "-@n:{x}") == (
         "(((-@n:{x}) @t:(a)) | ((-@n:{x}) @t:(b\\_c)))"
     )
+
+
+def test_filter_values_render_through_the_one_escaper() -> None:
+    """The domain composes values; rendering them gives the same strings as the builders."""
+    from remem.store.query import MATCH_ALL, Between, HasValue, TagIn, every, tag_is
+
+    hostile = 'a:b{c}|"d" -e'
+    assert TagIn("namespace", (hostile,)).render() == tag_equals("namespace", hostile)
+    assert (~TagIn("id", ("x", "y"))).render() == "-@id:{x | y}"
+    assert (~HasValue("user_id")).render() == "-@user_id:{w'*'}"
+    both = TagIn("namespace", ("n",)) & Between("created_at", 1.5, None, low_open=True)
+    assert both.render() == "@namespace:{n} @created_at:[(1.5 +inf]"
+    assert (~both).render() == "-(@namespace:{n} @created_at:[(1.5 +inf])"
+    assert every().render() == MATCH_ALL.render() == "*"
+    assert every(None, MATCH_ALL, tag_is("user_id", None)) == MATCH_ALL
+    assert every(tag_is("user_id", "u"), None) == TagIn("user_id", ("u",))  # no needless AND
+    assert every(both, every(tag_is("session_id", "s"))).render() == (
+        "@namespace:{n} @created_at:[(1.5 +inf] @session_id:{s}"
+    )
+    assert hash(both) == hash(
+        TagIn("namespace", ("n",)) & Between("created_at", 1.5, low_open=True)
+    )

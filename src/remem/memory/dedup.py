@@ -38,9 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from remem.memory.filters import scope_clauses
+from remem.memory.filters import scope
 from remem.store.longterm import LongTermStore, Row
-from remem.store.query import conjunction, tag_any, tag_equals, tag_not
+from remem.store.query import Filter, TagIn, every, tag_is
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
 _PAGE = 1_000
@@ -111,6 +111,15 @@ def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str
     return None if same else merged
 
 
+def _others_unpinned(doc: dict[str, Any], memory_id: str) -> Filter:
+    """The unpinned memories of ``doc``'s namespace and user, other than ``memory_id``."""
+    return every(
+        scope(doc.get("namespace"), doc.get("user_id")),
+        ~TagIn("pinned", ("true",)),
+        ~TagIn("id", (memory_id,)),
+    )
+
+
 def same_scope(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (a.get("namespace"), a.get("user_id")) == (b.get("namespace"), b.get("user_id"))
 
@@ -126,11 +135,8 @@ class Deduplicator:
         hashes = hashes_of(
             doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"]
         )
-        query = conjunction(
-            [
-                tag_any("memory_hash", hashes),
-                *scope_clauses(doc.get("namespace"), doc.get("user_id")),
-            ]
+        query = TagIn("memory_hash", tuple(hashes)) & scope(
+            doc.get("namespace"), doc.get("user_id")
         )
         rows = await self.store.index.oldest(query, 1)
         return rows[0].id if rows else None
@@ -173,13 +179,7 @@ class Deduplicator:
         """The stored memory that should absorb ``doc``, if the decision says so."""
         if self.decide is None or doc.get("pinned"):
             return None
-        query = conjunction(
-            [
-                *scope_clauses(doc.get("namespace"), doc.get("user_id")),
-                tag_not("pinned", ["true"]),
-                tag_not("id", [doc["id"]]),
-            ]
-        )
+        query = _others_unpinned(doc, doc["id"])
         found = await self.store.index.nearest(query, vector, 1, max_distance=self.radius)
         if not found:
             return None
@@ -199,7 +199,7 @@ class Deduplicator:
         return await self.store.documents.modify(target_id, change) is not None
 
     # -- compaction --------------------------------------------------------------------------
-    async def _rows(self, query: str) -> list[Row]:
+    async def _rows(self, query: Filter) -> list[Row]:
         rows: list[Row] = []
         while True:
             page = await self.store.index.oldest(query, _PAGE, len(rows))
@@ -239,12 +239,7 @@ class Deduplicator:
     async def compact(self, namespace: str | None, user_id: str | None, now: float) -> int:
         """Merge copies of the same normalised text, then (with a decision) similar memories;
         return how many memories remain."""
-        query = conjunction(
-            [
-                tag_equals("namespace", namespace) if namespace else "",
-                tag_equals("user_id", user_id) if user_id else "",
-            ]
-        )
+        query = every(tag_is("namespace", namespace or None), tag_is("user_id", user_id or None))
         rows = await self._rows(query)
         digests = await self._hashes(rows)
         groups: dict[str, list[Row]] = {}
@@ -272,14 +267,8 @@ class Deduplicator:
             if doc is None:
                 continue
             vector = np.asarray(doc["embedding"], dtype=np.float32)
-            scope = conjunction(
-                [
-                    *scope_clauses(doc.get("namespace"), doc.get("user_id")),
-                    tag_not("pinned", ["true"]),
-                    tag_not("id", [row.id]),
-                ]
-            )
-            near = await self.store.index.nearest(scope, vector, 20, max_distance=self.radius)
+            others = _others_unpinned(doc, row.id)
+            near = await self.store.index.nearest(others, vector, 20, max_distance=self.radius)
             newer = [c.id for c in near if c.id not in gone]
             for other in await self.store.documents.get_many(newer):
                 if other is None or self.decide is None or not await self.decide(other, doc):

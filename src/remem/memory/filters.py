@@ -19,7 +19,8 @@ and the query names the ones that start with the prefix. The Query Engine's own 
 measured to be wrong for us twice over: it finds nothing for one-byte prefixes (MINPREFIX 2) and
 silently stops after 200 expanded values (MAXPREFIXEXPANSIONS).
 
-A compiled filter is a query string, or ``None`` when it can match nothing.
+A compiled filter is a ``store.query.Filter`` value, or ``None`` when it can match nothing; the
+store alone turns it into query syntax.
 """
 
 from __future__ import annotations
@@ -29,14 +30,7 @@ from datetime import UTC, datetime
 
 from remem.memory.identifiers import check_id
 from remem.models.search import DateFilter, SearchFilters, TagFilter
-from remem.store.query import (
-    conjunction,
-    numeric_range,
-    tag_any,
-    tag_equals,
-    tag_missing,
-    tag_not,
-)
+from remem.store.query import MATCH_ALL, Between, Filter, HasValue, TagIn, every
 
 TagValues = Callable[[str], Awaitable[Sequence[str]]]
 """Gives the distinct values of a TAG field (to resolve ``startswith``)."""
@@ -71,34 +65,34 @@ def _texts(field: str, values: Iterable[object]) -> list[str]:
     return [_text(field, v) for v in values]
 
 
-async def tag_clauses(field: str, f: TagFilter, tag_values: TagValues) -> list[str] | None:
+async def tag_clauses(field: str, f: TagFilter, tag_values: TagValues) -> list[Filter] | None:
     """The clauses of one tag filter; None when it can match nothing."""
-    clauses: list[str] = []
+    clauses: list[Filter] = []
     if f.eq is not None:
-        clauses.append(tag_equals(field, _text(field, f.eq)))
+        clauses.append(TagIn(field, (_text(field, f.eq),)))
     for value in (f.ne, f.not_eq):
         if value is not None:
-            clauses.append(tag_not(field, [_text(field, value)]))
+            clauses.append(~TagIn(field, (_text(field, value),)))
     for values in (f.any, f.in_):
         if values is not None:
             if not values:
                 return None
-            clauses.append(tag_any(field, _texts(field, values)))
+            clauses.append(TagIn(field, tuple(_texts(field, values))))
     if f.all:
-        clauses += [tag_equals(field, v) for v in dict.fromkeys(_texts(field, f.all))]
+        clauses += [TagIn(field, (v,)) for v in dict.fromkeys(_texts(field, f.all))]
     for values in (f.none, f.not_in):
         if values:
-            clauses.append(tag_not(field, _texts(field, values)))
+            clauses.append(~TagIn(field, tuple(_texts(field, values))))
     if f.startswith is not None:
         prefix = f.startswith
         matching = sorted(v for v in await tag_values(field) if v and v.startswith(prefix))
         if not matching:
             return None
-        clauses.append(tag_any(field, matching))
+        clauses.append(TagIn(field, tuple(matching)))
     return clauses
 
 
-def date_clause(field: str, f: DateFilter) -> str | None:
+def date_clause(field: str, f: DateFilter) -> Filter | None:
     """One numeric range for all the operators of a date filter; None if it is empty."""
     low, high = float("-inf"), float("inf")
     low_open = high_open = False
@@ -130,19 +124,20 @@ def date_clause(field: str, f: DateFilter) -> str | None:
     if low > high or (low == high and (low_open or high_open)):
         return None
     if low == float("-inf") and high == float("inf"):
-        return ""
-    return numeric_range(
+        return MATCH_ALL
+    return Between(
         field,
         None if low == float("-inf") else low,
         None if high == float("inf") else high,
-        low_exclusive=low_open,
-        high_exclusive=high_open,
+        low_open=low_open,
+        high_open=high_open,
     )
 
 
-async def compile_filters(filters: SearchFilters, tag_values: TagValues) -> str | None:
-    """The query for ``filters`` (``*`` when there are none); None when nothing can match."""
-    clauses: list[str] = []
+async def compile_filters(filters: SearchFilters, tag_values: TagValues) -> Filter | None:
+    """The filter for ``filters`` (MATCH_ALL when there are none); None when nothing can
+    match."""
+    clauses: list[Filter] = []
     for field in TAG_FIELDS:
         tag_filter = getattr(filters, field)
         if tag_filter is None:
@@ -159,12 +154,12 @@ async def compile_filters(filters: SearchFilters, tag_values: TagValues) -> str 
         if clause is None:
             return None
         clauses.append(clause)
-    return conjunction(clauses)
+    return every(*clauses)
 
 
-def scope_clauses(namespace: str | None, user_id: str | None) -> list[str]:
+def scope(namespace: str | None, user_id: str | None) -> Filter:
     """Exactly this namespace and user (absent means "has none"), for dedup and compaction."""
-    return [
-        tag_equals("namespace", namespace) if namespace else tag_missing("namespace"),
-        tag_equals("user_id", user_id) if user_id else tag_missing("user_id"),
-    ]
+    return every(
+        TagIn("namespace", (namespace,)) if namespace else ~HasValue("namespace"),
+        TagIn("user_id", (user_id,)) if user_id else ~HasValue("user_id"),
+    )

@@ -45,7 +45,7 @@ from remem.models.search import (
     SearchRequest,
 )
 from remem.store.longterm import LongTermStore
-from remem.store.query import conjunction, tag_equals
+from remem.store.query import every, tag_is
 
 RECORD_FIELDS = tuple(MemoryRecord.model_fields)
 STORED_ONLY = frozenset({"embedding", "search_text", "search_terms"})  # never sent back
@@ -350,12 +350,10 @@ class LongTermMemoryService:
         pinned_ids: Collection[str] = (),
     ) -> ForgetResponse:
         """Apply ``policy`` to the ``limit`` oldest memories of the scope given."""
-        query = conjunction(
-            [
-                tag_equals("namespace", namespace) if namespace else "",
-                tag_equals("user_id", user_id) if user_id else "",
-                tag_equals("session_id", session_id) if session_id else "",
-            ]
+        query = every(
+            tag_is("namespace", namespace),
+            tag_is("user_id", user_id),
+            tag_is("session_id", session_id),
         )
         rows = await self.store.index.oldest(query, limit)
         doomed = select_for_forgetting(rows, policy, now(), set(pinned_ids))

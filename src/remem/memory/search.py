@@ -68,6 +68,7 @@ import snowballstemmer  # type: ignore[import-untyped]
 
 from remem.models.search import SearchRequest
 from remem.store.longterm import Facts, LongTermStore
+from remem.store.query import Filter
 
 DAY = 86_400.0
 # Past this many distinct entities, a search after a write does not reread them (reading the
@@ -272,7 +273,7 @@ class Searcher:
     _entity_values: Sequence[str] = field(default=(), init=False, repr=False)
     _entities_by_first: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False)
 
-    async def search(self, req: SearchRequest, query: str | None, now: float) -> Ranking:
+    async def search(self, req: SearchRequest, query: Filter | None, now: float) -> Ranking:
         """Rank the memories matching ``query`` (None: nothing matches) for ``req``."""
         if query is None:
             return Ranking(0, [], None)
@@ -352,7 +353,7 @@ class Searcher:
             facts |= await fetch([i for i in relevance if i not in wanted])
         return facts
 
-    async def _semantic(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
+    async def _semantic(self, req: SearchRequest, query: Filter, vector: np.ndarray) -> Candidates:
         threshold = req.distance_threshold
         need = req.offset + req.limit
         k = candidate_count(req) if reranks(req) else need + 1
@@ -371,7 +372,7 @@ class Searcher:
         dists = {c.id: c.value for c in found}
         return Candidates(total, {i: 1.0 - d for i, d in dists.items()}, dists)
 
-    async def _keyword(self, req: SearchRequest, query: str) -> Candidates:
+    async def _keyword(self, req: SearchRequest, query: Filter) -> Candidates:
         need = req.offset + req.limit
         k = candidate_count(req) if reranks(req) else need + 1
         words = keywords(req.text)
@@ -392,7 +393,7 @@ class Searcher:
         relevance = min_max(raw)
         return Candidates(total, relevance, {i: 1.0 - r for i, r in relevance.items()})
 
-    async def _hybrid(self, req: SearchRequest, query: str, vector: np.ndarray) -> Candidates:
+    async def _hybrid(self, req: SearchRequest, query: Filter, vector: np.ndarray) -> Candidates:
         threshold = req.distance_threshold
         words = keywords(req.text)
         found = await self.store.candidates(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 # The underscore too: the query parser (RediSearch 2.10) refuses a bare ``_`` or ``{_}`` as a
 # syntax error, and ``\_`` matches the same stored ``_`` (``a\_b`` finds ``a_b``).
@@ -134,3 +135,118 @@ def knn(
     """
     hint = f" HYBRID_POLICY {policy}" if policy and query != "*" else ""
     return f"({query})=>[KNN ${k_param} @{field} ${vector_param}{hint} AS {alias}]"
+
+
+# -- filters as values ---------------------------------------------------------------------
+# The domain composes these from a request (RedisVL's filter expressions are the model); only
+# ``render`` below writes query syntax. Frozen dataclasses: comparable and hashable, so a filter
+# can key a cache.
+
+
+class Filter:
+    """A condition on indexed fields. ``a & b``: both; ``~a``: not ``a``."""
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def __and__(self, other: Filter) -> Filter:
+        return every(self, other)
+
+    def __invert__(self) -> Filter:
+        return Not(self)
+
+
+@dataclass(frozen=True)
+class TagIn(Filter):
+    """Some value of the TAG ``field`` is one of ``values`` (one value: equality)."""
+
+    field: str
+    values: tuple[str, ...]
+
+    def render(self) -> str:
+        return tag_any(self.field, self.values)
+
+
+@dataclass(frozen=True)
+class HasValue(Filter):
+    """The TAG ``field`` has a (non-empty) value; ``~HasValue(f)``: it is null or absent."""
+
+    field: str
+
+    def render(self) -> str:
+        return tag_present(self.field)
+
+
+@dataclass(frozen=True)
+class Between(Filter):
+    """The NUMERIC ``field`` lies in the range; None is unbounded on that side."""
+
+    field: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def render(self) -> str:
+        return numeric_range(
+            self.field,
+            self.low,
+            self.high,
+            low_exclusive=self.low_open,
+            high_exclusive=self.high_open,
+        )
+
+
+@dataclass(frozen=True)
+class Not(Filter):
+    """Documents that do not match ``inner`` (missing fields included)."""
+
+    inner: Filter
+
+    def render(self) -> str:
+        text = self.inner.render()
+        if text == "*":
+            raise ValueError("a filter matching nothing is None, not ~MATCH_ALL")
+        return f"-({text})" if isinstance(self.inner, AllOf) else f"-{text}"
+
+
+@dataclass(frozen=True)
+class AllOf(Filter):
+    """Every part matches; no parts: every document (``MATCH_ALL``)."""
+
+    parts: tuple[Filter, ...] = ()
+
+    def render(self) -> str:
+        return conjunction(part.render() for part in self.parts)
+
+
+MATCH_ALL = AllOf()
+
+
+def every(*parts: Filter | None) -> Filter:
+    """The AND of ``parts`` (None and MATCH_ALL left out, nested ANDs flattened)."""
+    flat: list[Filter] = []
+    for part in parts:
+        if isinstance(part, AllOf):
+            flat += part.parts
+        elif part is not None:
+            flat.append(part)
+    return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
+
+
+@dataclass(frozen=True)
+class TextAny(Filter):
+    """Documents matching ``where`` whose TEXT ``field`` holds any of ``words``, each scored by
+    the words it holds (``text_any_where``)."""
+
+    field: str
+    words: tuple[str, ...]
+    where: Filter = AllOf()
+
+    def render(self) -> str:
+        return text_any_where(self.field, self.words, self.where.render())
+
+
+def tag_is(field: str, value: str | None) -> Filter | None:
+    """``field`` equals ``value``; None (no condition) when ``value`` is None."""
+    return None if value is None else TagIn(field, (value,))

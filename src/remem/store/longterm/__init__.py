@@ -32,6 +32,7 @@ from remem.store.longterm.index import (
     hybrid_policy,
 )
 from remem.store.longterm.values import Counts, Facts, Found, Row, Scored, Written
+from remem.store.query import Filter
 
 __all__ = [
     "Counts",
@@ -83,7 +84,7 @@ class LongTermStore:
 
     async def candidates(
         self,
-        query: str,
+        query: Filter,
         vector: np.ndarray,
         k: int,
         *,

@@ -24,6 +24,7 @@ from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.index import MemoryIndex
 from remem.store.longterm.values import Counts, Found
+from remem.store.query import MATCH_ALL, Filter
 
 COUNT_MAX_AGE = 60.0  # seconds a kept count or tag value list may go unconfirmed by a write
 COUNTS_KEPT = 1024  # filters whose counts are kept; the cache empties past this
@@ -48,13 +49,13 @@ class GenerationCache:
         self.max_age, self.counts_kept, self.size_ttl = max_age, counts_kept, size_ttl
         self._generation = keys.long_term_generation
         self._size: tuple[int, float] = (0, -size_ttl - 1.0)
-        self._counts: dict[str, tuple[str | None, int]] = {}  # filter -> (generation, matches)
+        self._counts: dict[Filter, tuple[str | None, int]] = {}  # filter -> (generation, matches)
         self._counted_at = 0.0  # the counts are dropped max_age seconds after this
         # tag field -> (generation, distinct values, when read)
         self._tag_values: dict[str, tuple[str | None, tuple[str, ...], float]] = {}
 
     # -- counts ----------------------------------------------------------------------------------
-    async def counts(self, query: str) -> Counts:
+    async def counts(self, query: Filter) -> Counts:
         """Memories matching ``query`` (exact), and memories indexed (re-counted at most every
         ``size_ttl`` seconds)."""
         cached = self._cached_count(query)
@@ -64,7 +65,7 @@ class GenerationCache:
         return await self._confirmed(query, cached, generation)
 
     async def _confirmed(
-        self, query: str, cached: tuple[str | None, int] | None, generation: str | None
+        self, query: Filter, cached: tuple[str | None, int] | None, generation: str | None
     ) -> Counts:
         """The kept count when ``generation`` is still the one it was counted at, else a new
         count."""
@@ -72,12 +73,12 @@ class GenerationCache:
             return await self._sized(query, cached[1])
         return await self._sized(query, await self._count_now(query))
 
-    def _cached_count(self, query: str) -> tuple[str | None, int] | None:
+    def _cached_count(self, query: Filter) -> tuple[str | None, int] | None:
         if time.monotonic() - self._counted_at > self.max_age:
             self._counts.clear()  # bounds how long a write behind remem's back goes unseen
         return self._counts.get(query)
 
-    async def _count_now(self, query: str) -> int:
+    async def _count_now(self, query: Filter) -> int:
         """Count ``query`` and keep the count with the generation it was counted at."""
         async with self.index.flat.pipeline(transaction=True) as pipe:
             pipe.get(self._generation)
@@ -91,18 +92,18 @@ class GenerationCache:
         self._counts[query] = (generation, matches)
         return matches
 
-    async def _sized(self, query: str, matches: int) -> Counts:
+    async def _sized(self, query: Filter, matches: int) -> Counts:
         """``matches`` with the number of memories indexed."""
-        if query == "*":
+        if query == MATCH_ALL:
             self._size = (matches, time.monotonic())
         elif time.monotonic() - self._size[1] > self.size_ttl:
-            self._size = (await self.index.count("*"), time.monotonic())
+            self._size = (await self.index.count(MATCH_ALL), time.monotonic())
         return Counts(matches, max(self._size[0], matches))
 
     # -- candidates ------------------------------------------------------------------------------
     async def candidates(
         self,
-        query: str,
+        query: Filter,
         vector: np.ndarray,
         k: int,
         *,

@@ -18,7 +18,7 @@ from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.layout import vector_bytes
 from remem.store.longterm.values import Counts, Row, Scored, number
-from remem.store.query import conjunction, knn, tag_any, text_any_where, vector_range
+from remem.store.query import Filter, TextAny, conjunction, knn, tag_any, vector_range
 
 # The engine's own choice of how to combine a filter with KNN was measured slower than either
 # explicit policy (10,000 memories, filter matching all: 6.4 ms, against 4.2 ms brute force over
@@ -82,15 +82,15 @@ class MemoryIndex:
         return vector_bytes(vector)  # the type the index declares
 
     # -- commands (sent here, or pipelined by the generation cache) ----------------------------
-    def count_command(self, query: str) -> list[Any]:
-        return ["FT.SEARCH", self.name, query, "LIMIT", 0, 0, "DIALECT", 2]
+    def count_command(self, query: Filter) -> list[Any]:
+        return ["FT.SEARCH", self.name, query.render(), "LIMIT", 0, 0, "DIALECT", 2]
 
     def tag_values_command(self, field: str) -> list[Any]:
         return ["FT.TAGVALS", self.name, field]
 
     def knn_command(
         self,
-        query: str,
+        query: Filter,
         vector: np.ndarray,
         k: int,
         max_distance: float | None = None,
@@ -99,8 +99,9 @@ class MemoryIndex:
         """KNN of ``query``'s memories; ``counts`` (of ``query``) picks how the filter
         applies (``hybrid_policy``)."""
         params: list[Any] = ["K", k, "vec", self._vec(vector)]
+        where = query.render()
         if max_distance is not None:
-            query = conjunction([query, vector_range("embedding")])
+            where = conjunction([where, vector_range("embedding")])
             params += ["radius", repr(float(max_distance))]
         policy = None
         if counts is not None:
@@ -111,7 +112,7 @@ class MemoryIndex:
                 batches_min_selectivity=self.batches_min_selectivity,
             )
         return [
-            "FT.SEARCH", self.name, knn(query, "embedding", policy=policy),
+            "FT.SEARCH", self.name, knn(where, "embedding", policy=policy),
             "PARAMS", len(params), *params,
             "SORTBY", "dist", "ASC",
             "RETURN", 1, "dist",
@@ -119,29 +120,29 @@ class MemoryIndex:
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def within_command(self, query: str, vector: np.ndarray, max_distance: float) -> list[Any]:
+    def within_command(self, query: Filter, vector: np.ndarray, max_distance: float) -> list[Any]:
         """Count ``query``'s memories within ``max_distance`` of ``vector``."""
         return [
-            "FT.SEARCH", self.name, conjunction([query, vector_range("embedding")]),
+            "FT.SEARCH", self.name, conjunction([query.render(), vector_range("embedding")]),
             "PARAMS", 4, "radius", repr(float(max_distance)), "vec", self._vec(vector),
             "LIMIT", 0, 0,
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def keyword_command(self, query: str, words: Sequence[str], k: int) -> list[Any]:
+    def keyword_command(self, query: Filter, words: Sequence[str], k: int) -> list[Any]:
         # BM25STD is Okapi BM25, the sum over the words a memory holds (Redis 8's default
         # scorer). RediSearch 2.10's legacy BM25 divided that sum by a "slop" growing with the
         # words matched, term offsets or not, so holding all four words of a query scored about
         # as holding one (issue 9).
         return [
-            "FT.SEARCH", self.name, self.keyword_query(query, words),
+            "FT.SEARCH", self.name, self.keyword_query(query, words).render(),
             "WITHSCORES", "SCORER", "BM25STD", "NOCONTENT",
             "LIMIT", 0, k,
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def keyword_query(self, query: str, words: Sequence[str]) -> str:
-        return text_any_where("search_text", words, query)
+    def keyword_query(self, query: Filter, words: Sequence[str]) -> Filter:
+        return TextAny("search_text", tuple(words), query)
 
     # -- answers -------------------------------------------------------------------------------
     def knn_found(self, reply: list[Any]) -> list[Scored]:
@@ -161,12 +162,12 @@ class MemoryIndex:
         return int(reply[0]), sorted(found, key=lambda c: (-c.value, c.id))
 
     # -- searches --------------------------------------------------------------------------------
-    async def count(self, query: str) -> int:
+    async def count(self, query: Filter) -> int:
         return int((await self.flat.execute_command(*self.count_command(query)))[0])
 
     async def nearest(
         self,
-        query: str,
+        query: Filter,
         vector: np.ndarray,
         k: int,
         *,
@@ -177,12 +178,14 @@ class MemoryIndex:
         command = self.knn_command(query, vector, k, max_distance, counts)
         return self.knn_found(await self.flat.execute_command(*command))
 
-    async def keyword(self, query: str, words: Sequence[str], k: int) -> tuple[int, list[Scored]]:
+    async def keyword(
+        self, query: Filter, words: Sequence[str], k: int
+    ) -> tuple[int, list[Scored]]:
         """BM25 over ``search_text`` for any of ``words``: (exact total, best ``k``)."""
         reply = await self.flat.execute_command(*self.keyword_command(query, words, k))
         return self.keyword_found(reply)
 
-    async def count_within(self, query: str, vector: np.ndarray, max_distance: float) -> int:
+    async def count_within(self, query: Filter, vector: np.ndarray, max_distance: float) -> int:
         """How many memories matching ``query`` lie within ``max_distance`` of ``vector``."""
         command = self.within_command(query, vector, max_distance)
         return int((await self.flat.execute_command(*command))[0])
@@ -201,11 +204,11 @@ class MemoryIndex:
         )  # fmt: skip
         return {c.id: c.value for c in self.knn_found(reply)}
 
-    async def recent(self, query: str, k: int) -> tuple[int, list[Scored]]:
+    async def recent(self, query: Filter, k: int) -> tuple[int, list[Scored]]:
         """Newest first (the keyword search of a query without words): (total, first ``k``),
         each scored by its ``created_at``."""
         reply = await self.flat.execute_command(
-            "FT.SEARCH", self.name, query,
+            "FT.SEARCH", self.name, query.render(),
             "SORTBY", "created_at", "DESC",
             "RETURN", 1, "created_at",
             "LIMIT", 0, k,
@@ -217,10 +220,10 @@ class MemoryIndex:
         ]
         return int(reply[0]), found
 
-    async def oldest(self, query: str, limit: int, offset: int = 0) -> list[Row]:
+    async def oldest(self, query: Filter, limit: int, offset: int = 0) -> list[Row]:
         """Memories matching ``query``, oldest ``created_at`` first."""
         reply = await self.flat.execute_command(
-            "FT.SEARCH", self.name, query,
+            "FT.SEARCH", self.name, query.render(),
             "SORTBY", "created_at", "ASC",
             "RETURN", len(_ROW_FIELDS), *_ROW_FIELDS,
             "LIMIT", offset, limit,
