@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REMEM_REDIS_URL", "REDIS_URL", "redis_url"),
-        description="Redis to use (Redis 8, Redis Stack or managed Redis with Search and JSON). "
+        description="Redis to use (Redis 8, Redis Stack 7.4+ or managed Redis with Search 2.10+ "
+        "and JSON). "
         "Unset: remem starts an embedded Redis in the data directory.",
     )
     data_dir: Path = Field(

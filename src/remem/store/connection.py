@@ -91,7 +91,7 @@ async def check_modules(redis: Redis) -> dict[str, Any]:
         except ResponseError as exc:
             raise IncompatibleBackend(
                 "remem needs Redis with the Query Engine (RediSearch) and JSON modules: "
-                "Redis 8, Redis Stack 7.2+, or Redis Cloud/Software with Search and JSON. "
+                "Redis 8, Redis Stack 7.4+, or Redis Cloud/Software with Search and JSON. "
                 f"This server answered: {exc}"
             ) from exc
         info = await redis.info("server")
@@ -99,4 +99,23 @@ async def check_modules(redis: Redis) -> dict[str, Any]:
         with contextlib.suppress(ResponseError):
             for module in await redis.execute_command("MODULE", "LIST"):
                 versions[str(module["name"])] = module["ver"]
+    require_search_version(versions)
     return versions
+
+
+# Long-term vectors are FLOAT16 (store.longterm.layout), which the Query Engine indexes from
+# RediSearch 2.10 (Redis Stack 7.4; Redis 8 reports its own version, 8.0 and up).
+MIN_SEARCH_VERSION = 21000
+
+
+def require_search_version(versions: dict[str, Any]) -> None:
+    """Refuse a Query Engine too old for remem's index, naming what would do. A server that does
+    not list its modules (some managed services) is taken at its word."""
+    found = versions.get("search")
+    if isinstance(found, int) and found < MIN_SEARCH_VERSION:
+        major, minor, patch = found // 10000, found // 100 % 100, found % 100
+        raise IncompatibleBackend(
+            f"this Redis has the Query Engine {major}.{minor}.{patch}; remem needs 2.10 or newer "
+            "(FLOAT16 vectors): Redis 8, Redis Stack 7.4+, or Redis Cloud/Software with Search "
+            "2.10+"
+        )
