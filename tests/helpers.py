@@ -7,7 +7,17 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx
+
 T = TypeVar("T")
+
+
+def assert_4xx_with_reason(r: httpx.Response, status: int | None = None) -> None:
+    """A refusal the caller can act on: a 4xx (``status`` if given) whose body says why."""
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    if status is not None:
+        assert r.status_code == status, r.text
+    assert r.json()["detail"], r.text
 
 
 async def wait_until(

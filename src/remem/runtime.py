@@ -66,7 +66,7 @@ class Resources:
                 await ensure_index(self.redis, self.keys, spec)
             store = WorkingMemoryStore(self.redis, self.keys, spec.name)
             threshold = self.settings.summarization_threshold
-            self.working = WorkingMemoryService(store, self.keys, threshold)
+            self.working = WorkingMemoryService(store, threshold)
             self.embedder = await build_embedder_from(self.settings)
             lt_name = self.settings.long_term_memory_index
             if self._ensure_indexes:

@@ -27,8 +27,7 @@ from remem.models.working import (
     UpdateWorkingMemory,
     WorkingMemoryResponse,
 )
-from remem.store.keys import Keys
-from remem.store.working import SortField, WorkingMemoryStore
+from remem.store.working import Session, SortField, WorkingMemoryStore
 
 MAX_APPEND = 5_000
 
@@ -86,7 +85,6 @@ def _check_messages(messages: list[MemoryMessage]) -> None:
 @dataclass
 class WorkingMemoryService:
     store: WorkingMemoryStore
-    keys: Keys
     summarization_threshold: float = default("summarization_threshold")
 
     # -- writes ------------------------------------------------------------------------------
@@ -106,8 +104,7 @@ class WorkingMemoryService:
         doc = session_document(
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
         )
-        key = self.keys.working_memory(session_id, user, namespace)
-        kept = await self.store.put(key, doc)
+        kept = await self.store.put(Session(session_id, user, namespace), doc)
         if kept is not None:
             doc["created_at"] = kept
         return self._response(doc, model_name, context_window_max)
@@ -139,8 +136,9 @@ class WorkingMemoryService:
             created_at=now,
         )
         new_doc["messages"] = messages
-        key = self.keys.working_memory(session_id, user, namespace)
-        doc = await self.store.append(key, new_doc, messages, now, ttl)
+        doc = await self.store.append(
+            Session(session_id, user, namespace), new_doc, messages, now, ttl
+        )
         return self._response(doc, model_name, context_window_max)
 
     async def delete(self, session_id: str, *, namespace: str | None, user_id: str | None) -> None:
@@ -148,9 +146,9 @@ class WorkingMemoryService:
         exact, partial = self._exact(session_id, namespace, user_id)
         if await self.store.delete(exact) or not partial:
             return
-        key = await self._find_one(session_id, namespace, user_id)
-        if key is not None:
-            await self.store.delete(key)
+        found = await self._find_one(session_id, namespace, user_id)
+        if found is not None:
+            await self.store.delete(found)
 
     # -- reads -------------------------------------------------------------------------------
     async def get(
@@ -166,8 +164,8 @@ class WorkingMemoryService:
         exact, partial = self._exact(session_id, namespace, user_id)
         doc = await self.store.get(exact)
         if doc is None and partial:
-            key = await self._find_one(session_id, namespace, user_id)
-            doc = await self.store.get(key) if key else None
+            found = await self._find_one(session_id, namespace, user_id)
+            doc = await self.store.get(found) if found else None
         if doc is None or expired(doc, time.time()):
             raise NotFound(f"Session {session_id} not found")
         if recent_messages_limit is not None:
@@ -200,24 +198,24 @@ class WorkingMemoryService:
     # -- helpers -----------------------------------------------------------------------------
     def _exact(
         self, session_id: str, namespace: str | None, user_id: str | None
-    ) -> tuple[str, bool]:
-        """The key these parts name exactly, and whether a part was left out."""
-        key = self.keys.working_memory(
+    ) -> tuple[Session, bool]:
+        """The session these parts name exactly, and whether a part was left out."""
+        exact = Session(
             check_id("session_id", session_id),
             optional_id("user_id", user_id),
             optional_id("namespace", namespace),
         )
-        return key, not (namespace and user_id)
+        return exact, not (namespace and user_id)
 
     async def _find_one(
         self, session_id: str, namespace: str | None, user_id: str | None
-    ) -> str | None:
+    ) -> Session | None:
         """The one session matching the parts given (searched in the index), or None."""
         matches = await self.store.find(session_id, namespace or None, user_id or None)
         if len(matches) > 1:
             where = ", ".join(
-                f"(namespace={ns!r}, user_id={u!r})"
-                for ns, u, _ in (self.keys.parse_working_memory(k) for k in matches[:5])
+                f"(namespace={found.namespace!r}, user_id={found.user_id!r})"
+                for found in matches[:5]
             )
             raise Conflict(
                 f"Session {session_id} exists {len(matches)} times: {where}; "

@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from redis.asyncio import Redis
 
@@ -104,6 +104,14 @@ def _sorted(field: str, descending: bool, offset: int, limit: int) -> tuple[Any,
     return ("NOCONTENT", "SORTBY", field, order, "LIMIT", offset, max(limit, 0))
 
 
+class Session(NamedTuple):
+    """Who a session is: the store makes its key from this (``store.keys``)."""
+
+    session_id: str
+    user_id: str | None
+    namespace: str | None
+
+
 @translates_errors
 @dataclass
 class WorkingMemoryStore:
@@ -120,24 +128,27 @@ class WorkingMemoryStore:
         self._append = self.redis.register_script(_APPEND)
 
     # -- documents ---------------------------------------------------------------------------
-    async def put(self, key: str, doc: dict[str, Any]) -> float | None:
+    def _key(self, session: Session) -> str:
+        return self.keys.working_memory(*session)
+
+    async def put(self, session: Session, doc: dict[str, Any]) -> float | None:
         """Replace the document, keeping an existing created_at (returned, or None if new).
         The key expires at the document's ``expires_at`` (epoch seconds; None: never)."""
         expires = doc.get("expires_at")
         at_ms = "" if expires is None else str(round(expires * 1000))
-        kept = await self._put(keys=[key], args=[json.dumps(doc), at_ms])
+        kept = await self._put(keys=[self._key(session)], args=[json.dumps(doc), at_ms])
         return float(kept) if kept else None
 
-    async def get(self, key: str) -> dict[str, Any] | None:
-        raw = await self.redis.execute_command("JSON.GET", key)
+    async def get(self, session: Session) -> dict[str, Any] | None:
+        raw = await self.redis.execute_command("JSON.GET", self._key(session))
         return json.loads(raw) if raw else None
 
-    async def delete(self, key: str) -> bool:
-        return bool(await self.redis.delete(key))
+    async def delete(self, session: Session) -> bool:
+        return bool(await self.redis.delete(self._key(session)))
 
     async def append(
         self,
-        key: str,
+        session: Session,
         new_doc: dict[str, Any],
         messages: Sequence[dict[str, Any]],
         now: float,
@@ -146,15 +157,15 @@ class WorkingMemoryStore:
         """Append messages atomically, creating the session as ``new_doc`` if it is missing."""
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
         args = [json.dumps(new_doc), repr(now), ttl_arg, *(json.dumps(m) for m in messages)]
-        raw = await self._append(keys=[key], args=args)
+        raw = await self._append(keys=[self._key(session)], args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
 
     # -- index -------------------------------------------------------------------------------
     async def find(
         self, session_id: str, namespace: str | None, user_id: str | None, limit: int = 10
-    ) -> list[str]:
-        """Keys of the sessions with this id (and namespace / user, when given)."""
+    ) -> list[Session]:
+        """The sessions with this id (and namespace / user, when given)."""
         query = conjunction(
             [
                 tag_equals("session_id", session_id),
@@ -164,7 +175,8 @@ class WorkingMemoryStore:
             ]
         )
         reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
-        return _ids(reply)
+        found = (self.keys.parse_working_memory(key) for key in _ids(reply))
+        return [Session(session_id, user, namespace) for namespace, user, session_id in found]
 
     async def list_sessions(
         self,

@@ -18,7 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
+from redis.exceptions import NoScriptError, WatchError
 
 from remem.errors import Conflict
 from remem.store.connection import flat_twin, translates_errors
@@ -156,11 +156,21 @@ class MemoryDocuments:
             return []
         names = [f for f in fields if f not in _HIDDEN_FIELDS]
         keys = [self.keys.memory(i) for i in ids]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            await self._read(keys=keys, args=names, client=pipe)
-            if "access_count" in names:
-                pipe.hmget(self._hits, list(ids))
-            replies = await pipe.execute()
+        # EVALSHA by hand: redis-py's scripts in a pipeline first ask SCRIPT EXISTS, one more
+        # round trip on every search. A Redis restarted empty (the supervised embedded one) has
+        # lost its scripts: load this one and read again.
+        for attempt in (1, 2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._read.sha, len(keys), *keys, *names)
+                if "access_count" in names:
+                    pipe.hmget(self._hits, list(ids))
+                try:
+                    replies = await pipe.execute()
+                    break
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+                    await self.redis.script_load(_READ)
         hits = [int(n or 0) for n in replies[1]] if len(replies) > 1 else [0] * len(ids)
         out: list[dict[str, Any] | None] = []
         for row, extra in zip(replies[0], hits, strict=True):

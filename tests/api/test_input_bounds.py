@@ -16,17 +16,11 @@ import redis.asyncio as aioredis
 from remem.config import Settings
 from remem.models.bounds import MAX_COUNT, MAX_SEARCH_OFFSET, MAX_TTL_SECONDS
 from remem.store.keys import Keys
+from tests.helpers import assert_4xx_with_reason
 
 LTM = "/v1/long-term-memory"
 WM = "/v1/working-memory"
 JSON = {"content-type": "application/json"}
-
-
-def assert_4xx_with_reason(r: httpx.Response, status: int | None = None) -> None:
-    assert 400 <= r.status_code < 500, (r.status_code, r.text)
-    if status is not None:
-        assert r.status_code == status, r.text
-    assert r.json()["detail"], r.text
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.test_input_bounds import assert_4xx_with_reason
+from tests.helpers import assert_4xx_with_reason
 
 LTM = "/v1/long-term-memory"
 WM = "/v1/working-memory"
