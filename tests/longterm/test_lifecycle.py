@@ -267,7 +267,7 @@ async def test_a_redis_keeping_memories_as_tables_is_named_in_a_warning(
             await ensure_long_term_index(redis, keys, index_name(settings), 64)
         assert "hash-max-listpack-value" in caplog.text and "128-byte vector" in caplog.text
         caplog.clear()
-        await redis.config_set("hash-max-listpack-value", before)
+        await redis.config_set("hash-max-listpack-value", 4096)  # as the README advises
         with caplog.at_level("WARNING", logger="remem.store.schema"):
             await ensure_long_term_index(redis, keys, index_name(settings), 64)
         assert "hash-max-listpack-value" not in caplog.text

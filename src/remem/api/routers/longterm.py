@@ -71,9 +71,11 @@ async def create_long_term_memory(
 )
 async def search_long_term_memory(
     body: SearchRequest, service: LongTermMemoryService = Service
-) -> MemoryRecordResults:
+) -> Response:
     """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
-    return await service.search(body)
+    # Serialised once, by the model just built: returning the model made FastAPI validate the
+    # page again against response_model (which still documents the shape).
+    return json_response(await service.search(body))
 
 
 @router.delete("/v1/long-term-memory", response_model=AckResponse)
