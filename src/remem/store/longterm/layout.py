@@ -44,6 +44,10 @@ TEXTS = frozenset(
 )
 TAG_LISTS = frozenset({"topics", "entities"})
 FLAGS = frozenset({"pinned"})
+# Written by json.dumps of a number; read back with float() (an int stays an int).
+NUMBERS = frozenset(
+    {"created_at", "updated_at", "last_accessed", "persisted_at", "event_date", "access_count"}
+)
 # Values most memories have, left out of the hash and read back as these (about 150 bytes a
 # memory with the index entries they would take; 3,110 bytes a memory at 10,000 with them).
 DEFAULTS: dict[str, Any] = {
@@ -98,6 +102,11 @@ def decode_value(name: str, raw: bytes) -> Any:
         return text.split(TAG_SEPARATOR) if text else []
     if name in FLAGS:
         return text == "true"
+    if name in NUMBERS:  # dates and counts: int() / float() cost a tenth of json.loads
+        try:
+            return int(text) if text.lstrip("-").isdigit() else float(text)
+        except ValueError:
+            pass
     try:
         return json.loads(text)
     except ValueError:
