@@ -37,7 +37,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from remem.config import Settings
 from remem.errors import InvalidInput
@@ -48,7 +47,13 @@ from remem.models.working import UpdateWorkingMemory
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
 from remem.store.keys import LegacyKeys
-from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
+from remem.store.schema import (
+    drop_index,
+    ensure_index,
+    ensure_long_term_index,
+    index_source,
+    working_memory_index,
+)
 
 AMS_INDEX = "working_memory_idx"
 AMS_PREFIX = "working_memory:"
@@ -218,15 +223,6 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-async def _index_name(redis: Redis, name: str) -> tuple[str, list[str]] | None:
-    """(real name, key prefixes) of the index or alias ``name``, or None if there is none."""
-    try:
-        info: dict[str, Any] = await redis.execute_command("FT.INFO", name)
-    except ResponseError:
-        return None
-    return info["index_name"], list(info["index_definition"]["prefixes"])
-
-
 async def run_migration(
     settings: Settings,
     *,
@@ -243,13 +239,13 @@ async def run_migration(
             with backend_errors():
                 spec = working_memory_index(res.keys, settings.working_memory_index)
                 for name in dict.fromkeys((spec.name, AMS_INDEX)):  # real indexes, not aliases
-                    if await _index_name(res.redis, name) == (name, [AMS_PREFIX]):
+                    if await index_source(res.redis, name) == (name, [AMS_PREFIX]):
                         report.indexes_dropped.append(name)
                         if not dry_run:
-                            await res.redis.execute_command("FT.DROPINDEX", name)
+                            await drop_index(res.redis, name)
                 if not dry_run:
                     await ensure_index(res.redis, res.keys, spec)
-                holder = await _index_name(res.redis, spec.name)
+                holder = await index_source(res.redis, spec.name)
                 use_index = holder is not None and holder[0] != spec.name  # remem's alias
                 run = _Migration(res, raw, report, max(1, batch), progress, use_index)
                 await run.move_keys()

@@ -14,10 +14,10 @@ dates ``gt gte lt lte eq``     one numeric range, all operators AND-ed
 dates ``between [a, b]``       a <= date <= b
 =============================  ============================================================
 
-``startswith`` is resolved exactly: the field's distinct values (FT.TAGVALS) are matched in Python
-and the query names the ones that start with the prefix. The Query Engine's own ``@f:{p*}`` was
-measured to be wrong for us twice over: it finds nothing for one-byte prefixes (MINPREFIX 2) and
-silently stops after 200 expanded values (MAXPREFIXEXPANSIONS).
+``startswith`` is resolved exactly: the field's distinct values (the index's tag values, which the
+store keeps) are matched in Python and the filter names the ones that start with the prefix. The
+Query Engine's own prefix match was measured to be wrong for us twice over: it finds nothing for
+one-byte prefixes (MINPREFIX 2) and silently stops after 200 expanded values (MAXPREFIXEXPANSIONS).
 
 A compiled filter is a ``store.query.Filter`` value, or ``None`` when it can match nothing; the
 store alone turns it into query syntax.

@@ -286,6 +286,19 @@ async def _sample_memory(redis: Redis, spec: IndexSpec, kind: str) -> list[str]:
             return [str(k) for k in found[:1]]
 
 
+async def index_source(redis: Redis, name: str) -> tuple[str, list[str]] | None:
+    """(real name, key prefixes) of the index or alias ``name``; None when there is none."""
+    info = await _info(redis, name)
+    if info is None:
+        return None
+    return info["index_name"], list(info["index_definition"]["prefixes"])
+
+
+async def drop_index(redis: Redis, name: str) -> None:
+    """Drop the index ``name``; its documents are kept."""
+    await redis.execute_command("FT.DROPINDEX", name)
+
+
 async def drop_index_versions(redis: Redis, keys: Keys, name: str) -> None:
     """Drop every version of the index ``name`` (documents are kept)."""
     stale = keys.index_name(name, "")
