@@ -11,14 +11,14 @@ from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord
 from remem.models.search import SearchRequest
 from remem.store.keys import Keys
-from remem.store.query import knn, tag_missing, tag_not, tag_present, text_any, vector_range
+from remem.store.query import HasValue, TagIn, knn, tag_present, text_any, vector_range
 from tests.helpers import HOSTILE_IDS
 
 
 def test_builders_escape_hostile_values() -> None:
-    assert tag_not("topics", ["a-b", "x y"]) == "-@topics:{a\\-b | x\\ y}"
+    assert (~TagIn("topics", ("a-b", "x y"))).render() == "-@topics:{a\\-b | x\\ y}"
     assert tag_present("namespace") == "@namespace:{w'*'}"
-    assert tag_missing("namespace") == "-@namespace:{w'*'}"
+    assert (~HasValue("namespace")).render() == "-@namespace:{w'*'}"
     assert text_any("search_text", ["tea", "ü$"]) == "@search_text:(tea|ü\\$)"
     assert vector_range("embedding") == "@embedding:[VECTOR_RANGE $radius $vec]"
     assert knn("@a:{x}", "embedding") == "(@a:{x})=>[KNN $K @embedding $vec AS dist]"

@@ -33,10 +33,7 @@ async def test_a_model_change_is_refused_until_reindexed(
         async with Resources(settings):
             pass
 
-    capsys.readouterr()
-    assert await run_reindex(settings) == 1
-    printed = capsys.readouterr()
-    assert (printed.out + printed.err).count("1 memories") == 1  # the result, said once
+    await reindex_one(settings, capsys)
     async with Resources(settings) as res:
         found = await res.long_term.search(SearchRequest(text="what does alice drink"))
         assert [m.id for m in found.memories] == ["tea"]
@@ -62,12 +59,17 @@ async def test_memories_without_search_terms_are_refused_until_reindexed(
         async with Resources(settings):
             pass
 
-    capsys.readouterr()
-    assert await run_reindex(settings) == 1
-    printed = capsys.readouterr()
-    assert (printed.out + printed.err).count("1 memories") == 1  # the result, said once
+    await reindex_one(settings, capsys)
     async with Resources(settings) as res:
         terms = await res.redis.hget(res.keys.memory("walk"), "search_terms")
         assert terms == "bob walk the dog by lake was cold"
         found = await res.long_term.search(SearchRequest(text="cold lake", search_mode="keyword"))
         assert [m.id for m in found.memories] == ["walk"]
+
+
+async def reindex_one(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Run `remem reindex` over a store of one memory; it says its result once."""
+    capsys.readouterr()
+    assert await run_reindex(settings) == 1
+    printed = capsys.readouterr()
+    assert (printed.out + printed.err).count("1 memories") == 1  # the result, said once

@@ -66,19 +66,9 @@ def conjunction(clauses: Iterable[str]) -> str:
 _ANY_VALUE = "w'*'"
 
 
-def tag_not(field: str, values: Iterable[str]) -> str:
-    """Documents where none of ``values`` is a value of ``field`` (null/missing included)."""
-    return f"-{tag_any(field, values)}"
-
-
 def tag_present(field: str) -> str:
     """Documents that have a (non-empty) value in ``field``."""
     return f"@{field}:{{{_ANY_VALUE}}}"
-
-
-def tag_missing(field: str) -> str:
-    """Documents whose ``field`` is null or absent."""
-    return f"-{tag_present(field)}"
 
 
 def escape_text(word: str) -> str:
