@@ -82,16 +82,41 @@ def serve(
 def migrate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, change nothing.")] = False,
     batch: Annotated[int, typer.Option(help="Keys per SCAN batch.")] = 500,
+    keep_source: Annotated[
+        bool,
+        typer.Option(
+            "--keep-source",
+            help="Keep the Agent Memory Server's long-term memories and their index after "
+            "copying them (to go back to it).",
+        ),
+    ] = False,
+    reuse_vectors: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-vectors",
+            help="Keep the Agent Memory Server's vectors instead of re-embedding: only when "
+            "it used the very model remem is configured with.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
-    """Move Agent Memory Server working memory (string or JSON keys and the `sessions` sorted
-    sets) into remem's indexed layout, and convert long-term memories stored as JSON by earlier
-    remem versions to hashes in place. Idempotent; safe to re-run."""
+    """Move the Agent Memory Server's data into remem: working memory (string or JSON keys
+    and the `sessions` sorted sets) and long-term memories (re-embedded with remem's model);
+    convert long-term memories stored as JSON by earlier remem versions to hashes in place.
+    Idempotent; safe to re-run, and to run again after an interruption."""
     from remem.maintenance.migrate import run_migration
 
     settings = _settings(data_dir, redis_url)
-    _run(run_migration(settings, dry_run=dry_run, batch=batch))
+    _run(
+        run_migration(
+            settings,
+            dry_run=dry_run,
+            batch=batch,
+            keep_source=keep_source,
+            reuse_vectors=reuse_vectors,
+        )
+    )
 
 
 @app.command()

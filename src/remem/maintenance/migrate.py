@@ -32,7 +32,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,7 +39,9 @@ from redis.asyncio import Redis
 
 from remem.config import Settings
 from remem.errors import InvalidInput
+from remem.maintenance.ams_memories import AmsMemories, AmsMemoryReport
 from remem.maintenance.convert import convert_long_term
+from remem.maintenance.legacy import Skip, epoch_of, invalid
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.working import session_document
 from remem.models.working import UpdateWorkingMemory
@@ -119,13 +120,14 @@ class MigrationReport:
     members_dead: int = 0
     indexes_dropped: list[str] = field(default_factory=list)
     memories_converted: int = 0  # long-term memories moved from the JSON to the HASH layout
+    long_term: AmsMemoryReport = field(default_factory=AmsMemoryReport)
 
     @property
     def nothing_to_do(self) -> bool:
         """True when nothing was (or would be) changed; skipped keys do not count."""
         counts = (self.strings_moved, self.json_moved, self.already_present, self.expired)
         done = (self.markers_removed, self.sets_removed, self.indexes_dropped)
-        return not any((*counts, *done, self.memories_converted))
+        return not any((*counts, *done, self.memories_converted)) and self.long_term.nothing_to_do
 
     def summary(self) -> str:
         head = "remem migrate --dry-run (nothing changed)" if self.dry_run else "remem migrate"
@@ -148,65 +150,48 @@ class MigrationReport:
                     f"  long-term memories {verb} from the JSON to the HASH layout: "
                     f"{self.memories_converted:,}"
                 )
+            lines += self.long_term.lines(self.dry_run)
+        lines += self.long_term.left_alone_lines()
         if self.skipped:
             lines.append(f"  skipped, left in place: {len(self.skipped):,}")
             lines += [f"    {key}: {why}" for key, why in list(self.skipped.items())[:20]]
         return "\n".join(lines)
 
 
-class _Skip(Exception):
-    """A legacy value that cannot become a remem document; the message is the reason."""
-
-
-def _epoch(value: object, default: float) -> float:
-    """Epoch seconds from int/float epoch seconds or an ISO 8601 string (naive means UTC)."""
-    if value is None:
-        return default
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        parsed = datetime.fromisoformat(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise _Skip(f"unreadable timestamp {value!r}") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-
-
 def convert(
     key: bytes, value: bytes, now: float
 ) -> tuple[str, str | None, str | None, dict[str, Any]]:
-    """(session_id, user_id, namespace, remem document) of one legacy value, or raise _Skip.
+    """(session_id, user_id, namespace, remem document) of one legacy value, or raise Skip.
 
     The document is the one ``WorkingMemoryService.put`` writes, with the legacy timestamps.
     """
     try:
         raw = json.loads(value)
     except ValueError as exc:  # bad UTF-8 included
-        raise _Skip(f"unparseable JSON ({exc})") from None
+        raise Skip(f"unparseable JSON ({exc})") from None
     if not isinstance(raw, dict):
-        raise _Skip(f"not a JSON object but {type(raw).__name__}")
+        raise Skip(f"not a JSON object but {type(raw).__name__}")
     ids = [raw.get(name) for name in ("session_id", "namespace", "user_id")]
     if not all(v is None or isinstance(v, str) for v in ids):
-        raise _Skip("session_id, namespace and user_id must be strings")
+        raise Skip("session_id, namespace and user_id must be strings")
     try:
         session_id = check_id("session_id", ids[0] or key.decode().rsplit(":", 1)[-1])
         # An empty AMS namespace or user id means none (remem refuses "" from clients).
         namespace = optional_id("namespace", ids[1] or None)
         user_id = optional_id("user_id", ids[2] or None)
     except UnicodeDecodeError:
-        raise _Skip("no session_id in the document and the key is not UTF-8") from None
+        raise Skip("no session_id in the document and the key is not UTF-8") from None
     except InvalidInput as exc:
-        raise _Skip(exc.detail) from None
+        raise Skip(exc.detail) from None
     fields = UpdateWorkingMemory.model_fields
     try:
         body = UpdateWorkingMemory.model_validate(
             {k: v for k, v in raw.items() if k in fields and v is not None}
         )
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(str(part) for part in error["loc"])
-        raise _Skip(f"invalid {where}: {error['msg']}") from None
-    created = _epoch(raw.get("created_at"), now)
-    updated = _epoch(raw.get("updated_at"), created)
+        raise invalid(exc) from None
+    created = epoch_of(raw.get("created_at"), now)
+    updated = epoch_of(raw.get("updated_at"), created)
     doc = session_document(
         body,
         session_id=session_id,
@@ -214,7 +199,7 @@ def convert(
         user_id=user_id,
         created_at=created,
         updated_at=updated,
-        last_accessed=_epoch(raw.get("last_accessed"), updated),
+        last_accessed=epoch_of(raw.get("last_accessed"), updated),
     )
     return session_id, user_id, namespace, doc
 
@@ -228,6 +213,8 @@ async def run_migration(
     *,
     dry_run: bool = False,
     batch: int = 500,
+    keep_source: bool = False,
+    reuse_vectors: bool = False,
     echo: Callable[[str], None] = print,
     progress: Callable[[str], None] = _stderr,
 ) -> MigrationReport:
@@ -262,6 +249,19 @@ async def run_migration(
                         settings.long_term_memory_index,
                         res.embedder.dimensions,
                     )
+                await AmsMemories(
+                    res.redis,
+                    raw,
+                    res.long_term.store.documents,
+                    res.embedder,
+                    report.long_term,
+                    dry_run=dry_run,
+                    keep_source=keep_source,
+                    reuse_vectors=reuse_vectors,
+                    batch=max(1, min(batch, 256)),
+                    progress=progress,
+                ).run()
+                report.skipped |= report.long_term.skipped
         finally:
             await raw.aclose()
     echo(report.summary())
@@ -308,7 +308,7 @@ class _Migration:
             else:
                 try:
                     session_id, user_id, namespace, doc = convert(key, reply[1], now)
-                except _Skip as exc:
+                except Skip as exc:
                     report.skipped[name] = str(exc)
                     continue
                 new_key = self.res.keys.working_memory(session_id, user_id, namespace)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import ClassVar
 from urllib.parse import quote, unquote
 
 
@@ -88,10 +89,26 @@ def _memory_id(prefix: str, key: str) -> str:
 
 
 class LegacyKeys:
-    """Key names of the Redis Agent Memory Server (<= 0.14), read only by the migration."""
+    """Key names of the Redis Agent Memory Server (0.9-0.15), read only by the migration."""
 
     working_memory_pattern = "working_memory:*"
     sessions_pattern = "sessions*"
+    # Long-term memories: one HASH each under this prefix, indexed by this index (the
+    # defaults of AMS's REDISVL_INDEX_PREFIX and REDISVL_INDEX_NAME; the index names the prefix
+    # a deployment really used).
+    memory_prefix = "memory_idx"  # keys are memory_idx:<id>
+    memory_index = "memory_records"
+    # What else AMS leaves in a Redis, which remem does not take over: pattern -> what it is.
+    left_alone: ClassVar[dict[str, str]] = {
+        "auth_token:*": "AMS API tokens (remem's authentication issues its own)",
+        "summary_view:*": "AMS summary views and their summaries",
+        "task:*": "AMS task records",
+        "extraction_pending:*": "AMS extraction bookkeeping",
+        "extraction_debounce:*": "AMS extraction bookkeeping",
+        "messages:*": "message lists of AMS before 0.9 (not migrated: that layout is refused)",
+        "context:*": "session summaries of AMS before 0.9 (not migrated)",
+        "metadata:*": "session metadata of AMS before 0.9 (not migrated)",
+    }
 
     @staticmethod
     def working_memory(session_id: str, user_id: str | None, namespace: str | None) -> str:

@@ -51,6 +51,14 @@ if old then return {1, old} end
 return {1}
 """
 
+# KEYS[1]: a memory; ARGV: its fields, name and value in turn. Written only if no memory has
+# the id (1), else left alone (0): what a migration writes must never replace a memory.
+_INSERT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
 # A search hit must not rewrite its memory: any write re-indexes the whole hash, vector
 # included (0.5 ms at 10,000 memories, about 1 ms at 100,000), where a field of the access hash
 # costs 10 us. So hits are added to a hash beside the memories (a record's access_count is its
@@ -106,6 +114,7 @@ class MemoryDocuments:
         self._generation = keys.long_term_generation
         self._hits = keys.access_counts
         self._upsert = self.redis.register_script(_UPSERT)
+        self._insert = self.redis.register_script(_INSERT)
         self._touch = self.redis.register_script(_TOUCH)
         self._read = self.redis.register_script(_READ)
 
@@ -132,6 +141,19 @@ class MemoryDocuments:
             else Written(float(r[1]) if len(r) > 1 else None)
             for r in replies[:-1]
         ]
+
+    async def insert_new(self, docs: Sequence[dict[str, Any]]) -> list[bool]:
+        """Write the documents whose id no memory has, in one pipeline: for each, whether it
+        was written (False: a memory with that id was there, and is left as it was)."""
+        if not docs:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for doc in docs:
+                key = self.keys.memory(doc["id"])
+                await self._insert(keys=[key], args=flat(encode(doc)), client=pipe)
+            self._changed(pipe)
+            replies = await pipe.execute()
+        return [bool(int(r)) for r in replies[:-1]]
 
     def _changed(self, pipe: Pipeline) -> None:
         """Queue a new generation token after the writes queued in ``pipe``."""
