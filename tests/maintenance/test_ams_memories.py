@@ -39,7 +39,7 @@ DATES = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_dat
 async def clear_all_ams(r: Redis) -> None:
     """The fixture's keys and indexes, and any AMS-named key a test made beside them."""
     await clear_ams_keys(r)
-    for pattern in ("memory_idx*", "working_memory:*", "auth_token:*"):
+    for pattern in ("memory_idx*", "team_mem*", "working_memory:*", "auth_token:*"):
         keys = [k async for k in r.scan_iter(match=pattern, count=1000)]
         if keys:
             await r.delete(*keys)
@@ -351,7 +351,7 @@ async def test_older_layouts_and_unreadable_hashes(
     assert "must not start or end with whitespace" in skipped["memory_idx:bad-id"]
     assert "remem already holds a different memory" in skipped[taken.key]
     assert report.long_term.moved == len(fixture.memories)  # 15 of the fixture + old-layout
-    assert not report.long_term.index_dropped  # kept while AMS memories are left
+    assert report.long_term.index_dropped  # AMS recreates it over what is left if it starts
     assert sorted(await ams_keys(r)) == sorted(
         k.encode()
         for k in ("memory_idx:no-text", "memory_idx:bad-date", "memory_idx:bad-id", taken.key)
@@ -362,3 +362,29 @@ async def test_older_layouts_and_unreadable_hashes(
     assert when(got["event_date"]) == pytest.approx(float(episodic.stored["event_date"]), abs=1e-6)
     assert got["topics"] == episodic.api_view["topics"]
     assert any("1 keys auth_token:* (AMS API tokens" in line for line in printed[-1].splitlines())
+
+
+async def test_a_custom_prefix_is_remembered_after_its_index_is_dropped(
+    ams: tuple[Redis, AmsFixture], settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """AMS's REDISVL_INDEX_PREFIX names another prefix: the index tells it, and once the first
+    run has dropped the index, the next runs still find the memories it left."""
+    r, fixture = ams
+    await clear_all_ams(r)
+    args = list(fixture.indexes["memory_records"])
+    args[args.index("memory_idx")] = "team_mem"
+    await r.execute_command("FT.CREATE", "memory_records", *args)
+    first, second = fixture.memories[:2]
+    await r.hset(f"team_mem:{first.id}", mapping=first.stored)
+    await r.hset(f"team_mem:{second.id}", mapping=variant(second, text=None))
+    report, _ = await migrate(settings)
+    assert report.long_term.prefixes == ["team_mem"] and report.long_term.moved == 1
+    assert f"team_mem:{second.id}" in report.skipped
+    assert b"memory_records" not in await r.execute_command("FT._LIST")
+    await r.hset(f"team_mem:{second.id}", "text", "fixed by hand")
+    again, _ = await migrate(settings)
+    assert again.long_term.prefixes == ["team_mem"] and again.long_term.moved == 1
+    assert (await client.get(f"{LT}/{second.id}")).json()["text"] == "fixed by hand"
+    assert [k async for k in r.scan_iter(match="team_mem*")] == []
+    last, _ = await migrate(settings)  # the prefix is forgotten once nothing is left
+    assert last.long_term.prefixes == ["memory_idx"] and last.nothing_to_do

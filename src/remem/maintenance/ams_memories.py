@@ -19,12 +19,15 @@ Each batch: read the hashes, embed the texts, write every memory whose id remem 
 delete the AMS hashes whose copy reads back equal (unless ``keep_source``). Killed anywhere, a
 run leaves each memory in AMS, in both (the next run finds the copy equal and removes the
 source: nothing doubled), or moved. A memory whose id remem already holds with other content
-is left in AMS and reported: when unsure, keep both. ``memory_records`` is dropped (FT.DROPINDEX,
-keys kept) once no AMS memory is left.
+is left in AMS and reported: when unsure, keep both. ``memory_records`` is dropped first
+(FT.DROPINDEX, keys kept; its prefixes remembered under ``Keys.ams_migration`` until no AMS
+memory is left), unless ``keep_source``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -203,16 +206,28 @@ class AmsMemories:
     reuse_vectors: bool = False
     batch: int = 256
     progress: Callable[[str], None] = print
+    state: str = ""  # Keys.ams_migration
 
     async def run(self) -> AmsMemoryReport:
         started = time.perf_counter()
         source = await index_source(self.redis, LegacyKeys.memory_index)
+        remembered = await self.raw.get(self.state)
         if source is not None and source[0] == LegacyKeys.memory_index:  # not an alias of ours
             self.report.index, self.report.prefixes = source
+        elif remembered:  # an earlier run dropped the index
+            self.report.prefixes = json.loads(remembered)
         else:
             self.report.prefixes = [LegacyKeys.memory_prefix]
         keys = await self._keys()
         self.report.found = len(keys)
+        # The index goes first: deleting a hash it indexes costs Redis an HNSW removal (180 us
+        # a memory, 60% of the Redis CPU of a migration, measured at 5,000), and AMS itself
+        # recreates a missing index, over the hashes left, when it starts.
+        if self.report.index and not self.keep_source:
+            self.report.index_dropped = True
+            if not self.dry_run:
+                await self.raw.set(self.state, json.dumps(self.report.prefixes))
+                await drop_index(self.redis, self.report.index)
         if self.reuse_vectors:
             self.report.vectors = "reused (--reuse-vectors)"
             if keys:  # a model of another size is told before anything is written
@@ -221,16 +236,22 @@ class AmsMemories:
                     _vector_of(row, self.embedder.dimensions)
                 except Skip as exc:
                     raise InvalidInput(f"{exc} ({keys[0]}); run without it to re-embed") from None
-        for start in range(0, len(keys), self.batch):
-            await self._batch(keys[start : start + self.batch])
-            done = min(start + self.batch, len(keys))
-            rate = done / max(time.perf_counter() - started, 1e-9)
-            verb = "checked" if self.dry_run else "migrated"
-            self.progress(f"{verb} {done:,} / {len(keys):,} AMS long-term memories ({rate:,.0f}/s)")
-        if self.report.index and not self.keep_source and not self.report.skipped:
-            self.report.index_dropped = True
-            if not self.dry_run:
-                await drop_index(self.redis, self.report.index)
+        # Two batches in flight: while Redis indexes one (its HNSW inserts are most of its
+        # work), this process reads, parses and embeds the next: 5,000 memories 1.7 -> 1.3 s.
+        chunks = [keys[i : i + self.batch] for i in range(0, len(keys), self.batch)]
+        writing: asyncio.Task[int] | None = None
+        done = 0
+        for chunk in chunks:
+            prepared = await self._prepare(chunk)
+            if writing is not None:
+                done += await writing
+                self._progress(done, len(keys), started)
+            writing = asyncio.create_task(self._write(prepared, len(chunk)))
+        if writing is not None:
+            done += await writing
+            self._progress(done, len(keys), started)
+        if not self.dry_run and not self.report.skipped and not self.keep_source:
+            await self.raw.delete(self.state)  # nothing left to find
         self.report.seconds = time.perf_counter() - started
         self.report.left_alone = await left_alone(self.raw)
         return self.report
@@ -243,7 +264,13 @@ class AmsMemories:
             found += [k.decode(errors="backslashreplace") async for k in scan]
         return sorted(dict.fromkeys(found))  # SCAN can repeat keys
 
-    async def _batch(self, keys: list[str]) -> None:
+    def _progress(self, done: int, total: int, started: float) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        verb = "checked" if self.dry_run else "migrated"
+        self.progress(f"{verb} {done:,} / {total:,} AMS long-term memories ({rate:,.0f}/s)")
+
+    async def _prepare(self, keys: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """The remem documents of these AMS keys (what cannot be read is reported)."""
         report = self.report
         async with self.raw.pipeline(transaction=False) as pipe:
             for key in keys:
@@ -267,6 +294,11 @@ class AmsMemories:
                 docs.append((key, to_doc(record, vector)))
             except InvalidInput as exc:
                 report.skipped[key] = exc.detail
+        return docs
+
+    async def _write(self, docs: list[tuple[str, dict[str, Any]]], size: int) -> int:
+        """Write, read back, remove the sources; returns ``size`` (keys handled) for progress."""
+        report = self.report
         if self.dry_run:
             written = [False] * len(docs)
         else:
@@ -292,6 +324,7 @@ class AmsMemories:
             if not self.dry_run:
                 await self.raw.delete(*removable)
             report.sources_removed += len(removable)
+        return size
 
     async def _vectors(
         self, parsed: list[tuple[str, MemoryRecord, dict[bytes, bytes]]]

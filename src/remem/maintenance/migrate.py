@@ -260,6 +260,7 @@ async def run_migration(
                     reuse_vectors=reuse_vectors,
                     batch=max(1, min(batch, 256)),
                     progress=progress,
+                    state=res.keys.ams_migration,
                 ).run()
                 report.skipped |= report.long_term.skipped
         finally:

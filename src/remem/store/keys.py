@@ -64,6 +64,12 @@ class Keys:
         return f"{self.prefix}lt:access_count"
 
     @property
+    def ams_migration(self) -> str:
+        """The key prefixes of the upstream server's long-term memories that ``remem migrate``
+        found, kept while some are left, since it drops the index that named them."""
+        return f"{self.prefix}migrate:ams_memory_prefixes"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"
