@@ -307,6 +307,13 @@ REAL_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("PATCH", f"{LTM}/m/1", {"content": b'{"text": Infinity}', "headers": JSON}),
     ("PATCH", f"{LTM}/m/1", {"content": b"{", "headers": JSON}),
     ("PATCH", f"{LTM}/nothing", {"json": {"pinned": True}}),
+    ("POST", f"{LTM}/search", {"json": {"text": "sky", "namespace": {"eq": "nobody"}}}),
+    ("POST", f"{LTM}/search", {"json": {"text": "sky", "limit": 0, "search_mode": "x"}}),
+    ("POST", f"{LTM}/search", {"json": {"namespace": {"eq": 5}}}),
+    ("POST", f"{LTM}/search", {"content": b'{"text": NaN}', "headers": JSON}),
+    ("POST", f"{LTM}/search", {"content": b"{", "headers": JSON}),
+    ("POST", f"{LTM}/search", {"content": b"", "headers": JSON}),
+    ("POST", f"{LTM}/search", {}),
 ]
 
 

@@ -7,7 +7,10 @@ requests, 2 shared cores, three runs) a working-memory GET takes 157-172 µs of 
 against 225-249 µs with APIRoute (28-30% of the request), a working-memory PUT 252 against 315
 (17-20%), a session list 296 against 346 (8% of its wall time, Redis included; 15% of the CPU),
 a long-term GET 205-220 against 235-258 (12-17%). Routes that save less than 10% stay on
-APIRoute: a long-term PATCH saved 1-13% from run to run, search and create 0-6%.
+APIRoute: a long-term PATCH saved 1-13% from run to run, create 0-6%. Search is the exception:
+it saves 41 µs of 995 (4%; ``bench/lean_route.py``, 300 memories, 8 rounds), but it was a
+LeanRoute before issue 10 and those 41 µs were half of what its semantic search had lost against
+the JSON-layout version (``bench/cpu_per_request.py``: 834 -> 917 µs of app CPU a search).
 
 LeanRoute keeps FastAPI's own analysis of the endpoint (its ``dependant``: the same fields,
 constraints, defaults and OpenAPI) and validates with those same fields, reading the body and
