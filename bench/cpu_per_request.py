@@ -1,23 +1,25 @@
 """CPU time per request of two remem versions, each on its own Redis, as a ratio.
 
     python bench/cpu_per_request.py --old /path/to/old/src [--memories 10000] [--requests 400]
-                                    [--rounds 5] [--concurrency 16] [--kinds ...]
+                                    [--rounds 7] [--concurrency 16] [--kinds ...] [--profile DIR]
 
 Wall-clock throughput means nothing on a shared machine; CPU time does. For each version (this
-checkout's ``src``, and ``--old``, a checkout of another commit) a child process runs remem's
-app as an ASGI app (no HTTP server, so the figure is the app's part of a request) on its own
-embedded Redis, stores ``--memories`` memories (the narrow corpus of ``long_term.py``), then
-runs each request kind ``--rounds`` times, ``--requests`` requests a round, ``--concurrency`` at
-a time, and records per request:
+checkout's ``src``, and ``--old``, the ``src`` of another checkout, e.g. a detached worktree of
+an older commit) a child process runs remem's app as an ASGI app (no HTTP server: the figure is
+the app's part of a request) on its own embedded Redis and stores ``--memories`` memories (the
+narrow corpus of ``long_term.py``) and one session a request. Then the parent has the two
+children run rounds in turn (the order drawn at random each time, so a busy neighbour hits both
+alike): ``--requests`` requests of one kind, ``--concurrency`` at a time. Per request:
 
 - app: the child's CPU time (``time.process_time``: the app, the query embedding and the ASGI
   calls, which are the same code in both versions);
-- redis: the CPU time of Redis's main thread (/proc/<pid>/schedstat: run time only, so a busy
+- Redis: the CPU time of Redis's main thread (/proc/<pid>/schedstat: run time only, so a busy
   neighbour does not inflate it), which includes reading requests and writing replies;
-- the usec and calls of each Redis command (``INFO commandstats`` deltas).
+- the calls and usec of each Redis command (``INFO commandstats`` deltas).
 
-The table gives the median over rounds and new/old. The versions run one after the other, each
-on a fresh Redis; ``--pairs 2`` runs old, new, old, new to show the spread.
+The table gives the median over rounds and the median of the rounds' new/old ratios with their
+range. ``--profile DIR`` writes each child's cProfile of the measured rounds to DIR/old.prof and
+DIR/new.prof.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ VERBS = ["likes", "visited", "is learning", "bought", "cooked", "read about", "w
 OBJECTS = ["green tea", "Lisbon", "the violin", "a red bicycle", "spicy ramen", "black holes",
            "a new laptop", "the garden fence", "Python typing", "jazz records",
            "a sailboat"]  # fmt: skip
+PROTOCOL = "@@ "  # the lines a child answers its parent with (anything else is ignored)
 KINDS = ("semantic", "hybrid", "keyword", "PUT wm", "GET wm")
 
 Call = Callable[[], Awaitable[bytes]]
@@ -178,91 +181,145 @@ async def child(args: argparse.Namespace) -> None:
         calls["GET wm"] = [caller(app, "GET", f"/v1/working-memory/{s}", wm_query) for s in sids]
         for put in calls["PUT wm"]:  # the sessions GET reads
             await put()
-        results: dict[str, list[dict[str, Any]]] = {k: [] for k in args.kinds}
         profiler = cProfile.Profile() if args.profile else None
-        for round_ in range(args.rounds + 1):  # round 0 warms up, unrecorded
-            for kind in args.kinds:
-                todo = calls[kind]
-                n = args.requests
-                queue = iter(range(n))
+        print(PROTOCOL + "ready", flush=True)
+        loop = asyncio.get_running_loop()
+        while (line := await loop.run_in_executor(None, sys.stdin.readline)).strip():
+            order = json.loads(line)
+            todo, n = calls[order["kind"]], args.requests
+            queue = iter(range(n))
 
-                async def worker(todo: list[Call] = todo, queue: Any = queue) -> None:
-                    for i in queue:
-                        await todo[i % len(todo)]()
+            async def worker(todo: list[Call] = todo, queue: Any = queue) -> None:
+                for i in queue:
+                    await todo[i % len(todo)]()
 
-                before = await commandstats(redis)
-                if profiler and round_:
-                    profiler.enable()
-                cpu0, r0 = time.process_time(), redis_cpu_usec(pid)
-                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-                cpu1, r1 = time.process_time(), redis_cpu_usec(pid)
-                if profiler:
-                    profiler.disable()
-                after = await commandstats(redis)
-                if round_ == 0:
-                    continue
-                commands = {}
-                for name, (calls_, usec) in after.items():
-                    c0, u0 = before.get(name, (0, 0.0))
-                    if name in ("info",) or calls_ == c0:
-                        continue
-                    commands[name] = ((calls_ - c0) / n, (usec - u0) / n)
-                results[kind].append(
-                    {"app": (cpu1 - cpu0) / n * 1e6, "redis": (r1 - r0) / n, "commands": commands}
-                )
+            before = await commandstats(redis)
+            if profiler and order["record"]:
+                profiler.enable()
+            cpu0, r0 = time.process_time(), redis_cpu_usec(pid)
+            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+            cpu1, r1 = time.process_time(), redis_cpu_usec(pid)
+            if profiler:
+                profiler.disable()
+            after = await commandstats(redis)
+            commands = {}
+            for name, (count, usec) in after.items():
+                c0, u0 = before.get(name, (0, 0.0))
+                if name != "info" and count != c0:
+                    commands[name] = ((count - c0) / n, (usec - u0) / n)
+            result = {"app": (cpu1 - cpu0) / n * 1e6, "redis": (r1 - r0) / n, "commands": commands}
+            print(PROTOCOL + json.dumps(result), flush=True)
         info = await redis.info("memory")
     await redis.aclose()
     if profiler:
         profiler.dump_stats(args.profile)
-    print(json.dumps({"results": results, "used_memory": info["used_memory"]}))
+    print(PROTOCOL + json.dumps({"used_memory": info["used_memory"]}), flush=True)
 
 
-# -- the parent: both versions, the table ----------------------------------------------------------
-def run_version(args: argparse.Namespace, version: str, src: Path) -> dict[str, Any]:
-    here = Path(__file__).resolve().parent
-    sys.path.insert(0, str(here.parent / "src"))
-    from remem.store.embedded import EmbeddedRedis
+# -- the parent: both versions, rounds interleaved, the table ------------------------------------
+class Version:
+    """One version's child process on its own embedded Redis."""
 
-    data = Path(tempfile.mkdtemp(prefix="cpu-", dir="/tmp"))
-    server = EmbeddedRedis(data)
-    url = server.acquire()
-    try:
-        pid = json.loads((data / "redis.json").read_text())["pid"]
-        env = dict(os.environ, PYTHONPATH=str(src))
-        env = {k: v for k, v in env.items() if not k.startswith("REMEM_")}
+    def __init__(self, args: argparse.Namespace, name: str, src: Path) -> None:
+        from remem.store.embedded import EmbeddedRedis
+
+        self.name = name
+        self.data = Path(tempfile.mkdtemp(prefix="cpu-", dir="/tmp"))  # short: unix socket
+        self.server = EmbeddedRedis(self.data)
+        url = self.server.acquire()
+        pid = json.loads((self.data / "redis.json").read_text())["pid"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REMEM_")}
+        env["PYTHONPATH"] = str(src)
         cmd = [sys.executable, __file__, "--child", "--redis-url", url, "--redis-pid", str(pid)]
         cmd += ["--memories", str(args.memories), "--requests", str(args.requests)]
-        cmd += ["--rounds", str(args.rounds), "--concurrency", str(args.concurrency)]
-        cmd += ["--kinds", *args.kinds]
+        cmd += ["--concurrency", str(args.concurrency)]
         if args.profile:
             Path(args.profile).mkdir(parents=True, exist_ok=True)
-            cmd += ["--profile", str(Path(args.profile) / f"{version}.prof")]
-        out = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True)
-        return dict(json.loads(out.stdout.splitlines()[-1]))
+            cmd += ["--profile", str(Path(args.profile) / f"{name}.prof")]
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def receive(self) -> Any:
+        assert self.proc.stdout
+        for line in self.proc.stdout:
+            if line.startswith(PROTOCOL):
+                body = line.removeprefix(PROTOCOL).strip()
+                return body if body == "ready" else json.loads(body)
+        raise RuntimeError(f"{self.name}: the child exited ({self.proc.wait()})")
+
+    def round(self, kind: str, record: bool) -> dict[str, Any]:
+        assert self.proc.stdin
+        self.proc.stdin.write(json.dumps({"kind": kind, "record": record}) + "\n")
+        self.proc.stdin.flush()
+        return dict(self.receive())
+
+    def stop(self) -> int:
+        """End the child (an empty line); Redis ``used_memory`` as it last reported."""
+        used = 0
+        try:
+            if self.proc.poll() is None and self.proc.stdin:
+                self.proc.stdin.write("\n")
+                self.proc.stdin.flush()
+                used = int(self.receive()["used_memory"])
+                self.proc.wait(60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.server.release()
+            shutil.rmtree(self.data, ignore_errors=True)
+        return used
+
+
+def compare(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    versions = {}
+    try:
+        for name, src in (("old", args.old), ("new", args.new)):
+            versions[name] = Version(args, name, src.resolve())
+        for version in versions.values():  # both load their memories at once
+            version.receive()
+        runs: dict[str, dict[str, list[dict[str, Any]]]] = {
+            name: {k: [] for k in args.kinds} for name in versions
+        }
+        rng = random.Random(0)
+        for round_ in range(args.rounds + 1):  # round 0 warms up, unrecorded
+            print(f"round {round_}/{args.rounds}", file=sys.stderr)
+            for kind in args.kinds:
+                for name in rng.sample(list(versions), len(versions)):
+                    result = versions[name].round(kind, record=round_ > 0)
+                    if round_:
+                        runs[name][kind].append(result)
     finally:
-        server.release()
-        shutil.rmtree(data, ignore_errors=True)
+        used = {name: version.stop() for name, version in versions.items()}
+    report(args, runs, used)
 
 
 def med(rows: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in rows)
 
 
-def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> None:
+def report(
+    args: argparse.Namespace, runs: dict[str, dict[str, list[dict[str, Any]]]], used: dict[str, int]
+) -> None:
     print(f"\n`python bench/cpu_per_request.py {' '.join(sys.argv[1:])}`")
-    print(f"{args.memories:,} memories; {args.rounds} rounds x {args.requests} requests at "
-          f"concurrency {args.concurrency}; median µs of CPU per request\n")  # fmt: skip
+    print(f"old: {args.old}, new: {args.new}; {args.memories:,} memories; {args.rounds} rounds of "
+          f"{args.requests} requests at concurrency {args.concurrency}, old and new in turn; "
+          "µs of CPU per request, median over rounds; new/old: the median of the rounds' "
+          "ratios [lowest-highest]\n")  # fmt: skip
     print("| request | app old | app new | new/old | Redis old | Redis new | new/old |")
     print("|---|--:|--:|--:|--:|--:|--:|")
     for kind in args.kinds:
-        for pair in range(args.pairs):
-            old, new = (runs[v][pair]["results"][kind] for v in ("old", "new"))
-            ao, an, ro, rn = med(old, "app"), med(new, "app"), med(old, "redis"), med(new, "redis")
-            print(f"| {kind} | {ao:.0f} | {an:.0f} | {an / ao:.2f} | {ro:.0f} | {rn:.0f} "
-                  f"| {rn / ro:.2f} |")  # fmt: skip
-    print("\nRedis commands per request: calls, µs (INFO commandstats), old -> new\n")
+        old, new = runs["old"][kind], runs["new"][kind]
+        cells = []
+        for part in ("app", "redis"):
+            ratios = sorted(n[part] / o[part] for o, n in zip(old, new, strict=True) if o[part])
+            spread = f"{statistics.median(ratios):.2f} [{ratios[0]:.2f}-{ratios[-1]:.2f}]"
+            cells += [f"{med(old, part):.0f}", f"{med(new, part):.0f}", spread]
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    print("\nRedis commands per request: calls x µs (INFO commandstats), old -> new\n")
     for kind in args.kinds:
-        old, new = (runs[v][0]["results"][kind] for v in ("old", "new"))
+        old, new = runs["old"][kind], runs["new"][kind]
         names = sorted({c for r in old + new for c in r["commands"]})
         parts = []
         for name in names:
@@ -270,14 +327,11 @@ def report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> N
             def pick(rows: list[dict[str, Any]], i: int, name: str = name) -> float:
                 return statistics.median(r["commands"].get(name, (0, 0))[i] for r in rows)
 
-            was, now = (
-                f"{pick(old, 0):.2f}x{pick(old, 1):.0f}",
-                f"{pick(new, 0):.2f}x{pick(new, 1):.0f}",
-            )
+            was = f"{pick(old, 0):.2f}x{pick(old, 1):.0f}"
+            now = f"{pick(new, 0):.2f}x{pick(new, 1):.0f}"
             parts.append(f"{name} {was} -> {now}")
         print(f"- {kind}: " + "; ".join(parts))
-    for v in ("old", "new"):
-        print(f"used_memory {v}: {runs[v][0]['used_memory']:,} bytes")
+    print("\nRedis used_memory: " + ", ".join(f"{v} {b:,} bytes" for v, b in used.items()))
 
 
 def main() -> None:
@@ -286,9 +340,8 @@ def main() -> None:
     parser.add_argument("--new", type=Path, default=Path(__file__).resolve().parents[1] / "src")
     parser.add_argument("--memories", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--pairs", type=int, default=1)
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument(
         "--profile", metavar="DIR", help="cProfile the measured rounds into DIR/{old,new}.prof"
@@ -302,12 +355,7 @@ def main() -> None:
         return
     if not args.old:
         parser.error("--old is required")
-    runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
-    for _ in range(args.pairs):
-        for version, src in (("old", args.old), ("new", args.new)):
-            print(f"-- {version}: {src}", file=sys.stderr)
-            runs[version].append(run_version(args, version, src.resolve()))
-    report(args, runs)
+    compare(args)
 
 
 if __name__ == "__main__":
