@@ -10,7 +10,7 @@ a long-term GET 205-220 against 235-258 (12-17%). Routes that save less than 10%
 APIRoute: a long-term PATCH saved 1-13% from run to run, create 0-6%. Search is the exception:
 it saves 41 µs of 995 (4%; ``bench/lean_route.py``, 300 memories, 8 rounds), but it was a
 LeanRoute before issue 10 and those 41 µs were half of what its semantic search had lost against
-the JSON-layout version (``bench/cpu_per_request.py``: 834 -> 917 µs of app CPU a search).
+the JSON-layout version (``bench/cpu_per_request.py``: 880 -> 973 µs of app CPU a search).
 
 LeanRoute keeps FastAPI's own analysis of the endpoint (its ``dependant``: the same fields,
 constraints, defaults and OpenAPI) and validates with those same fields, reading the body and
