@@ -8,7 +8,7 @@ apps in a random order (20 unmeasured requests, then ``--requests`` measured one
 wall time and this process's CPU time per request; Redis's own time is in the wall figure only.
 The table gives the median over rounds (and the best round). Requests are ASGI calls, without an
 HTTP server, so the share is of the app's part of a request: over HTTP the server adds its own.
-Search and create are APIRoutes in both apps: their gain is the noise of the machine.
+Create is an APIRoute in both apps: its gain is the noise of the machine.
 """
 
 from __future__ import annotations

@@ -95,8 +95,13 @@ def declare(router: APIRouter) -> None:
         return Response(body.model_dump_json(), media_type="application/json")
 
     @router.get("/required", response_model=Echo)
-    async def get_required(q: str, n: int = Query(ge=1), m: int = Query(3, ge=1)) -> Response:
-        return _echo(q=q, n=n, m=m)
+    async def get_required(
+        q: str,
+        n: int = Query(ge=1),
+        m: int = Query(3, ge=1),
+        f: int = Query(default_factory=lambda: 7, ge=1),
+    ) -> Response:
+        return _echo(q=q, n=n, m=m, f=f)
 
     @router.get("/numbers/{number}", response_model=Echo)
     async def get_number(number: int, even: bool | None = None) -> Response:
@@ -155,6 +160,7 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/required", {"params": {"q": "x"}}),
     ("GET", "/required", {"params": {"q": "x", "n": "0", "m": "0"}}),
     ("GET", "/required", {"params": {"q": "", "n": "1"}}),
+    ("GET", "/required", {"params": {"q": "x", "n": "1", "f": "0"}}),
     # bodies: valid, invalid, bounds, extra fields, bad JSON, not UTF-8, empty, wrong type
     ("PUT", "/items/a/b", {"json": {"name": "ok"}}),
     ("PUT", "/items/a", {"json": {"name": "ok", "n": 3, "tags": ["x"], "extra": 1}}),
@@ -307,6 +313,13 @@ REAL_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("PATCH", f"{LTM}/m/1", {"content": b'{"text": Infinity}', "headers": JSON}),
     ("PATCH", f"{LTM}/m/1", {"content": b"{", "headers": JSON}),
     ("PATCH", f"{LTM}/nothing", {"json": {"pinned": True}}),
+    ("POST", f"{LTM}/search", {"json": {"text": "sky", "namespace": {"eq": "nobody"}}}),
+    ("POST", f"{LTM}/search", {"json": {"text": "sky", "limit": 0, "search_mode": "x"}}),
+    ("POST", f"{LTM}/search", {"json": {"namespace": {"eq": 5}}}),
+    ("POST", f"{LTM}/search", {"content": b'{"text": NaN}', "headers": JSON}),
+    ("POST", f"{LTM}/search", {"content": b"{", "headers": JSON}),
+    ("POST", f"{LTM}/search", {"content": b"", "headers": JSON}),
+    ("POST", f"{LTM}/search", {}),
 ]
 
 

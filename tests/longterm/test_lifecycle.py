@@ -276,3 +276,19 @@ async def test_a_redis_keeping_memories_as_tables_is_named_in_a_warning(
         for name in await redis.execute_command("FT._LIST"):  # type: ignore[no-untyped-call]
             if name.startswith(keys.index_name(index_name(settings), "")):
                 await redis.execute_command("FT.DROPINDEX", name)  # type: ignore[no-untyped-call]
+
+
+async def test_records_read_together_each_add_their_own_hits(
+    store: LongTermStore, redis: Redis, settings: Settings
+) -> None:
+    """A page of records comes back in the order asked, each with its document's count plus
+    its own hits; a missing memory is None (a count left in the hash for it goes to nobody),
+    and fields without ``access_count`` leave the hits unread."""
+    await store.documents.upsert_many(
+        [{"id": "a", "text": "tea", "access_count": 1}, {"id": "b", "text": "coffee"}]
+    )
+    assert await store.documents.touch_many({"a": (2, 10.0), "b": (5, 10.0)}) == 2
+    await redis.hincrby(Keys(settings.key_prefix).access_counts, "gone", 7)
+    docs = await store.documents.get_fields(["b", "gone", "a"], ("text", "access_count"))
+    assert docs == [{"text": "coffee", "access_count": 5}, None, {"text": "tea", "access_count": 3}]
+    assert await store.documents.get_fields(["a", "gone"], ("text",)) == [{"text": "tea"}, None]

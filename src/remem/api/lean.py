@@ -7,7 +7,10 @@ requests, 2 shared cores, three runs) a working-memory GET takes 157-172 µs of 
 against 225-249 µs with APIRoute (28-30% of the request), a working-memory PUT 252 against 315
 (17-20%), a session list 296 against 346 (8% of its wall time, Redis included; 15% of the CPU),
 a long-term GET 205-220 against 235-258 (12-17%). Routes that save less than 10% stay on
-APIRoute: a long-term PATCH saved 1-13% from run to run, search and create 0-6%.
+APIRoute: a long-term PATCH saved 1-13% from run to run, create 0-6%. Search is the exception:
+it saves 41 µs of 995 (4%; ``bench/lean_route.py``, 300 memories, 8 rounds), but it was a
+LeanRoute before issue 10 and those 41 µs were half of what its semantic search had lost against
+the JSON-layout version (``bench/cpu_per_request.py``: 880 -> 973 µs of app CPU a search).
 
 LeanRoute keeps FastAPI's own analysis of the endpoint (its ``dependant``: the same fields,
 constraints, defaults and OpenAPI) and validates with those same fields, reading the body and
@@ -63,6 +66,17 @@ def json_response(model: BaseModel) -> Response:
     return Response(model.model_dump_json(), media_type="application/json")
 
 
+_FACTORY = object()  # a default made by a factory, called for each request as FastAPI does
+
+
+def _static_default(field: ModelField) -> Any:
+    """A query field's default, read once: ``field.default`` goes through pydantic's
+    ``get_default`` (a deep copy and an import check, 3-4 µs each time, three or four a
+    working-memory GET); the request copies it when mutable, as FastAPI does."""
+    info = field.field_info
+    return _FACTORY if info.default_factory is not None else info.default
+
+
 def _missing(loc: tuple[str, ...]) -> dict[str, Any]:
     """The error FastAPI reports for a required value that was not sent."""
     return {"type": "missing", "loc": loc, "msg": "Field required", "input": None}
@@ -92,9 +106,10 @@ class LeanRoute(APIRoute):
         ]
         path_fields = [(f, ("path", f.alias)) for f in dependant.path_params]
         query_fields = [
-            (f, ("query", f.alias), f.field_info.is_required(), f.field_info.validate_default)
+            (f, ("query", f.alias), f.field_info.is_required(), f.field_info.validate_default,
+             _static_default(f))
             for f in dependant.query_params
-        ]
+        ]  # fmt: skip
         body_field = dependant.body_params[0] if dependant.body_params else None
         strict = getattr(self, "strict_content_type", False)  # older FastAPI: not strict
         strict_content_type = getattr(strict, "value", strict) is not False
@@ -119,14 +134,14 @@ class LeanRoute(APIRoute):
                 else:
                     _validate(field, raw, loc, values, errors)
             query = request.query_params
-            for field, loc, required, validate_default in query_fields:
+            for field, loc, required, validate_default, static in query_fields:
                 raw = query.get(field.alias)
                 if raw is not None:
                     _validate(field, raw, loc, values, errors)
                 elif required:
                     errors.append(_missing(loc))
                 else:  # FastAPI's default: a fresh copy, validated only if the field says so
-                    default = field.default
+                    default = field.default if static is _FACTORY else static
                     raw = default if isinstance(default, _IMMUTABLE) else deepcopy(default)
                     if validate_default:
                         _validate(field, raw, loc, values, errors)
@@ -218,6 +233,8 @@ async def _read_body(request: Request, strict_content_type: bool) -> Any:
         content_type = request.headers.get("content-type")
         if not content_type:
             return body_bytes if strict_content_type else await request.json()
+        if content_type == "application/json":  # what clients send: no header parsing (9 µs)
+            return await request.json()
         message = email.message.Message()
         message["content-type"] = content_type
         if message.get_content_maintype() == "application":
