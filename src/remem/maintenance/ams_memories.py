@@ -20,7 +20,7 @@ delete the AMS hashes whose copy reads back equal (unless ``keep_source``). Kill
 run leaves each memory in AMS, in both (the next run finds the copy equal and removes the
 source: nothing doubled), or moved. A memory whose id remem already holds with other content
 is left in AMS and reported: when unsure, keep both. ``memory_records`` is dropped first
-(FT.DROPINDEX, keys kept; its prefixes remembered under ``Keys.ams_migration`` until no AMS
+(its hashes kept; its prefixes remembered under ``Keys.ams_migration`` until no AMS
 memory is left), unless ``keep_source``.
 """
 
