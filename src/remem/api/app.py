@@ -13,7 +13,7 @@ from remem import __version__
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
-from remem.api.routers import health, longterm, working
+from remem.api.routers import health, longterm, prompt, working
 from remem.config import Settings
 from remem.models.common import ErrorResponse
 from remem.runtime import Resources
@@ -56,6 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(working.router)
     app.include_router(longterm.router)
+    app.include_router(prompt.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app
