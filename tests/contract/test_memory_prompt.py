@@ -81,7 +81,13 @@ async def test_memory_prompt_renders_the_session_and_memories_as_upstream(
     assert got[5] == ("user", "which hotel should I pick?")
     assert prompt["long_term_memories"][0]["id"] == "f-river"
     assert len(prompt["long_term_memories"]) == 2
-    assert prompt["messages"][0]["content"]["type"] == "text"
+    # MCP's message shape, as the upstream server (mcp 1.23) serialises it
+    assert prompt["messages"][0]["content"] == {
+        "type": "text",
+        "text": got[0][1],
+        "annotations": None,
+        "_meta": None,
+    }
 
 
 async def test_hydrate_memory_prompt_searches_long_term_memory_only(ams: MemoryAPIClient) -> None:

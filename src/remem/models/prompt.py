@@ -3,7 +3,7 @@ remem's optional token budgets."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,8 +45,14 @@ class MemoryPromptRequest(BaseModel):
 
 
 class TextContent(BaseModel):
+    """MCP's text content, as upstream answers it (its two optional fields as null)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
     type: Literal["text"] = "text"
     text: str
+    annotations: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = Field(default=None, alias="_meta")
 
 
 class PromptMessage(BaseModel):
