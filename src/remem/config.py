@@ -60,6 +60,22 @@ class Settings(BaseSettings):
         description="Share of the context window at which a session counts as due for "
         "summarisation (drives context_percentage_until_summarization).",
     )
+    mcp_default_namespace: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "REMEM_MCP_DEFAULT_NAMESPACE", "DEFAULT_MCP_NAMESPACE", "mcp_default_namespace"
+        ),
+        description="Namespace of MCP tools called without one (and without /{namespace}/mcp); "
+        "also read from the upstream server's DEFAULT_MCP_NAMESPACE.",
+    )
+    mcp_default_user_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "REMEM_MCP_DEFAULT_USER_ID", "DEFAULT_MCP_USER_ID", "mcp_default_user_id"
+        ),
+        description="User of memories and sessions MCP tools write without one; also read "
+        "from DEFAULT_MCP_USER_ID.",
+    )
     log_level: str = Field(default="info", description="Log level of the server.")
     long_term_memory_index: str = Field(
         default="long_term_memory_idx",

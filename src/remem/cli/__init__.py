@@ -1,9 +1,8 @@
-"""The ``remem`` command: serve, migrate."""
+"""The ``remem`` command: serve, mcp, migrate, reindex, config."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 
 from remem.config import Settings
 from remem.errors import RememError
+from remem.logs import configure as configure_logging
 
 app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
 
@@ -66,9 +66,7 @@ def serve(
     from remem.cli import serving
 
     settings = _settings(data_dir, redis_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     if settings.redis_url:  # say plainly, before any server starts, if this Redis won't do
         _run(_preflight(settings))
     # Worker processes rebuild the settings from the environment.
@@ -117,6 +115,31 @@ def migrate(
             reuse_vectors=reuse_vectors,
         )
     )
+
+
+@app.command()
+def mcp(
+    data_dir: DataDir = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Serve the MCP tools over stdio (for Claude Desktop, Cursor, VS Code...): the same
+    memories as `remem serve`, whose HTTP server also answers MCP at /mcp."""
+    settings = _settings(data_dir, redis_url)
+    configure_logging(settings.log_level)  # on stderr: stdout carries the protocol
+    _run(_serve_mcp_stdio(settings))
+
+
+async def _serve_mcp_stdio(settings: Settings) -> None:
+    from remem.mcp.server import build_server
+    from remem.runtime import Resources
+
+    async with Resources(settings) as res:
+        server = build_server(
+            lambda: res,
+            default_namespace=settings.mcp_default_namespace,
+            default_user_id=settings.mcp_default_user_id,
+        )
+        await server.run_stdio_async()
 
 
 @app.command()

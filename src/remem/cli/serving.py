@@ -20,7 +20,7 @@ import uvicorn
 
 def _config(host: str, port: int, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
-        "remem.api.factory:app_from_env",
+        "remem.app:app_from_env",
         factory=True,
         host=host,
         port=port,
