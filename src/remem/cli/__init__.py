@@ -10,11 +10,14 @@ from typing import Annotated
 
 import typer
 
+from remem.cli import data
 from remem.config import Settings
 from remem.errors import RememError
 from remem.logs import configure as configure_logging
 
 app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
+app.add_typer(data.sessions, name="sessions")
+app.add_typer(data.memories, name="memories")
 
 
 def _print_version(value: bool) -> None:

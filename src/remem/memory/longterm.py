@@ -149,7 +149,7 @@ class LongTermMemoryService:
         await self.access.close()
         await self.store.aclose()
 
-    async def _embed(self, texts: Sequence[str]) -> np.ndarray:
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.asarray(await self.embedder.embed_batch(list(texts)), dtype=np.float32)
         if vectors.shape != (len(texts), self.embedder.dimensions):  # a server fault: 500
             raise EmbeddingMismatch(
@@ -159,7 +159,7 @@ class LongTermMemoryService:
         return vectors
 
     async def _embed_one(self, text: str) -> np.ndarray:
-        vector: np.ndarray = (await self._embed([text]))[0]
+        vector: np.ndarray = (await self.embed([text]))[0]
         return vector
 
     # -- create ------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ class LongTermMemoryService:
         """
         if not records:
             return []
-        vectors = await self._embed([r.text for r in records])
+        vectors = await self.embed([r.text for r in records])
         docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
         stored = await self.store.documents.get_many([d["id"] for d in docs])
         for doc, old in zip(docs, stored, strict=True):

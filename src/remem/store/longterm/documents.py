@@ -13,7 +13,7 @@ the generation cache (``store.longterm.cache``) that its counts may be stale.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -189,6 +189,21 @@ class MemoryDocuments:
             return []
         found = await self._read(keys=[self.keys.memory(i) for i in ids], args=[])
         return [None if not row else decode(_pairs(row)) for row in found]
+
+    async def scan_ids(self, batch: int = 500) -> AsyncIterator[list[str]]:
+        """Every memory's id, a SCAN batch at a time (a memory written meanwhile may be missed
+        or repeated, as SCAN goes)."""
+        cursor = 0
+        while True:
+            cursor, found = await self.redis.scan(
+                cursor, match=f"{self.keys.memory_prefix}*", count=batch, _type="hash"
+            )
+            if found:
+                yield [
+                    self.keys.parse_memory(k if isinstance(k, str) else k.decode()) for k in found
+                ]
+            if cursor == 0:
+                return
 
     async def get_fields(
         self, ids: Sequence[str], fields: Sequence[str]

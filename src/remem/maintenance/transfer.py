@@ -1,0 +1,177 @@
+"""``remem memories export`` / ``import``: long-term memories as JSON Lines, streamed both ways
+(a batch at a time: a million memories never sit in memory at once).
+
+The first line says what wrote the file: ``{"format": "remem-memories", "version": 1, "model":
+..., "dimensions": ...}``; each other line is one memory as ``GET /v1/long-term-memory/{id}``
+returns it, plus ``search_text`` when keyword search reads more than the text, and its vector
+(``vector``: FLOAT16, base64) so an import into a remem with the same model keeps it instead
+of embedding again. Import keeps ids and every field; a memory whose id another namespace or
+user owns is not written, and counted.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from typing import IO, Any, cast
+
+import numpy as np
+from pydantic import ValidationError
+
+from remem.errors import InvalidInput
+from remem.memory.longterm import LongTermMemoryService, read_record, to_doc
+from remem.memory.unreadable import Unreadable, reason
+from remem.models.memory import MemoryRecord
+from remem.models.search import NewMemoryRecord
+from remem.store.longterm.layout import VECTOR_DTYPE
+
+FORMAT = "remem-memories"
+VERSION = 1
+BATCH = 500
+
+
+@dataclass
+class Transferred:
+    memories: int = 0
+    refused: int = 0  # import: ids owned by another namespace or user
+    skipped: int = 0  # unreadable lines or records
+    reembedded: bool = False
+    seconds: float = 0.0
+
+
+def _header(service: LongTermMemoryService) -> dict[str, Any]:
+    embedder = service.embedder
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": embedder.name,
+        "dimensions": embedder.dimensions,
+        "exported_at": round(time.time(), 3),
+    }
+
+
+async def export_memories(
+    service: LongTermMemoryService,
+    out: IO[str],
+    *,
+    namespace: str | None = None,
+    user_id: str | None = None,
+    progress: Callable[[str], None] = print,
+) -> Transferred:
+    """Write the memories (of ``namespace`` / ``user_id`` when given) to ``out``."""
+    started, done = time.perf_counter(), Transferred()
+    out.write(json.dumps(_header(service)) + "\n")
+    documents = service.store.documents
+    async for ids in documents.scan_ids(BATCH):
+        if namespace is not None or user_id is not None:
+            owners = await documents.get_fields(ids, ("namespace", "user_id"))
+            ids = [
+                i
+                for i, o in zip(ids, owners, strict=True)
+                if o is not None
+                and (namespace is None or o.get("namespace") == namespace)
+                and (user_id is None or o.get("user_id") == user_id)
+            ]
+        docs = await documents.get_many(ids)
+        hits = await documents.access_counts(ids)
+        for memory_id, doc, extra in zip(ids, docs, hits, strict=True):
+            if doc is None:
+                continue  # deleted meanwhile
+            try:
+                record = read_record(doc, memory_id, MemoryRecord)
+            except Unreadable as exc:
+                progress(f"skipped: {exc.detail}")
+                done.skipped += 1
+                continue
+            line = record.model_dump(mode="json")
+            line["access_count"] += extra
+            if doc.get("search_text") and doc["search_text"] != doc["text"]:
+                line["search_text"] = doc["search_text"]
+            vector = np.asarray(doc["embedding"], dtype=VECTOR_DTYPE)
+            line["vector"] = base64.b64encode(vector.tobytes()).decode()
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            done.memories += 1
+        progress(f"exported {done.memories:,} memories")
+    done.seconds = time.perf_counter() - started
+    return done
+
+
+async def _batches(lines: Iterable[str], size: int) -> AsyncIterator[list[tuple[int, str]]]:
+    batch: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=2):
+        if line.strip():
+            batch.append((number, line))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def import_memories(
+    service: LongTermMemoryService,
+    source: IO[str],
+    *,
+    progress: Callable[[str], None] = print,
+) -> Transferred:
+    """Read an export back: ids and fields kept, vectors kept when the model is the same."""
+    started, done = time.perf_counter(), Transferred()
+    try:
+        header = json.loads(source.readline() or "{}")
+    except ValueError:
+        header = {}
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise InvalidInput(f"not a remem export: its first line must be a {FORMAT!r} header")
+    if header.get("version") != VERSION:
+        raise InvalidInput(f"export format version {header.get('version')!r} is not {VERSION}")
+    embedder = service.embedder
+    same_model = (header.get("model"), header.get("dimensions")) == (
+        embedder.name,
+        embedder.dimensions,
+    )
+    done.reembedded = not same_model
+    async for batch in _batches(source, BATCH):
+        records: list[NewMemoryRecord] = []
+        vectors: list[np.ndarray | None] = []
+        for number, line in batch:
+            try:
+                raw = json.loads(line)
+                vector = raw.pop("vector", None)
+                records.append(NewMemoryRecord.model_validate(raw))
+            except (ValueError, ValidationError, AttributeError) as exc:
+                detail = reason(exc) if isinstance(exc, ValidationError) else str(exc)
+                progress(f"line {number} skipped: {detail}")
+                done.skipped += 1
+                continue
+            vectors.append(_vector(vector, embedder.dimensions) if same_model else None)
+        if any(v is None for v in vectors):
+            missing = [r.text for r, v in zip(records, vectors, strict=True) if v is None]
+            made = iter(await service.embed(missing))
+            vectors = [v if v is not None else next(made) for v in vectors]
+        docs = []
+        for record, vector in zip(records, vectors, strict=True):
+            try:
+                docs.append(to_doc(record, cast(np.ndarray, vector)))
+            except InvalidInput as exc:
+                progress(f"memory {record.id!r} skipped: {exc.detail}")
+                done.skipped += 1
+        written = await service.store.documents.upsert_many(docs)
+        done.refused += sum(w.refused for w in written)
+        done.memories += sum(not w.refused for w in written)
+        progress(f"imported {done.memories:,} memories")
+    done.seconds = time.perf_counter() - started
+    return done
+
+
+def _vector(encoded: object, dimensions: int) -> np.ndarray | None:
+    """The exported vector, or None (embed again) when it is missing or of another size."""
+    if not isinstance(encoded, str):
+        return None
+    try:
+        vector = np.frombuffer(base64.b64decode(encoded), dtype=VECTOR_DTYPE)
+    except ValueError:
+        return None
+    return vector.astype(np.float32) if vector.shape == (dimensions,) else None
