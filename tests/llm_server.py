@@ -20,7 +20,8 @@
   ``Retry-After`` when given (429 and 500 are what the SDK retries).
 - ``refuse_json_schema = True``: a request with ``response_format`` json_schema is answered 400
   naming response_format (as some llama.cpp and LM Studio versions do); ``refuse_json_object``
-  likewise for ``{"type": "json_object"}``.
+  likewise for ``{"type": "json_object"}``; ``refuse_temperature``: a request with a
+  temperature is answered 400 naming it (as OpenAI's reasoning models do).
 - usage: prompt_tokens is the number of words in the messages, completion_tokens in the answer.
 """
 
@@ -112,6 +113,7 @@ class FakeLLM:
         self.respond: Callable[[Call], Answer] | None = None
         self.refuse_json_schema = False
         self.refuse_json_object = False
+        self.refuse_temperature = False
         self.base_url = ""  # set once served: ends in /v1, as OpenAI's
 
     def script(self, *answers: Answer) -> None:
@@ -119,6 +121,8 @@ class FakeLLM:
 
     def answer(self, call: Call) -> Answer:
         kind = (call.response_format or {}).get("type")
+        if self.refuse_temperature and "temperature" in call.body:
+            return Answer.error(400, message="Unsupported parameter: 'temperature'")
         if (kind == "json_schema" and self.refuse_json_schema) or (
             kind == "json_object" and self.refuse_json_object
         ):

@@ -37,7 +37,7 @@ async def test_request_shape_model_messages_and_json_schema(llm: FakeLLM) -> Non
     fact = await client.complete_json(ASK, Fact)
     assert fact == Fact(text="Alice likes tea", confidence=0.9)
     [call] = llm.calls
-    assert call.model == "test-model"
+    assert call.model == "test-model" and call.body["temperature"] == 0
     assert call.messages[-1] == ASK[0]
     assert call.messages[0]["role"] == "system" and "JSON schema" in call.messages[0]["content"]
     assert call.response_format == {
@@ -129,6 +129,16 @@ async def test_refused_json_schema_falls_back_to_json_object_then_text(llm: Fake
     llm.script(Answer.json({"text": "b", "confidence": 1}))
     assert (await client.complete_json(ASK, Fact)).text == "b"
     assert [c.response_format for c in llm.calls[2:]] == [{"type": "json_object"}, None]
+    await client.aclose()
+
+
+async def test_a_refused_temperature_is_dropped(llm: FakeLLM) -> None:
+    client = client_of(llm)
+    llm.refuse_temperature = True
+    llm.script(Answer.json({"text": "a", "confidence": 1}))
+    assert (await client.complete_json(ASK, Fact)).text == "a"
+    assert [c.body.get("temperature") for c in llm.calls] == [0.0, None]
+    assert client.mode == "json_schema" and client.temperature is None
     await client.aclose()
 
 

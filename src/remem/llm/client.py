@@ -57,12 +57,15 @@ def extract_json(text: str) -> Any:
     raise ValueError("the answer holds no JSON object")
 
 
+def _refuses(exc: openai.APIStatusError, *names: str) -> bool:
+    """A 400 (or 422) naming one of ``names``: the server does not take that parameter."""
+    text = f"{exc.message} {exc.body}".lower()
+    return exc.status_code in (400, 422) and any(name in text for name in names)
+
+
 def _refuses_response_format(exc: openai.APIStatusError) -> bool:
     """A 400 naming response_format (or json_schema): the server does not do that mode."""
-    if exc.status_code not in (400, 422):
-        return False
-    text = f"{exc.message} {exc.body}".lower()
-    return "response_format" in text or "json_schema" in text or "response format" in text
+    return _refuses(exc, "response_format", "json_schema", "response format")
 
 
 def _schema_prompt(schema: type[BaseModel]) -> str:
@@ -87,6 +90,9 @@ class LLMClient:
         self.base_url = base_url
         self.usage = Usage()
         self.mode: Mode = "json_schema"  # lowered for good when the server refuses it
+        # 0 for repeatable answers; dropped for good when refused (OpenAI's reasoning models
+        # accept only their default)
+        self.temperature: float | None = 0.0
         self._sdk = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or NO_KEY,
@@ -104,11 +110,12 @@ class LLMClient:
         extra: dict[str, Any] = (
             {} if response_format is None else {"response_format": response_format}
         )
+        if self.temperature is not None:
+            extra["temperature"] = self.temperature
         try:
             answer = await self._sdk.chat.completions.create(
                 model=self.model,
                 messages=messages,  # type: ignore[arg-type]
-                temperature=0,
                 **extra,
             )
         except openai.APIStatusError:
@@ -145,6 +152,9 @@ class LLMClient:
             try:
                 return await self.complete(messages, response_format=fmt)
             except openai.APIStatusError as exc:
+                if self.temperature is not None and _refuses(exc, "temperature"):
+                    self.temperature = None
+                    continue
                 if fmt is not None and _refuses_response_format(exc):
                     self.mode = MODES[MODES.index(self.mode) + 1]
                     continue
