@@ -68,6 +68,10 @@ def settings(redis_url: str) -> Iterator[Settings]:
         key_prefix=prefix,
         working_memory_index=f"{prefix}working_memory_idx",
         long_term_memory_index=f"{prefix}long_term_memory_idx",
+        # No LLM, whatever the environment says (OPENAI_API_KEY would configure OpenAI's):
+        # tests that want one point these at tests/llm_server.py.
+        llm_base_url=None,
+        llm_api_key=None,
     )
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:

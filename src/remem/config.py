@@ -129,6 +129,32 @@ class Settings(BaseSettings):
         "than the hit (the upstream server's 15 minutes): moving it re-indexes the memory, "
         "vector included (about 1 ms). access_count counts every hit, kept beside the memory.",
     )
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REMEM_LLM_BASE_URL", "OPENAI_API_BASE", "llm_base_url"),
+        description="Base URL of an OpenAI-compatible chat completions API (also "
+        "OPENAI_API_BASE), e.g. `http://localhost:11434/v1` for Ollama. Unset with a key set: "
+        "OpenAI's. Unset with no key: no LLM (see /v1/health).",
+    )
+    llm_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REMEM_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
+        description="API key of the LLM (also OPENAI_API_KEY). Local servers need none.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Chat model of the LLM. Unset: `gpt-4o-mini` on OpenAI; required with "
+        "REMEM_LLM_BASE_URL.",
+    )
+    llm_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Timeout of one LLM request."
+    )
+    llm_max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="Retries of an LLM request answered 408/409/429/5xx or failed to connect, "
+        "with exponential backoff from 0.5 s, or after the server's Retry-After when it sends one.",
+    )
 
 
 def default(name: str) -> Any:

@@ -10,7 +10,9 @@
     ├── PayloadTooLarge            too_large              413  body over REMEM_MAX_BODY_BYTES
     ├── EmbeddingMismatch          embedding_mismatch     500  vectors of the wrong shape
     ├── BackendUnavailable         backend_unavailable    503  Retry-After: 1
-    │   └── EmbeddingUnavailable   embedding_unavailable  503  Retry-After: 1
+    │   ├── EmbeddingUnavailable   embedding_unavailable  503  Retry-After: 1
+    │   └── LLMUnavailable         llm_unavailable        503  the LLM failed, refused, timed out
+    ├── LLMOutputInvalid           llm_output_invalid     502  no valid answer, even repaired
     └── IncompatibleBackend        backend_incompatible   503  Redis lacks Search/JSON
 
 Every answer is ``{"detail": <the reason>, "code": <code>}``. Core code raises these; the API
@@ -85,3 +87,24 @@ class EmbeddingUnavailable(BackendUnavailable):
     """
 
     code = "embedding_unavailable"
+
+
+class LLMUnavailable(BackendUnavailable):
+    """The LLM could not be reached, refused the request or timed out (after the client's own
+    retries). Retrying later may succeed; the detail carries the provider's message."""
+
+    code = "llm_unavailable"
+
+
+class LLMOutputInvalid(RememError):
+    """The LLM answered, twice, with output that is not valid for the schema asked for (once
+    as asked, once after being shown its error). The work that asked must be kept to retry
+    later, never dropped; ``answer`` is the last answer, ``reason`` why it was refused."""
+
+    code = "llm_output_invalid"
+    status = 502
+
+    def __init__(self, detail: str, *, answer: str = "", reason: str = "") -> None:
+        super().__init__(detail)
+        self.answer = answer
+        self.reason = reason

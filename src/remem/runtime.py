@@ -12,6 +12,9 @@ from redis.asyncio import Redis
 
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of
+from remem.llm.client import LLMClient
+from remem.llm.status import build_llm
+from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
@@ -32,6 +35,7 @@ class Resources:
     working: WorkingMemoryService
     long_term: LongTermMemoryService
     embedder: Embedder
+    llm: LLMClient | None = None  # None: no LLM configured (see remem.llm.status)
 
     def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
         self.settings = settings
@@ -68,6 +72,7 @@ class Resources:
             threshold = self.settings.summarization_threshold
             self.working = WorkingMemoryService(store, threshold)
             self.embedder = await build_embedder_from(self.settings)
+            self.llm = build_llm(self.settings)
             lt_name = self.settings.long_term_memory_index
             if self._ensure_indexes:
                 await ensure_long_term_index(
@@ -79,6 +84,7 @@ class Resources:
                 access_flush_seconds=self.settings.access_flush_seconds,
                 access_resolution_seconds=self.settings.access_resolution_seconds,
                 dedup_candidate_distance=dedup_distance_of(self.embedder),
+                merge_judge=llm_judge(self.llm) if self.llm is not None else None,
             )
             await self.long_term.start()
         except BaseException:
@@ -100,6 +106,9 @@ class Resources:
                 await self.long_term.close()
             if hasattr(self, "embedder"):
                 await self.embedder.aclose()
+            if self.llm is not None:
+                await self.llm.aclose()
+                self.llm = None
             if hasattr(self, "redis"):
                 await self.redis.aclose()
         finally:  # a failed flush (Redis down for good) must not leave Redis running for ever

@@ -195,12 +195,12 @@ async def test_a_merge_decision_plugs_in(store: LongTermStore, embedder: WordEmb
     out = await service.create(
         [
             MemoryRecord(id="a", text="Alice likes tea", topics=["t1"]),
-            MemoryRecord(id="b", text="tea likes Alice", topics=["t2"]),
+            MemoryRecord(text="tea likes Alice", topics=["t2"]),  # a generated id: mergeable
             MemoryRecord(id="c", text="Alice likes coffee"),
         ]
     )
     assert [(c.id, c.status) for c in out] == [("a", "created"), ("a", "merged"), ("c", "created")]
-    [out] = await service.create([MemoryRecord(id="d", text="likes Alice tea", topics=["t3"])])
+    [out] = await service.create([MemoryRecord(text="likes Alice tea", topics=["t3"])])
     assert (out.id, out.status) == ("a", "merged")
     assert (await service.get("a")).topics == ["t1", "t2", "t3"]
     assert asked

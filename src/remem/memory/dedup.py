@@ -9,14 +9,19 @@ Rules, in the order they are tried when a memory is created:
    NFKC, case folded, whitespace collapsed, sentence punctuation dropped) in the same namespace,
    user and memory type is not stored; the existing id is returned and the existing memory gains
    the newcomer's topics and entities (unless it is pinned). A pinned newcomer pins it.
-3. **Similar**: only with a merge decision (``Decide``, an LLM's judgement in a later version).
-   The nearest unpinned memory of the same namespace and user within ``radius`` is offered to it,
-   and absorbs the newcomer if the decision says they state the same fact. Without a decision
-   nothing merges on similarity: an embedding distance cannot tell a duplicate from a fact that
-   differs in a number, a day, a name or a negation (the static model puts "Meeting with Anna at
-   3pm on Monday" 0.000005 from "... at 4pm on Monday" and 0.010 from "... on Tuesday"; at its
-   former threshold of 0.03, 32 of the 131 texts of tests/longterm/test_near_miss.py were merged
-   away).
+3. **Similar**: only with a judge (``Judge``: the LLM, ``remem.memory.llm_judge``; or a
+   pairwise ``Decide``). Each newcomer is paired with up to ``MAX_CANDIDATES`` unpinned memories
+   of the same namespace and user within ``radius`` (stored ones, and the request's earlier
+   ones), nearest first, and all pairs of a request go to the judge at once (one LLM call). The
+   nearest candidate judged ``same`` absorbs the newcomer (topics and entities joined, the older
+   id kept); ``refines``: it takes the newcomer's text (and vector) and keeps its id and
+   created_at; ``different`` (or a judge that fails: both are kept, and logged) stores the
+   newcomer. Pinned newcomers and ids the client chose (``client_chosen``) are never merged
+   away. Without a judge nothing merges on similarity: an embedding distance cannot tell a
+   duplicate from a fact that differs in a number, a day, a name or a negation (the static
+   model puts "Meeting with Anna at 3pm on Monday" 0.000005 from "... at 4pm on Monday" and
+   0.010 from "... on Tuesday"; at its former threshold of 0.03, 32 of the 131 texts of
+   tests/longterm/test_near_miss.py were merged away).
 
 Pinned memories never absorb and are never absorbed; nothing is merged across namespaces or users.
 ``compact`` applies rules 2 and 3 to memories already stored, the older memory absorbing the newer.
@@ -30,19 +35,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from remem.errors import RememError
 from remem.memory.filters import scope
 from remem.store.longterm import LongTermStore, Row
 from remem.store.query import Filter, TagIn, every, tag_is
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
+MAX_CANDIDATES = 3  # per newcomer: the LLM reads each, so few and near
+log = logging.getLogger(__name__)
 _PAGE = 1_000
 
 # Punctuation that only shapes a sentence. Between two digits it is part of a number ("3.5",
@@ -52,6 +61,26 @@ _SENTENCE_PUNCTUATION = re.compile(rf"(?<!\d){_SOFT}|{_SOFT}(?!\d)")
 
 # Whether ``newcomer`` states the same fact as the stored ``candidate`` (then it absorbs it).
 Decide = Callable[[dict[str, Any], dict[str, Any]], Awaitable[bool]]
+Verdict = Literal["same", "refines", "different"]
+# (newcomer, candidate) pairs -> one verdict per pair, in order; one call per request.
+Judge = Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], Awaitable[list[Verdict]]]
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+
+
+def pairwise(decide: Decide) -> Judge:
+    """A ``Judge`` asking ``decide`` about each pair: True is ``same``, False ``different``."""
+
+    async def judge(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[Verdict]:
+        return ["same" if await decide(n, c) else "different" for n, c in pairs]
+
+    return judge
+
+
+def client_chosen(memory_id: str, sent: bool) -> bool:
+    """Whether the client chose this id to refer to the memory by: it was sent, and it is not a
+    ULID. agent-memory-client fills every record's id with a fresh ULID, so a ULID cannot tell
+    a chosen id from a generated one; a name such as "pref-coffee" is chosen."""
+    return sent and not _ULID.fullmatch(memory_id)
 
 
 def normalise(text: str) -> str:
@@ -99,6 +128,18 @@ def absorb(existing: dict[str, Any], newcomer: dict[str, Any], now: float) -> di
     return merged
 
 
+def refine(existing: dict[str, Any], newcomer: dict[str, Any], now: float) -> dict[str, Any]:
+    """``existing`` refined by ``newcomer``: its text, search text and vector, the same id and
+    created_at, topics and entities joined."""
+    merged = absorb(existing, newcomer, now)
+    for name in ("text", "search_text", "search_terms", "embedding"):
+        merged[name] = newcomer[name]
+    merged["memory_hash"] = memory_hash(
+        merged["text"], merged.get("namespace"), merged.get("user_id"), merged["memory_type"]
+    )
+    return merged
+
+
 def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str, Any] | None:
     """``existing`` after taking in ``copy`` of its text (rule 2), None when nothing changes: a
     pinned copy pins it; an unpinned memory gains the copy's topics and entities."""
@@ -128,7 +169,12 @@ def same_scope(a: dict[str, Any], b: dict[str, Any]) -> bool:
 class Deduplicator:
     store: LongTermStore
     radius: float = DEFAULT_CANDIDATE_DISTANCE  # how near a candidate for ``decide`` must be
-    decide: Decide | None = None  # None: nothing merges on similarity (rule 3 is off)
+    decide: Decide | None = None  # pairwise judge (tests, compaction)
+    judge: Judge | None = None  # None (and no decide): nothing merges on similarity
+
+    def __post_init__(self) -> None:
+        if self.judge is None and self.decide is not None:
+            self.judge = pairwise(self.decide)
 
     async def by_hash(self, doc: dict[str, Any]) -> str | None:
         """The oldest stored memory with the same normalised text in the same scope, if any."""
@@ -153,47 +199,77 @@ class Deduplicator:
         await self.store.documents.modify(target_id, change)
         return found
 
-    # -- similar memories (rule 3, only with a decision) --------------------------------------
-    async def similar_pending(
+    # -- similar memories (rule 3, only with a judge) ----------------------------------------
+    async def _stored_near(
+        self, doc: dict[str, Any], vector: np.ndarray, request_ids: Iterable[str]
+    ) -> list[tuple[float, str]]:
+        query = every(
+            scope(doc.get("namespace"), doc.get("user_id")),
+            ~TagIn("pinned", ("true",)),
+            ~TagIn("id", tuple(request_ids)),  # their stored text is being replaced
+        )
+        found = await self.store.index.nearest(
+            query, vector, MAX_CANDIDATES, max_distance=self.radius
+        )
+        return [(float(f.value), f.id) for f in found]
+
+    async def judge_similar(
         self,
-        doc: dict[str, Any],
-        vector: np.ndarray,
+        asked: list[str],
         pending: dict[str, dict[str, Any]],
         vector_of: dict[str, np.ndarray],
-    ) -> str | None:
-        """The memory of this request that should absorb ``doc``, if the decision says so."""
-        if self.decide is None or doc.get("pinned"):
-            return None
-        best, best_dist = None, self.radius
-        for memory_id, other in pending.items():
-            if other.get("pinned") or not same_scope(other, doc):
-                continue
-            dist = 1.0 - float(np.dot(vector_of[memory_id], vector))
-            if dist <= best_dist:
-                best, best_dist = memory_id, dist
-        if best is None or not await self.decide(doc, pending[best]):
-            return None
-        return best
+    ) -> dict[str, tuple[Verdict, str]]:
+        """For each newcomer of ``asked`` (ids of ``pending``, in request order), the nearest
+        candidate the judge did not find ``different`` and its verdict; candidates are stored
+        memories and the request's memories before it. One judge call for all pairs; a judge
+        that fails decides nothing (both kept)."""
+        if self.judge is None or not asked:
+            return {}
+        order = list(pending)
+        candidates: dict[str, list[str]] = {}
+        for memory_id in asked:
+            doc, vector = pending[memory_id], vector_of[memory_id]
+            near = await self._stored_near(doc, vector, order)
+            for other_id in order[: order.index(memory_id)]:
+                other = pending[other_id]
+                dist = 1.0 - float(np.dot(vector_of[other_id], vector))
+                if dist <= self.radius and not other.get("pinned") and same_scope(other, doc):
+                    near.append((dist, other_id))
+            candidates[memory_id] = [i for _, i in sorted(near)[:MAX_CANDIDATES]]
+        wanted = sorted({i for ids in candidates.values() for i in ids if i not in pending})
+        stored = dict(zip(wanted, await self.store.documents.get_many(wanted), strict=True))
+        pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        keys: list[tuple[str, str]] = []
+        for memory_id, ids in candidates.items():
+            for other_id in ids:
+                candidate = pending.get(other_id) or stored.get(other_id)
+                if candidate is not None:
+                    pairs.append((pending[memory_id], candidate))
+                    keys.append((memory_id, other_id))
+        if not pairs:
+            return {}
+        try:
+            verdicts = await self.judge(pairs)
+        except RememError as exc:  # never lose a memory to the LLM: keep both
+            log.warning("similar memories kept apart: the judge failed (%s)", exc.detail)
+            return {}
+        out: dict[str, tuple[Verdict, str]] = {}
+        for (memory_id, other_id), verdict in zip(keys, verdicts, strict=True):
+            if verdict != "different" and memory_id not in out:
+                out[memory_id] = (verdict, other_id)
+        return out
 
-    async def similar_stored(self, doc: dict[str, Any], vector: np.ndarray) -> str | None:
-        """The stored memory that should absorb ``doc``, if the decision says so."""
-        if self.decide is None or doc.get("pinned"):
-            return None
-        query = _others_unpinned(doc, doc["id"])
-        found = await self.store.index.nearest(query, vector, 1, max_distance=self.radius)
-        if not found:
-            return None
-        (candidate,) = await self.store.documents.get_many([found[0].id])
-        if candidate is None or not await self.decide(doc, candidate):
-            return None
-        return found[0].id
-
-    async def merge_into(self, target_id: str, newcomer: dict[str, Any], now: float) -> bool:
-        """Let the stored ``target_id`` absorb ``newcomer``; False if it is gone or pinned."""
+    async def merge_into(
+        self, target_id: str, newcomer: dict[str, Any], now: float, verdict: Verdict = "same"
+    ) -> bool:
+        """Let the stored ``target_id`` absorb (``same``) or take the text of (``refines``)
+        ``newcomer``; False if it is gone or pinned."""
 
         def change(existing: dict[str, Any]) -> dict[str, Any] | None:
             if existing.get("pinned") or not same_scope(existing, newcomer):
                 return None
+            if verdict == "refines":
+                return refine(existing, newcomer, now)
             return absorb(existing, newcomer, now)
 
         return await self.store.documents.modify(target_id, change) is not None
@@ -254,7 +330,7 @@ class Deduplicator:
                     await self._keep(kept.id, copies, digest, now)
             doomed += copies
         await self.store.documents.delete_many(doomed)
-        if self.decide is not None:
+        if self.judge is not None:
             await self._merge_similar([r for r in rows if r.id not in set(doomed)], now)
         return await self.store.index.count(query)
 
@@ -270,8 +346,16 @@ class Deduplicator:
             others = _others_unpinned(doc, row.id)
             near = await self.store.index.nearest(others, vector, 20, max_distance=self.radius)
             newer = [c.id for c in near if c.id not in gone]
-            for other in await self.store.documents.get_many(newer):
-                if other is None or self.decide is None or not await self.decide(other, doc):
+            newer_docs = [o for o in await self.store.documents.get_many(newer) if o is not None]
+            if not newer_docs or self.judge is None:
+                continue
+            try:
+                verdicts = await self.judge([(other, doc) for other in newer_docs])
+            except RememError as exc:
+                log.warning("compaction kept similar memories apart (%s)", exc.detail)
+                continue
+            for other, verdict in zip(newer_docs, verdicts, strict=True):
+                if verdict != "same":  # the older memory stays as it is otherwise
                     continue
                 if await self.merge_into(row.id, other, now):
                     gone.add(other["id"])

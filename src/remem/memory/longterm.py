@@ -25,9 +25,13 @@ from remem.memory.dedup import (
     DEFAULT_CANDIDATE_DISTANCE,
     Decide,
     Deduplicator,
+    Judge,
+    Verdict,
     absorb,
+    client_chosen,
     fold,
     memory_hash,
+    refine,
     same_scope,
 )
 from remem.memory.filters import compile_filters, epoch
@@ -126,7 +130,8 @@ class LongTermMemoryService:
     store: LongTermStore
     embedder: Embedder
     dedup_candidate_distance: float = DEFAULT_CANDIDATE_DISTANCE
-    merge_decision: Decide | None = None  # None: only copies of the same text merge
+    merge_decision: Decide | None = None  # pairwise; None (and no judge): only copies merge
+    merge_judge: Judge | None = None  # batched (the LLM): one call per create request
     access_flush_seconds: float = default("access_flush_seconds")
     access_resolution_seconds: float = default("access_resolution_seconds")
     dedup: Deduplicator = field(init=False)
@@ -134,7 +139,9 @@ class LongTermMemoryService:
     searcher: Searcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.dedup = Deduplicator(self.store, self.dedup_candidate_distance, self.merge_decision)
+        self.dedup = Deduplicator(
+            self.store, self.dedup_candidate_distance, self.merge_decision, self.merge_judge
+        )
         self.access = AccessTracker(
             self.store,
             interval=self.access_flush_seconds,
@@ -190,9 +197,11 @@ class LongTermMemoryService:
         by_hash: dict[str, str] = {}
         # Copies of a memory this request writes: folded in once its final text is known.
         copies: list[tuple[int, str, dict[str, Any], np.ndarray]] = []
-        merges: list[tuple[int, str, dict[str, Any]]] = []  # (position in out, target, doc)
+        merges: list[tuple[int, str, dict[str, Any], Verdict]] = []  # (position, target, ...)
+        asked: list[str] = []  # new memories the judge compares with similar ones
+        position_of: dict[str, int] = {}
         out: list[Created] = []
-        for doc, vector, old in zip(docs, vectors, stored, strict=True):
+        for record, doc, vector, old in zip(records, docs, vectors, stored, strict=True):
             memory_id = doc["id"]
             if old is not None or memory_id in pending or not deduplicate:
                 status: Status = "updated" if old is not None or memory_id in pending else "created"
@@ -208,21 +217,43 @@ class LongTermMemoryService:
             if twin is not None and await self.dedup.fold_into(twin, doc, at):
                 out.append(Created(twin, "duplicate"))
                 continue
-            target = await self.dedup.similar_pending(doc, vector, pending, vector_of)
-            if target is not None:
-                pending[target] = absorb(pending[target], doc, pending[target]["updated_at"])
-                out.append(Created(target, "merged"))
-                continue
-            target = await self.dedup.similar_stored(doc, vector)
-            if target is not None:
-                merges.append((len(out), target, doc))
-                out.append(Created(target, "merged"))
-                continue
+            chosen = client_chosen(memory_id, "id" in record.model_fields_set)
+            if not doc.get("pinned") and not chosen:  # never merged away
+                asked.append(memory_id)
+            position_of[memory_id] = len(out)
             pending[memory_id], vector_of[memory_id] = doc, vector
             by_hash[doc["memory_hash"]] = memory_id
             out.append(Created(memory_id, "created"))
+        redirect: dict[str, str] = {}  # merged new memory -> the memory that took it in
+
+        def home(memory_id: str) -> str:
+            while memory_id in redirect:
+                memory_id = redirect[memory_id]
+            return memory_id
+
+        def merge(position: int, doc: dict[str, Any], target: str, verdict: Verdict) -> None:
+            target = home(target)
+            out[position] = Created(target, "merged")
+            redirect[doc["id"]] = target
+            if target not in pending:  # stored: changed after the request's writes
+                merges.append((position, target, doc, verdict))
+            elif verdict == "refines":
+                pending[target] = refine(pending[target], doc, pending[target]["updated_at"])
+                vector_of[target] = vector_of.get(doc["id"], vector_of[target])
+            else:
+                pending[target] = absorb(pending[target], doc, pending[target]["updated_at"])
+
+        for memory_id, (verdict, target) in (
+            await self.dedup.judge_similar(asked, pending, vector_of)
+        ).items():
+            doc = pending.pop(memory_id)
+            merge(position_of[memory_id], doc, target, verdict)
+            vector_of.pop(memory_id)
         moved: dict[str, str] = {}  # hash -> the copy stored because its twin's text changed
         for position, twin, doc, vector in copies:
+            if twin in redirect:  # its twin was merged: so is it
+                merge(position, doc, twin, "same")
+                continue
             kept = pending.get(twin)
             if kept is None or kept["memory_hash"] != doc["memory_hash"]:
                 twin = moved.get(doc["memory_hash"], doc["id"])
@@ -236,8 +267,8 @@ class LongTermMemoryService:
                 out[position] = Created(twin, "created")
         written = await self.store.documents.upsert_many(list(pending.values()))
         refused = [i for i, w in zip(pending, written, strict=True) if w.refused]
-        for position, target, doc in merges:
-            if not await self.dedup.merge_into(target, doc, at):  # gone or pinned meanwhile
+        for position, target, doc, verdict in merges:
+            if not await self.dedup.merge_into(target, doc, at, verdict):  # gone or pinned
                 out[position] = Created(doc["id"], "created")
                 if (await self.store.documents.upsert_many([doc]))[0].refused:
                     refused.append(doc["id"])

@@ -21,7 +21,11 @@ class HealthCheckResponse(BaseModel):
     version: str
     redis: dict[str, object] = Field(default_factory=dict)
     embedded_redis: bool = False
-    llm: str = Field(default="none", description="LLM used for extraction/summaries.")
+    llm: dict[str, object] = Field(
+        default_factory=dict,
+        description="Whether an LLM is configured (or why not), its model, and for each "
+        "feature that can use one what it does with it and without it.",
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from remem import __version__
 from remem.api.deps import resources
+from remem.llm.status import llm_report
 from remem.models.common import HealthCheckResponse
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
@@ -17,7 +18,8 @@ router = APIRouter(tags=["health"])
 
 @router.get("/v1/health", response_model=HealthCheckResponse)
 async def health(res: Resources = Depends(resources)) -> HealthCheckResponse:
-    """Server time in epoch ms; 503 when Redis does not answer."""
+    """Server time in epoch ms, and which features run with an LLM (or without, and why);
+    503 when Redis does not answer."""
     with backend_errors():
         await res.redis.ping()
     return HealthCheckResponse(
@@ -25,4 +27,5 @@ async def health(res: Resources = Depends(resources)) -> HealthCheckResponse:
         version=__version__,
         redis=res.versions,
         embedded_redis=res.embedded is not None,
+        llm=llm_report(res.settings),
     )

@@ -1,0 +1,98 @@
+"""Whether the settings configure an LLM, and which features depend on one.
+
+Rules (the README's "Using an LLM" states them):
+
+- no ``REMEM_LLM_BASE_URL`` and no ``REMEM_LLM_API_KEY`` (nor ``OPENAI_API_BASE`` /
+  ``OPENAI_API_KEY``): no LLM; everything that needs one falls back (``FEATURES``);
+- a key alone: OpenAI (``https://api.openai.com/v1``), model ``REMEM_LLM_MODEL`` or
+  ``gpt-4o-mini``;
+- a base URL (with or without a key: local servers need none): ``REMEM_LLM_MODEL`` is required,
+  since no model name works on every server; without it the LLM is off and /v1/health says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from remem.config import Settings
+from remem.llm.client import LLMClient
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
+
+# What each LLM feature is, and what remem does instead without an LLM. Features not built yet
+# say so; their owners flip ``built`` as they land.
+FEATURES: dict[str, tuple[bool, str, str]] = {
+    # name: (built, with an LLM, without one)
+    "deduplication": (
+        True,
+        "memories near stored ones are judged same / refines / different by the LLM",
+        "only memories whose text is the same after normalisation merge",
+    ),
+    "extraction": (
+        False,
+        "messages become discrete memories with topics, entities and dates (not built yet)",
+        "messages become verbatim episodic memories (not built yet)",
+    ),
+    "summarisation": (
+        False,
+        "the oldest messages are summarised into the session's context (not built yet)",
+        "the oldest messages are trimmed and the response says so (not built yet)",
+    ),
+    "summary_views": (
+        False,
+        "summaries written by the LLM (not built yet)",
+        "a deterministic digest (not built yet)",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LLMTarget:
+    base_url: str
+    model: str
+    api_key: str | None
+
+
+def llm_target(settings: Settings) -> tuple[LLMTarget | None, str]:
+    """The LLM the settings configure, or None and the reason there is none."""
+    if not settings.llm_base_url and not settings.llm_api_key:
+        return None, "REMEM_LLM_BASE_URL / REMEM_LLM_API_KEY not set"
+    if settings.llm_base_url and not settings.llm_model:
+        return None, "REMEM_LLM_MODEL not set (a model name is needed with REMEM_LLM_BASE_URL)"
+    base_url = settings.llm_base_url or OPENAI_BASE_URL
+    model = settings.llm_model or OPENAI_DEFAULT_MODEL
+    return LLMTarget(base_url, model, settings.llm_api_key), ""
+
+
+def build_llm(settings: Settings) -> LLMClient | None:
+    target, _ = llm_target(settings)
+    if target is None:
+        return None
+    return LLMClient(
+        model=target.model,
+        base_url=target.base_url,
+        api_key=target.api_key,
+        timeout=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+def llm_report(settings: Settings) -> dict[str, object]:
+    """The ``llm`` part of /v1/health: configured or why not, and each feature's mode."""
+    target, reason = llm_target(settings)
+    features = {
+        name: {
+            "uses_llm": target is not None and built,
+            "built": built,
+            "with_llm": with_llm,
+            "without_llm": without,
+        }
+        for name, (built, with_llm, without) in FEATURES.items()
+    }
+    return {
+        "configured": target is not None,
+        "model": target.model if target else None,
+        "reason": reason or None,
+        "features": features,
+    }

@@ -1,0 +1,56 @@
+"""The LLM as the deduplication judge: every (new memory, similar stored memory) pair of a
+create request in one chat completion, one verdict per pair (``remem.memory.dedup`` rule 3)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from remem.errors import LLMOutputInvalid
+from remem.llm.client import LLMClient
+from remem.memory.dedup import Judge, Verdict
+
+PROMPT = """You deduplicate the long-term memories of an AI agent. For each numbered pair, say \
+whether the NEW memory states:
+- "same": the same fact as the STORED one (nothing new worth keeping apart);
+- "refines": the same fact as the STORED one, made more precise or brought up to date, so the \
+NEW text should replace the STORED text;
+- "different": a different fact (another number, date, name, place, negation or subject counts \
+as different).
+Answer {"verdicts": [{"pair": <number>, "verdict": "same" | "refines" | "different"}, ...]} \
+with exactly one verdict per pair."""
+
+
+class PairVerdict(BaseModel):
+    pair: int
+    verdict: Literal["same", "refines", "different"]
+
+
+class Verdicts(BaseModel):
+    verdicts: list[PairVerdict] = Field(default_factory=list)
+
+
+def _memory(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"text": doc["text"], "type": doc.get("memory_type"), "topics": doc.get("topics") or []}
+
+
+def llm_judge(client: LLMClient) -> Judge:
+    async def judge(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[Verdict]:
+        listed = [
+            {"pair": n, "new": _memory(new), "stored": _memory(old)}
+            for n, (new, old) in enumerate(pairs, 1)
+        ]
+        messages = [
+            {"role": "system", "content": PROMPT},
+            {"role": "user", "content": json.dumps({"pairs": listed}, ensure_ascii=False)},
+        ]
+        answer = await client.complete_json(messages, Verdicts)
+        got = {v.pair: v.verdict for v in answer.verdicts}
+        missing = [n for n in range(1, len(pairs) + 1) if n not in got]
+        if missing:  # an incomplete answer decides nothing: keep both, retry another time
+            raise LLMOutputInvalid(f"the LLM gave no verdict for pairs {missing}")
+        return [got[n] for n in range(1, len(pairs) + 1)]
+
+    return judge
