@@ -17,13 +17,17 @@ from remem.config import Settings
 LT = "/v1/long-term-memory"
 
 
-def remem(settings: Settings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def remem(
+    settings: Settings, *args: str, check: bool = True, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    """The `remem` command with the test's Redis, key prefix and index names."""
     env = {
         **os.environ,
         "REMEM_REDIS_URL": settings.redis_url or "",
         "REMEM_KEY_PREFIX": settings.key_prefix,
         "REMEM_WORKING_MEMORY_INDEX": settings.working_memory_index,
         "REMEM_LONG_TERM_MEMORY_INDEX": settings.long_term_memory_index,
+        **extra_env,
     }
     done = subprocess.run(
         [shutil.which("remem") or "remem", *args], env=env, capture_output=True, text=True,

@@ -146,6 +146,24 @@ async def _serve_mcp_stdio(settings: Settings) -> None:
 
 
 @app.command()
+def doctor(data_dir: DataDir = None, redis_url: RedisUrl = None) -> None:
+    """Check that this setup can serve (Redis and its modules, the embedding model, the
+    indexes, the LLM) and say how to fix what cannot. Exit code: the number of failures."""
+    from remem.cli.doctor import diagnose
+
+    checks = asyncio.run(diagnose(_settings(data_dir, redis_url)))
+    for check in checks:
+        typer.echo(check.line())
+    raise typer.Exit(sum(not c.ok for c in checks))
+
+
+@app.command()
+def version() -> None:
+    """Print remem's version."""
+    _print_version(True)
+
+
+@app.command()
 def reindex(
     batch: Annotated[int, typer.Option(help="Memories per embedding batch.")] = 256,
     data_dir: DataDir = None,

@@ -103,6 +103,19 @@ class LLMClient:
     async def aclose(self) -> None:
         await self._sdk.close()
 
+    async def problem(self) -> str | None:
+        """Why this LLM cannot be used (unreachable, or its key refused), or None. Asks for
+        the model list: any answer but 401/403 means the server is there."""
+        try:
+            await self._sdk.with_options(max_retries=0).models.list()
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            return f"{self.base_url} refused the API key ({exc.status_code})"
+        except openai.APIStatusError:
+            return None  # e.g. a server without /models: it answered
+        except openai.APIConnectionError as exc:  # timeouts included
+            return f"{self.base_url} is unreachable ({exc.__class__.__name__})"
+        return None
+
     async def complete(
         self, messages: list[dict[str, Any]], *, response_format: dict[str, Any] | None = None
     ) -> str:

@@ -294,6 +294,12 @@ async def index_source(redis: Redis, name: str) -> tuple[str, list[str]] | None:
     return info["index_name"], list(info["index_definition"]["prefixes"])
 
 
+async def document_count(redis: Redis, name: str) -> int | None:
+    """How many documents the index (or alias) ``name`` holds; None when there is none."""
+    info = await _info(redis, name)
+    return None if info is None else int(info["num_docs"])
+
+
 async def drop_index(redis: Redis, name: str) -> None:
     """Drop the index ``name``; its documents are kept."""
     await redis.execute_command("FT.DROPINDEX", name)

@@ -1,0 +1,64 @@
+"""`remem doctor` as a user runs it: a healthy setup, a model changed without `remem reindex`,
+a Redis without the Query Engine, no Redis at all."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+from remem.config import Settings
+from remem.store.embedded import find_binaries
+from tests.cli.test_data_commands import remem
+from tests.serving import free_port
+
+
+async def test_a_healthy_setup_passes_every_check(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    await client.post("/v1/long-term-memory/", json={"memories": [{"text": "hello"}]})
+    done = remem(settings, "doctor")
+    lines = done.stdout.splitlines()
+    assert all(line.startswith("ok") for line in lines), done.stdout
+    assert any("long-term index" in line and "1 memories" in line for line in lines)
+    assert any(line.startswith("ok   LLM: off (") for line in lines)
+
+
+async def test_a_model_of_another_size_fails_and_names_reindex(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    await client.post("/v1/long-term-memory/", json={"memories": [{"text": "hello"}]})
+    done = remem(settings, "doctor", check=False, REMEM_LOCAL_MODEL="minilm")  # 384 dims
+    assert done.returncode == 1, done.stdout
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(failed) == 1 and "long-term index" in failed[0] and "reindex" in failed[0]
+
+
+def test_a_redis_without_the_query_engine_and_no_redis(settings: Settings, tmp_path: Path) -> None:
+    port = free_port()
+    bare = subprocess.Popen(
+        [str(find_binaries().server), "--port", str(port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        url = f"redis://127.0.0.1:{port}"
+        done = remem(settings.model_copy(update={"redis_url": url}), "doctor", check=False)
+        assert done.returncode == 1
+        assert done.stdout.startswith("FAIL Redis:") and "module" in done.stdout.lower()
+    finally:
+        bare.terminate()
+        bare.wait(10)
+    gone = remem(settings.model_copy(update={"redis_url": url}), "doctor", check=False)
+    assert gone.returncode == 1 and f"is Redis running at {url}?" in gone.stdout
