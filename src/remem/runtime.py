@@ -12,7 +12,9 @@ from redis.asyncio import Redis
 
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of
+from remem.memory.extraction import Extraction
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.promotion import Promoter
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis
@@ -21,6 +23,8 @@ from remem.store.longterm import LongTermStore
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.store.supervisor import Supervisor
 from remem.store.working import WorkingMemoryStore
+from remem.tasks.jobs import Lifecycle
+from remem.tasks.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ class Resources:
     working: WorkingMemoryService
     long_term: LongTermMemoryService
     embedder: Embedder
+    tasks: TaskQueue
+    lifecycle: Lifecycle
 
     def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
         self.settings = settings
@@ -81,6 +87,15 @@ class Resources:
                 dedup_candidate_distance=dedup_distance_of(self.embedder),
             )
             await self.long_term.start()
+            # One Docket for the process; every write that leaves work schedules it here.
+            self.tasks = TaskQueue(
+                self.redis_url, self.keys, self.settings.extraction_debounce_seconds
+            )
+            await self.tasks.__aenter__()
+            self.working.scheduler = self.tasks
+            self.lifecycle = Lifecycle(
+                Promoter(store, self.long_term), Extraction(store, self.long_term)
+            )
         except BaseException:
             await self._close()
             raise
@@ -96,6 +111,8 @@ class Resources:
 
     async def _close(self) -> None:
         try:
+            if hasattr(self, "tasks"):
+                await self.tasks.__aexit__(None, None, None)
             if hasattr(self, "long_term"):
                 await self.long_term.close()
             if hasattr(self, "embedder"):
