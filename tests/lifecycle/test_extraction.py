@@ -136,3 +136,16 @@ async def test_records_keep_scope_and_sources(app: FastAPI, http: httpx.AsyncCli
         assert memory["memory_type"] == "episodic"
         assert memory["event_date"] == dates[source]
         assert memory["extraction_strategy"] == "discrete"
+
+
+async def test_a_repeated_run_adds_no_copy(app: FastAPI, http: httpx.AsyncClient) -> None:
+    """Messages extracted once and PUT back unmarked (a client's stale copy, or a worker
+    killed between storing and marking) are extracted again into the same memories."""
+    extractor = recording(app)
+    body = {"namespace": "ns", "user_id": "u", "messages": [turn(0), turn(1), turn(2)]}
+    for _ in range(2):
+        assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+        await wait_until(lambda: _all_t(http, "s", 3), timeout=10)
+    assert len(extractor.batches) == 2
+    found = await search(http, "harbour trip", namespace="ns")
+    assert sorted(m["extracted_from"][0] for m in found) == ["t0", "t1", "t2"]
