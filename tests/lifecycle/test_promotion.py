@@ -148,3 +148,32 @@ async def _all_episodic(http: httpx.AsyncClient, ns: str) -> list[dict]:
     )
     assert r.status_code == 200, r.text
     return list(r.json()["memories"])
+
+
+async def test_an_id_owned_elsewhere_does_not_hold_back_the_others(
+    app_client: httpx.AsyncClient,
+) -> None:
+    """A memory whose id another user owns cannot be promoted (it stays unpersisted, the
+    owner's memory untouched); the session's other memories are promoted all the same."""
+    owned = {"memories": [{"id": "taken", "text": "Eve's secret", "user_id": "eve"}]}
+    assert (await app_client.post("/v1/long-term-memory/", json=owned)).status_code == 200
+    body = {
+        "namespace": "ns3",
+        "user_id": "dan",
+        "memories": [
+            {"id": "taken", "text": "Dan's overwrite attempt"},
+            {"id": "mine", "text": "Dan collects stamps"},
+        ],
+    }
+    assert (await app_client.put("/v1/working-memory/d", json=body)).status_code == 200
+
+    async def promoted() -> dict | None:
+        doc = await _session(app_client, "d", "ns3", "dan")
+        marks = {m["id"]: m["persisted_at"] for m in doc["memories"]}
+        return marks if marks["mine"] else None
+
+    marks = await wait_until(promoted, timeout=10)
+    assert marks["taken"] is None
+    assert [m["id"] for m in await search(app_client, "stamps", namespace="ns3")] == ["mine"]
+    kept = (await app_client.get("/v1/long-term-memory/taken")).json()
+    assert (kept["text"], kept["user_id"]) == ("Eve's secret", "eve")

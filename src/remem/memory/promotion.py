@@ -7,18 +7,25 @@ on this path, remem keeps it. The item is then marked persisted by an atomic pat
 alone (``WorkingMemoryStore.mark``): an item a concurrent PUT replaced or changed in between
 keeps its empty ``persisted_at`` and is promoted by the run that PUT schedules.
 
+A memory whose id another namespace or user owns is not promoted and stays unpersisted (the
+owner's memory is never touched); the session's other memories are promoted all the same.
+
 A run killed between create and mark is simply run again: create with the same ids updates the
 memories it made, so no record is doubled.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from remem.errors import Conflict
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord
 from remem.store.working import Session, WorkingMemoryStore
+
+log = logging.getLogger(__name__)
 
 
 def stamp() -> str:
@@ -52,5 +59,15 @@ class Promoter:
             in_scope(MemoryRecord.model_validate({**item, "persisted_at": at}), session)
             for item in pending.items
         ]
-        await self.long_term.create(records)
-        return await self.working.mark(session, "memories", "persisted_at", at, pending.raw)
+        try:
+            await self.long_term.create(records)
+            done = pending.raw
+        except Conflict:  # create refuses the whole batch: one by one, so one id holds none back
+            done = []
+            for record, raw in zip(records, pending.raw, strict=True):
+                try:
+                    await self.long_term.create([record])
+                    done.append(raw)
+                except Conflict as exc:  # left unpersisted; retrying cannot help
+                    log.warning("memory %r of a session not promoted: %s", record.id, exc.detail)
+        return await self.working.mark(session, "memories", "persisted_at", at, done)
