@@ -20,6 +20,7 @@ from types import TracebackType
 
 from docket import Docket
 
+from remem.store.connection import backend_errors
 from remem.store.keys import Keys
 from remem.store.working import Session
 from remem.tasks import jobs
@@ -69,9 +70,12 @@ class TaskQueue:
     async def _schedule(
         self, task: jobs.Task, kind: str, session: Session, delay: timedelta
     ) -> None:
+        """Redis gone: BackendUnavailable (503, retry). The write before it is stored; the
+        client's retry of that idempotent write schedules the task."""
         when = datetime.now(UTC) + delay
         schedule = self.docket.replace(task, when=when, key=self._task_key(kind, session))
-        await schedule(session.session_id, session.user_id, session.namespace)
+        with backend_errors():
+            await schedule(session.session_id, session.user_id, session.namespace)
 
     async def written(self, session: Session, *, messages: bool, memories: bool) -> None:
         """A write left the session with messages to extract and/or memories to promote."""
