@@ -156,6 +156,27 @@ class Settings(BaseSettings):
         "with exponential backoff from 0.5 s, or after the server's Retry-After when it sends one.",
     )
 
+    run_worker: bool = Field(
+        default=True,
+        description="`remem serve` runs background tasks (promotion, extraction) in-process. "
+        "`false` (`remem serve --no-worker`) leaves them to `remem worker` processes.",
+    )
+    worker_concurrency: int = Field(
+        default=4, ge=1, description="Tasks one worker process runs at once."
+    )
+    task_redelivery_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A task whose worker died (stopped renewing its claim) is handed to "
+        "another worker after this long.",
+    )
+    extraction_debounce_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        description="Messages are extracted into long-term memory once their session has had "
+        "no write for this long (a trailing debounce per session).",
+    )
+
 
 def default(name: str) -> Any:
     """The default of the setting ``name``: where a constructor needs a default for a value the

@@ -14,8 +14,10 @@ from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
+from remem.memory.extraction import Extraction
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.promotion import Promoter
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis
@@ -24,6 +26,8 @@ from remem.store.longterm import LongTermStore
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.store.supervisor import Supervisor
 from remem.store.working import WorkingMemoryStore
+from remem.tasks.jobs import Lifecycle
+from remem.tasks.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class Resources:
     long_term: LongTermMemoryService
     embedder: Embedder
     llm: LLMClient | None = None  # None: no LLM configured (see remem.llm.status)
+    tasks: TaskQueue
+    lifecycle: Lifecycle
 
     def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
         self.settings = settings
@@ -87,6 +93,15 @@ class Resources:
                 merge_judge=llm_judge(self.llm) if self.llm is not None else None,
             )
             await self.long_term.start()
+            # One Docket for the process; every write that leaves work schedules it here.
+            self.tasks = TaskQueue(
+                self.redis_url, self.keys, self.settings.extraction_debounce_seconds
+            )
+            await self.tasks.__aenter__()
+            self.working.scheduler = self.tasks
+            self.lifecycle = Lifecycle(
+                Promoter(store, self.long_term), Extraction(store, self.long_term)
+            )
         except BaseException:
             await self._close()
             raise
@@ -102,6 +117,8 @@ class Resources:
 
     async def _close(self) -> None:
         try:
+            if hasattr(self, "tasks"):
+                await self.tasks.__aexit__(None, None, None)
             if hasattr(self, "long_term"):
                 await self.long_term.close()
             if hasattr(self, "embedder"):

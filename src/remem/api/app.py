@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -17,6 +17,7 @@ from remem.api.routers import health, longterm, prompt, working
 from remem.config import Settings
 from remem.models.common import ErrorResponse
 from remem.runtime import Resources
+from remem.tasks.worker import running_worker
 
 # Answers every route may give besides its own, as the OpenAPI schema shows them: remem's errors
 # are {"detail", "code"} (remem.errors), 422 stays FastAPI's validation list.
@@ -38,7 +39,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with Resources(settings) as res:
+        async with Resources(settings) as res, AsyncExitStack() as stack:
+            if settings.run_worker:  # else `remem worker` processes run the tasks
+                await stack.enter_async_context(running_worker(res))
             app.state.resources = res
             yield
 

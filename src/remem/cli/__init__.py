@@ -1,4 +1,5 @@
-"""The ``remem`` command: serve, mcp, migrate, reindex, config."""
+"""The ``remem`` command: serve, worker, mcp, migrate, reindex, config, doctor, sessions,
+memories."""
 
 from __future__ import annotations
 
@@ -62,12 +63,23 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address [REMEM_HOST, 127.0.0.1].")] = None,
     port: Annotated[int | None, typer.Option(help="Port [REMEM_PORT, 8000].")] = None,
     workers: Annotated[int, typer.Option(help="Server processes sharing one Redis.")] = 1,
+    no_worker: Annotated[
+        bool,
+        typer.Option(
+            "--no-worker",
+            help="Run no background tasks here: leave them to `remem worker` processes "
+            "[REMEM_RUN_WORKER=false].",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
-    """Serve the REST API (starting an embedded Redis unless REDIS_URL is set)."""
+    """Serve the REST API (starting an embedded Redis unless REDIS_URL is set), running
+    background tasks in-process unless --no-worker."""
     from remem.cli import serving
 
+    if no_worker:  # the server processes build their settings from the environment
+        os.environ["REMEM_RUN_WORKER"] = "false"
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)
     if settings.redis_url:  # say plainly, before any server starts, if this Redis won't do
@@ -77,6 +89,17 @@ def serve(
     if settings.redis_url:
         os.environ["REMEM_REDIS_URL"] = settings.redis_url
     serving.run(host or settings.host, port or settings.port, workers, settings.log_level)
+
+
+@app.command()
+def worker(data_dir: DataDir = None, redis_url: RedisUrl = None) -> None:
+    """Run background tasks (promotion, extraction) for the servers sharing this Redis; run
+    as many as wanted."""
+    from remem.tasks.worker import run_worker
+
+    settings = _settings(data_dir, redis_url)
+    configure_logging(settings.log_level)
+    _run(run_worker(settings))
 
 
 @app.command()

@@ -31,8 +31,9 @@ FEATURES: dict[str, tuple[bool, str, str]] = {
     ),
     "extraction": (
         False,
-        "messages become discrete memories with topics, entities and dates (not built yet)",
-        "messages become verbatim episodic memories (not built yet)",
+        "messages become discrete memories with topics, entities and dates (not built yet: "
+        "messages become verbatim episodic memories, as without an LLM)",
+        "each message becomes an episodic memory of its own words, after a debounce",
     ),
     "summarisation": (
         False,

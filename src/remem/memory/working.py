@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from remem.config import default
 from remem.errors import Conflict, InvalidInput, NotFound
@@ -82,10 +82,25 @@ def _check_messages(messages: list[MemoryMessage]) -> None:
             raise InvalidInput(f"Message content cannot be empty (message ID: {message.id})")
 
 
+class Scheduler(Protocol):
+    """Takes note that a write left a session with work for the background (``tasks.queue``)."""
+
+    async def written(self, session: Session, *, messages: bool, memories: bool) -> None: ...
+
+
+def _unextracted(messages: list[dict[str, Any]]) -> bool:
+    return any(m.get("discrete_memory_extracted") != "t" for m in messages)
+
+
+def _unpersisted(memories: list[dict[str, Any]]) -> bool:
+    return any(m.get("persisted_at") is None for m in memories)
+
+
 @dataclass
 class WorkingMemoryService:
     store: WorkingMemoryStore
     summarization_threshold: float = default("summarization_threshold")
+    scheduler: Scheduler | None = None  # None: nothing runs in the background
 
     # -- writes ------------------------------------------------------------------------------
     async def put(
@@ -104,9 +119,14 @@ class WorkingMemoryService:
         doc = session_document(
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
         )
-        kept = await self.store.put(Session(session_id, user, namespace), doc)
+        session = Session(session_id, user, namespace)
+        kept = await self.store.put(session, doc)
         if kept is not None:
             doc["created_at"] = kept
+        if self.scheduler is not None:
+            messages, memories = _unextracted(doc["messages"]), _unpersisted(doc["memories"])
+            if messages or memories:
+                await self.scheduler.written(session, messages=messages, memories=memories)
         return self._response(doc, model_name, context_window_max)
 
     async def append(
@@ -136,9 +156,10 @@ class WorkingMemoryService:
             created_at=now,
         )
         new_doc["messages"] = messages
-        doc = await self.store.append(
-            Session(session_id, user, namespace), new_doc, messages, now, ttl
-        )
+        session = Session(session_id, user, namespace)
+        doc = await self.store.append(session, new_doc, messages, now, ttl)
+        if self.scheduler is not None and _unextracted(messages):
+            await self.scheduler.written(session, messages=True, memories=False)
         return self._response(doc, model_name, context_window_max)
 
     async def delete(self, session_id: str, *, namespace: str | None, user_id: str | None) -> None:

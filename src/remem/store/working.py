@@ -59,7 +59,67 @@ end
 return redis.call('JSON.GET', KEYS[1])
 """
 
+# The items of an array of the document (``messages`` or ``memories``) whose ``field`` is
+# still ``pending`` (JSON text, e.g. 'null'), as RedisJSON prints each one ('[{...}]'), and the
+# ARGV[3] items before the first of them (context). One item read per index: a document edited
+# by hand with an item lacking the field cannot shift the others.
+_PENDING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+local arr = '$.' .. ARGV[1]
+local n = redis.call('JSON.ARRLEN', KEYS[1], arr)[1]
+if not n then return {} end
+local first = nil
+local out = {}
+for i = 0, n - 1 do
+  local flag = redis.call('JSON.GET', KEYS[1], arr .. '[' .. i .. '].' .. ARGV[2])
+  if flag == '[' .. ARGV[4] .. ']' or flag == '[]' then
+    if not first then
+      first = i
+      for j = math.max(0, i - tonumber(ARGV[3])), i - 1 do
+        table.insert(out, 'c')
+        table.insert(out, redis.call('JSON.GET', KEYS[1], arr .. '[' .. j .. ']'))
+      end
+    end
+    table.insert(out, 'p')
+    table.insert(out, redis.call('JSON.GET', KEYS[1], arr .. '[' .. i .. ']'))
+  end
+end
+return out
+"""
+
+# Set ``field`` to ARGV[3] on the items of the array that are, byte for byte, one of ARGV[4..]
+# (as ``_PENDING`` read them). An item a concurrent PUT replaced or changed no longer matches
+# and keeps its state; the rest of the document is never written. Returns how many were set.
+_MARK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local arr = '$.' .. ARGV[1]
+local n = redis.call('JSON.ARRLEN', KEYS[1], arr)[1]
+if not n then return 0 end
+local wanted = {}
+for i = 4, #ARGV do wanted[ARGV[i]] = true end
+local marked = 0
+for i = 0, n - 1 do
+  local path = arr .. '[' .. i .. ']'
+  if wanted[redis.call('JSON.GET', KEYS[1], path)] then
+    redis.call('JSON.SET', KEYS[1], path .. '.' .. ARGV[2], ARGV[3])
+    marked = marked + 1
+  end
+end
+return marked
+"""
+
 SortField = Literal["created_at", "updated_at"]
+ItemArray = Literal["messages", "memories"]
+
+
+class Pending(NamedTuple):
+    """Items of a session still to process, each as stored (``raw``, what ``mark`` matches)
+    and parsed; ``context`` are the items just before the first of them."""
+
+    context: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    raw: list[str]
+
 
 # Scopes with fewer live sessions than this are listed with one plain sorted query, larger ones
 # with the count + window plan (``list_sessions``). Redis main-thread CPU per listing of 20,
@@ -126,6 +186,8 @@ class WorkingMemoryStore:
         self._hints: dict[tuple[object, ...], float] = {}
         self._put = self.redis.register_script(_PUT)
         self._append = self.redis.register_script(_APPEND)
+        self._pending = self.redis.register_script(_PENDING)
+        self._mark = self.redis.register_script(_MARK)
 
     # -- documents ---------------------------------------------------------------------------
     def _key(self, session: Session) -> str:
@@ -160,6 +222,43 @@ class WorkingMemoryStore:
         raw = await self._append(keys=[self._key(session)], args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
+
+    async def pending(
+        self, session: Session, array: ItemArray, field: str, value: Any, context: int = 0
+    ) -> Pending:
+        """The items of ``array`` whose ``field`` is ``value`` (or missing), in order, read in
+        one script; with up to ``context`` items before the first of them."""
+        reply = await self._pending(
+            keys=[self._key(session)], args=[array, field, context, json.dumps(value)]
+        )
+        out = Pending([], [], [])
+        for kind, raw in zip(reply[::2], reply[1::2], strict=True):
+            text = raw.decode() if isinstance(raw, bytes) else raw
+            (item,) = json.loads(text)
+            if kind in (b"c", "c"):
+                out.context.append(item)
+            else:
+                out.items.append(item)
+                out.raw.append(text)
+        return out
+
+    async def strategy(self, session: Session) -> dict[str, Any] | None:
+        """The session's ``long_term_memory_strategy`` (None: no session, or none set)."""
+        raw = await self.redis.execute_command(
+            "JSON.GET", self._key(session), "$.long_term_memory_strategy"
+        )
+        found = json.loads(raw) if raw else []
+        return found[0] if found and isinstance(found[0], dict) else None
+
+    async def mark(
+        self, session: Session, array: ItemArray, field: str, value: Any, raw: Sequence[str]
+    ) -> int:
+        """Set ``field`` to ``value`` on the items still stored exactly as ``raw`` (read by
+        ``pending``): an atomic patch of those items only, never a re-save of the document."""
+        if not raw:
+            return 0
+        args = [array, field, json.dumps(value), *raw]
+        return int(await self._mark(keys=[self._key(session)], args=args))
 
     # -- index -------------------------------------------------------------------------------
     async def find(

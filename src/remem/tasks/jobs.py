@@ -1,0 +1,83 @@
+"""The task functions, registered with Docket by name (``TASKS``).
+
+A task's arguments are the session's parts (plain strings); what it works with (the stores, the
+embedder) is the ``Lifecycle`` the process bound to the Docket's name when its worker started.
+Failures are retried with exponential backoff; a task whose worker died is redelivered by
+Docket after the worker's redelivery timeout. Both repeat work safely: promotion keeps the
+memories' ids and extraction derives them from the messages, so a repeated run updates what
+an earlier one stored instead of adding copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from docket import CurrentDocket, Docket, ExponentialRetry
+
+from remem.memory.extraction import Extraction
+from remem.memory.promotion import Promoter
+from remem.store.working import Session
+
+Task = Callable[..., Awaitable[Any]]
+
+# 6 attempts 1 s apart doubling to 32 s: a Redis restart or an embedder outage of about a
+# minute is ridden out; after that the next write to the session schedules the task again.
+RETRY_ATTEMPTS = 6
+RETRY_MIN = timedelta(seconds=1)
+RETRY_MAX = timedelta(seconds=32)
+
+
+@dataclass
+class Lifecycle:
+    """What the tasks of one Docket work with, in this process."""
+
+    promoter: Promoter
+    extraction: Extraction
+
+
+_bound: dict[str, Lifecycle] = {}
+
+
+def bind(docket_name: str, lifecycle: Lifecycle) -> None:
+    _bound[docket_name] = lifecycle
+
+
+def unbind(docket_name: str) -> None:
+    _bound.pop(docket_name, None)
+
+
+def _lifecycle(docket: Docket) -> Lifecycle:
+    try:
+        return _bound[docket.name]
+    except KeyError:  # a worker runs only once its process bound the Docket
+        raise RuntimeError(f"no lifecycle bound to the docket {docket.name!r}") from None
+
+
+async def promote_memories(
+    session_id: str,
+    user_id: str | None,
+    namespace: str | None,
+    docket: Docket = CurrentDocket(),
+    retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
+) -> int:
+    """Move the session's unpersisted structured memories to long-term memory."""
+    session = Session(session_id, user_id, namespace)
+    return await _lifecycle(docket).promoter.promote(session)
+
+
+async def extract_memories(
+    session_id: str,
+    user_id: str | None,
+    namespace: str | None,
+    docket: Docket = CurrentDocket(),
+    retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
+) -> int:
+    """Turn the session's messages not yet extracted into long-term memories."""
+    session = Session(session_id, user_id, namespace)
+    return await _lifecycle(docket).extraction.run(session)
+
+
+TASKS: tuple[Task, ...] = (promote_memories, extract_memories)

@@ -1,0 +1,85 @@
+"""The task queue: one Docket per process, opened with ``Resources`` and reused by every
+enqueue (the upstream server opened a new Docket connection per task, on the request's thread).
+
+Docket keeps every key under its name, which is derived from remem's key prefix
+(``<prefix>tasks``), so its queue, streams and run records sit beside remem's other keys and
+go away with them. Tasks carry plain JSON values only (ids and strings): Docket serialises the
+arguments itself, and a plain value reads the same in every process and version.
+
+Each task has one key per session, and scheduling *replaces* the task under that key:
+- promotion runs now; a second PUT before it ran coalesces with it;
+- extraction runs ``debounce`` seconds after the last write (a trailing debounce).
+A write that lands while the session's task is running schedules a new run (Docket lets the
+running one finish as superseded), so nothing written during a run waits for another write.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+from docket import Docket
+
+from remem.store.connection import backend_errors
+from remem.store.keys import Keys
+from remem.store.working import Session
+from remem.tasks import jobs
+
+
+def docket_name(keys: Keys) -> str:
+    return f"{keys.prefix}tasks"
+
+
+class TaskQueue:
+    """``async with TaskQueue(url, keys, debounce) as queue:`` then ``await queue.promote(s)``."""
+
+    def __init__(self, url: str, keys: Keys, debounce_seconds: float) -> None:
+        self.keys = keys
+        self.debounce = timedelta(seconds=debounce_seconds)
+        self.docket = Docket(name=docket_name(keys), url=url)
+        for task in jobs.TASKS:
+            self.docket.register(task)
+
+    @property
+    def name(self) -> str:
+        return self.docket.name
+
+    async def __aenter__(self) -> TaskQueue:
+        await self.docket.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.docket.__aexit__(exc_type, exc, tb)
+
+    def _task_key(self, kind: str, session: Session) -> str:
+        return f"{kind}:{self.keys.working_memory(*session)}"
+
+    async def promote(self, session: Session) -> None:
+        """Promote the session's unpersisted memories now (coalescing repeats)."""
+        await self._schedule(jobs.promote_memories, "promote", session, timedelta(0))
+
+    async def extract(self, session: Session) -> None:
+        """Extract the session's new messages once it has been quiet for the debounce."""
+        await self._schedule(jobs.extract_memories, "extract", session, self.debounce)
+
+    async def _schedule(
+        self, task: jobs.Task, kind: str, session: Session, delay: timedelta
+    ) -> None:
+        """Redis gone: BackendUnavailable (503, retry). The write before it is stored; the
+        client's retry of that idempotent write schedules the task."""
+        when = datetime.now(UTC) + delay
+        schedule = self.docket.replace(task, when=when, key=self._task_key(kind, session))
+        with backend_errors():
+            await schedule(session.session_id, session.user_id, session.namespace)
+
+    async def written(self, session: Session, *, messages: bool, memories: bool) -> None:
+        """A write left the session with messages to extract and/or memories to promote."""
+        if memories:
+            await self.promote(session)
+        if messages:
+            await self.extract(session)

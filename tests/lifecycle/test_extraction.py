@@ -1,0 +1,151 @@
+"""Extraction: a session's messages become long-term memories after a trailing debounce,
+each run taking only the messages not yet extracted, the last turns always included."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from remem.api.app import create_app
+from remem.config import Settings
+from remem.memory.extraction import Batch, VerbatimExtractor
+from remem.models.memory import MemoryRecord
+from tests.helpers import wait_until
+from tests.lifecycle.conftest import DEBOUNCE, search
+
+
+@dataclass
+class Recording(VerbatimExtractor):
+    """The verbatim extractor, recording each batch it is given; ``hold`` makes a run wait
+    until the test releases it."""
+
+    batches: list[list[str]] = field(default_factory=list)
+    hold: asyncio.Event | None = None
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def extract(self, batch: Batch) -> list[MemoryRecord]:
+        self.batches.append([m.id for m in batch.messages])
+        self.started.set()
+        if self.hold is not None:
+            await self.hold.wait()
+        return await super().extract(batch)
+
+
+@pytest.fixture
+async def app(quick: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(quick)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://remem") as client:
+        yield client
+
+
+def recording(app: FastAPI) -> Recording:
+    extractor = Recording()
+    app.state.resources.lifecycle.extraction.extractor = extractor
+    return extractor
+
+
+def turn(i: int) -> dict[str, str]:
+    role = "user" if i % 2 == 0 else "assistant"
+    return {"role": role, "content": f"turn {i} about the harbour trip", "id": f"t{i}"}
+
+
+async def _marked(http: httpx.AsyncClient, sid: str) -> list[str]:
+    r = await http.get(f"/v1/working-memory/{sid}", params={"namespace": "ns", "user_id": "u"})
+    return [m["discrete_memory_extracted"] for m in r.json()["messages"]]
+
+
+async def test_quick_puts_make_one_run(app: FastAPI, http: httpx.AsyncClient) -> None:
+    """Ten PUTs of a growing conversation within the debounce: one extraction run, of all ten
+    messages, once the session has been quiet for the debounce."""
+    extractor = recording(app)
+    messages = []
+    started = time.monotonic()
+    for i in range(10):
+        messages.append(turn(i))
+        body = {"namespace": "ns", "user_id": "u", "messages": messages}
+        assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+    assert time.monotonic() - started < DEBOUNCE  # else the test proves nothing
+    await wait_until(lambda: _all_t(http, "s", 10), timeout=10)
+    assert extractor.batches == [[f"t{i}" for i in range(10)]]
+
+
+async def _all_t(http: httpx.AsyncClient, sid: str, n: int) -> bool:
+    marks = await _marked(http, sid)
+    return len(marks) == n and set(marks) == {"t"}
+
+
+async def test_message_during_a_run_is_extracted_by_a_later_run(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """A message appended while a run is extracting is not in that run, and a later run takes
+    it (and only it): the tail of a conversation is never left behind."""
+    extractor = recording(app)
+    extractor.hold = asyncio.Event()
+    body = {"namespace": "ns", "user_id": "u", "messages": [turn(0), turn(1)]}
+    assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+    await asyncio.wait_for(extractor.started.wait(), 10)
+    late = {"namespace": "ns", "user_id": "u", "messages": [turn(2)]}
+    assert (await http.post("/v1/working-memory/s/messages", json=late)).status_code == 200
+    extractor.hold.set()
+    await wait_until(lambda: _all_t(http, "s", 3), timeout=10)
+    assert extractor.batches == [["t0", "t1"], ["t2"]]
+    found = await search(http, "harbour trip", namespace="ns")
+    assert sorted(m["extracted_from"][0] for m in found) == ["t0", "t1", "t2"]
+
+
+async def test_records_keep_scope_and_sources(app: FastAPI, http: httpx.AsyncClient) -> None:
+    """Extracted memories carry the session's namespace, user and id, the message they came
+    from, its date as event_date, and are episodic, with no LLM configured."""
+    body = {
+        "namespace": "ns",
+        "user_id": "u",
+        "messages": [
+            {"role": "user", "content": "My sister Ana lives in Lisbon", "id": "a"},
+            {"role": "assistant", "content": "Lisbon is lovely in spring", "id": "b"},
+        ],
+    }
+    r = await http.put("/v1/working-memory/trip", json=body)
+    dates = {m["id"]: m["created_at"] for m in r.json()["messages"]}
+
+    async def two() -> list[dict]:
+        found = await search(http, "Lisbon", namespace="ns")
+        return found if len(found) == 2 else []
+
+    found = {m["extracted_from"][0]: m for m in await wait_until(two, timeout=10)}
+    assert found["a"]["text"] == "user: My sister Ana lives in Lisbon"
+    assert found["b"]["text"] == "assistant: Lisbon is lovely in spring"
+    for source, memory in found.items():
+        assert (memory["namespace"], memory["user_id"], memory["session_id"]) == (
+            "ns",
+            "u",
+            "trip",
+        )
+        assert memory["memory_type"] == "episodic"
+        assert memory["event_date"] == dates[source]
+        assert memory["extraction_strategy"] == "discrete"
+
+
+async def test_a_repeated_run_adds_no_copy(app: FastAPI, http: httpx.AsyncClient) -> None:
+    """Messages extracted once and PUT back unmarked (a client's stale copy, or a worker
+    killed between storing and marking) are extracted again into the same memories."""
+    extractor = recording(app)
+    body = {"namespace": "ns", "user_id": "u", "messages": [turn(0), turn(1), turn(2)]}
+    for _ in range(2):
+        assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+        await wait_until(lambda: _all_t(http, "s", 3), timeout=10)
+    assert len(extractor.batches) == 2
+    found = await search(http, "harbour trip", namespace="ns")
+    assert sorted(m["extracted_from"][0] for m in found) == ["t0", "t1", "t2"]
