@@ -43,7 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
             if settings.run_worker:  # else `remem worker` processes run the tasks
                 await stack.enter_async_context(running_worker(res))
             app.state.resources = res
-            yield
+            try:
+                yield
+            finally:
+                # FastAPI keeps each route's endpoint in a module-level cache, and FastAPIOffline's
+                # /docs endpoints close over the app: an app outlives its lifespan. Its
+                # Resources (the embedding model's table among them) must not: 35 MB an app,
+                # which made a test run that builds hundreds of apps grow past 10 GB.
+                del app.state.resources
 
     # /docs and /redoc with their scripts served by remem itself, not from a CDN: they work
     # offline and behind a firewall.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -86,12 +87,21 @@ def build_server(
 ) -> MCPServer:
     """The MCP server over the services ``resources()`` returns (asked per call, so the HTTP
     app can build it before its lifespan has made them)."""
-    server = MCPServer(
-        "remem",
-        instructions="Long-term and working memory for this agent: search what you know about "
-        "the user before answering, and store durable facts, preferences and events as you learn "
-        "them.",
-    )
+    # The SDK's server calls logging.basicConfig with a rich handler, which takes the root
+    # logger of a process that has not set up logging yet (lines wrapped over several): a
+    # handler held meanwhile makes that call do nothing, and remem's own setup (remem.logs) or
+    # the embedding application's stays in charge.
+    root, placeholder = logging.getLogger(), logging.NullHandler()
+    root.addHandler(placeholder)
+    try:
+        server = MCPServer(
+            "remem",
+            instructions="Long-term and working memory for this agent: search what you know "
+            "about the user before answering, and store durable facts, preferences and events "
+            "as you learn them.",
+        )
+    finally:
+        root.removeHandler(placeholder)
 
     def namespace_or_default(namespace: str | None) -> str | None:
         return namespace or url_namespace.get() or default_namespace
