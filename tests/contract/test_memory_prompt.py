@@ -90,6 +90,18 @@ async def test_memory_prompt_renders_the_session_and_memories_as_upstream(
     }
 
 
+async def test_memory_prompt_with_a_session_only(ams: MemoryAPIClient) -> None:
+    prompt = await ams.memory_prompt(
+        "and the hotel?", session_id="chat", namespace=NS, user_id="alice"
+    )
+    assert texts(prompt) == [
+        ("system", "## A summary of the conversation so far:\nAlice wants to travel in spring."),
+        *TURNS,
+        ("user", "and the hotel?"),
+    ]
+    assert prompt["long_term_memories"] is None
+
+
 async def test_hydrate_memory_prompt_searches_long_term_memory_only(ams: MemoryAPIClient) -> None:
     prompt = await ams.hydrate_memory_prompt(
         "river view hotel", namespace={"eq": NS}, user_id={"eq": "bob"}, limit=5
