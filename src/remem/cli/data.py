@@ -14,6 +14,7 @@ import typer
 from pydantic import BaseModel
 
 from remem.config import Settings
+from remem.progress import report
 
 T = TypeVar("T")
 
@@ -67,10 +68,6 @@ def _print(value: BaseModel | dict[str, Any] | list[Any], as_json: bool, human: 
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         typer.echo(human)
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -213,17 +210,18 @@ def export(
             if output is None:
                 return await export_memories(
                     res.long_term, sys.stdout, namespace=namespace, user_id=user_id,
-                    progress=_stderr,
+                    progress=report,
                 )  # fmt: skip
             with output.open("w", encoding="utf-8") as out:
                 return await export_memories(
-                    res.long_term, out, namespace=namespace, user_id=user_id, progress=_stderr
+                    res.long_term, out, namespace=namespace, user_id=user_id, progress=report
                 )
 
         return go()
 
     done = _with_resources(data_dir, redis_url, run)
-    _stderr(f"exported {done.memories:,} memories in {done.seconds:.1f} s")
+    report(f"exported {done.memories:,} memories in {done.seconds:.1f} s")
+    report.end()
 
 
 @memories.command("import")
@@ -239,11 +237,12 @@ def import_(
     def run(res: Any) -> Awaitable[Any]:
         async def go() -> Any:
             with source.open(encoding="utf-8") as lines:
-                return await import_memories(res.long_term, lines, progress=_stderr)
+                return await import_memories(res.long_term, lines, progress=report)
 
         return go()
 
     done = _with_resources(data_dir, redis_url, run)
+    report.end()
     vectors = "embedded again (another model)" if done.reembedded else "kept"
     typer.echo(
         f"imported {done.memories:,} memories in {done.seconds:.1f} s (vectors {vectors}); "

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from remem.maintenance.legacy import Skip, epoch_of, invalid
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.working import session_document
 from remem.models.working import UpdateWorkingMemory
+from remem.progress import report as progress_line
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
 from remem.store.keys import LegacyKeys
@@ -204,10 +204,6 @@ def convert(
     return session_id, user_id, namespace, doc
 
 
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 async def run_migration(
     settings: Settings,
     *,
@@ -216,7 +212,7 @@ async def run_migration(
     keep_source: bool = False,
     reuse_vectors: bool = False,
     echo: Callable[[str], None] = print,
-    progress: Callable[[str], None] = _stderr,
+    progress: Callable[[str], None] = progress_line,
 ) -> MigrationReport:
     """Migrate (or with ``dry_run`` only count), print the summary with ``echo``, return it."""
     report = MigrationReport(dry_run=dry_run)
@@ -265,6 +261,7 @@ async def run_migration(
                 report.skipped |= report.long_term.skipped
         finally:
             await raw.aclose()
+    progress_line.end()  # a line redrawn on a terminal ends before the summary
     echo(report.summary())
     return report
 

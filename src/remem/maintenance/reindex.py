@@ -6,12 +6,12 @@ kept. Memories still in the JSON layout of earlier versions are first converted 
 
 from __future__ import annotations
 
-import sys
 import time
 
 from remem.config import Settings
 from remem.maintenance.convert import convert_long_term
 from remem.memory.search import index_terms
+from remem.progress import report
 from remem.runtime import Resources
 from remem.store.longterm.layout import vector_bytes
 from remem.store.schema import drop_index_versions, ensure_long_term_index
@@ -21,7 +21,7 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
     """Re-embed all memories; return how many were re-embedded."""
     async with Resources(settings, ensure_indexes=False) as res:
         redis, keys, name = res.redis, res.keys, settings.long_term_memory_index
-        await convert_long_term(redis, keys, batch=batch, progress=_stderr)
+        await convert_long_term(redis, keys, batch=batch, progress=report)
         await drop_index_versions(redis, keys, name)  # every version; the memories stay
         done = 0
         cursor = 0
@@ -47,16 +47,13 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
                 done += len(docs)
                 if time.monotonic() > next_report:  # progress on long runs; the result below
                     next_report = time.monotonic() + 2.0
-                    _stderr(f"re-embedded {done:,} memories so far")
+                    report(f"re-embedded {done:,} memories so far")
             if cursor == 0:
                 break
         await ensure_long_term_index(redis, keys, name, res.embedder.dimensions)
+        report.end()
         print(
             f"reindex: {done:,} memories re-embedded with {res.embedder.name} "
             f"({res.embedder.dimensions} dimensions)"
         )
         return done
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
