@@ -3,6 +3,7 @@ a Redis without the Query Engine, no Redis at all."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +26,9 @@ async def test_a_healthy_setup_passes_every_check(
     assert all(line.startswith("ok") for line in lines), done.stdout
     assert any("long-term index" in line and "1 memories" in line for line in lines)
     assert any(line.startswith("ok   LLM: off (") for line in lines)
+    parsed = json.loads(remem(settings, "doctor", "--json").stdout)
+    assert [c["name"] for c in parsed][:2] == ["Redis", "embedding model"]
+    assert all(c["ok"] for c in parsed)
 
 
 async def test_a_model_of_another_size_fails_and_names_reindex(

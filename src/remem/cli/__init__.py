@@ -169,14 +169,24 @@ async def _serve_mcp_stdio(settings: Settings) -> None:
 
 
 @app.command()
-def doctor(data_dir: DataDir = None, redis_url: RedisUrl = None) -> None:
+def doctor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")] = False,
+    data_dir: DataDir = None,
+    redis_url: RedisUrl = None,
+) -> None:
     """Check that this setup can serve (Redis and its modules, the embedding model, the
     indexes, the LLM) and say how to fix what cannot. Exit code: the number of failures."""
+    import dataclasses
+    import json
+
     from remem.cli.doctor import diagnose
 
     checks = asyncio.run(diagnose(_settings(data_dir, redis_url)))
-    for check in checks:
-        typer.echo(check.line())
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    else:
+        for check in checks:
+            typer.echo(check.line())
     raise typer.Exit(sum(not c.ok for c in checks))
 
 
