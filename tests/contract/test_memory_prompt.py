@@ -102,6 +102,15 @@ async def test_memory_prompt_with_a_session_only(ams: MemoryAPIClient) -> None:
     assert prompt["long_term_memories"] is None
 
 
+async def test_memory_prompt_with_a_long_term_search_only(ams: MemoryAPIClient) -> None:
+    prompt = await ams.memory_prompt(
+        "river view", long_term_search={"user_id": {"eq": "bob"}, "limit": 3}
+    )
+    got = texts(prompt)
+    assert [r for r, _ in got] == ["system", "user"] and "(ID: f-bob)" in got[0][1]
+    assert [m["id"] for m in prompt["long_term_memories"]] == ["f-bob"]
+
+
 async def test_hydrate_memory_prompt_searches_long_term_memory_only(ams: MemoryAPIClient) -> None:
     prompt = await ams.hydrate_memory_prompt(
         "river view hotel", namespace={"eq": NS}, user_id={"eq": "bob"}, limit=5
