@@ -138,14 +138,24 @@ async def test_records_keep_scope_and_sources(app: FastAPI, http: httpx.AsyncCli
         assert memory["extraction_strategy"] == "discrete"
 
 
-async def test_a_repeated_run_adds_no_copy(app: FastAPI, http: httpx.AsyncClient) -> None:
-    """Messages extracted once and PUT back unmarked (a client's stale copy, or a worker
-    killed between storing and marking) are extracted again into the same memories."""
+async def test_a_stale_put_keeps_the_marks_and_a_changed_message_is_extracted_again(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """Messages extracted once and PUT back unmarked and unchanged (a client's copy read before
+    the run) stay extracted; one whose content changed is extracted again, into the memory of
+    the same id (no copy)."""
     extractor = recording(app)
     body = {"namespace": "ns", "user_id": "u", "messages": [turn(0), turn(1), turn(2)]}
-    for _ in range(2):
-        assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
-        await wait_until(lambda: _all_t(http, "s", 3), timeout=10)
-    assert len(extractor.batches) == 2
+    assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+    await wait_until(lambda: _all_t(http, "s", 3), timeout=10)
+    assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+    assert await _marked(http, "s") == ["t", "t", "t"]  # kept by the PUT itself
+    await asyncio.sleep(DEBOUNCE + 0.5)  # a run would have started by now
+    assert len(extractor.batches) == 1
+    changed = {**body, "messages": [turn(0), {**turn(1), "content": "turn 1, corrected"}, turn(2)]}
+    assert (await http.put("/v1/working-memory/s", json=changed)).status_code == 200
+    assert await _marked(http, "s") == ["t", "f", "t"]
+    await wait_until(lambda: _all_t(http, "s", 3), timeout=10)
+    assert extractor.batches[1:] == [["t1"]]
     found = await search(http, "harbour trip", namespace="ns")
     assert sorted(m["extracted_from"][0] for m in found) == ["t0", "t1", "t2"]

@@ -21,9 +21,34 @@ from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.query import conjunction, numeric_not, numeric_range, tag_equals
 
+# PUT replaces the document, keeping the first created_at. A message already extracted (marked
+# "t" in the stored document) and sent again unchanged (same id, role and content) stays marked:
+# a client's copy read before extraction finished (agent-memory-client's append is a GET, then
+# a PUT) must not make the messages be extracted, and sent to an LLM, again.
 _PUT = """
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
+local done = {}
+local extracted = redis.call('JSON.GET', KEYS[1],
+  '$.messages[?(@.discrete_memory_extracted=="t")]')
+if extracted and extracted ~= '[]' then
+  for _, m in ipairs(cjson.decode(extracted)) do
+    if type(m.id) == 'string' then done[m.id] = m end
+  end
+end
 redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
+if next(done) then
+  local new = cjson.decode(ARGV[1]).messages
+  if type(new) == 'table' then
+    for i, m in ipairs(new) do
+      local was = type(m) == 'table' and done[m.id]
+      if was and m.discrete_memory_extracted ~= 't' and was.content == m.content
+          and was.role == m.role then
+        redis.call('JSON.SET', KEYS[1], '$.messages[' .. (i - 1) .. '].discrete_memory_extracted',
+          '"t"')
+      end
+    end
+  end
+end
 local created = false
 if old and old ~= '[]' and old ~= '[null]' then
   created = string.sub(old, 2, -2)
