@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from remem.api.app import create_app
 from remem.config import Settings
 from remem.memory.extraction import Batch
-from remem.memory.llm_extraction import LLMExtractor
+from remem.memory.llm_extraction import CONTEXT_FLOOR, CONTEXT_SHARE, LLMExtractor
 from remem.models.memory import MemoryRecord
 from tests.helpers import wait_until
 from tests.lifecycle.conftest import DEBOUNCE, search
@@ -46,6 +46,7 @@ def first_asks(llm: FakeLLM) -> list[Call]:
 
 
 def _data(call: Call) -> dict[str, Any] | None:
+    """The batch a call sends (its last message; a repair's comes before its answer)."""
     try:
         value = json.loads(call.messages[-1]["content"])
     except json.JSONDecodeError:
@@ -54,8 +55,9 @@ def _data(call: Call) -> dict[str, Any] | None:
 
 
 def data(call: Call) -> dict[str, Any]:
-    value = _data(call)
-    assert value is not None
+    users = [m for m in call.messages if m["role"] == "user"]
+    value = json.loads(users[0]["content"])
+    assert isinstance(value, dict)
     return value
 
 
@@ -71,7 +73,7 @@ def one_per_message(call: Call) -> Answer:
         return Answer.json({"verdicts": verdicts})
     memories = [
         {
-            "text": f"User said: {m['text']}",
+            "text": f"User said: {m['text'][:200]}",
             "memory_type": "semantic",
             "topics": ["harbour"],
             "entities": ["User"],
@@ -267,7 +269,7 @@ async def test_records_keep_scope_sources_and_grounding(
     assert sent["user_id"] == "u"
     for message, original in zip(sent["messages"], stored["messages"], strict=True):
         assert message["text"] == original["content"]
-        assert message["at"][:19] == original["created_at"][:19]
+        assert message["at"] == original["created_at"][:16] + "Z"
     found = {m["text"]: m for m in await search(http, "Lisbon", namespace="ns")}
     assert set(found) == {
         "User's sister Ana flew to Lisbon on 2026-11-30",
@@ -435,3 +437,20 @@ async def test_summary_makes_one_memory_and_preferences_only_semantic(
     )
     (pref,) = await search(http, "ferries", session_id="pref")
     assert (pref["memory_type"], pref["event_date"]) == ("semantic", None)
+
+
+async def test_long_context_is_cut_to_its_budget(llm: FakeLLM, http: httpx.AsyncClient) -> None:
+    """Context costs at most CONTEXT_FLOOR + CONTEXT_SHARE of the new text: long earlier turns
+    are sent as their last characters, not whole, so a conversation is not sent over and over."""
+    long_turns = [
+        {"role": "user", "content": f"long turn {i} " + "word " * 400, "id": f"l{i}"}
+        for i in range(4)
+    ]
+    await put(http, long_turns)
+    await wait_until(all_marked(http, 4), timeout=10)
+    await append(http, [{"role": "user", "content": "and she agreed", "id": "n"}])
+    await wait_until(all_marked(http, 5), timeout=10)
+    context = data(extraction_calls(llm)[1])["context"]
+    budget = CONTEXT_FLOOR + int(CONTEXT_SHARE * len("and she agreed"))
+    assert [m["id"] for m in context] == ["l3"]
+    assert context[0]["text"] == "..." + long_turns[3]["content"][-budget:]

@@ -2,9 +2,10 @@
 the memories with their type, topics, entities, event date and the messages they came from
 (the upstream server made one call per message plus one each for topics and entities).
 
-The prompt holds only the batch: its new messages and the few before them as context, each with
-its id, date and role, and the session's user id, so "yesterday" and "she" are grounded against
-the message that says them; the run after it sends only the messages that arrived since.
+The prompt holds only the batch: its new messages and the end of the few before them as context
+(``CONTEXT_FLOOR``), each with its id, date and role, and the session's user id, so "yesterday"
+and "she" are grounded against the message that says them; the run after it sends only the
+messages that arrived since.
 
 Strategies, per session, by ``long_term_memory_strategy`` (as AMS 0.15.2):
 - ``discrete`` (default): facts, preferences and events as separate memories;
@@ -54,6 +55,13 @@ MAX_LABELS = 10
 MAX_MEMORIES = 50  # per batch: a runaway answer is refused and repaired, not stored
 MAX_CUSTOM_PROMPT = 4000  # characters of a session's custom prompt sent to the LLM
 DEFAULT_SUMMARY_WORDS = 500
+# Context sent with a batch, in characters: a fixed floor (the end of the previous turn, for
+# "she" and "there") plus a share of the new messages' length, the latest context kept, older
+# context cut from its start. Each message is then sent about 1.25 times over a conversation
+# (bench/lifecycle.py measures it) instead of up to 1 + CONTEXT_MESSAGES times when a batch is
+# one exchange.
+CONTEXT_FLOOR = 160
+CONTEXT_SHARE = 0.25
 
 Label = Annotated[str, Field(min_length=1, max_length=MAX_LABEL)]
 
@@ -109,12 +117,29 @@ Owner's description: {custom}""",
 
 
 def _stamp(when: datetime) -> str:
+    """To the minute: enough to ground "yesterday", 3 characters fewer per message."""
     aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _message(m: MemoryMessage) -> dict[str, str]:
-    return {"id": m.id, "at": _stamp(m.created_at), "role": m.role, "text": m.content}
+def _message(m: MemoryMessage, text: str | None = None) -> dict[str, str]:
+    content = m.content if text is None else text
+    return {"id": m.id, "at": _stamp(m.created_at), "role": m.role, "text": content}
+
+
+def _context(batch: Batch) -> list[dict[str, str]]:
+    """The batch's context within its budget (``CONTEXT_FLOOR``), latest first kept."""
+    budget = CONTEXT_FLOOR + int(CONTEXT_SHARE * sum(len(m.content) for m in batch.messages))
+    kept: list[dict[str, str]] = []
+    for message in reversed(batch.context):
+        if budget <= 0:
+            break
+        text = message.content
+        if len(text) > budget:
+            text = "..." + text[len(text) - budget :]
+        budget -= len(message.content)
+        kept.append(_message(message, text))
+    return kept[::-1]
 
 
 def batch_prompt(batch: Batch) -> tuple[list[dict[str, Any]], type[BaseModel]]:
@@ -134,7 +159,7 @@ def batch_prompt(batch: Batch) -> tuple[list[dict[str, Any]], type[BaseModel]]:
     system = COMMON.format(max_text=MAX_TEXT, max_labels=MAX_LABELS) + task
     data = {
         "user_id": batch.session.user_id,
-        "context": [_message(m) for m in batch.context],
+        "context": _context(batch),
         "messages": [_message(m) for m in batch.messages],
     }
     # One message per line: compact, and a message's text cannot break out of its JSON string.
