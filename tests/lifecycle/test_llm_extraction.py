@@ -457,3 +457,17 @@ async def test_long_context_is_cut_to_its_budget(llm: FakeLLM, http: httpx.Async
     budget = CONTEXT_BUDGET
     assert [m["id"] for m in context] == ["l3"]
     assert context[0]["text"] == "..." + long_turns[3]["content"][-budget:]
+
+
+async def test_a_summary_may_be_as_long_as_its_word_limit(
+    llm: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    """The summary strategy allows max_summary_length words (500 by default), longer than a
+    discrete memory's 1,000 characters: a 480-word summary is stored, not refused forever."""
+    text = " ".join(["harbour"] * 480)
+    llm.script(Answer.json({"memories": [{"text": text}]}))
+    await put(http, [turn(0)], long_term_memory_strategy={"strategy": "summary"})
+    await wait_until(all_marked(http, 1), timeout=10)
+    assert len(extraction_calls(llm)) == 1
+    (found,) = await search(http, "harbour", session_id="s")
+    assert found["text"] == text
