@@ -471,3 +471,28 @@ async def test_a_summary_may_be_as_long_as_its_word_limit(
     assert len(extraction_calls(llm)) == 1
     (found,) = await search(http, "harbour", session_id="s")
     assert found["text"] == text
+
+
+async def test_labels_the_store_would_refuse_are_cleaned_not_retried_forever(
+    llm: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    """Topics and entities the long-term store refuses as tag values (edge whitespace, control
+    characters) are tidied or dropped: refusing them failed the run, every retry the same."""
+    bad = {
+        "memories": [
+            {
+                "text": "User sails at the harbour",
+                "topics": [" sailing ", "sea\ntrips", "\t"],
+                "entities": ["User", "harbour\x00"],
+            }
+        ]
+    }
+    llm.respond = lambda call: (
+        Answer.json(bad) if schema_name(call) in EXTRACT else one_per_message(call)
+    )
+    await put(http, [turn(0)])
+    await wait_until(all_marked(http, 1), timeout=10)
+    (found,) = await search(http, "harbour", session_id="s")
+    assert found["topics"] == ["sailing", "sea trips"]
+    assert found["entities"] == ["User", "harbour"]
+    assert len(extraction_calls(llm)) == 1

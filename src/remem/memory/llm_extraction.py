@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -42,12 +43,14 @@ from pydantic import BaseModel, Field
 
 from remem.llm.client import LLMClient
 from remem.memory.extraction import Batch
+from remem.memory.identifiers import id_problem
 from remem.models.bounds import StoredDatetime
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.working import MemoryMessage
 from remem.store.working import Session
 
 log = logging.getLogger(__name__)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 MAX_TEXT = 1000  # characters of one extracted memory (upstream's custom-output limit)
 MAX_LABEL = 100  # characters of one topic or entity (likewise)
@@ -184,6 +187,15 @@ def batch_prompt(batch: Batch) -> tuple[list[dict[str, Any]], type[BaseModel]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}], schema
 
 
+def _labels(values: list[str]) -> list[str]:
+    """Topics or entities as the store takes them: whitespace and control characters collapsed
+    to single spaces, empty ones and repeats dropped. The store refuses such tag values (it
+    could not match them exactly), and refusing the model's labels would fail the run on every
+    retry."""
+    cleaned = (" ".join(_CONTROL.sub(" ", value).split()) for value in values)
+    return [v for v in dict.fromkeys(cleaned) if v and id_problem("label", v) is None]
+
+
 def llm_memory_id(session: Session, sources: list[str], text: str) -> str:
     """Stable for the same session, cited messages and text (see the module's docstring)."""
     scope = "\x1f".join((session.namespace or "", session.user_id or "", session.session_id))
@@ -221,8 +233,8 @@ class LLMExtractor:
                     id=llm_memory_id(batch.session, sources, text),
                     text=text,
                     memory_type=MemoryTypeEnum(kind),
-                    topics=list(dict.fromkeys(memory.topics)),
-                    entities=list(dict.fromkeys(memory.entities)),
+                    topics=_labels(memory.topics),
+                    entities=_labels(memory.entities),
                     event_date=event_date,
                     extracted_from=sources,
                     extraction_strategy=batch.strategy.strategy,
