@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from remem.api.app import create_app
 from remem.config import Settings
 from remem.memory.extraction import Batch
-from remem.memory.llm_extraction import CONTEXT_BUDGET, LLMExtractor
+from remem.memory.llm_extraction import CONTEXT_BUDGET, MAX_BATCH_CHARS, LLMExtractor
 from remem.models.memory import MemoryRecord
 from tests.helpers import wait_until
 from tests.lifecycle.conftest import DEBOUNCE, search
@@ -496,3 +496,24 @@ async def test_labels_the_store_would_refuse_are_cleaned_not_retried_forever(
     assert found["topics"] == ["sailing", "sea trips"]
     assert found["entities"] == ["User", "harbour"]
     assert len(extraction_calls(llm)) == 1
+
+
+async def test_a_batch_too_big_for_one_call_is_sent_in_parts(
+    llm: FakeLLM, http: httpx.AsyncClient
+) -> None:
+    """A whole long thread PUT at once is sent in parts of at most MAX_BATCH_CHARS of new text
+    (a model's context window is finite: one call of everything would be refused on every
+    retry), each message once, each part with the end of the one before as context."""
+    big = [
+        {"role": "user", "content": f"part {i} " + "harbour " * 250, "id": f"b{i}"}
+        for i in range(20)
+    ]
+    await put(http, big)
+    await wait_until(all_marked(http, 20), timeout=15)
+    calls = extraction_calls(llm)
+    sent = [sent_ids(c) for c in calls]
+    assert len(calls) >= 2
+    assert [i for part in sent for i in part] == [f"b{i}" for i in range(20)]
+    for call in calls:
+        assert sum(len(m["text"]) for m in data(call)["messages"]) <= MAX_BATCH_CHARS
+    assert sent_ids(calls[1], "context") == [sent[0][-1]]

@@ -1,6 +1,7 @@
 """Extraction with an LLM: one chat completion per batch (``remem.memory.extraction``) returns
 the memories with their type, topics, entities, event date and the messages they came from
-(the upstream server made one call per message plus one each for topics and entities).
+(the upstream server made one call per message plus one each for topics and entities). A batch
+of more than ``MAX_BATCH_CHARS`` of new text (a long thread PUT at once) is sent in parts.
 
 The prompt holds only the batch: its new messages and the end of the few before them as context
 (``CONTEXT_BUDGET``), each with its id, date and role, and the session's user id, so "yesterday"
@@ -35,7 +36,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -55,7 +56,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_TEXT = 1000  # characters of one extracted memory (upstream's custom-output limit)
 MAX_LABEL = 100  # characters of one topic or entity (likewise)
 MAX_LABELS = 10
-MAX_MEMORIES = 50  # per batch: a runaway answer is refused and repaired, not stored
+MAX_MEMORIES = 100  # per call: a runaway answer is refused and repaired, not stored
+# New text per call, in characters (~4,000 tokens): a thread PUT whole is sent in parts, since
+# one call of everything could exceed the model's context window and be refused on every retry.
+# A single longer message is sent cut to this length.
+MAX_BATCH_CHARS = 16_000
 MAX_CUSTOM_PROMPT = 4000  # characters of a session's custom prompt sent to the LLM
 DEFAULT_SUMMARY_WORDS = 500
 MAX_SUMMARY_WORDS = 1000
@@ -178,7 +183,7 @@ def batch_prompt(batch: Batch) -> tuple[list[dict[str, Any]], type[BaseModel]]:
     data = {
         "user_id": batch.session.user_id,
         "context": _listed(_context(batch)),
-        "messages": _listed([(m, m.content) for m in batch.messages]),
+        "messages": _listed([(m, m.content[:MAX_BATCH_CHARS]) for m in batch.messages]),
     }
     # One message per line: compact, and a message's text cannot break out of its JSON string.
     user = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -204,6 +209,24 @@ def llm_memory_id(session: Session, sources: list[str], text: str) -> str:
     return f"llm-{digest[:32]}"
 
 
+def parts(batch: Batch) -> list[Batch]:
+    """The batch in parts of at most ``MAX_BATCH_CHARS`` of new text (one part, nearly always),
+    each after the first with the end of the one before as its context."""
+    chunks: list[list[MemoryMessage]] = [[]]
+    size = 0
+    for message in batch.messages:
+        if chunks[-1] and size + len(message.content) > MAX_BATCH_CHARS:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(message)
+        size += len(message.content)
+    split, context = [], list(batch.context)
+    for chunk in chunks:
+        split.append(replace(batch, messages=chunk, context=context))
+        context = chunk
+    return split
+
+
 @dataclass
 class LLMExtractor:
     """One chat completion per batch; see the module's docstring."""
@@ -211,6 +234,12 @@ class LLMExtractor:
     client: LLMClient
 
     async def extract(self, batch: Batch) -> list[MemoryRecord]:
+        records: list[MemoryRecord] = []
+        for part in parts(batch):
+            records.extend(await self._extract(part))
+        return records
+
+    async def _extract(self, batch: Batch) -> list[MemoryRecord]:
         messages, schema = batch_prompt(batch)
         answer = await self.client.complete_json(messages, schema)
         extracted: list[ExtractedMemory] = getattr(answer, "memories", [])
