@@ -14,7 +14,8 @@ from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
-from remem.memory.extraction import Extraction
+from remem.memory.extraction import Extraction, VerbatimExtractor
+from remem.memory.llm_extraction import LLMExtractor
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.promotion import Promoter
@@ -99,8 +100,10 @@ class Resources:
             )
             await self.tasks.__aenter__()
             self.working.scheduler = self.tasks
+            # With an LLM, one chat completion per batch; without, verbatim episodic memories.
+            extractor = LLMExtractor(self.llm) if self.llm is not None else VerbatimExtractor()
             self.lifecycle = Lifecycle(
-                Promoter(store, self.long_term), Extraction(store, self.long_term)
+                Promoter(store, self.long_term), Extraction(store, self.long_term, extractor)
             )
         except BaseException:
             await self._close()

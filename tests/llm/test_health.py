@@ -44,7 +44,7 @@ async def test_health_with_an_llm(settings: Settings) -> None:
     assert isinstance(llm, dict)
     assert (llm["configured"], llm["model"], llm["reason"]) == (True, "local-model", None)
     assert llm["features"]["deduplication"]["uses_llm"] is True
-    assert llm["features"]["extraction"]["uses_llm"] is False  # not built yet
+    assert llm["features"]["extraction"]["uses_llm"] is True
 
 
 async def test_a_base_url_without_a_model_is_off_and_says_so(settings: Settings) -> None:

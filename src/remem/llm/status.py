@@ -30,9 +30,9 @@ FEATURES: dict[str, tuple[bool, str, str]] = {
         "only memories whose text is the same after normalisation merge",
     ),
     "extraction": (
-        False,
-        "messages become discrete memories with topics, entities and dates (not built yet: "
-        "messages become verbatim episodic memories, as without an LLM)",
+        True,
+        "each debounced batch of new messages becomes memories with topics, entities and "
+        "dates by the session's strategy, in one LLM call",
         "each message becomes an episodic memory of its own words, after a debounce",
     ),
     "summarisation": (
