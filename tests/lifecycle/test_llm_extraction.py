@@ -22,6 +22,7 @@ from remem.config import Settings
 from remem.memory.extraction import Batch
 from remem.memory.llm_extraction import CONTEXT_BUDGET, MAX_BATCH_CHARS, LLMExtractor
 from remem.models.memory import MemoryRecord
+from remem.store.working import Session
 from tests.helpers import wait_until
 from tests.lifecycle.conftest import DEBOUNCE, search
 from tests.llm_server import Answer, Call, FakeLLM, llm_server
@@ -293,14 +294,26 @@ async def test_records_keep_scope_sources_and_grounding(
     assert await search(http, "Lisbon", namespace="other") == []
 
 
-async def test_a_rerun_of_the_same_batch_adds_no_copy(
-    llm: FakeLLM, http: httpx.AsyncClient
+async def test_a_stale_put_sends_nothing_again_and_a_rerun_adds_no_copy(
+    llm: FakeLLM, served_app: tuple[FastAPI, httpx.AsyncClient]
 ) -> None:
-    """The same messages PUT back unmarked (as after a worker killed between storing and
-    marking) and answered the same: the same ids, so no copies."""
-    for _ in range(2):
-        await put(http, [turn(0), turn(1)])
-        await wait_until(all_marked(http, 2), timeout=10)
+    """The same messages PUT back unchanged (a client's stale copy) keep their marks: nothing
+    is sent to the LLM again. Unmarked (as after a worker killed between storing and
+    marking) and answered the same, they are extracted into the same ids: no copies."""
+    app, http = served_app
+    await put(http, [turn(0), turn(1)])
+    await wait_until(all_marked(http, 2), timeout=10)
+    await put(http, [turn(0), turn(1)])
+    await asyncio.sleep(DEBOUNCE + 0.5)  # a run would have started by now
+    assert len(extraction_calls(llm)) == 1
+    res = app.state.resources
+    session = Session("s", SCOPE["user_id"], SCOPE["namespace"])
+    key = res.keys.working_memory(session.session_id, session.user_id, session.namespace)
+    await res.redis.execute_command(
+        "JSON.SET", key, "$.messages[*].discrete_memory_extracted", '"f"'
+    )
+    await res.tasks.extract(session)
+    await wait_until(all_marked(http, 2), timeout=10)
     assert len(extraction_calls(llm)) == 2
     found = await search(http, "harbour trip", namespace="ns")
     assert sorted(m["extracted_from"][0] for m in found) == ["t0", "t1"]
