@@ -18,6 +18,7 @@ from remem.memory.extraction import Extraction
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.promotion import Promoter
+from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis
@@ -102,6 +103,8 @@ class Resources:
             self.lifecycle = Lifecycle(
                 Promoter(store, self.long_term), Extraction(store, self.long_term)
             )
+            summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
+            self.lifecycle.summarization = Summarization(store, summarizer, threshold)
         except BaseException:
             await self._close()
             raise
