@@ -19,8 +19,10 @@ from fastapi import FastAPI
 
 from remem.api.app import create_app
 from remem.config import Settings
+from remem.memory.extraction import Batch, VerbatimExtractor
 from remem.memory.summarization import LLMSummarizer, Summarization
 from remem.memory.tokens import messages_tokens
+from remem.models.memory import MemoryRecord
 from remem.models.working import MemoryMessage
 from tests.helpers import wait_until
 from tests.lifecycle.conftest import DEBOUNCE
@@ -288,3 +290,34 @@ async def test_without_an_llm_the_oldest_are_trimmed_and_the_context_says_so(
     total = re.match(r"(\d+) earlier messages \(from (\S+) ", again["context"])
     assert total and total.group(2) == note.group(2)
     assert int(total.group(1)) + len(again["messages"]) == 50
+
+
+@dataclass
+class HeldExtraction(VerbatimExtractor):
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def extract(self, batch: Batch) -> list[MemoryRecord]:
+        await self.release.wait()
+        return await super().extract(batch)
+
+
+async def test_messages_are_summarised_only_once_extracted(
+    app: FastAPI, http: httpx.AsyncClient, llm: FakeLLM
+):
+    """A message leaves the session only once extraction took it to long-term memory: while
+    extraction is held, the session stays as written; once it ran, the summary follows."""
+    extraction = HeldExtraction()
+    app.state.resources.lifecycle.extraction.extractor = extraction
+    messages = [turn(i) for i in range(30)]
+    await http.put(f"{WM}/e", json={**SCOPE, "messages": messages}, params=WINDOW)
+    try:
+        await asyncio.sleep(DEBOUNCE + 2.0)  # the first run and its first retry
+        doc = await get(http, "e")
+        assert doc["context"] is None and len(doc["messages"]) == 30
+        assert not llm.calls
+    finally:
+        extraction.release.set()
+    doc = await summarised(http, "e")
+    assert covered(doc["context"]) + [m["id"] for m in doc["messages"]] == [
+        m["id"] for m in messages
+    ]

@@ -15,6 +15,9 @@ Rules:
   the context is still the one summarised; messages appended meanwhile stay. A PUT that
   replaced them (or a concurrent run that patched first) makes the patch a no-op; the run
   then starts again from a fresh read.
+- Only messages already extracted into long-term memory (``discrete_memory_extracted`` "t")
+  leave the session: a run finding others among the oldest raises before calling the LLM,
+  and the task's retry (1 s, doubling) runs after extraction, whose debounce is the same.
 - LLM failures (unreachable, or invalid output twice) raise: nothing is written and the task
   is retried (``tasks.jobs``).
 - Without an LLM, ``TrimNote`` records what was removed, deterministically:
@@ -49,6 +52,10 @@ ATTEMPTS = 3  # reads of a session that keeps changing under a run, before the t
 
 class SessionChanged(Exception):
     """The session changed under every attempt of a run (retried by the task)."""
+
+
+class NotExtractedYet(Exception):
+    """Messages due for summarisation are not extracted yet (retried by the task)."""
 
 
 def due(messages: Sequence[MemoryMessage], window: int, threshold: float) -> bool:
@@ -197,6 +204,12 @@ class Summarization:
         older, _ = split(messages, window, self.threshold)
         if not older:
             return 0
+        waiting = sum(m.discrete_memory_extracted != "t" for m in older)
+        if waiting:  # removed now, they would never reach long-term memory
+            raise NotExtractedYet(
+                f"{waiting} of the {len(older)} messages to summarise in session "
+                f"{session.session_id} are not extracted yet"
+            )
         previous: str | None = doc.get("context")
         summary = previous
         for chunk in chunks(older, self.chunk_tokens):
