@@ -66,7 +66,9 @@ def due(messages: Sequence[MemoryMessage], window: int, threshold: float) -> boo
 def split(
     messages: Sequence[MemoryMessage], window: int, threshold: float
 ) -> tuple[list[MemoryMessage], list[MemoryMessage]]:
-    """(oldest messages to summarise, newest messages to keep verbatim)."""
+    """(oldest messages to summarise, newest messages to keep verbatim). The kept ones fit
+    half the window, or 5/7 of the threshold when that is lower (the ratio of the default
+    0.7 threshold to half the window), so a run always ends well under the threshold."""
     budget = window * min(KEEP_SHARE, threshold * KEEP_SHARE / 0.7)
     kept = 0
     used = 0
