@@ -19,6 +19,7 @@ from remem.memory.llm_extraction import LLMExtractor
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.promotion import Promoter
+from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis
@@ -105,6 +106,8 @@ class Resources:
             self.lifecycle = Lifecycle(
                 Promoter(store, self.long_term), Extraction(store, self.long_term, extractor)
             )
+            summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
+            self.lifecycle.summarization = Summarization(store, summarizer, threshold)
         except BaseException:
             await self._close()
             raise

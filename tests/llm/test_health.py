@@ -33,6 +33,9 @@ async def test_health_without_an_llm_says_what_is_off_and_why(settings: Settings
     assert dedup["uses_llm"] is False
     assert dedup["without_llm"] == "only memories whose text is the same after normalisation merge"
     assert set(llm["features"]) == {"deduplication", "extraction", "summarisation", "summary_views"}
+    summarisation = llm["features"]["summarisation"]
+    assert summarisation["built"] is True and summarisation["uses_llm"] is False
+    assert "trimmed" in summarisation["without_llm"]
 
 
 async def test_health_with_an_llm(settings: Settings) -> None:
@@ -45,6 +48,7 @@ async def test_health_with_an_llm(settings: Settings) -> None:
     assert (llm["configured"], llm["model"], llm["reason"]) == (True, "local-model", None)
     assert llm["features"]["deduplication"]["uses_llm"] is True
     assert llm["features"]["extraction"]["uses_llm"] is True
+    assert llm["features"]["summarisation"]["uses_llm"] is True
 
 
 async def test_a_base_url_without_a_model_is_off_and_says_so(settings: Settings) -> None:

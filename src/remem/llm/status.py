@@ -36,9 +36,11 @@ FEATURES: dict[str, tuple[bool, str, str]] = {
         "each message becomes an episodic memory of its own words, after a debounce",
     ),
     "summarisation": (
-        False,
-        "the oldest messages are summarised into the session's context (not built yet)",
-        "the oldest messages are trimmed and the response says so (not built yet)",
+        True,
+        "past the threshold of the window a write names, the oldest messages are summarised "
+        "in order into the session's context, merged with the previous summary",
+        "past the threshold, the oldest messages are trimmed and the context says how many "
+        "and the dates they span",
     ),
     "summary_views": (
         False,

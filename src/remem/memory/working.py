@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from remem.config import default
 from remem.errors import Conflict, InvalidInput, NotFound
 from remem.memory.identifiers import check_id, optional_id
+from remem.memory.summarization import due
 from remem.memory.tokens import context_window, keep_within, messages_tokens, usage_percentages
 from remem.memory.unreadable import Unreadable, reason
 from remem.models.working import (
@@ -87,6 +88,8 @@ class Scheduler(Protocol):
 
     async def written(self, session: Session, *, messages: bool, memories: bool) -> None: ...
 
+    async def summarize(self, session: Session, window: int) -> None: ...
+
 
 def _unextracted(messages: list[dict[str, Any]]) -> bool:
     return any(m.get("discrete_memory_extracted") != "t" for m in messages)
@@ -127,7 +130,7 @@ class WorkingMemoryService:
             messages, memories = _unextracted(doc["messages"]), _unpersisted(doc["memories"])
             if messages or memories:
                 await self.scheduler.written(session, messages=messages, memories=memories)
-        return self._response(doc, model_name, context_window_max)
+        return await self._written(session, doc, model_name, context_window_max)
 
     async def append(
         self,
@@ -160,7 +163,7 @@ class WorkingMemoryService:
         doc = await self.store.append(session, new_doc, messages, now, ttl)
         if self.scheduler is not None and _unextracted(messages):
             await self.scheduler.written(session, messages=True, memories=False)
-        return self._response(doc, model_name, context_window_max)
+        return await self._written(session, doc, model_name, context_window_max)
 
     async def delete(self, session_id: str, *, namespace: str | None, user_id: str | None) -> None:
         """Delete the session; deleting a session that does not exist is not an error."""
@@ -243,6 +246,25 @@ class WorkingMemoryService:
                 "pass namespace and user_id to choose"
             )
         return matches[0] if matches else None
+
+    async def _written(
+        self,
+        session: Session,
+        doc: dict[str, Any],
+        model_name: str | None,
+        context_window_max: int | None,
+    ) -> WorkingMemoryResponse:
+        """The response to a write, scheduling summarisation when the messages passed the
+        threshold of the window the write named (``memory.summarization``)."""
+        response = self._response(doc, model_name, context_window_max)
+        window = context_window(model_name, context_window_max)
+        if (
+            window
+            and self.scheduler is not None
+            and due(response.messages, window, self.summarization_threshold)
+        ):
+            await self.scheduler.summarize(session, window)
+        return response
 
     def _response(
         self,

@@ -133,6 +133,27 @@ end
 return marked
 """
 
+# Summarisation's patch: set ``context`` to ARGV[2] and remove the first #ARGV-2 messages, only
+# if the document still starts with exactly those messages (ids ARGV[3..], in order) and its
+# context is still ARGV[1] (JSON text, as read): messages appended meanwhile stay, and a PUT
+# that replaced the messages or the context makes it a no-op (0). Returns 1 when applied.
+_SUMMARIZED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local count = #ARGV - 2
+local n = redis.call('JSON.ARRLEN', KEYS[1], '$.messages')[1]
+if not n or n <= count then return 0 end
+local function first(path)
+  return cjson.decode(redis.call('JSON.GET', KEYS[1], path))[1]
+end
+if first('$.context') ~= cjson.decode(ARGV[1]) then return 0 end
+for i = 0, count - 1 do
+  if first('$.messages[' .. i .. '].id') ~= ARGV[i + 3] then return 0 end
+end
+redis.call('JSON.ARRTRIM', KEYS[1], '$.messages', count, n - 1)
+redis.call('JSON.SET', KEYS[1], '$.context', ARGV[2])
+return 1
+"""
+
 SortField = Literal["created_at", "updated_at"]
 ItemArray = Literal["messages", "memories"]
 
@@ -213,6 +234,7 @@ class WorkingMemoryStore:
         self._append = self.redis.register_script(_APPEND)
         self._pending = self.redis.register_script(_PENDING)
         self._mark = self.redis.register_script(_MARK)
+        self._summarized = self.redis.register_script(_SUMMARIZED)
 
     # -- documents ---------------------------------------------------------------------------
     def _key(self, session: Session) -> str:
@@ -284,6 +306,15 @@ class WorkingMemoryStore:
             return 0
         args = [array, field, json.dumps(value), *raw]
         return int(await self._mark(keys=[self._key(session)], args=args))
+
+    async def summarized(
+        self, session: Session, previous: str | None, context: str, ids: Sequence[str]
+    ) -> bool:
+        """Replace the context ``previous`` (as read) by ``context`` and remove the messages
+        ``ids``, in one script, if they are still the document's first messages in that
+        order and its context is still ``previous``; False (nothing written) otherwise."""
+        args = [json.dumps(previous), json.dumps(context), *ids]
+        return bool(await self._summarized(keys=[self._key(session)], args=args))
 
     # -- index -------------------------------------------------------------------------------
     async def find(

@@ -19,6 +19,7 @@ from docket import CurrentDocket, Docket, ExponentialRetry
 
 from remem.memory.extraction import Extraction
 from remem.memory.promotion import Promoter
+from remem.memory.summarization import Summarization
 from remem.store.working import Session
 
 Task = Callable[..., Awaitable[Any]]
@@ -36,6 +37,7 @@ class Lifecycle:
 
     promoter: Promoter
     extraction: Extraction
+    summarization: Summarization | None = None  # set by Resources once built
 
 
 _bound: dict[str, Lifecycle] = {}
@@ -80,4 +82,20 @@ async def extract_memories(
     return await _lifecycle(docket).extraction.run(session)
 
 
-TASKS: tuple[Task, ...] = (promote_memories, extract_memories)
+async def summarize_working_memory(
+    session_id: str,
+    user_id: str | None,
+    namespace: str | None,
+    window: int,
+    docket: Docket = CurrentDocket(),
+    retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
+) -> int:
+    """Fold the session's oldest messages into its context once they pass the threshold of
+    ``window`` tokens (an LLM failure raises: nothing is written, the retry runs it again)."""
+    summarization = _lifecycle(docket).summarization
+    if summarization is None:
+        raise RuntimeError("summarisation is not set up in this process")
+    return await summarization.run(Session(session_id, user_id, namespace), window)
+
+
+TASKS: tuple[Task, ...] = (promote_memories, extract_memories, summarize_working_memory)

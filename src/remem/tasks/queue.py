@@ -8,7 +8,8 @@ arguments itself, and a plain value reads the same in every process and version.
 
 Each task has one key per session, and scheduling *replaces* the task under that key:
 - promotion runs now; a second PUT before it ran coalesces with it;
-- extraction runs ``debounce`` seconds after the last write (a trailing debounce).
+- extraction runs ``debounce`` seconds after the last write (a trailing debounce);
+- summarisation likewise, after the last write that left the session past its threshold.
 A write that lands while the session's task is running schedules a new run (Docket lets the
 running one finish as superseded), so nothing written during a run waits for another write.
 """
@@ -67,15 +68,22 @@ class TaskQueue:
         """Extract the session's new messages once it has been quiet for the debounce."""
         await self._schedule(jobs.extract_memories, "extract", session, self.debounce)
 
+    async def summarize(self, session: Session, window: int) -> None:
+        """Summarise the session for a ``window``-token model once it has been quiet for the
+        debounce (its messages passed the threshold); a burst of turns makes one run."""
+        await self._schedule(
+            jobs.summarize_working_memory, "summarize", session, self.debounce, window
+        )
+
     async def _schedule(
-        self, task: jobs.Task, kind: str, session: Session, delay: timedelta
+        self, task: jobs.Task, kind: str, session: Session, delay: timedelta, *extra: int
     ) -> None:
         """Redis gone: BackendUnavailable (503, retry). The write before it is stored; the
         client's retry of that idempotent write schedules the task."""
         when = datetime.now(UTC) + delay
         schedule = self.docket.replace(task, when=when, key=self._task_key(kind, session))
         with backend_errors():
-            await schedule(session.session_id, session.user_id, session.namespace)
+            await schedule(session.session_id, session.user_id, session.namespace, *extra)
 
     async def written(self, session: Session, *, messages: bool, memories: bool) -> None:
         """A write left the session with messages to extract and/or memories to promote."""
