@@ -67,6 +67,9 @@ async def app(quick: Settings, llm: FakeLLM) -> AsyncIterator[FastAPI]:
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        # Extraction without the LLM: these tests count and read the summariser's calls only
+        # (summaries wait for extraction, which is tested with the LLM elsewhere).
+        app.state.resources.lifecycle.extraction.extractor = VerbatimExtractor()
         yield app
 
 
