@@ -108,6 +108,7 @@ class Resources:
             )
             summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
             self.lifecycle.summarization = Summarization(store, summarizer, threshold)
+            self.lifecycle.extract_again = self.tasks.extract_again
         except BaseException:
             await self._close()
             raise

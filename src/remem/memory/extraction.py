@@ -117,3 +117,8 @@ class Extraction:
         return await self.working.mark(
             session, "messages", "discrete_memory_extracted", "t", pending.raw
         )
+
+    async def left(self, session: Session) -> bool:
+        """Whether the session has messages not yet extracted (arrived during a run)."""
+        pending = await self.working.pending(session, "messages", "discrete_memory_extracted", "f")
+        return bool(pending.items)

@@ -38,6 +38,8 @@ class Lifecycle:
     promoter: Promoter
     extraction: Extraction
     summarization: Summarization | None = None  # set by Resources once built
+    # Schedules the session's next extraction after the debounce (TaskQueue.extract_again).
+    extract_again: Callable[[Session], Awaitable[None]] | None = None
 
 
 _bound: dict[str, Lifecycle] = {}
@@ -77,9 +79,15 @@ async def extract_memories(
     docket: Docket = CurrentDocket(),
     retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
 ) -> int:
-    """Turn the session's messages not yet extracted into long-term memories."""
+    """Turn the session's messages not yet extracted into long-term memories; if messages
+    arrived during the run, schedule the next run (a process schedules a session's extraction
+    once per debounce, see ``tasks.queue``, so a write during a run may not have)."""
     session = Session(session_id, user_id, namespace)
-    return await _lifecycle(docket).extraction.run(session)
+    lifecycle = _lifecycle(docket)
+    done = await lifecycle.extraction.run(session)
+    if lifecycle.extract_again is not None and await lifecycle.extraction.left(session):
+        await lifecycle.extract_again(session)
+    return done
 
 
 async def summarize_working_memory(

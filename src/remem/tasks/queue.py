@@ -8,7 +8,9 @@ arguments itself, and a plain value reads the same in every process and version.
 
 Each task has one key per session, and scheduling *replaces* the task under that key:
 - promotion runs now; a second PUT before it ran coalesces with it;
-- extraction runs ``debounce`` seconds after the last write (a trailing debounce);
+- extraction runs ``debounce`` seconds after a write, scheduled by a process at most once a
+  debounce per session (see ``extract``); a run that finds messages arrived meanwhile
+  schedules the next, so the last turns are always extracted;
 - summarisation likewise, after the last write that left the session past its threshold.
 A write that lands while the session's task is running schedules a new run (Docket lets the
 running one finish as superseded), so nothing written during a run waits for another write.
@@ -16,6 +18,8 @@ running one finish as superseded), so nothing written during a run waits for ano
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -25,6 +29,8 @@ from remem.store.connection import backend_errors
 from remem.store.keys import Keys
 from remem.store.working import Session
 from remem.tasks import jobs
+
+MEMO_SIZE = 1 << 16  # sessions whose scheduled extraction a process remembers
 
 
 def docket_name(keys: Keys) -> str:
@@ -38,6 +44,8 @@ class TaskQueue:
         self.keys = keys
         self.debounce = timedelta(seconds=debounce_seconds)
         self.docket = Docket(name=docket_name(keys), url=url)
+        # Extraction task key -> when the run this process scheduled is due (monotonic).
+        self._due: OrderedDict[str, float] = OrderedDict()
         for task in jobs.TASKS:
             self.docket.register(task)
 
@@ -65,7 +73,24 @@ class TaskQueue:
         await self._schedule(jobs.promote_memories, "promote", session, timedelta(0))
 
     async def extract(self, session: Session) -> None:
-        """Extract the session's new messages once it has been quiet for the debounce."""
+        """Extract the session's new messages after the debounce. A session this process
+        scheduled less than a debounce ago is not scheduled again: that run is still ahead and
+        will read this write's messages (and a run that finds messages arrived during it
+        schedules the next, ``jobs.extract_memories``). Scheduling costs pydocket 250-350 us
+        of CPU, which on every PUT halved the working-memory PUTs a process serves (3,400 ->
+        1,500/s at concurrency 16); per session it now costs that once per debounce."""
+        key = self._task_key("extract", session)
+        now = time.monotonic()
+        if self._due.get(key, 0.0) > now:
+            return
+        await self.extract_again(session)
+        self._due[key] = now + self.debounce.total_seconds()
+        self._due.move_to_end(key)
+        while len(self._due) > MEMO_SIZE:
+            self._due.popitem(last=False)
+
+    async def extract_again(self, session: Session) -> None:
+        """Schedule the session's extraction after the debounce, whatever was scheduled."""
         await self._schedule(jobs.extract_memories, "extract", session, self.debounce)
 
     async def summarize(self, session: Session, window: int) -> None:
