@@ -253,7 +253,13 @@ async def test_listing_never_holds_a_session_past_its_ttl(client: httpx.AsyncCli
             ends[sid] = (sent + ttl, time.time() + ttl)
 
     await asyncio.gather(*(put_expiring(sid) for sid in expiring))
-    assert (await listing(client, namespace=ns))["total"] == 400
+    # Writing 200 sessions can take longer than their TTL on a busy machine (the server's
+    # worker extracts their messages meanwhile): the first check is bounded like the others.
+    started = time.time()
+    total = (await listing(client, namespace=ns))["total"]
+    maybe = sum(1 for _, late in ends.values() if late > started)
+    sure = sum(1 for early, _ in ends.values() if early > time.time())
+    assert 200 + sure <= total <= 200 + maybe and maybe > 0, (total, sure, maybe)
     listings = 0
     latest_end = max(late for _, late in ends.values())
     while time.time() < latest_end + 1.0:
