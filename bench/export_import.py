@@ -25,16 +25,15 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import free_port, remem_command
+from _server import remem_command
 from long_term import Natural
-from migrate_ams import start_redis
+from migrate_ams import bench_redis
 
 from remem.config import Settings
 from remem.models.search import NewMemoryRecord
@@ -100,53 +99,38 @@ async def main() -> None:
     parser.add_argument("--memories", type=int, default=100_000)
     n = parser.parse_args().memories
     corpus = Natural()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        server = start_redis(port, workdir)
-        url = f"redis://127.0.0.1:{port}"
+    async with bench_redis() as (url, redis, workdir):
         env = {**os.environ, "REMEM_REDIS_URL": url}
-        redis = Redis.from_url(url)
-        try:
-            for _ in range(100):
-                try:
-                    await redis.ping()
-                    break
-                except Exception:
-                    await asyncio.sleep(0.1)
-            settings = Settings(redis_url=url)
-            async with Resources(settings) as res:
-                for start in range(0, n, 256):
-                    records = [
-                        NewMemoryRecord(id=f"m{i}", text=corpus.text(i), namespace="bench")
-                        for i in range(start, min(start + 256, n))
-                    ]
-                    await res.long_term.create(records, deduplicate=False)
-            print(f"bench/export_import.py: {n:,} memories, Redis at {url}")
-            path = Path(workdir) / "export.jsonl"
-            seconds, rss = run(["memories", "export", "-o", str(path)], env)
-            size = path.stat().st_size / n
-            raw = await raw_export(redis, Path(workdir) / "raw.jsonl")
-            print(
-                f"  export: {n / seconds:,.0f} memories/s ({seconds:,.1f} s, peak RSS {rss:,.0f} "
-                f"MiB, {size:,.0f} bytes a memory); raw HGETALL to a file {raw:,.0f}/s "
-                f"({n / seconds / raw:.2f}x)"
-            )
-            keys = [k async for k in redis.scan_iter(match=f"{PREFIX}*", count=1000)]
-            for start in range(0, len(keys), 1000):
-                await redis.delete(*keys[start : start + 1000])
-            seconds, rss = run(["memories", "import", str(path)], env)
-            left = [k async for k in redis.scan_iter(match=f"{PREFIX}*", count=1000)]
-            if len(left) != n:
-                sys.exit(f"import restored {len(left):,} of {n:,}")
-            raw = await raw_import(redis, Path(workdir) / "raw.jsonl")
-            print(
-                f"  import: {n / seconds:,.0f} memories/s ({seconds:,.1f} s, peak RSS {rss:,.0f} "
-                f"MiB); raw HSET from a file {raw:,.0f}/s ({n / seconds / raw:.2f}x)"
-            )
-        finally:
-            await redis.aclose()
-            server.terminate()
-            server.wait(timeout=30)
+        settings = Settings(redis_url=url)
+        async with Resources(settings) as res:
+            for start in range(0, n, 256):
+                records = [
+                    NewMemoryRecord(id=f"m{i}", text=corpus.text(i), namespace="bench")
+                    for i in range(start, min(start + 256, n))
+                ]
+                await res.long_term.create(records, deduplicate=False)
+        print(f"bench/export_import.py: {n:,} memories, Redis at {url}")
+        path = Path(workdir) / "export.jsonl"
+        seconds, rss = run(["memories", "export", "-o", str(path)], env)
+        size = path.stat().st_size / n
+        raw = await raw_export(redis, Path(workdir) / "raw.jsonl")
+        print(
+            f"  export: {n / seconds:,.0f} memories/s ({seconds:,.1f} s, peak RSS {rss:,.0f} "
+            f"MiB, {size:,.0f} bytes a memory); raw HGETALL to a file {raw:,.0f}/s "
+            f"({n / seconds / raw:.2f}x)"
+        )
+        keys = [k async for k in redis.scan_iter(match=f"{PREFIX}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await redis.delete(*keys[start : start + 1000])
+        seconds, rss = run(["memories", "import", str(path)], env)
+        left = [k async for k in redis.scan_iter(match=f"{PREFIX}*", count=1000)]
+        if len(left) != n:
+            sys.exit(f"import restored {len(left):,} of {n:,}")
+        raw = await raw_import(redis, Path(workdir) / "raw.jsonl")
+        print(
+            f"  import: {n / seconds:,.0f} memories/s ({seconds:,.1f} s, peak RSS {rss:,.0f} "
+            f"MiB); raw HSET from a file {raw:,.0f}/s ({n / seconds / raw:.2f}x)"
+        )
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,12 +128,31 @@ async def raw_indexed_write(redis: Redis, n: int) -> float:
     return rate
 
 
-def start_redis(port: int, workdir: str) -> subprocess.Popen[bytes]:
-    binaries = find_binaries()
-    command = [binaries.server, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir]
-    command += ["--save", "", "--appendonly", "no", "--hash-max-listpack-value", "4096"]
-    command += ["--loadmodule", binaries.search, "--loadmodule", binaries.json]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
+@asynccontextmanager
+async def bench_redis() -> AsyncIterator[tuple[str, Redis, str]]:
+    """A Redis with the Query Engine on a free TCP port (the embedded Redis's binaries, with
+    ``hash-max-listpack-value 4096`` as remem advises) in a temporary directory, answering:
+    (URL, client, directory). Stopped on exit."""
+    binaries, port = find_binaries(), free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        command = [binaries.server, "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir]
+        command += ["--save", "", "--appendonly", "no", "--hash-max-listpack-value", "4096"]
+        command += ["--loadmodule", binaries.search, "--loadmodule", binaries.json]
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: ASYNC220 - at start
+        url = f"redis://127.0.0.1:{port}"
+        redis = Redis.from_url(url)
+        try:
+            for _ in range(100):
+                try:
+                    await redis.ping()
+                    break
+                except Exception:
+                    await asyncio.sleep(0.1)
+            yield url, redis, workdir
+        finally:
+            await redis.aclose()
+            server.terminate()
+            server.wait(timeout=30)
 
 
 async def reset(redis: Redis) -> None:
@@ -167,59 +188,42 @@ async def main() -> None:
     corpus = Natural()
     texts = [corpus.text(i) for i in range(n)]
     embedder = StaticEmbedder()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as workdir:
-        server = start_redis(port, workdir)
-        url = f"redis://127.0.0.1:{port}"
-        redis = Redis.from_url(url)
-        try:
-            for _ in range(100):
-                try:
-                    await redis.ping()
-                    break
-                except Exception:
-                    await asyncio.sleep(0.1)
-            print(f"bench/migrate_ams.py: {n:,} AMS 0.15.2 long-term memories, Redis at {url}")
-            await embedder.embed_batch(texts[:256])  # loads the model
-            started = time.perf_counter()
-            for start in range(0, n, 256):
-                await embedder.embed_batch(texts[start : start + 256])
-            embed_rate = n / (time.perf_counter() - started)
-            started = time.perf_counter()
-            before = (await redis.info("memory"))["used_memory"]
-            await load(redis, n, 384, texts)
-            print(f"  loaded in {time.perf_counter() - started:,.1f} s")
-            raw_rate = await raw_copy(redis, n)
-            print(
-                f"  raw Redis copy (HGETALL + HSET, pipelines of 256): {raw_rate:,.0f} memories/s"
-            )
-            print(f"  embedding alone ({embedder.dimensions} dims): {embed_rate:,.0f} memories/s")
-            seconds = await asyncio.to_thread(migrate, url, False)
+    async with bench_redis() as (url, redis, _):
+        print(f"bench/migrate_ams.py: {n:,} AMS 0.15.2 long-term memories, Redis at {url}")
+        await embedder.embed_batch(texts[:256])  # loads the model
+        started = time.perf_counter()
+        for start in range(0, n, 256):
+            await embedder.embed_batch(texts[start : start + 256])
+        embed_rate = n / (time.perf_counter() - started)
+        started = time.perf_counter()
+        before = (await redis.info("memory"))["used_memory"]
+        await load(redis, n, 384, texts)
+        print(f"  loaded in {time.perf_counter() - started:,.1f} s")
+        raw_rate = await raw_copy(redis, n)
+        print(f"  raw Redis copy (HGETALL + HSET, pipelines of 256): {raw_rate:,.0f} memories/s")
+        print(f"  embedding alone ({embedder.dimensions} dims): {embed_rate:,.0f} memories/s")
+        seconds = await asyncio.to_thread(migrate, url, False)
+        await check(redis, n)
+        after = (await redis.info("memory"))["used_memory"]
+        indexed_rate = await raw_indexed_write(redis, n)
+        print(
+            f"  raw Redis writing the migrated hashes again into remem's index: "
+            f"{indexed_rate:,.0f} memories/s"
+        )
+        print(
+            f"  remem migrate (re-embedding): {n / seconds:,.0f} memories/s, {seconds:,.1f} s "
+            f"({n / seconds / indexed_rate:.2f}x raw indexed writes); remem memory "
+            f"{(after - before) / n:,.0f} B/memory"
+        )
+        if args.reuse_vectors:  # AMS vectors of the model's size this time
+            await reset(redis)
+            await load(redis, n, embedder.dimensions, texts)
+            seconds = await asyncio.to_thread(migrate, url, True)
             await check(redis, n)
-            after = (await redis.info("memory"))["used_memory"]
-            indexed_rate = await raw_indexed_write(redis, n)
             print(
-                f"  raw Redis writing the migrated hashes again into remem's index: "
-                f"{indexed_rate:,.0f} memories/s"
+                f"  remem migrate --reuse-vectors: {n / seconds:,.0f} memories/s, "
+                f"{seconds:,.1f} s ({n / seconds / indexed_rate:.2f}x raw indexed writes)"
             )
-            print(
-                f"  remem migrate (re-embedding): {n / seconds:,.0f} memories/s, {seconds:,.1f} s "
-                f"({n / seconds / indexed_rate:.2f}x raw indexed writes); remem memory "
-                f"{(after - before) / n:,.0f} B/memory"
-            )
-            if args.reuse_vectors:  # AMS vectors of the model's size this time
-                await reset(redis)
-                await load(redis, n, embedder.dimensions, texts)
-                seconds = await asyncio.to_thread(migrate, url, True)
-                await check(redis, n)
-                print(
-                    f"  remem migrate --reuse-vectors: {n / seconds:,.0f} memories/s, "
-                    f"{seconds:,.1f} s ({n / seconds / indexed_rate:.2f}x raw indexed writes)"
-                )
-        finally:
-            await redis.aclose()
-            server.terminate()
-            server.wait(timeout=30)
 
 
 if __name__ == "__main__":
