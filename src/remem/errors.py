@@ -4,10 +4,13 @@
 
     RememError                     code                   HTTP
     ├── InvalidInput               invalid_input          400
+    ├── Unauthenticated            unauthenticated        401  no, bad, expired or revoked credentials
+    ├── Forbidden                  forbidden              403  outside the caller's scope or role
     ├── NotFound                   not_found              404
     ├── Conflict                   conflict               409
     │   └── Unreadable             unreadable             409  a stored document cannot be read
     ├── PayloadTooLarge            too_large              413  body over REMEM_MAX_BODY_BYTES
+    ├── RateLimited                rate_limited           429  Retry-After: seconds to wait
     ├── EmbeddingMismatch          embedding_mismatch     500  vectors of the wrong shape
     ├── BackendUnavailable         backend_unavailable    503  Retry-After: 1
     │   ├── EmbeddingUnavailable   embedding_unavailable  503  Retry-After: 1
@@ -38,6 +41,35 @@ class RememError(Exception):
 class InvalidInput(RememError):
     code = "invalid_input"
     status = 400
+
+
+class Unauthenticated(RememError):
+    """No credentials, or credentials that do not hold (unknown, expired, revoked, forged).
+    The detail says which without echoing the credential; the API adds
+    ``WWW-Authenticate: Bearer``."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class Forbidden(RememError):
+    """The caller is known but may not do this: a namespace or user outside its scope, or a
+    role too low. Reads of single records outside the scope are ``NotFound`` instead, so ids
+    of other tenants' records cannot be probed."""
+
+    code = "forbidden"
+    status = 403
+
+
+class RateLimited(RememError):
+    """Too many requests from this caller; ``retry_after_seconds`` says when to come back."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after_seconds: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class NotFound(RememError):

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from remem.errors import BackendUnavailable, RememError
+from remem.errors import BackendUnavailable, RateLimited, RememError, Unauthenticated
 
 
 def json_safe(value: Any) -> Any:
@@ -48,8 +48,10 @@ def error_response(exc: RememError) -> JSONResponse:
     """The answer to ``exc``: its status, ``{"detail", "code"}``, and ``Retry-After`` when
     retrying later may succeed. Also used by the middlewares that answer before the routes."""
     headers = None
-    if isinstance(exc, BackendUnavailable):  # retryable: say when to come back
+    if isinstance(exc, BackendUnavailable | RateLimited):  # retryable: say when to come back
         headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse(
         status_code=exc.status, content={"detail": exc.detail, "code": exc.code}, headers=headers
     )
