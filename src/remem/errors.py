@@ -4,7 +4,7 @@
 
     RememError                     code                   HTTP
     ├── InvalidInput               invalid_input          400
-    ├── Unauthenticated            unauthenticated        401  no, bad, expired or revoked credentials
+    ├── Unauthenticated            unauthenticated        401  missing, unknown, expired, revoked
     ├── Forbidden                  forbidden              403  outside the caller's scope or role
     ├── NotFound                   not_found              404
     ├── Conflict                   conflict               409

@@ -10,6 +10,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from remem.auth.audit import AuditLog
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of
 from remem.llm.client import LLMClient
@@ -73,6 +74,7 @@ class Resources:
                 max_connections=self.settings.redis_max_connections,
             )
             self.versions = await check_modules(self.redis)
+            self.audit = AuditLog(self.redis, self.keys)
             spec = working_memory_index(self.keys, self.settings.working_memory_index)
             if self._ensure_indexes:
                 await ensure_index(self.redis, self.keys, spec)

@@ -47,3 +47,15 @@ def test_roles_rank() -> None:
     with pytest.raises(Forbidden):
         ONE.require("admin", "reindex")
     LOCAL_ADMIN.require("admin", "reindex")
+
+
+async def test_audit_log_keeps_entries_newest_first(resources) -> None:  # type: ignore[no-untyped-def]
+    from remem.auth.audit import AuditLog
+
+    log = AuditLog(resources.redis, resources.keys)
+    await log.record("token.create", LOCAL_ADMIN, token_id="t1")
+    await log.record("auth.failure", None, outcome="denied", reason="unknown token")
+    newest = await log.entries(2)
+    assert [e["action"] for e in newest] == ["auth.failure", "token.create"]
+    assert newest[0]["caller"] == "anonymous" and newest[0]["outcome"] == "denied"
+    assert newest[1]["caller"] == "local" and newest[1]["details"] == {"token_id": "t1"}

@@ -14,6 +14,8 @@ from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
 from remem.api.routers import health, longterm, prompt, working
+from remem.auth.authenticate import Disabled
+from remem.auth.middleware import Authenticate
 from remem.config import Settings
 from remem.models.common import ErrorResponse
 from remem.runtime import Resources
@@ -68,5 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(longterm.router)
     app.include_router(prompt.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Every request, REST and MCP, runs as the caller its credentials prove (remem.auth).
+    app.add_middleware(Authenticate, authenticator=Disabled())
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app

@@ -156,6 +156,8 @@ def mcp(
 
 
 async def _serve_mcp_stdio(settings: Settings) -> None:
+    from remem.auth import LOCAL_ADMIN
+    from remem.auth.context import acting_as
     from remem.mcp.server import build_server
     from remem.runtime import Resources
 
@@ -165,7 +167,9 @@ async def _serve_mcp_stdio(settings: Settings) -> None:
             default_namespace=settings.mcp_default_namespace,
             default_user_id=settings.mcp_default_user_id,
         )
-        await server.run_stdio_async()
+        # The local admin by default (the process runs as whoever started it).
+        with acting_as(LOCAL_ADMIN):
+            await server.run_stdio_async()
 
 
 @app.command()

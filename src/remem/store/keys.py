@@ -70,6 +70,11 @@ class Keys:
         return f"{self.prefix}migrate:ams_memory_prefixes"
 
     @property
+    def audit(self) -> str:
+        """The audit log: a stream of admin actions, erasures and auth failures."""
+        return f"{self.prefix}audit"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

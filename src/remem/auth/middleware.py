@@ -1,0 +1,55 @@
+"""``Authenticate``: a pure ASGI middleware that authenticates every HTTP request (REST and
+the MCP transport mounted beside it) and serves it as the caller it proved to be.
+
+A request that fails is answered 401 here, before any route runs. Paths in ``open_paths``
+(health, the OpenAPI document and its viewers) are served without credentials, as the local
+caller would be refused nothing there: they hold no memory.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from remem.api.errors import error_response
+from remem.auth.authenticate import Authenticator
+from remem.auth.context import acting_as
+from remem.errors import Unauthenticated
+
+OPEN_PATHS = frozenset({"/v1/health", "/health", "/openapi.json", "/docs", "/redoc"})
+
+
+class Authenticate:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        open_paths: frozenset[str] = OPEN_PATHS,
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator
+        self.open_paths = open_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        authorization = None
+        for name, value in scope.get("headers", []):
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        try:
+            principal = await self.authenticator.authenticate(authorization)
+        except Unauthenticated as exc:
+            if scope.get("path") in self.open_paths or _is_docs_asset(scope.get("path", "")):
+                await self.app(scope, receive, send)  # served with no caller: nothing to leak
+                return
+            await error_response(exc)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        with acting_as(principal):
+            await self.app(scope, receive, send)
+
+
+def _is_docs_asset(path: str) -> bool:
+    return path.startswith("/static-offline-docs")
