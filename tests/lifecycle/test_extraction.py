@@ -159,3 +159,34 @@ async def test_a_stale_put_keeps_the_marks_and_a_changed_message_is_extracted_ag
     assert extractor.batches[1:] == [["t1"]]
     found = await search(http, "harbour trip", namespace="ns")
     assert sorted(m["extracted_from"][0] for m in found) == ["t0", "t1", "t2"]
+
+
+async def test_verbatim_memory_is_found_by_words_of_the_turns_before_it(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """Without an LLM a message's memory is its own words, but keyword search also reads the
+    two messages before it ("a beagle" is found by asking about Biscuit), not the ones before
+    those: the context that won on LoCoMo (bench/locomo_extraction.py)."""
+    said = [
+        ("user", "I adopted a dog called Biscuit last week"),
+        ("assistant", "Congratulations! What breed?"),
+        ("user", "A beagle, three years old"),
+        ("assistant", "Beagles love long walks."),
+        ("user", "We walk along the canal every morning"),
+    ]
+    messages = [{"role": r, "content": c, "id": f"m{i}"} for i, (r, c) in enumerate(said)]
+    body = {"namespace": "ns", "user_id": "u", "messages": messages}
+    assert (await http.put("/v1/working-memory/dog", json=body)).status_code == 200
+
+    async def found() -> list[str]:
+        r = await http.post(
+            "/v1/long-term-memory/search",
+            json={"text": "Biscuit", "search_mode": "keyword", "session_id": {"eq": "dog"}},
+        )
+        return sorted(m["text"] for m in r.json()["memories"])
+
+    async def extracted() -> bool:
+        return await _marked(http, "dog") == ["t"] * len(said)
+
+    await wait_until(extracted, timeout=10)
+    assert await found() == sorted(f"{r}: {c}" for r, c in said[:3])

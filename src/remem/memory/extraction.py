@@ -14,8 +14,14 @@ Without an LLM, ``VerbatimExtractor`` makes one episodic memory per message, its
 message as "role: content" (the form of the upstream server's message memories). Its ids are
 derived from the session and message ids, so a run repeated after a crash, or after a client
 PUT the messages back unmarked, updates the same memories instead of adding copies.
-One memory per message rather than a window of turns: the LoCoMo comparison the issue asks
-for was not run yet.
+One memory per message, its keyword text (``search_text``) the message's date and the two
+messages before it, chosen on LoCoMo (``bench/locomo_extraction.py``: the five development
+conversations, 2,760 turns, 760 questions, evidence recall with hybrid search). At the same
+prompt size (10 turns returned) that finds 0.755 of the evidence, against 0.664 for the message
+alone and 0.675 for windows of three turns as the memory's text (20 turns: 0.815, 0.727,
+0.757). Windows win only at a fixed number of memories (0.807 at 10), because each carries three
+turns into the prompt, and they store three times the text. The context is what a run knows:
+the messages before a new one (three before: 0.746).
 """
 
 from __future__ import annotations
@@ -27,10 +33,12 @@ from typing import Protocol
 
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
+from remem.models.search import NewMemoryRecord
 from remem.models.working import MemoryMessage, MemoryStrategyConfig
 from remem.store.working import Session, WorkingMemoryStore
 
 CONTEXT_MESSAGES = 4  # messages before the new ones handed to the extractor as context
+VERBATIM_CONTEXT = 2  # messages before one that its verbatim memory's keyword text adds
 
 
 @dataclass(frozen=True)
@@ -65,17 +73,25 @@ class VerbatimExtractor:
     """No LLM: each message becomes an episodic memory of its own words."""
 
     async def extract(self, batch: Batch) -> list[MemoryRecord]:
+        said = [f"{m.role}: {m.content}" for m in (*batch.context, *batch.messages)]
+        first = len(batch.context)
         return [
-            MemoryRecord(
+            NewMemoryRecord(
                 id=message_memory_id(batch.session, message.id),
-                text=f"{message.role}: {message.content}",
+                text=said[first + i],
+                search_text="\n".join(
+                    [
+                        message.created_at.strftime("%d %B %Y"),
+                        *said[max(0, first + i - VERBATIM_CONTEXT) : first + i + 1],
+                    ]
+                ),
                 memory_type=MemoryTypeEnum.EPISODIC,
                 event_date=message.created_at,
                 extracted_from=[message.id],
                 extraction_strategy=batch.strategy.strategy,
                 extraction_strategy_config=batch.strategy.config,
             )
-            for message in batch.messages
+            for i, message in enumerate(batch.messages)
         ]
 
 
