@@ -112,9 +112,6 @@ def check_request(request: CreateSummaryViewRequest) -> None:
         )
     for field, value in request.filters.items():
         _check_value(field, value, "filter")
-    for text, name in ((request.name, "name"), (request.model_name, "model_name")):
-        if text is not None and "\x00" in text:
-            raise InvalidInput(f"{name} must not contain NUL characters")
 
 
 def _read_task(text: str) -> Task:
@@ -173,6 +170,7 @@ class SummaryViews:
                     out.append(read_record(doc, memory_id, MemoryRecord))
                 except Unreadable as exc:  # one bad record must not fail the view
                     log.warning("summary view skipped a memory: %s", exc.detail)
+        out.sort(key=lambda m: (m.created_at, m.id))  # ties in created_at in a stable order
         return out
 
     async def _summarize(
