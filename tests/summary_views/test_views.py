@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from remem.memory.summary_views import Scope
-from remem.models.views import TaskStatusEnum
+from remem.models.views import Task, TaskStatusEnum, TaskTypeEnum
 from remem.runtime import Resources
 from tests.helpers import assert_4xx_with_reason, wait_until
 
@@ -192,3 +192,29 @@ async def test_unknown_ids_and_bad_groups_are_refused(client: httpx.AsyncClient)
     r = await client.post(f"{SV}/{view['id']}/run", json={"task_id": ""})
     assert_4xx_with_reason(r, 400)
     assert (await client.get(f"{SV}/{view['id']}/partitions")).json() == []
+
+
+async def test_a_redelivered_run_finishes_and_a_finished_one_is_not_run_again(
+    resources: Resources,
+) -> None:
+    """A run whose worker died leaves its record running; the redelivered run takes it over and
+    ends in success. A run of a task already finished changes nothing."""
+    from remem.models.memory import MemoryRecord
+    from remem.models.views import CreateSummaryViewRequest
+
+    views = resources.summary_views
+    await resources.long_term.create([MemoryRecord(text="kept", user_id="u")])
+    view = await views.create(CreateSummaryViewRequest(source="long_term", group_by=["user_id"]))
+    views.schedule = None  # nothing runs it but this test
+    task = Task(id="t-dead", type=TaskTypeEnum.SUMMARY_VIEW_FULL_RUN, view_id=view.id)
+    stored = await views.views.create_task(task.id, task.model_dump_json())
+    assert stored is None
+    first = await views.set_status("t-dead", TaskStatusEnum.RUNNING)
+    assert first is not None and first.status == TaskStatusEnum.RUNNING
+    await views.run_task(view.id, "t-dead")
+    done = await views.get_task("t-dead")
+    assert done.status == TaskStatusEnum.SUCCESS and done.started_at == first.started_at
+    assert [p.memory_count for p in await views.list_partitions(view.id)] == [1]
+    await views.delete(view.id)
+    await views.run_task(view.id, "t-dead")  # the view is gone, but the task had finished
+    assert await views.get_task("t-dead") == done
