@@ -218,3 +218,26 @@ async def test_a_redelivered_run_finishes_and_a_finished_one_is_not_run_again(
     await views.delete(view.id)
     await views.run_task(view.id, "t-dead")  # the view is gone, but the task had finished
     assert await views.get_task("t-dead") == done
+
+
+async def test_a_scope_narrows_a_views_filters_and_never_widens_them(
+    resources: Resources,
+) -> None:
+    """A view filtered to namespace n1, run in the scope of namespace n2, reads nothing: the
+    scope is AND-ed with the view's filters, never put in their place."""
+    from remem.models.memory import MemoryRecord
+    from remem.models.views import CreateSummaryViewRequest
+
+    await resources.long_term.create(
+        [
+            MemoryRecord(text="in n1", namespace="n1", user_id="u"),
+            MemoryRecord(text="in n2", namespace="n2", user_id="u"),
+        ]
+    )
+    views = resources.summary_views
+    view = await views.create(
+        CreateSummaryViewRequest(source="long_term", filters={"namespace": "n1"})
+    )
+    assert (await views.run_partition(view.id, {})).memory_count == 1
+    assert (await views.run_partition(view.id, {}, Scope(namespace="n2"))).memory_count == 0
+    assert (await views.run_partition(view.id, {}, Scope(user_id="u"))).memory_count == 1

@@ -148,9 +148,10 @@ class SummaryViews:
 
     # -- partitions --------------------------------------------------------------------------
     def _query(self, view: SummaryView, group: dict[str, str], scope: Scope) -> Filter:
-        exact = {**view.filters, **scope.values()}
-        clauses: list[Filter | None] = [TagIn(k, (str(v),)) for k, v in exact.items()]
-        clauses += [TagIn(k, (v,)) for k, v in group.items()]
+        # The view's filters, the group and the scope each add clauses (AND): a scope narrows
+        # a view, never replaces one of its filters.
+        exact = [*view.filters.items(), *group.items(), *scope.values().items()]
+        clauses: list[Filter | None] = [TagIn(k, (str(v),)) for k, v in exact]
         if view.time_window_days is not None:
             cutoff = datetime.now(UTC) - timedelta(days=view.time_window_days)
             clauses.append(Between("created_at", low=epoch(cutoff)))
