@@ -192,6 +192,9 @@ async def test_unknown_ids_and_bad_groups_are_refused(client: httpx.AsyncClient)
     r = await client.post(f"{SV}/{view['id']}/run", json={"task_id": ""})
     assert_4xx_with_reason(r, 400)
     assert (await client.get(f"{SV}/{view['id']}/partitions")).json() == []
+    for bad in ("", " u", "a\x01"):
+        r = await client.get(f"{SV}/{view['id']}/partitions", params={"user_id": bad})
+        assert_4xx_with_reason(r, 400)
 
 
 async def test_a_redelivered_run_finishes_and_a_finished_one_is_not_run_again(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from remem.api.deps import summary_views
+from remem.memory.identifiers import check_id
 from remem.memory.summary_views import SummaryViews
 from remem.models.common import AckResponse
 from remem.models.views import (
@@ -78,7 +79,7 @@ async def list_summary_view_partitions(
         "session_id": session_id,
         "memory_type": memory_type,
     }
-    wanted = {k: v for k, v in given.items() if v is not None}
+    wanted = {k: check_id(k, v) for k, v in given.items() if v is not None}
     return await views.list_partitions(view_id, wanted)
 
 
