@@ -1,6 +1,7 @@
 """The task functions, registered with Docket by name (``TASKS``).
 
-A task's arguments are the session's parts (plain strings); what it works with (the stores, the
+A task's arguments are plain strings (a session's parts; a summary view's, task's and scope's
+ids); what it works with (the stores, the
 embedder) is the ``Lifecycle`` the process bound to the Docket's name when its worker started.
 Failures are retried with exponential backoff; a task whose worker died is redelivered by
 Docket after the worker's redelivery timeout. Both repeat work safely: promotion keeps the
