@@ -1,9 +1,10 @@
 """The task functions, registered with Docket by name (``TASKS``).
 
 A task's arguments are plain strings (a session's parts; a summary view's, task's and scope's
-ids); what it works with (the stores, the
-embedder) is the ``Lifecycle`` the process bound to the Docket's name when its worker started.
-Failures are retried with exponential backoff; a task whose worker died is redelivered by
+ids); what it works with (the stores, the embedder) is the ``Lifecycle`` the process bound to
+the Docket's name when its worker started. Failures of the session tasks are retried with
+exponential backoff (a summary view run writes its failure to its task record instead); a task
+whose worker died is redelivered by
 Docket after the worker's redelivery timeout. Both repeat work safely: promotion keeps the
 memories' ids and extraction derives them from the messages, so a repeated run updates what
 an earlier one stored instead of adding copies.
