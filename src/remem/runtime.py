@@ -21,6 +21,8 @@ from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.promotion import Promoter
 from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
+from remem.memory.summary_views import SummaryViews
+from remem.memory.view_summary import Digest, LLMViewSummary
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis
@@ -28,6 +30,7 @@ from remem.store.keys import Keys
 from remem.store.longterm import LongTermStore
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.store.supervisor import Supervisor
+from remem.store.views import ViewStore
 from remem.store.working import WorkingMemoryStore
 from remem.tasks.jobs import Lifecycle
 from remem.tasks.queue import TaskQueue
@@ -45,6 +48,7 @@ class Resources:
     llm: LLMClient | None = None  # None: no LLM configured (see remem.llm.status)
     tasks: TaskQueue
     lifecycle: Lifecycle
+    summary_views: SummaryViews
 
     def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
         self.settings = settings
@@ -111,6 +115,14 @@ class Resources:
             summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
             self.lifecycle.summarization = Summarization(store, summarizer, threshold)
             self.lifecycle.extract_again = self.tasks.extract_again
+            # Partition summaries: one LLM call a partition (chunked), or the digest without.
+            self.summary_views = SummaryViews(
+                ViewStore(self.redis, self.keys),
+                self.long_term.store,
+                Digest() if self.llm is None else LLMViewSummary(self.llm),
+                schedule=self.tasks.refresh_view,
+            )
+            self.lifecycle.summary_views = self.summary_views
         except BaseException:
             await self._close()
             raise

@@ -1,4 +1,5 @@
-"""Every path the official client calls for working and long-term memory exists in remem."""
+"""Every path the official client calls (working and long-term memory, summary views, tasks)
+exists in remem."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from remem.api.app import create_app
 from remem.config import Settings
 
 # Features of the upstream server remem does not offer yet.
-NOT_YET = {"/v1/summary-views", "/v1/tasks", "/v1/memory/prompt"}
+NOT_YET = {"/v1/memory/prompt"}
 
 
 def _client_paths() -> set[tuple[str, str]]:

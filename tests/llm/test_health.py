@@ -36,6 +36,9 @@ async def test_health_without_an_llm_says_what_is_off_and_why(settings: Settings
     summarisation = llm["features"]["summarisation"]
     assert summarisation["built"] is True and summarisation["uses_llm"] is False
     assert "trimmed" in summarisation["without_llm"]
+    views = llm["features"]["summary_views"]
+    assert views["built"] is True and views["uses_llm"] is False
+    assert "digest" in views["without_llm"] and "not built" not in views["without_llm"]
 
 
 async def test_health_with_an_llm(settings: Settings) -> None:
@@ -49,6 +52,7 @@ async def test_health_with_an_llm(settings: Settings) -> None:
     assert llm["features"]["deduplication"]["uses_llm"] is True
     assert llm["features"]["extraction"]["uses_llm"] is True
     assert llm["features"]["summarisation"]["uses_llm"] is True
+    assert llm["features"]["summary_views"]["uses_llm"] is True
 
 
 async def test_a_base_url_without_a_model_is_off_and_says_so(settings: Settings) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.summary_views import SummaryViews
 from remem.memory.working import WorkingMemoryService
 from remem.runtime import Resources
 
@@ -26,3 +27,8 @@ async def working_memory(request: Request) -> WorkingMemoryService:
 async def long_term_memory(request: Request) -> LongTermMemoryService:
     res: Resources = request.app.state.resources
     return res.long_term
+
+
+async def summary_views(request: Request) -> SummaryViews:
+    res: Resources = request.app.state.resources
+    return res.summary_views

@@ -43,9 +43,11 @@ FEATURES: dict[str, tuple[bool, str, str]] = {
         "and the dates they span",
     ),
     "summary_views": (
-        False,
-        "summaries written by the LLM (not built yet)",
-        "a deterministic digest (not built yet)",
+        True,
+        "each partition of a view is summarised by the LLM, one call a partition (chunked "
+        "past 8,000 tokens)",
+        "each partition's summary is a digest: counts by type, most frequent topics and "
+        "entities, date range and the ten newest texts",
     ),
 }
 

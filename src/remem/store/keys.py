@@ -75,6 +75,19 @@ class Keys:
         return f"{self.prefix}audit"
 
     @property
+    def summary_views(self) -> str:
+        """Hash of summary view id -> the view's JSON."""
+        return f"{self.prefix}views"
+
+    def summary_view_results(self, view_id: str) -> str:
+        """Hash of partition key -> the partition's summary JSON, for one view."""
+        return f"{self.prefix}view:{encode_part(view_id)}:results"
+
+    def task(self, task_id: str) -> str:
+        """A task's record (JSON), kept for ``TASK_TTL`` seconds (see store.views)."""
+        return f"{self.prefix}task:{encode_part(task_id)}"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

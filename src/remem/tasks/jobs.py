@@ -1,8 +1,10 @@
 """The task functions, registered with Docket by name (``TASKS``).
 
-A task's arguments are the session's parts (plain strings); what it works with (the stores, the
-embedder) is the ``Lifecycle`` the process bound to the Docket's name when its worker started.
-Failures are retried with exponential backoff; a task whose worker died is redelivered by
+A task's arguments are plain strings (a session's parts; a summary view's, task's and scope's
+ids); what it works with (the stores, the embedder) is the ``Lifecycle`` the process bound to
+the Docket's name when its worker started. Failures of the session tasks are retried with
+exponential backoff (a summary view run writes its failure to its task record instead); a task
+whose worker died is redelivered by
 Docket after the worker's redelivery timeout. Both repeat work safely: promotion keeps the
 memories' ids and extraction derives them from the messages, so a repeated run updates what
 an earlier one stored instead of adding copies.
@@ -20,6 +22,7 @@ from docket import CurrentDocket, Docket, ExponentialRetry
 from remem.memory.extraction import Extraction
 from remem.memory.promotion import Promoter
 from remem.memory.summarization import Summarization
+from remem.memory.summary_views import Scope, SummaryViews
 from remem.store.working import Session
 
 Task = Callable[..., Awaitable[Any]]
@@ -40,6 +43,7 @@ class Lifecycle:
     summarization: Summarization | None = None  # set by Resources once built
     # Schedules the session's next extraction after the debounce (TaskQueue.extract_again).
     extract_again: Callable[[Session], Awaitable[None]] | None = None
+    summary_views: SummaryViews | None = None  # set by Resources once built
 
 
 _bound: dict[str, Lifecycle] = {}
@@ -106,4 +110,24 @@ async def summarize_working_memory(
     return await summarization.run(Session(session_id, user_id, namespace), window)
 
 
-TASKS: tuple[Task, ...] = (promote_memories, extract_memories, summarize_working_memory)
+async def refresh_summary_view(
+    view_id: str,
+    task_id: str,
+    namespace: str | None,
+    user_id: str | None,
+    docket: Docket = CurrentDocket(),
+) -> None:
+    """Summarise every partition of a summary view within the scope, keeping the task record
+    (``memory.summary_views``) up to date. Not retried: a failure is written to the record."""
+    views = _lifecycle(docket).summary_views
+    if views is None:
+        raise RuntimeError("summary views are not set up in this process")
+    await views.run_task(view_id, task_id, Scope(namespace, user_id))
+
+
+TASKS: tuple[Task, ...] = (
+    promote_memories,
+    extract_memories,
+    summarize_working_memory,
+    refresh_summary_view,
+)

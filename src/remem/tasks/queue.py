@@ -25,6 +25,7 @@ from types import TracebackType
 
 from docket import Docket
 
+from remem.memory.summary_views import Scope
 from remem.store.connection import backend_errors
 from remem.store.keys import Keys
 from remem.store.working import Session
@@ -99,6 +100,12 @@ class TaskQueue:
         await self._schedule(
             jobs.summarize_working_memory, "summarize", session, self.debounce, window
         )
+
+    async def refresh_view(self, view_id: str, task_id: str, scope: Scope) -> None:
+        """Run a summary view in full now, under the task's id (a repeat is coalesced)."""
+        schedule = self.docket.add(jobs.refresh_summary_view, key=f"view:{task_id}")
+        with backend_errors():
+            await schedule(view_id, task_id, scope.namespace, scope.user_id)
 
     async def _schedule(
         self, task: jobs.Task, kind: str, session: Session, delay: timedelta, *extra: int

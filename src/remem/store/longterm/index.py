@@ -245,3 +245,27 @@ class MemoryIndex:
                 )
             )
         return rows
+
+    async def groups(
+        self, query: Filter, fields: Sequence[str], limit: int
+    ) -> list[tuple[dict[str, str], int]]:
+        """The distinct combinations of the TAG ``fields`` among ``query``'s memories, with how
+        many memories hold each, in value order; at most ``limit``. One FT.AGGREGATE. A memory
+        lacking one of the fields is counted under an empty group value, which the caller
+        filters out (``HasValue``) when it wants none."""
+        if not fields:
+            return [({}, await self.count(query))]
+        reply = await self.flat.execute_command(
+            "FT.AGGREGATE", self.name, query.render(),
+            "GROUPBY", len(fields), *(f"@{f}" for f in fields),
+            "REDUCE", "COUNT", 0, "AS", "__count",
+            "SORTBY", 2 * len(fields), *(x for f in fields for x in (f"@{f}", "ASC")),
+            "MAX", limit,
+            "DIALECT", 2,
+        )  # fmt: skip
+        out = []
+        for row in reply[1:]:
+            values = dict(zip(row[::2], row[1::2], strict=True))
+            count = int(values.pop("__count", 0))
+            out.append(({f: values.get(f) or "" for f in fields}, count))
+        return out
