@@ -242,13 +242,16 @@ MATCH_ALL = AllOf()
 
 
 def every(*parts: Filter | None) -> Filter:
-    """The AND of ``parts`` (None and MATCH_ALL left out, nested ANDs flattened)."""
+    """The AND of ``parts`` (None and MATCH_ALL left out, nested ANDs flattened, repeats
+    dropped: a caller's scope ANDed into a search that already names its namespace adds no
+    clause)."""
     flat: list[Filter] = []
     for part in parts:
         if isinstance(part, AllOf):
             flat += part.parts
         elif part is not None:
             flat.append(part)
+    flat = list(dict.fromkeys(flat))
     return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
 
 
