@@ -20,6 +20,11 @@ alike): ``--requests`` requests of one kind, ``--concurrency`` at a time. Per re
 The table gives the median over rounds and the median of the rounds' new/old ratios with their
 range. ``--profile DIR`` writes each child's cProfile of the measured rounds to DIR/old.prof and
 DIR/new.prof.
+
+``--scoped`` serves the new version's requests as a caller scoped to the benchmark's namespace
+(a bearer token mapped to a ``Principal`` by a table, no token checking): the cost of
+authorisation (remem.auth.guard) for a tenant, against ``--old``'s auth-free requests. Without
+it both run as the local admin (auth disabled).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ PROTOCOL = "@@ "  # the lines a child answers its parent with (anything else is 
 KINDS = ("semantic", "hybrid", "keyword", "PUT wm", "GET wm")
 
 Call = Callable[[], Awaitable[bytes]]
+EXTRA_HEADERS: list[tuple[bytes, bytes]] = []  # the bearer token, with --scoped
 
 
 # -- the child: one version's app on one Redis -----------------------------------------------------
@@ -59,6 +65,7 @@ def caller(app: Any, method: str, path: str, query: bytes = b"", body: bytes = b
         (b"host", b"remem"),
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *EXTRA_HEADERS,
     ]
 
     async def call() -> bytes:
@@ -126,7 +133,20 @@ async def child(args: argparse.Namespace) -> None:
         working_memory_index=f"{prefix}working_memory_idx",
         long_term_memory_index=f"{prefix}long_term_memory_idx",
     )
-    app = create_app(settings)
+    if args.scoped:  # a tenant of the one namespace the benchmark writes (see the docstring)
+        from remem.auth.principal import Principal
+
+        tenant = Principal("token:bench", (NS,), None, "write", via="token")
+
+        class Table:
+            async def authenticate(self, authorization: str | None) -> Principal:
+                assert authorization == "Bearer bench"
+                return tenant
+
+        app = create_app(settings, authenticator=Table())
+        EXTRA_HEADERS.append((b"authorization", b"Bearer bench"))
+    else:
+        app = create_app(settings)
     redis = Redis.from_url(args.redis_url, decode_responses=True)
     pid = int(args.redis_pid)
     print(f"child: remem from {Path(remem.__file__).parent}", file=sys.stderr)
@@ -233,6 +253,8 @@ class Version:
         cmd = [sys.executable, __file__, "--child", "--redis-url", url, "--redis-pid", str(pid)]
         cmd += ["--memories", str(args.memories), "--requests", str(args.requests)]
         cmd += ["--concurrency", str(args.concurrency)]
+        if args.scoped and name == "new":
+            cmd += ["--scoped"]
         if args.profile:
             Path(args.profile).mkdir(parents=True, exist_ok=True)
             cmd += ["--profile", str(Path(args.profile) / f"{name}.prof")]
@@ -345,6 +367,9 @@ def main() -> None:
     parser.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     parser.add_argument(
         "--profile", metavar="DIR", help="cProfile the measured rounds into DIR/{old,new}.prof"
+    )
+    parser.add_argument(
+        "--scoped", action="store_true", help="the new version's caller is a scoped tenant"
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-url", help=argparse.SUPPRESS)

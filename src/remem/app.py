@@ -7,13 +7,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from remem.api.app import create_app
+from remem.auth.authenticate import Authenticator
 from remem.config import Settings
 from remem.logs import configure
 from remem.mcp.http import mount
 
 
-def build_app(settings: Settings) -> FastAPI:
-    app = create_app(settings)
+def build_app(settings: Settings, *, authenticator: Authenticator | None = None) -> FastAPI:
+    app = create_app(settings, authenticator=authenticator)
     mount(app, settings)
     return app
 

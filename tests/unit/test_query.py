@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from remem.store.query import (
+    TagIn,
     conjunction,
     escape_tag,
+    every,
     numeric_range,
+    resolve_patterns,
     tag_any,
     tag_equals,
+    tag_patterns,
     text_any,
     text_any_where,
 )
@@ -77,4 +81,20 @@ def test_filter_values_render_through_the_one_escaper() -> None:
     )
     assert hash(both) == hash(
         TagIn("namespace", ("n",)) & Between("created_at", 1.5, low_open=True)
+    )
+
+
+def test_scope_patterns_resolve_prefixes_against_known_values_and_escape_them() -> None:
+    values = ["acme/x", "acme/ü {y}", "acmeZ", "beta"]
+    assert resolve_patterns(["beta", "acme/*"], values) == ("beta", "acme/x", "acme/ü {y}")
+    assert tag_patterns("namespace", ["a|b*"], ["a|bc", "ab"]) == "@namespace:{a\\|bc}"
+    assert tag_patterns("namespace", ["x*"], values) is None  # nothing: no query at all
+    assert tag_patterns("namespace", ["c*d"], values) == "@namespace:{c\\*d}"  # * inside: exact
+
+
+def test_every_drops_repeated_clauses() -> None:
+    """A scope ANDed into a search that names the same namespace adds nothing to the query."""
+    ns = TagIn("namespace", ("acme",))
+    assert every(ns, every(ns, TagIn("user_id", ("u",)))).render() == (
+        "@namespace:{acme} @user_id:{u}"
     )

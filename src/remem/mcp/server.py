@@ -6,6 +6,10 @@ working, calling the same services as the REST API.
   and ``/{namespace}/mcp``. The namespace in the URL (or ``REMEM_MCP_DEFAULT_NAMESPACE``) scopes
   the tools that take one, as upstream; it is held in a context variable per request, where
   upstream kept it on the server object, shared by concurrent requests.
+* Every tool holds its request to the caller's scope through ``remem.auth.guard``, as the REST
+  routes do. The URL's namespace is a request like any other (outside the scope: 403); the
+  configured defaults apply only where the caller's scope allows them, else the scope's own
+  namespace and user are filled in, so neither can widen what a token reaches.
 * Errors come back as MCP tool errors with the reason (a remem error's detail, or the invalid
   field): upstream's search swallowed errors into empty results.
 """
@@ -24,6 +28,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ValidationError
 
+from remem.auth import guard
+from remem.auth.context import caller
 from remem.errors import RememError
 from remem.memory.identifiers import optional_id
 from remem.memory.prompt import PromptBuilder
@@ -103,13 +109,27 @@ def build_server(
     finally:
         root.removeHandler(placeholder)
 
+    def fallback_namespace() -> str | None:
+        """The URL's namespace, else the configured default if the caller may use it."""
+        named = url_namespace.get()
+        if named is not None:
+            return named
+        if default_namespace is not None and caller().allows_namespace(default_namespace):
+            return default_namespace
+        return None
+
+    def default_user() -> str | None:
+        if default_user_id is not None and caller().allows_user(default_user_id):
+            return default_user_id
+        return None
+
     def namespace_or_default(namespace: str | None) -> str | None:
-        return namespace or url_namespace.get() or default_namespace
+        return namespace or fallback_namespace()
 
     def scope_filter(namespace: TagFilter | None) -> TagFilter | None:
         if namespace is not None:
             return namespace
-        fallback = url_namespace.get() or default_namespace
+        fallback = fallback_namespace()
         return TagFilter(eq=fallback) if fallback else None
 
     @server.tool()
@@ -133,8 +153,9 @@ def build_server(
         for memory in memories:
             if isinstance(memory, dict):
                 memory.setdefault("namespace", namespace_or_default(None))
-                memory.setdefault("user_id", default_user_id)
+                memory.setdefault("user_id", default_user())
         body = CreateMemoryRecordRequest.model_validate({"memories": memories})
+        guard.new_records(body.memories)
         await resources().long_term.create(body.memories, deduplicate=body.deduplicate)
         return {"status": "ok"}
 
@@ -194,7 +215,7 @@ def build_server(
                 server_side_recency=server_side_recency,
             )
         )
-        return _json(await resources().long_term.search(request))
+        return _json(await resources().long_term.search(request, guard.search(request)))
 
     @server.tool()
     @_reported
@@ -250,8 +271,9 @@ def build_server(
         request = MemoryPromptRequest.model_validate(
             {"query": query, "session": session, "long_term_search": search}
         )
+        within = guard.prompt(request)
         res = resources()
-        return _json(await PromptBuilder(res.working, res.long_term).build(request))
+        return _json(await PromptBuilder(res.working, res.long_term).build(request, within))
 
     @server.tool()
     @_reported
@@ -280,10 +302,13 @@ def build_server(
                 context=context,
                 data=data,
                 namespace=namespace_or_default(namespace),
-                user_id=user_id or default_user_id,
+                user_id=user_id or default_user(),
                 ttl_seconds=ttl_seconds,
                 long_term_memory_strategy=long_term_memory_strategy,
             )
+        )
+        body.namespace, body.user_id = guard.session_write(
+            body.namespace, body.user_id, body.memories
         )
         return _json(await resources().working.put(session_id, body))
 
@@ -297,9 +322,10 @@ def build_server(
     ) -> dict[str, Any]:
         """A session's working memory: its messages (the last `recent_messages_limit` if
         given), summary, memories and data. An error names a session that does not exist."""
+        namespace, user_id = guard.session(namespace or url_namespace.get(), user_id)
         found = await resources().working.get(
             session_id,
-            namespace=namespace or url_namespace.get(),
+            namespace=namespace,
             user_id=user_id,
             recent_messages_limit=recent_messages_limit,
         )
@@ -310,7 +336,7 @@ def build_server(
     async def get_long_term_memory(memory_id: str) -> dict[str, Any]:
         """One stored memory by its id (as search results and memory prompts list them), with
         every field: read it before correcting it with `edit_long_term_memory`."""
-        return _json(await resources().long_term.get(memory_id))
+        return _json(guard.readable(await resources().long_term.get(memory_id)))
 
     @server.tool()
     @_reported
@@ -343,13 +369,14 @@ def build_server(
         if not changes:
             raise ToolError("No fields provided for update")
         patch = EditMemoryRecordRequest.model_validate(changes)
-        return _json(await resources().long_term.update(memory_id, patch))
+        visible = guard.edit(patch.model_fields_set, patch.namespace, patch.user_id)
+        return _json(await resources().long_term.update(memory_id, patch, visible))
 
     @server.tool()
     @_reported
     async def delete_long_term_memories(memory_ids: list[str]) -> dict[str, Any]:
         """Delete stored memories by id (when the user asks to forget something)."""
-        count = await resources().long_term.delete(memory_ids)
+        count = await resources().long_term.delete(memory_ids, guard.delete())
         return {"status": f"ok, deleted {count} memories"}
 
     @server.tool()
@@ -362,8 +389,11 @@ def build_server(
         spans a user's sessions)."""
         del session_id
         remaining = await resources().long_term.compact(
-            optional_id("namespace", namespace_or_default(namespace)),
-            optional_id("user_id", user_id),
+            *guard.lifecycle(
+                optional_id("namespace", namespace_or_default(namespace)),
+                optional_id("user_id", user_id),
+                "compaction",
+            )
         )
         return {"status": f"ok, {remaining} memories remaining after compaction"}
 

@@ -27,10 +27,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from remem.memory.identifiers import check_id
 from remem.models.search import DateFilter, SearchFilters, TagFilter
-from remem.store.query import MATCH_ALL, Between, Filter, HasValue, TagIn, every
+from remem.store.query import (
+    MATCH_ALL,
+    Between,
+    Filter,
+    HasValue,
+    TagIn,
+    every,
+    is_prefix,
+    resolve_patterns,
+)
 
 TagValues = Callable[[str], Awaitable[Sequence[str]]]
 """Gives the distinct values of a TAG field (to resolve ``startswith``)."""
@@ -163,3 +173,29 @@ def scope(namespace: str | None, user_id: str | None) -> Filter:
         TagIn("namespace", (namespace,)) if namespace else ~HasValue("namespace"),
         TagIn("user_id", (user_id,)) if user_id else ~HasValue("user_id"),
     )
+
+
+class Within(NamedTuple):
+    """A caller's scope (``remem.auth.guard``) as the domain takes it: the namespaces it may
+    read (exact names or prefixes ending in ``*``; None: any, namespace-less records too) and
+    its user (None: any)."""
+
+    namespaces: tuple[str, ...] | None
+    user_id: str | None
+
+
+async def within_filter(scope: Within, tag_values: TagValues) -> Filter | None:
+    """``scope`` as a filter to AND into a search (MATCH_ALL: no restriction); None when no
+    stored namespace lies in it. Prefixes are resolved against the stored namespaces, exactly
+    (as ``startswith`` is, for the reasons above)."""
+    clauses: list[Filter] = []
+    if scope.namespaces is not None:
+        prefixed = any(map(is_prefix, scope.namespaces))
+        values = await tag_values("namespace") if prefixed else ()
+        names = resolve_patterns(scope.namespaces, values)
+        if not names:
+            return None
+        clauses.append(TagIn("namespace", names))
+    if scope.user_id is not None:
+        clauses.append(TagIn("user_id", (scope.user_id,)))
+    return every(*clauses)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -34,7 +34,7 @@ from remem.memory.dedup import (
     refine,
     same_scope,
 )
-from remem.memory.filters import compile_filters, epoch
+from remem.memory.filters import Within, compile_filters, epoch, within_filter
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id
 from remem.memory.search import Searcher, index_terms
@@ -286,9 +286,15 @@ class LongTermMemoryService:
             raise NotFound(f"memory {memory_id!r} not found")
         return read_record(doc, memory_id, MemoryRecord)
 
-    async def update(self, memory_id: str, patch: EditMemoryRecordRequest) -> MemoryRecord:
+    async def update(
+        self,
+        memory_id: str,
+        patch: EditMemoryRecordRequest,
+        visible: Callable[[str | None, str | None], bool] | None = None,
+    ) -> MemoryRecord:
         """PATCH: only the fields sent change; null clears; the text is re-embedded if it
-        changes; the hash follows text, namespace, user and type."""
+        changes; the hash follows text, namespace, user and type. A memory whose (namespace,
+        user) ``visible`` refuses is not found, checked on the document the write replaces."""
         sent = patch.model_fields_set
         changes = patch.model_dump(include=sent, mode="json")
         for name in ("namespace", "user_id", "session_id"):
@@ -304,7 +310,10 @@ class LongTermMemoryService:
         vector = await self._embed_one(changes["text"]) if "text" in changes else None
         at = now()
 
-        def change(doc: dict[str, Any]) -> dict[str, Any]:
+        def change(doc: dict[str, Any]) -> dict[str, Any] | None:
+            owner = doc.get("namespace") or None, doc.get("user_id") or None
+            if visible is not None and not visible(*owner):
+                return None  # nothing written: "not found"
             new = {**doc, **changes, "updated_at": at}
             if vector is not None and new["text"] != doc["text"]:
                 new["embedding"] = stored_vector(vector)
@@ -324,13 +333,32 @@ class LongTermMemoryService:
         written["access_count"] = int(written.get("access_count") or 0) + hits
         return read_record(written, memory_id, MemoryRecord)
 
-    async def delete(self, ids: Sequence[str]) -> int:
-        """Delete these memories; the number that existed."""
+    async def delete(
+        self, ids: Sequence[str], visible: Callable[[str | None, str | None], bool] | None = None
+    ) -> int:
+        """Delete these memories; the number that existed. With ``visible``, only those whose
+        (namespace, user) it accepts: the others are left alone and not counted, as if they
+        did not exist (one more round trip to read the owners)."""
+        if visible is not None and ids:
+            owners = await self.store.documents.get_fields(list(ids), ("namespace", "user_id"))
+            ids = [
+                memory_id
+                for memory_id, doc in zip(ids, owners, strict=True)
+                if doc is not None
+                and visible(doc.get("namespace") or None, doc.get("user_id") or None)
+            ]
         return await self.store.documents.delete_many(list(ids))
 
     # -- search ------------------------------------------------------------------------------
-    async def search(self, request: SearchRequest) -> MemoryRecordResults:
+    async def search(
+        self, request: SearchRequest, within: Within | None = None
+    ) -> MemoryRecordResults:
+        """The page of memories matching ``request``, never outside ``within`` (the caller's
+        scope, ANDed into the filter: an empty answer stays empty, it never widens)."""
         query = await compile_filters(request, self.store.cache.tag_values)
+        if within is not None and query is not None:
+            bound = await within_filter(within, self.store.cache.tag_values)
+            query = None if bound is None else every(query, bound)
         at = now()
         ranking = await self.searcher.search(request, query, at)
         ids = [h.id for h in ranking.hits]

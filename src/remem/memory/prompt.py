@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from remem.errors import InvalidInput, NotFound
+from remem.memory.filters import Within
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.tokens import context_window, estimate_tokens, keep_within
 from remem.memory.working import WorkingMemoryService
@@ -42,7 +43,10 @@ class PromptBuilder:
     working: WorkingMemoryService
     long_term: LongTermMemoryService
 
-    async def build(self, request: MemoryPromptRequest) -> MemoryPromptResponse:
+    async def build(
+        self, request: MemoryPromptRequest, within: Within | None = None
+    ) -> MemoryPromptResponse:
+        """The prompt; its long-term search never leaves ``within`` (the caller's scope)."""
         if request.session is None and not request.long_term_search:
             raise InvalidInput("Either session or long_term_search must be provided")
         messages: list[PromptMessage] = []
@@ -51,7 +55,7 @@ class PromptBuilder:
         found: list[MemoryRecordResult] | None = None
         if request.long_term_search:
             search = self._search(request)
-            result = await self.long_term.search(search)
+            result = await self.long_term.search(search, within)
             found = _within(result.memories, request.long_term_token_budget)
             if found:
                 lines = "\n".join(f"- {m.text} (ID: {m.id})" for m in found)

@@ -12,6 +12,7 @@ Rules:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -202,15 +203,19 @@ class WorkingMemoryService:
     async def list_sessions(
         self,
         *,
-        namespace: str | None,
+        namespace: str | None = None,
+        namespaces: Sequence[str] | None = None,
         user_id: str | None,
         limit: int,
         offset: int,
         sort: SortField,
         descending: bool,
     ) -> SessionListResponse:
+        """Sessions of ``namespace`` (exact) within ``namespaces`` (exact names or prefixes
+        ending in ``*``: a caller's scope); None: no condition."""
         total, sessions = await self.store.list_sessions(
             namespace=optional_id("namespace", namespace),
+            namespaces=namespaces,
             user_id=optional_id("user_id", user_id),
             sort=sort,
             descending=descending,

@@ -54,6 +54,34 @@ def numeric_not(field: str, low: float | None = None, high: float | None = None)
     return f"-{numeric_range(field, low, high)}"
 
 
+def is_prefix(pattern: str) -> bool:
+    """A scope pattern ending in ``*`` names every value that starts with the rest."""
+    return pattern.endswith("*")
+
+
+def tag_patterns(field: str, patterns: Sequence[str], values: Iterable[str] = ()) -> str | None:
+    """Documents whose TAG ``field`` is one of ``patterns``: exact values, or prefixes ending in
+    ``*`` resolved against ``values`` (the field's distinct values, ``FT.TAGVALS``); None when
+    no value can match (the caller answers "nothing" without asking the engine).
+
+    The engine's own prefix query (``@f:{pre*}``) is not used: measured on RediSearch 2.10 with
+    its defaults, a one-character prefix finds nothing (MINPREFIX 2) and a prefix covering 300
+    values finds 200 (MAXPREFIXEXPANSIONS), silently; a tenant's listing would lose sessions.
+    Resolved here every value is matched exactly, escaped like any other tag value.
+    """
+    matching = resolve_patterns(patterns, values)
+    return tag_any(field, matching) if matching else None
+
+
+def resolve_patterns(patterns: Sequence[str], values: Iterable[str] = ()) -> tuple[str, ...]:
+    """The exact ``patterns``, then the ``values`` a prefix pattern (``pre*``) covers."""
+    exact = [p for p in patterns if not is_prefix(p)]
+    prefixes = tuple(p[:-1] for p in patterns if is_prefix(p))
+    if prefixes:
+        exact += [v for v in values if v.startswith(prefixes)]
+    return tuple(dict.fromkeys(exact))
+
+
 def conjunction(clauses: Iterable[str]) -> str:
     """AND of clauses; the match-all query when there are none."""
     parts = [c for c in clauses if c and c != "*"]
@@ -214,13 +242,16 @@ MATCH_ALL = AllOf()
 
 
 def every(*parts: Filter | None) -> Filter:
-    """The AND of ``parts`` (None and MATCH_ALL left out, nested ANDs flattened)."""
+    """The AND of ``parts`` (None and MATCH_ALL left out, nested ANDs flattened, repeats
+    dropped: a caller's scope ANDed into a search that already names its namespace adds no
+    clause)."""
     flat: list[Filter] = []
     for part in parts:
         if isinstance(part, AllOf):
             flat += part.parts
         elif part is not None:
             flat.append(part)
+    flat = list(dict.fromkeys(flat))
     return flat[0] if len(flat) == 1 else AllOf(tuple(flat))
 
 

@@ -19,7 +19,14 @@ from redis.asyncio import Redis
 
 from remem.store.connection import translates_errors
 from remem.store.keys import Keys
-from remem.store.query import conjunction, numeric_not, numeric_range, tag_equals
+from remem.store.query import (
+    conjunction,
+    is_prefix,
+    numeric_not,
+    numeric_range,
+    tag_equals,
+    tag_patterns,
+)
 
 # PUT replaces the document, keeping the first created_at. A message already extracted (marked
 # "t" in the stored document) and sent again unchanged (same id, role and content) stays marked:
@@ -336,7 +343,8 @@ class WorkingMemoryStore:
     async def list_sessions(
         self,
         *,
-        namespace: str | None,
+        namespace: str | None = None,
+        namespaces: Sequence[str] | None = None,
         user_id: str | None,
         sort: SortField,
         descending: bool,
@@ -350,9 +358,17 @@ class WorkingMemoryStore:
         it, an exact count and then a window sort (``_page_desc``). A scope not listed before
         (or forgotten) is counted first, and the count picks the plan.
         """
+        in_namespaces = ""
+        if namespaces is not None:  # exact names, or prefixes ending in * (a caller's scope)
+            values = await self._namespaces() if any(map(is_prefix, namespaces)) else ()
+            found = tag_patterns("namespace", namespaces, values)
+            if found is None:
+                return 0, []
+            in_namespaces = found
         scope = conjunction(
             [
                 tag_equals("namespace", namespace) if namespace else "",
+                in_namespaces,
                 tag_equals("user_id", user_id) if user_id else "",
             ]
         )
@@ -379,6 +395,11 @@ class WorkingMemoryStore:
                 keys = (await self._page_desc(base, scope, sort, start, count, total))[::-1]
         self._hint(size_key, total)
         return total, [self.keys.parse_working_memory(k)[2] for k in keys]
+
+    async def _namespaces(self) -> list[str]:
+        """Every namespace some indexed session has (one ``FT.TAGVALS``, O(namespaces))."""
+        values = await self.redis.execute_command("FT.TAGVALS", self.index, "namespace")
+        return [v.decode() if isinstance(v, bytes) else v for v in values]
 
     async def _first(self, scope: str, now: float, *args: Any) -> tuple[str, dict[str, Any]]:
         """The listing's first query, and the filter the rest of the listing uses.

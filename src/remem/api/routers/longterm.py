@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from remem.api.deps import long_term_memory
 from remem.api.lean import json_response, lean
+from remem.auth import guard
 from remem.errors import InvalidInput
 from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
@@ -62,6 +63,7 @@ async def create_long_term_memory(
     normalisation (case, whitespace, punctuation, Unicode NFKC) in the same namespace and user
     is not stored twice. Texts that differ otherwise are all stored.
     """
+    guard.new_records(body.memories)
     await service.create(body.memories, deduplicate=body.deduplicate)
     return AckResponse(status="ok")
 
@@ -80,7 +82,7 @@ async def search_long_term_memory(
     """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
     # Serialised once, by the model just built: returning the model made FastAPI validate the
     # page again against response_model (which still documents the shape).
-    return json_response(await service.search(body))
+    return json_response(await service.search(body, guard.search(body)))
 
 
 @router.delete("/v1/long-term-memory", response_model=AckResponse)
@@ -88,7 +90,7 @@ async def search_long_term_memory(
 async def delete_long_term_memory(
     memory_ids: list[str] = Query(default=[]), service: LongTermMemoryService = Service
 ) -> AckResponse:
-    count = await service.delete(memory_ids)
+    count = await service.delete(memory_ids, guard.delete())
     return AckResponse(status=f"ok, deleted {count} memories")
 
 
@@ -106,10 +108,13 @@ async def forget_long_term_memories(
 
     ``dry_run`` defaults to false because the official client only sends it when true.
     """
+    namespace, user_id = guard.lifecycle(
+        optional_id("namespace", namespace), optional_id("user_id", user_id), "forgetting"
+    )
     return await service.forget(
         body.policy,
-        namespace=optional_id("namespace", namespace),
-        user_id=optional_id("user_id", user_id),
+        namespace=namespace,
+        user_id=user_id,
         session_id=optional_id("session_id", session_id),
         limit=limit,
         dry_run=dry_run,
@@ -125,7 +130,9 @@ async def compact_long_term_memories(
 ) -> AckResponse:
     """Merge copies of the same normalised text within the scope; other texts are kept."""
     remaining = await service.compact(
-        optional_id("namespace", namespace), optional_id("user_id", user_id)
+        *guard.lifecycle(
+            optional_id("namespace", namespace), optional_id("user_id", user_id), "compaction"
+        )
     )
     return AckResponse(status=f"ok, {remaining} memories remaining after compaction")
 
@@ -136,7 +143,7 @@ async def compact_long_term_memories(
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
 ) -> Response:
-    return json_response(await service.get(memory_id))
+    return json_response(guard.readable(await service.get(memory_id)))
 
 
 @router.patch("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)
@@ -147,4 +154,5 @@ async def update_long_term_memory(
     re-embedded only when its text changes."""
     if not body.model_fields_set:
         raise InvalidInput("No fields provided for update")
-    return json_response(await service.update(memory_id, body))
+    visible = guard.edit(body.model_fields_set, body.namespace, body.user_id)
+    return json_response(await service.update(memory_id, body, visible))

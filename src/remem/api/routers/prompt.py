@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from remem.api.deps import long_term_memory, working_memory
+from remem.auth import guard
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.prompt import PromptBuilder
 from remem.memory.working import WorkingMemoryService
@@ -28,4 +29,5 @@ async def memory_prompt(
     (its filters; its text is the query) or ``true`` (the query, in the session's namespace and
     for its user, leaving out the session's own memories). ``session_token_budget`` and
     ``long_term_token_budget`` (remem) bound each part."""
-    return await PromptBuilder(working, long_term).build(body)
+    within = guard.prompt(body)
+    return await PromptBuilder(working, long_term).build(body, within)

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from remem.api.deps import working_memory
 from remem.api.lean import LeanRoute, json_response
+from remem.auth import guard
 from remem.memory.working import WorkingMemoryService
 from remem.models.bounds import MAX_COUNT
 from remem.models.common import AckResponse
@@ -51,8 +52,10 @@ async def list_sessions(
     service: WorkingMemoryService = Service,
 ) -> Response:
     """Session ids, newest first by default, with the true total of matching sessions."""
+    namespace, within, user_id = guard.sessions(namespace, user_id)
     listed = await service.list_sessions(
         namespace=namespace,
+        namespaces=within,
         user_id=user_id,
         limit=limit,
         offset=offset,
@@ -72,6 +75,7 @@ async def get_working_memory(
     context_window_max: int | None = Query(None, ge=1, le=MAX_COUNT),
     service: WorkingMemoryService = Service,
 ) -> Response:
+    namespace, user_id = guard.session(namespace, user_id)
     return json_response(
         await service.get(
             session_id,
@@ -98,11 +102,14 @@ async def put_working_memory(
     service: WorkingMemoryService = Service,
 ) -> Response:
     """Replace the session (created if new). created_at is kept from the first write."""
+    body.namespace, body.user_id = guard.session_write(
+        body.namespace, body.user_id if body.user_id is not None else user_id, body.memories
+    )
     return json_response(
         await service.put(
             session_id,
             body,
-            user_id=user_id,
+            user_id=body.user_id,
             model_name=model_name,
             context_window_max=context_window_max,
         )
@@ -128,6 +135,7 @@ async def append_messages(
         body.namespace = namespace
     if body.user_id is None:
         body.user_id = user_id
+    body.namespace, body.user_id = guard.session_write(body.namespace, body.user_id)
     return json_response(
         await service.append(
             session_id, body, model_name=model_name, context_window_max=context_window_max
@@ -142,5 +150,6 @@ async def delete_working_memory(
     user_id: str | None = None,
     service: WorkingMemoryService = Service,
 ) -> Response:
+    namespace, user_id = guard.session_write(namespace, user_id)
     await service.delete(session_id, namespace=namespace, user_id=user_id)
     return json_response(AckResponse(status="ok"))
