@@ -34,6 +34,7 @@ from remem.app import build_app
 from remem.auth.principal import Principal
 from remem.config import Settings
 from tests.auth.static import StaticTokens
+from tests.helpers import wait_until
 from tests.serving import served
 
 NS_A = "tenant-a"
@@ -551,6 +552,63 @@ async def memory_prompt_narrows_both_parts(w: World) -> None:
     )
     assert got["long_term_memories"] is None  # an empty answer stays empty
     await h.ok("tok-ro", "POST", path, json=q | {"long_term_search": True})
+
+
+# -- REST: summary views and tasks -------------------------------------------------------------
+VIEWS = "/v1/summary-views"
+
+
+@rest(
+    "POST /v1/summary-views",
+    "GET /v1/summary-views",
+    "GET /v1/summary-views/{view_id}",
+    "DELETE /v1/summary-views/{view_id}",
+    "POST /v1/summary-views/{view_id}/partitions/run",
+    "GET /v1/summary-views/{view_id}/partitions",
+    "POST /v1/summary-views/{view_id}/run",
+    "GET /v1/tasks/{task_id}",
+)
+async def summary_views_read_only_the_callers_memories(w: World) -> None:
+    """Views are shared configuration: only the admin makes and deletes them. Running one, or
+    reading its summaries, happens in the caller's scope: A's digest of "every user" holds
+    A's memories only, and A never lists the admin's summaries."""
+    h = w.http
+    view = {"name": "by user", "source": "long_term", "group_by": ["user_id"]}
+    for who in ("tok-a", "tok-ro", "tok-b", "tok-all"):
+        await h.refused(403, who, "POST", VIEWS, json=view)
+    made = await h.ok("tok-admin", "POST", VIEWS, json=view)
+    one = f"{VIEWS}/{made['id']}"
+    assert made["id"] in [v["id"] for v in await h.ok("tok-ro", "GET", VIEWS)]
+    assert (await h.ok("tok-b", "GET", one))["group_by"] == ["user_id"]
+
+    run = f"{one}/partitions/run"
+    await h.ok("tok-admin", "POST", run, json={"group": {"user_id": "bob"}})  # BRAVO and XYLO
+    await h.refused(403, "tok-ro", "POST", run, json={"group": {"user_id": "alice"}})
+    await h.refused(403, "tok-b", "POST", run, json={"group": {"user_id": "bob"}})  # a prefix
+    got = await h.ok("tok-a", "POST", run, json={"group": {"user_id": "alice"}})
+    assert got["memory_count"] == 1 and "ALPHA" in got["summary"]
+    got = await h.ok("tok-a", "POST", run, json={"group": {"user_id": "bob"}})  # none in A
+    assert got["memory_count"] == 0
+    listed = await h.ok("tok-a", "GET", f"{one}/partitions")
+    assert sorted(p["group"]["user_id"] for p in listed) == ["alice", "bob"]
+    assert all(p["memory_count"] <= 1 for p in listed)  # not the admin's bob summary (2)
+    await h.ok("tok-ro", "GET", f"{one}/partitions")
+    await h.refused(403, "tok-b", "GET", f"{one}/partitions")
+
+    await h.refused(403, "tok-ro", "POST", f"{one}/run", json={})
+    task = await h.ok("tok-a", "POST", f"{one}/run", json={})
+
+    async def finished() -> Any:
+        got = await h.ok("tok-ro", "GET", f"/v1/tasks/{task['id']}")
+        return got if got["status"] in ("success", "failed") else None
+
+    assert (await wait_until(finished, timeout=30))["status"] == "success"
+    for p in await h.ok("tok-a", "GET", f"{one}/partitions"):
+        assert p["memory_count"] <= 1
+    await h.refused(404, "tok-a", "GET", "/v1/tasks/no-such-task")
+    await h.refused(403, "tok-a", "DELETE", one)
+    await h.ok("tok-admin", "DELETE", one)
+    await memories_untouched(h)
 
 
 # -- MCP tools ---------------------------------------------------------------------------------

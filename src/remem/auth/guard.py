@@ -29,6 +29,7 @@ from remem.auth.context import caller
 from remem.auth.principal import Principal
 from remem.errors import Forbidden, NotFound
 from remem.memory.filters import Within
+from remem.memory.summary_views import Scope as ViewScope
 from remem.models.memory import MemoryRecord
 from remem.models.prompt import MemoryPromptRequest
 from remem.models.search import SearchFilters, TagFilter
@@ -146,6 +147,33 @@ def lifecycle(
     if resolved is None:
         who.require("admin", f"{action} across namespaces")
     return resolved, who.user(user_id)
+
+
+# -- summary views -----------------------------------------------------------------------------
+# A view is configuration shared by every tenant (its filters name what it covers), so making
+# and deleting views is the admin's; reading the definitions is any caller's. What a view
+# *reads* (running a partition, listing stored summaries, a full run) is held to the caller's
+# scope: the views service ANDs the scope into the view's own filters and keeps summaries per
+# scope, so a tenant never reads a summary made of another's memories.
+def view_admin(action: str) -> None:
+    caller().require("admin", action)
+
+
+def view_scope(*, write: bool) -> ViewScope:
+    """The scope a view is read or run in: the caller's one namespace (and user); a running a
+    view (it stores summaries) needs write. A scope over several namespaces is refused, as
+    summaries are kept per (namespace, user)."""
+    who = caller()
+    if write:
+        who.require("write", "running a summary view")
+    if who.every_namespace:
+        return ViewScope(None, who.user_id)
+    exact = [p for p in who.namespaces if not p.endswith("*")]
+    if len(who.namespaces) != 1 or not exact:
+        raise Forbidden(
+            "summary views run within one namespace; this caller's scope covers several"
+        )
+    return ViewScope(exact[0], who.user_id)
 
 
 # -- helpers -----------------------------------------------------------------------------------

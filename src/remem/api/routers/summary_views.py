@@ -1,12 +1,14 @@
 """Summary views and tasks: /v1/summary-views and /v1/tasks/{task_id} (Agent Memory Server
 0.15.2 paths and shapes, as agent-memory-client 0.14.0 calls them). The work is
-``memory.summary_views``'s; every route reads memories in the empty scope for now."""
+``memory.summary_views``'s; ``auth.guard`` says who may make views and in which scope a view
+reads memories."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
 from remem.api.deps import summary_views
+from remem.auth import guard
 from remem.memory.identifiers import check_id
 from remem.memory.summary_views import SummaryViews
 from remem.models.common import AckResponse
@@ -29,6 +31,7 @@ async def create_summary_view(
 ) -> SummaryView:
     """Create a view (the server assigns its id). 400 for a source other than long_term, or
     group_by or filter fields other than user_id, namespace, session_id, memory_type."""
+    guard.view_admin("creating a summary view")
     return await views.create(body)
 
 
@@ -46,6 +49,7 @@ async def get_summary_view(view_id: str, views: SummaryViews = Views) -> Summary
 @router.delete("/v1/summary-views/{view_id}", response_model=AckResponse)
 async def delete_summary_view(view_id: str, views: SummaryViews = Views) -> AckResponse:
     """Delete the view and the summaries stored for it (404 if there is no such view)."""
+    guard.view_admin("deleting a summary view")
     await views.delete(view_id)
     return AckResponse(status="ok")
 
@@ -58,7 +62,7 @@ async def run_summary_view_partition(
 ) -> SummaryViewPartitionResult:
     """Summarise one partition now and store the summary. ``group`` must give a value for
     exactly the view's group_by fields (else 400)."""
-    return await views.run_partition(view_id, body.group)
+    return await views.run_partition(view_id, body.group, guard.view_scope(write=True))
 
 
 @router.get(
@@ -80,7 +84,7 @@ async def list_summary_view_partitions(
         "memory_type": memory_type,
     }
     wanted = {k: check_id(k, v) for k, v in given.items() if v is not None}
-    return await views.list_partitions(view_id, wanted)
+    return await views.list_partitions(view_id, wanted, guard.view_scope(write=False))
 
 
 @router.post("/v1/summary-views/{view_id}/run", response_model=Task)
@@ -88,7 +92,8 @@ async def run_summary_view(
     view_id: str, body: RunSummaryViewRequest | None = None, views: SummaryViews = Views
 ) -> Task:
     """Start a full run in the background: a pending task to poll at /v1/tasks/{id}."""
-    return await views.start_run(view_id, body.task_id if body is not None else None)
+    task_id = body.task_id if body is not None else None
+    return await views.start_run(view_id, task_id, guard.view_scope(write=True))
 
 
 @router.get("/v1/tasks/{task_id}", response_model=Task)
