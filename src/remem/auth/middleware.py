@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from remem.api.errors import error_response
 from remem.auth.authenticate import Authenticator
 from remem.auth.context import acting_as
-from remem.errors import Unauthenticated
+from remem.errors import RememError
 
 OPEN_PATHS = frozenset({"/v1/health", "/health", "/openapi.json", "/docs", "/redoc"})
 
@@ -40,7 +40,7 @@ class Authenticate:
                 break
         try:
             principal = await self.authenticator.authenticate(authorization)
-        except Unauthenticated as exc:
+        except RememError as exc:  # 401; or 503 when the credential cannot be checked now
             if scope.get("path") in self.open_paths or _is_docs_asset(scope.get("path", "")):
                 await self.app(scope, receive, send)  # served with no caller: nothing to leak
                 return

@@ -1,5 +1,5 @@
 """The ``remem`` command: serve, worker, mcp, migrate, reindex, config, doctor, sessions,
-memories."""
+memories, token."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from remem.cli import data
+from remem.cli import data, tokens
 from remem.config import Settings
 from remem.errors import RememError
 from remem.logs import configure as configure_logging
@@ -19,6 +19,7 @@ from remem.logs import configure as configure_logging
 app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
 app.add_typer(data.sessions, name="sessions")
 app.add_typer(data.memories, name="memories")
+app.add_typer(tokens.token, name="token")
 
 
 def _print_version(value: bool) -> None:
@@ -71,17 +72,38 @@ def serve(
             "[REMEM_RUN_WORKER=false].",
         ),
     ] = False,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            "--auth",
+            help="disabled, token (API tokens: `remem token create`) or oauth2 (JWTs) "
+            "[REMEM_AUTH_MODE, disabled]. Disabled refuses a non-loopback --host unless "
+            "REMEM_ALLOW_REMOTE_WITHOUT_AUTH=true.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
     """Serve the REST API (starting an embedded Redis unless REDIS_URL is set), running
     background tasks in-process unless --no-worker."""
+    from remem.auth.modes import check_auth_settings, check_bind
     from remem.cli import serving
 
     if no_worker:  # the server processes build their settings from the environment
         os.environ["REMEM_RUN_WORKER"] = "false"
+    if auth is not None:
+        if auth not in ("disabled", "token", "oauth2"):
+            typer.echo(f"remem: --auth {auth!r}: one of disabled, token, oauth2", err=True)
+            raise typer.Exit(2)
+        os.environ["REMEM_AUTH_MODE"] = auth
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)
+    try:  # before anything starts: a server must not run less protected than asked
+        check_auth_settings(settings)
+        check_bind(settings, host or settings.host)
+    except RememError as exc:
+        typer.echo(f"remem: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
     if settings.redis_url:  # say plainly, before any server starts, if this Redis won't do
         _run(_preflight(settings))
     # Worker processes rebuild the settings from the environment.
@@ -167,8 +189,16 @@ async def _serve_mcp_stdio(settings: Settings) -> None:
             default_namespace=settings.mcp_default_namespace,
             default_user_id=settings.mcp_default_user_id,
         )
-        # The local admin by default (the process runs as whoever started it).
-        with acting_as(LOCAL_ADMIN):
+        # The local admin by default (the process runs as whoever started it); with
+        # REMEM_MCP_TOKEN, that token's principal (refused at start if it does not hold).
+        principal = LOCAL_ADMIN
+        if settings.mcp_token is not None:
+            from remem.auth.tokens import TokenStore
+
+            key = settings.token_hash_key
+            store = TokenStore(res.redis, res.keys, key.get_secret_value() if key else None)
+            principal = (await store.check(settings.mcp_token.get_secret_value())).principal()
+        with acting_as(principal):
             await server.run_stdio_async()
 
 
