@@ -41,7 +41,7 @@ KEY_TYPES = {
 }
 LEEWAY_SECONDS = 30
 REFETCH_SECONDS = 30.0  # an unknown key id fetches the JWKS again at most this often
-RETRY_SECONDS = 5.0  # with no keys at all, a failed fetch is retried at most this often
+RETRY_SECONDS = 5.0  # a failed fetch is retried at most this often
 
 
 def check_algorithms(algorithms: list[str]) -> None:
@@ -72,16 +72,25 @@ class Jwks:
         self._keys: dict[str | None, IssuerKey] = {}
         self._fetched_at = -float("inf")  # monotonic time of the last successful fetch
         self._tried_at = -float("inf")  # of the last attempt
+        self._unknown_at = -float("inf")  # of the last fetch an unknown key id caused
         self._lock = asyncio.Lock()
         self.fetches = 0
 
     async def key(self, kid: str | None) -> IssuerKey:
-        if time.monotonic() - self._fetched_at > self.cache_seconds:
-            await self._refresh(RETRY_SECONDS)
+        now = time.monotonic()
+        if now - self._fetched_at > self.cache_seconds:
+            await self._refresh(now)
         found = self._find(kid)
-        if found is None:  # a rotated key, perhaps: fetch again, but not on every request
-            await self._refresh(REFETCH_SECONDS)
+        # A key id not held: a rotation, perhaps. Fetch again, but at most every 30 s, so
+        # tokens with made-up key ids cannot make remem hammer the issuer.
+        if found is None and self._keys and now - self._unknown_at >= REFETCH_SECONDS:
+            self._unknown_at = now
+            await self._refresh(now, force=True)
             found = self._find(kid)
+        if not self._keys:
+            raise BackendUnavailable(
+                f"cannot verify JWTs: the issuer's keys could not be fetched from {self.url}"
+            )
         if found is None:
             raise Unauthenticated(
                 f"JWT signed with a key the issuer does not publish (kid {kid!r})"
@@ -93,11 +102,14 @@ class Jwks:
             return next(iter(self._keys.values()))
         return self._keys.get(kid)
 
-    async def _refresh(self, min_interval: float) -> None:
-        decided_at = time.monotonic()
+    async def _refresh(self, decided_at: float, *, force: bool = False) -> None:
+        """Fetch, unless another request did since ``decided_at`` (or, after a failure, less
+        than 5 s ago): concurrent requests share one fetch."""
         async with self._lock:
-            if self._tried_at >= decided_at or decided_at - self._tried_at < min_interval:
-                return  # another request just fetched (or failed to): use what it got
+            if self._tried_at >= decided_at:
+                return
+            if not force and decided_at - self._tried_at < RETRY_SECONDS:
+                return
             self._tried_at = time.monotonic()
             try:
                 async with httpx.AsyncClient(timeout=self.timeout) as http:
@@ -105,12 +117,8 @@ class Jwks:
                 answer.raise_for_status()
                 keys = _parse_jwks(answer.json())
             except (httpx.HTTPError, ValueError) as exc:
+                # Keys already held stay in use; with none, key() answers 503.
                 log.warning("could not fetch the JWKS from %s: %s", self.url, exc)
-                if not self._keys:
-                    raise BackendUnavailable(
-                        f"cannot verify JWTs: the issuer's keys could not be fetched from "
-                        f"{self.url}"
-                    ) from exc
                 return
             self._keys = keys
             self._fetched_at = time.monotonic()
