@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
 import time
 
 import httpx
@@ -145,3 +148,43 @@ async def test_stdio_mcp_refuses_a_revoked_token(
     remem(token_settings, "token", "revoke", token[4:16])
     done = remem(token_settings, "mcp", check=False, REMEM_MCP_TOKEN=token)
     assert done.returncode == 1 and f"token {token[4:16]} was revoked" in done.stderr
+
+
+def test_stdio_mcp_acting_as_a_token_stops_within_a_second_of_its_revocation(
+    token_settings: Settings,
+) -> None:
+    token = create_token(token_settings, "--namespace", "n")
+    env = {
+        **os.environ,
+        "REMEM_REDIS_URL": token_settings.redis_url or "",
+        "REMEM_KEY_PREFIX": token_settings.key_prefix,
+        "REMEM_WORKING_MEMORY_INDEX": token_settings.working_memory_index,
+        "REMEM_LONG_TERM_MEMORY_INDEX": token_settings.long_term_memory_index,
+        "REMEM_MCP_TOKEN": token,
+    }
+    proc = subprocess.Popen(
+        [shutil.which("remem") or "remem", "mcp"], env=env, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "0"}}}  # fmt: skip
+        proc.stdin.write(json.dumps(hello) + "\n")
+        proc.stdin.flush()
+        assert '"serverInfo"' in proc.stdout.readline()  # serving, as the token
+        remem(token_settings, "token", "revoke", token[4:16])
+        revoked_at = time.monotonic()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(proc.stderr.read()[-3000:]) from None
+        assert proc.returncode == 1
+        assert time.monotonic() - revoked_at < 3
+        assert f"token {token[4:16]} was revoked" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -24,6 +24,7 @@ a check can say "revoked" rather than "unknown".
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -34,9 +35,10 @@ from dataclasses import asdict, dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from remem.auth.principal import ROLES, Principal, Role
-from remem.errors import InvalidInput, NotFound, Unauthenticated
+from remem.errors import BackendUnavailable, InvalidInput, NotFound, Unauthenticated
 from remem.store.keys import Keys
 
 PREFIX = "rmm_"
@@ -207,6 +209,19 @@ class TokenStore:
             raise NotFound(f"token {token_id!r} has expired and is gone")
         fields: Any = await self.redis.hgetall(key)
         return _info(fields)
+
+
+async def watch(store: TokenStore, token: str, interval: float = 1.0) -> None:
+    """Check ``token`` every ``interval`` seconds; raise ``Unauthenticated`` once it no longer
+    holds. A long-running process that acts as one token (``remem mcp`` with
+    REMEM_MCP_TOKEN) runs this beside its work, so a revocation stops it within a second.
+    Redis being briefly unreachable is not a revocation: it keeps watching."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await store.check(token)
+        except (ConnectionError, TimeoutError, RedisError, BackendUnavailable):
+            continue
 
 
 _REVOKE = """

@@ -174,7 +174,14 @@ def mcp(
     memories as `remem serve`, whose HTTP server also answers MCP at /mcp."""
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)  # on stderr: stdout carries the protocol
-    _run(_serve_mcp_stdio(settings))
+    try:
+        _run(_serve_mcp_stdio(settings))
+    except typer.Exit as exit_:
+        # Stopped by a refusal (REMEM_MCP_TOKEN revoked or expired): the SDK's thread reading
+        # stdin is still blocked in read() and would keep the process alive; everything else
+        # has been closed by now.
+        sys.stderr.flush()
+        os._exit(exit_.exit_code)
 
 
 async def _serve_mcp_stdio(settings: Settings) -> None:
@@ -190,16 +197,24 @@ async def _serve_mcp_stdio(settings: Settings) -> None:
             default_user_id=settings.mcp_default_user_id,
         )
         # The local admin by default (the process runs as whoever started it); with
-        # REMEM_MCP_TOKEN, that token's principal (refused at start if it does not hold).
-        principal = LOCAL_ADMIN
-        if settings.mcp_token is not None:
-            from remem.auth.tokens import TokenStore
+        # REMEM_MCP_TOKEN, that token's principal, for as long as the token holds.
+        if settings.mcp_token is None:
+            with acting_as(LOCAL_ADMIN):
+                await server.run_stdio_async()
+            return
+        from remem.auth.tokens import TokenStore, watch
 
-            key = settings.token_hash_key
-            store = TokenStore(res.redis, res.keys, key.get_secret_value() if key else None)
-            principal = (await store.check(settings.mcp_token.get_secret_value())).principal()
-        with acting_as(principal):
-            await server.run_stdio_async()
+        key = settings.token_hash_key
+        store = TokenStore(res.redis, res.keys, key.get_secret_value() if key else None)
+        token = settings.mcp_token.get_secret_value()
+        with acting_as((await store.check(token)).principal()):
+            serving = asyncio.create_task(server.run_stdio_async())
+            watching = asyncio.create_task(watch(store, token))
+            done, _ = await asyncio.wait({serving, watching}, return_when="FIRST_COMPLETED")
+            for task in (serving, watching):
+                task.cancel()
+            for task in done:
+                task.result()  # the watcher's Unauthenticated: "token ... was revoked"
 
 
 @app.command()
