@@ -161,8 +161,9 @@ async def main(args: argparse.Namespace) -> None:
                     f"| {count:,} | {got['p50']:.0f} | {got['p95']:.0f} | {got['cpu']:.0f} "
                     f"| {sent} |"
                 )
-        print("\n## GET /v1/working-memory/{id} through the app (ASGI), auth off vs token\n")
-        got_app = await through_app(settings, args.requests, args.rounds)
+            # The apps share this embedded Redis (kept up by the Resources still open).
+            print("\n## GET /v1/working-memory/{id} through the app (ASGI), auth off vs token\n")
+            got_app = await through_app(settings, args.requests, args.rounds)
         print("| auth | p50 ms | p95 ms | CPU ms/request |")
         print("|---|---:|---:|---:|")
         for mode, f in got_app.items():
