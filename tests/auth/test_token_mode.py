@@ -188,3 +188,33 @@ def test_stdio_mcp_acting_as_a_token_stops_within_a_second_of_its_revocation(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_health_probes_without_credentials_are_not_audited_as_failures(
+    token_settings: Settings,
+) -> None:
+    """A load balancer polling /v1/health must not fill the audit log with refusals."""
+    app = create_app(token_settings)
+    async with served(app) as url, httpx.AsyncClient(base_url=url) as http:
+        for _ in range(5):
+            assert (await http.get("/v1/health")).status_code == 200
+        assert (await http.get("/openapi.json")).status_code == 200
+        entries = await app.state.resources.audit.entries(100)
+    assert [e for e in entries if e["action"] == "auth.failure"] == []
+
+
+async def test_mcp_over_http_takes_the_same_bearer_token(token_settings: Settings) -> None:
+    from remem.app import build_app
+
+    token = create_token(token_settings, "--namespace", "n")
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "test", "version": "0"}}}  # fmt: skip
+    headers = {"Accept": "application/json, text/event-stream"}
+    async with served(build_app(token_settings)) as url, httpx.AsyncClient(base_url=url) as http:
+        refused = await http.post("/mcp", json=hello, headers=headers)
+        assert refused.status_code == 401 and "missing credentials" in refused.json()["detail"]
+        ok = await http.post(
+            "/mcp", json=hello, headers={**headers, "Authorization": f"Bearer {token}"}
+        )
+        assert ok.status_code == 200 and "serverInfo" in ok.text
