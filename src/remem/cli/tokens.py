@@ -94,7 +94,7 @@ def list_tokens(
             f"user={info.user_id or '*'}  created={_when(info.created_at)}  "
             f"expires={_when(info.expires_at)}"
         )
-    typer.echo(f"({len(found):,} tokens)")
+    typer.echo(f"({len(found):,} token{'' if len(found) == 1 else 's'})")
 
 
 @token.command("revoke")
