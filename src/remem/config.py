@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -193,6 +193,14 @@ class Settings(BaseSettings):
         "here: `true` with an auth mode other than `disabled`, or `false` with no auth mode, "
         "refuses to start (the upstream server would silently run without auth).",
     )
+    token_auth_enabled: bool | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "REMEM_TOKEN_AUTH_ENABLED", "TOKEN_AUTH_ENABLED", "token_auth_enabled"
+        ),
+        description="The upstream server's TOKEN_AUTH_ENABLED: `true` with no auth mode set "
+        "means `token`; with another mode set, it refuses to start.",
+    )
     allow_remote_without_auth: bool = Field(
         default=False,
         description="Let `remem serve` listen on a non-loopback address with auth disabled "
@@ -264,6 +272,14 @@ class Settings(BaseSettings):
         description="`oauth2` mode: the claim holding the role, `read`, `write` or `admin` (a "
         "list: the highest known one counts; absent or unknown: `read`).",
     )
+
+    @model_validator(mode="after")
+    def _upstream_token_mode(self) -> Settings:
+        """TOKEN_AUTH_ENABLED=true with no mode named asks for token auth (remem.auth.modes
+        refuses it beside another mode)."""
+        if self.token_auth_enabled and "auth_mode" not in self.model_fields_set:
+            self.auth_mode = "token"
+        return self
 
 
 def default(name: str) -> Any:

@@ -42,6 +42,8 @@ OAUTH2 = {"OAUTH2_ISSUER_URL": "https://i.test", "OAUTH2_AUDIENCE": "a"}
         (("--auth", "oauth2"), {**OAUTH2, "OAUTH2_ALGORITHMS": '["HS256"]'}, "'HS256' is not"),
         (("--auth", "oauth2"), {**OAUTH2, "OAUTH2_ALGORITHMS": '["none"]'}, "'none' is not"),
         (("--auth", "token"), {"REMEM_TOKEN_HASH_KEY": "short"}, "at least 32 characters"),
+        (("--auth", "oauth2"), {"TOKEN_AUTH_ENABLED": "true"}, "TOKEN_AUTH_ENABLED=true contr"),
+        ((), {"TOKEN_AUTH_ENABLED": "true", "DISABLE_AUTH": "true"}, "DISABLE_AUTH=true contr"),
         (("--auth", "open"), {}, "one of disabled, token, oauth2"),
     ],
 )  # fmt: skip
@@ -86,3 +88,9 @@ def test_serve_binds_publicly_with_auth_disabled_only_when_told(settings: Settin
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_the_upstream_token_switch_alone_means_token_mode() -> None:
+    assert Settings(token_auth_enabled=True).auth_mode == "token"
+    assert Settings(token_auth_enabled=True, auth_mode="oauth2").auth_mode == "oauth2"
+    assert Settings().auth_mode == "disabled"

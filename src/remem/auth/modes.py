@@ -31,6 +31,10 @@ def check_auth_settings(settings: Settings) -> None:
             "DISABLE_AUTH=false but no auth mode: set REMEM_AUTH_MODE (or AUTH_MODE) to "
             "token or oauth2"
         )
+    if settings.token_auth_enabled is True and mode != "token":
+        raise InvalidInput(
+            f"TOKEN_AUTH_ENABLED=true contradicts auth mode {mode!r}: unset one of them"
+        )
     if settings.token_hash_key is not None and len(settings.token_hash_key.get_secret_value()) < 32:
         raise InvalidInput(
             "REMEM_TOKEN_HASH_KEY: at least 32 characters (e.g. `openssl rand -hex 32`)"
