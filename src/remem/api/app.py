@@ -14,8 +14,9 @@ from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
 from remem.api.routers import health, longterm, prompt, summary_views, working
-from remem.auth.authenticate import Authenticator, Disabled
+from remem.auth.authenticate import Authenticator
 from remem.auth.middleware import Authenticate
+from remem.auth.modes import build_authenticator
 from remem.config import Settings
 from remem.models.common import ErrorResponse
 from remem.runtime import Resources
@@ -39,8 +40,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(settings: Settings, *, authenticator: Authenticator | None = None) -> FastAPI:
-    """The REST app. ``authenticator`` proves who calls (None: auth disabled, everyone the
-    local admin)."""
+    """The app. ``authenticator`` overrides the one ``settings.auth_mode`` chooses."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +75,8 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(summary_views.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Every request, REST and MCP, runs as the caller its credentials prove (remem.auth).
-    app.add_middleware(Authenticate, authenticator=authenticator or Disabled())
+    if authenticator is None:  # built now, reads the Resources the lifespan makes on each request
+        authenticator = build_authenticator(settings, lambda: app.state.resources)
+    app.add_middleware(Authenticate, authenticator=authenticator)
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app

@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from remem.api.errors import error_response
 from remem.auth.authenticate import Authenticator
 from remem.auth.context import acting_as
-from remem.errors import Unauthenticated
+from remem.errors import RememError
 
 OPEN_PATHS = frozenset({"/v1/health", "/health", "/openapi.json", "/docs", "/redoc"})
 
@@ -38,10 +38,16 @@ class Authenticate:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
                 break
+        is_open = scope.get("path") in self.open_paths or _is_docs_asset(scope.get("path", ""))
+        if is_open and authorization is None:
+            # Served with no caller, nothing to leak, and no refusal audited: a load balancer
+            # polling /v1/health would otherwise fill the audit log.
+            await self.app(scope, receive, send)
+            return
         try:
             principal = await self.authenticator.authenticate(authorization)
-        except Unauthenticated as exc:
-            if scope.get("path") in self.open_paths or _is_docs_asset(scope.get("path", "")):
+        except RememError as exc:  # 401; or 503 when the credential cannot be checked now
+            if is_open:
                 await self.app(scope, receive, send)  # served with no caller: nothing to leak
                 return
             await error_response(exc)(scope, receive, send)

@@ -1,5 +1,5 @@
 """The ``remem`` command: serve, worker, mcp, migrate, reindex, config, doctor, sessions,
-memories."""
+memories, token."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from remem.cli import data
+from remem.cli import data, tokens
 from remem.config import Settings
 from remem.errors import RememError
 from remem.logs import configure as configure_logging
@@ -19,6 +19,7 @@ from remem.logs import configure as configure_logging
 app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
 app.add_typer(data.sessions, name="sessions")
 app.add_typer(data.memories, name="memories")
+app.add_typer(tokens.token, name="token")
 
 
 def _print_version(value: bool) -> None:
@@ -71,17 +72,38 @@ def serve(
             "[REMEM_RUN_WORKER=false].",
         ),
     ] = False,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            "--auth",
+            help="disabled, token (API tokens: `remem token create`) or oauth2 (JWTs) "
+            "[REMEM_AUTH_MODE, disabled]. Disabled refuses a non-loopback --host unless "
+            "REMEM_ALLOW_REMOTE_WITHOUT_AUTH=true.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
     """Serve the REST API (starting an embedded Redis unless REDIS_URL is set), running
     background tasks in-process unless --no-worker."""
+    from remem.auth.modes import check_auth_settings, check_bind
     from remem.cli import serving
 
     if no_worker:  # the server processes build their settings from the environment
         os.environ["REMEM_RUN_WORKER"] = "false"
+    if auth is not None:
+        if auth not in ("disabled", "token", "oauth2"):
+            typer.echo(f"remem: --auth {auth!r}: one of disabled, token, oauth2", err=True)
+            raise typer.Exit(2)
+        os.environ["REMEM_AUTH_MODE"] = auth
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)
+    try:  # before anything starts: a server must not run less protected than asked
+        check_auth_settings(settings)
+        check_bind(settings, host or settings.host)
+    except RememError as exc:
+        typer.echo(f"remem: {exc.detail}", err=True)
+        raise typer.Exit(1) from exc
     if settings.redis_url:  # say plainly, before any server starts, if this Redis won't do
         _run(_preflight(settings))
     # Worker processes rebuild the settings from the environment.
@@ -152,7 +174,14 @@ def mcp(
     memories as `remem serve`, whose HTTP server also answers MCP at /mcp."""
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)  # on stderr: stdout carries the protocol
-    _run(_serve_mcp_stdio(settings))
+    try:
+        _run(_serve_mcp_stdio(settings))
+    except typer.Exit as exit_:
+        # Stopped by a refusal (REMEM_MCP_TOKEN revoked or expired): the SDK's thread reading
+        # stdin is still blocked in read() and would keep the process alive; everything else
+        # has been closed by now.
+        sys.stderr.flush()
+        os._exit(exit_.exit_code)
 
 
 async def _serve_mcp_stdio(settings: Settings) -> None:
@@ -167,9 +196,25 @@ async def _serve_mcp_stdio(settings: Settings) -> None:
             default_namespace=settings.mcp_default_namespace,
             default_user_id=settings.mcp_default_user_id,
         )
-        # The local admin by default (the process runs as whoever started it).
-        with acting_as(LOCAL_ADMIN):
-            await server.run_stdio_async()
+        # The local admin by default (the process runs as whoever started it); with
+        # REMEM_MCP_TOKEN, that token's principal, for as long as the token holds.
+        if settings.mcp_token is None:
+            with acting_as(LOCAL_ADMIN):
+                await server.run_stdio_async()
+            return
+        from remem.auth.tokens import TokenStore, watch
+
+        key = settings.token_hash_key
+        store = TokenStore(res.redis, res.keys, key.get_secret_value() if key else None)
+        token = settings.mcp_token.get_secret_value()
+        with acting_as((await store.check(token)).principal()):
+            serving = asyncio.create_task(server.run_stdio_async())
+            watching = asyncio.create_task(watch(store, token))
+            done, _ = await asyncio.wait({serving, watching}, return_when="FIRST_COMPLETED")
+            for task in (serving, watching):
+                task.cancel()
+            for task in done:
+                task.result()  # the watcher's Unauthenticated: "token ... was revoked"
 
 
 @app.command()

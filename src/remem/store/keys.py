@@ -74,6 +74,22 @@ class Keys:
         """The audit log: a stream of admin actions, erasures and auth failures."""
         return f"{self.prefix}audit"
 
+    def auth_token(self, digest: str) -> str:
+        """One API token's record, named by the HMAC of the token: a check is one lookup.
+        The auth keys share the hash tag ``{auth}``, so they sit on one shard of a cluster and
+        a token's record and the index change in one transaction."""
+        return f"{self.prefix}{{auth}}:token:{digest}"
+
+    @property
+    def auth_tokens(self) -> str:
+        """Hash of token id -> digest, for ``remem token list`` and ``revoke``."""
+        return f"{self.prefix}{{auth}}:tokens"
+
+    @property
+    def auth_hash_key(self) -> str:
+        """The generated HMAC key of the tokens (when REMEM_TOKEN_HASH_KEY is unset)."""
+        return f"{self.prefix}{{auth}}:hash_key"
+
     @property
     def summary_views(self) -> str:
         """Hash of summary view id -> the view's JSON."""
