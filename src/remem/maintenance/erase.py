@@ -1,0 +1,105 @@
+"""Erase everything of a user (everywhere, or within one namespace) or of a namespace, in one
+call, with a receipt kept in the audit log.
+
+In order: the sessions (working memory), then their tasks (pending, running, and Docket's
+records of them), then the long-term memories with their access counters. Sessions go first so
+that a task starting meanwhile finds no session to extract from; memories go last so that a
+task that had already read its session before the erase and writes memories is, as often as
+the timing allows, erased too.
+
+What a write racing the erase does (there is no lock: an erase must not stop other tenants):
+- a write that lands before a round reads its page is erased with the rest;
+- a write that lands after the last round of its kind is kept: it is new data, written after
+  the erase, and a second erase removes it. The receipt counts only what was erased;
+- a task already running when its session is erased (an extraction embedding the messages it
+  read) is signalled to stop; if it finishes first, the memories it writes after the memory
+  rounds survive. ``remem erase`` again (or ``POST /v1/erasures``) removes them;
+- search hits counted in a process in the 30 s before the erase are flushed only to memories
+  that still exist (``store.longterm.documents._TOUCH``).
+
+Scope: erasing a namespace needs the admin role; erasing a user needs write, a user the caller
+may address and, with a namespace, a namespace within its scope. A caller whose scope is not
+every namespace erases a user only within one of its namespaces (the user's data elsewhere is
+another tenant's to erase).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+from remem.auth.principal import Principal
+from remem.errors import Forbidden, InvalidInput
+from remem.memory.identifiers import optional_id
+from remem.models.erasure import ErasureCounts, ErasureReceipt
+from remem.runtime import Resources
+from remem.store.owned import OwnedData
+
+
+def authorise(caller: Principal, user_id: str | None, namespace: str | None) -> None:
+    """Refuse (403) an erase the caller may not ask for; 400 if it names nothing."""
+    optional_id("user_id", user_id)
+    optional_id("namespace", namespace)
+    if user_id is None and namespace is None:
+        raise InvalidInput("name a user_id, a namespace, or both (nothing to erase)")
+    if user_id is None:
+        caller.require("admin", "erasing a namespace")
+    caller.require("write", "erasing a user's data")
+    if user_id is not None:
+        caller.user(user_id)
+    if namespace is not None:
+        caller.namespace(namespace)
+    elif not caller.every_namespace:
+        raise Forbidden(
+            "this caller's scope does not cover every namespace: name the namespace to erase "
+            "the user in (namespace=...)"
+        )
+
+
+def owned_data(res: Resources) -> OwnedData:
+    return OwnedData(
+        res.redis,
+        res.keys,
+        res.settings.working_memory_index,
+        res.settings.long_term_memory_index,
+    )
+
+
+async def erase(
+    res: Resources, caller: Principal, *, user_id: str | None, namespace: str | None
+) -> ErasureReceipt:
+    """Erase, record the receipt in the audit log, and return it. A refusal is recorded too."""
+    try:
+        authorise(caller, user_id, namespace)
+    except Forbidden as exc:
+        await res.audit.record(
+            "erase", caller, outcome="forbidden", user_id=user_id, namespace=namespace,
+            reason=exc.detail,
+        )  # fmt: skip
+        raise
+    receipt_id = uuid.uuid4().hex
+    started = time.time()
+    erasure = owned_data(res)
+    try:
+        sessions, unlinked = await erasure.sessions(namespace, user_id)
+        tasks = await res.tasks.forget_sessions(sessions)
+        memories, counters = await erasure.memories(namespace, user_id)
+    finally:
+        await erasure.aclose()
+    receipt = ErasureReceipt(
+        id=receipt_id,
+        user_id=user_id,
+        namespace=namespace,
+        counts=ErasureCounts(
+            working_memory_sessions=unlinked,
+            long_term_memories=memories,
+            access_counters=counters,
+            task_records=tasks,
+        ),
+        started_at=datetime.fromtimestamp(started, UTC),
+        finished_at=datetime.now(UTC),
+        requested_by=caller.subject,
+    )
+    await res.audit.record("erase", caller, **receipt.model_dump(mode="json"))
+    return receipt

@@ -1,0 +1,68 @@
+"""Export everything of a user or a namespace as JSON Lines, narrowed to what the caller sees:
+the format of ``remem memories export`` (``maintenance.transfer``: the header, then one line a
+memory), with the working-memory sessions first, one line each, marked
+``"kind": "working_memory"`` (the stored session document as it is).
+
+``remem memories import`` reads such a file: it restores the memories and passes over the
+session lines, counting them (sessions are short-lived state: their TTLs and the tasks they
+schedule do not survive a move, so importing them is left out on purpose).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+
+from remem.auth.principal import Principal
+from remem.errors import InvalidInput
+from remem.maintenance.transfer import SESSION_KIND, Transferred, header, memory_lines
+from remem.memory.identifiers import optional_id
+from remem.runtime import Resources
+from remem.store.owned import OwnedData
+
+
+def export_scope(
+    caller: Principal, user_id: str | None, namespace: str | None
+) -> tuple[str | None, str | None]:
+    """(user, namespace) an export of the caller covers: 403 outside its scope, 400 for
+    neither (a user-scoped caller's user is implied)."""
+    caller.require("read", "exporting data")
+    user = caller.user(optional_id("user_id", user_id))
+    if namespace is not None:
+        caller.namespace(optional_id("namespace", namespace))
+    if user is None and namespace is None:
+        raise InvalidInput("name a user_id, a namespace, or both (what to export)")
+    return user, namespace
+
+
+async def export_lines(
+    res: Resources,
+    caller: Principal,
+    *,
+    user_id: str | None,
+    namespace: str | None,
+    done: Transferred | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> AsyncIterator[str]:
+    """The export, a line at a time (each ending in a newline); scope already checked."""
+    done = done if done is not None else Transferred()
+    yield json.dumps(header(res.long_term)) + "\n"
+    owned = OwnedData(
+        res.redis, res.keys, res.settings.working_memory_index,
+        res.settings.long_term_memory_index,
+    )  # fmt: skip
+    try:
+        offset = 0
+        while page := await owned.session_documents(namespace, user_id, offset):
+            offset += owned.page
+            for _, doc in page:
+                if caller.sees(doc.get("namespace"), doc.get("user_id")):
+                    done.sessions += 1
+                    yield json.dumps({"kind": SESSION_KIND, **doc}, ensure_ascii=False) + "\n"
+    finally:
+        await owned.aclose()
+    async for line in memory_lines(
+        res.long_term, namespace=namespace, user_id=user_id, visible=caller.sees,
+        progress=progress, done=done,
+    ):  # fmt: skip
+        yield json.dumps(line, ensure_ascii=False) + "\n"
