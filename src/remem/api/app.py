@@ -14,7 +14,7 @@ from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
 from remem.api.routers import health, longterm, prompt, security, working
-from remem.auth.authenticate import Disabled
+from remem.auth.authenticate import Authenticator, Disabled
 from remem.auth.middleware import Authenticate
 from remem.config import Settings
 from remem.models.common import ErrorResponse
@@ -38,7 +38,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, authenticator: Authenticator | None = None) -> FastAPI:
+    """The app; ``authenticator`` (default: auth disabled) proves each request's caller."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Resources(settings) as res, AsyncExitStack() as stack:
@@ -72,6 +74,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(security.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Every request, REST and MCP, runs as the caller its credentials prove (remem.auth).
-    app.add_middleware(Authenticate, authenticator=Disabled())
+    app.add_middleware(Authenticate, authenticator=authenticator or Disabled())
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
     return app

@@ -19,6 +19,7 @@ from remem.logs import configure as configure_logging
 app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
 app.add_typer(data.sessions, name="sessions")
 app.add_typer(data.memories, name="memories")
+app.command("erase")(data.erase)
 
 
 def _print_version(value: bool) -> None:

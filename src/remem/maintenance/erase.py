@@ -37,24 +37,34 @@ from remem.runtime import Resources
 from remem.store.owned import OwnedData
 
 
-def authorise(caller: Principal, user_id: str | None, namespace: str | None) -> None:
-    """Refuse (403) an erase the caller may not ask for; 400 if it names nothing."""
-    optional_id("user_id", user_id)
-    optional_id("namespace", namespace)
+def authorise(
+    caller: Principal, user_id: str | None, namespace: str | None
+) -> tuple[str | None, str | None]:
+    """The (user, namespace) to erase, or a refusal: 400 if it names nothing, 403 for what
+    the caller may not ask (see the module's docstring)."""
+    user_id = optional_id("user_id", user_id)
+    namespace = optional_id("namespace", namespace)
     if user_id is None and namespace is None:
         raise InvalidInput("name a user_id, a namespace, or both (nothing to erase)")
     if user_id is None:
         caller.require("admin", "erasing a namespace")
+        if caller.user_id is not None:
+            raise Forbidden(
+                "erasing a namespace erases every user's data in it; this caller's "
+                "scope is one user"
+            )
+        return None, caller.namespace(namespace)
     caller.require("write", "erasing a user's data")
-    if user_id is not None:
-        caller.user(user_id)
-    if namespace is not None:
-        caller.namespace(namespace)
-    elif not caller.every_namespace:
-        raise Forbidden(
-            "this caller's scope does not cover every namespace: name the namespace to erase "
-            "the user in (namespace=...)"
-        )
+    caller.user(user_id)
+    if namespace is None and not caller.every_namespace:
+        try:  # a scope of one exact namespace erases there; any other must say where
+            namespace = caller.namespace(None)
+        except Forbidden:
+            raise Forbidden(
+                "this caller's scope does not cover every namespace: name the namespace to "
+                "erase the user in (namespace=...)"
+            ) from None
+    return user_id, caller.namespace(namespace)
 
 
 def owned_data(res: Resources) -> OwnedData:
@@ -71,7 +81,7 @@ async def erase(
 ) -> ErasureReceipt:
     """Erase, record the receipt in the audit log, and return it. A refusal is recorded too."""
     try:
-        authorise(caller, user_id, namespace)
+        user_id, namespace = authorise(caller, user_id, namespace)
     except Forbidden as exc:
         await res.audit.record(
             "erase", caller, outcome="forbidden", user_id=user_id, namespace=namespace,

@@ -11,6 +11,7 @@ schedule do not survive a move, so importing them is left out on purpose).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 
 from remem.auth.principal import Principal
@@ -45,7 +46,7 @@ async def export_lines(
     progress: Callable[[str], None] = lambda _: None,
 ) -> AsyncIterator[str]:
     """The export, a line at a time (each ending in a newline); scope already checked."""
-    done = done if done is not None else Transferred()
+    started, done = time.perf_counter(), done if done is not None else Transferred()
     yield json.dumps(header(res.long_term)) + "\n"
     owned = OwnedData(
         res.redis, res.keys, res.settings.working_memory_index,
@@ -66,3 +67,4 @@ async def export_lines(
         progress=progress, done=done,
     ):  # fmt: skip
         yield json.dumps(line, ensure_ascii=False) + "\n"
+    done.seconds = time.perf_counter() - started

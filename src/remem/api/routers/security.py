@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from remem.api.deps import resources
 from remem.auth.context import caller
+from remem.errors import Forbidden
 from remem.maintenance.erase import erase
 from remem.maintenance.export import export_lines, export_scope
 from remem.models.erasure import ErasureReceipt, ErasureRequest
@@ -51,7 +52,11 @@ async def export(
 async def audit(
     limit: int = Query(default=100, ge=1, le=MAX_AUDIT_ENTRIES), res: Resources = Res
 ) -> list[dict[str, Any]]:
-    """The newest audit log entries, newest first (admin only): erasures, exports, admin
-    actions and authentication failures."""
-    caller().require("admin", "reading the audit log")
+    """The newest audit log entries, newest first: erasures, exports, admin actions and
+    authentication failures. Needs the admin role over every namespace (the entries name
+    every tenant's users and namespaces)."""
+    who = caller()
+    who.require("admin", "reading the audit log")
+    if not who.unrestricted:  # entries name every tenant's users and namespaces
+        raise Forbidden("reading the audit log needs a scope over every namespace and user")
     return await res.audit.entries(limit)
