@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         description="Most memories one request may create, or one session write may carry "
         "(413 above).",
     )
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a caller (by its principal) may make a minute, shared by every "
+        "process through Redis; over it, 429 with Retry-After. 0: no limit.",
+    )
     redis_timeout_seconds: float = Field(
         default=5.0, description="Socket timeout for Redis commands."
     )

@@ -13,6 +13,7 @@ from remem import __version__
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.limits import BodySizeLimit
+from remem.api.ratelimit import RateLimit
 from remem.api.routers import health, longterm, prompt, security, working
 from remem.auth.authenticate import Authenticator, Disabled
 from remem.auth.middleware import Authenticate
@@ -73,6 +74,8 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(security.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute:  # inside Authenticate: counts per caller
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     # Every request, REST and MCP, runs as the caller its credentials prove (remem.auth).
     app.add_middleware(Authenticate, authenticator=authenticator or Disabled())
     app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults

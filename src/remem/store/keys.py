@@ -74,6 +74,10 @@ class Keys:
         """The audit log: a stream of admin actions, erasures and auth failures."""
         return f"{self.prefix}audit"
 
+    def rate_limit(self, subject: str) -> str:
+        """A caller's rate-limit state (``store.ratelimit``), by its principal's subject."""
+        return f"{self.prefix}ratelimit:{encode_part(subject)}"
+
     @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
