@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from remem import __version__
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
+from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
 from remem.api.ratelimit import RateLimit
 from remem.api.routers import health, longterm, prompt, security, working
@@ -78,5 +79,6 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     # Every request, REST and MCP, runs as the caller its credentials prove (remem.auth).
     app.add_middleware(Authenticate, authenticator=authenticator or Disabled())
-    app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
+    app.add_middleware(CatchAll)  # also catches the others' faults
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, CatchAll's 500 included
     return app
