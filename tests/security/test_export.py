@@ -26,7 +26,7 @@ async def test_a_users_export_holds_sessions_and_memories_and_imports_back(
     app = create_app(settings.model_copy(update={"run_worker": False}))
     async with served(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
         res: Resources = app.state.resources
-        ids = await seed_memories(res, "ada", "n1", 700)  # more than one batch of the export
+        ids = await seed_memories(res, "ada", "n1", 1_200)  # two pages of the index cursor
         await seed_sessions(res, "ada", "n1", 3)
         await seed_memories(res, "bob", "n1", 5)
         async with http.stream("GET", "/v1/export", params={"user_id": "ada"}) as r:
@@ -43,9 +43,9 @@ async def test_a_users_export_holds_sessions_and_memories_and_imports_back(
         assert {(m["user_id"], m["namespace"]) for m in memories} == {("ada", "n1")}
 
         erased = await http.post("/v1/erasures", json={"user_id": "ada"})
-        assert erased.json()["counts"]["long_term_memories"] == 700
+        assert erased.json()["counts"]["long_term_memories"] == 1_200
         done = await import_memories(res.long_term, io.StringIO(text), progress=lambda _: None)
-        assert (done.memories, done.sessions, done.skipped, done.refused) == (700, 3, 0, 0)
+        assert (done.memories, done.sessions, done.skipped, done.refused) == (1_200, 3, 0, 0)
         assert not done.reembedded
         back = await http.get(f"/v1/long-term-memory/{ids[0]}")
         assert back.status_code == 200 and back.json()["user_id"] == "ada"

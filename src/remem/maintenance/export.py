@@ -60,11 +60,11 @@ async def export_lines(
                 if caller.sees(doc.get("namespace"), doc.get("user_id")):
                     done.sessions += 1
                     yield json.dumps({"kind": SESSION_KIND, **doc}, ensure_ascii=False) + "\n"
+        async for line in memory_lines(
+            res.long_term, namespace=namespace, user_id=user_id, visible=caller.sees,
+            progress=progress, done=done, id_batches=owned.memory_ids(namespace, user_id),
+        ):  # fmt: skip
+            yield json.dumps(line, ensure_ascii=False) + "\n"
     finally:
         await owned.aclose()
-    async for line in memory_lines(
-        res.long_term, namespace=namespace, user_id=user_id, visible=caller.sees,
-        progress=progress, done=done,
-    ):  # fmt: skip
-        yield json.dumps(line, ensure_ascii=False) + "\n"
     done.seconds = time.perf_counter() - started

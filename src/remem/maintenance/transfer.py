@@ -87,12 +87,14 @@ async def memory_lines(
     visible: Visible | None = None,
     progress: Callable[[str], None] = print,
     done: Transferred | None = None,
+    id_batches: AsyncIterator[list[str]] | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """The export lines of the memories of ``namespace`` / ``user_id`` (when given) that
-    ``visible`` lets through (a caller's scope), a batch at a time."""
+    ``visible`` lets through (a caller's scope), a batch at a time. Ids come from
+    ``id_batches`` (an index cursor over the scope) or a SCAN of every memory."""
     done = done if done is not None else Transferred()
     documents = service.store.documents
-    async for ids in documents.scan_ids(BATCH):
+    async for ids in id_batches if id_batches is not None else documents.scan_ids(BATCH):
         if namespace is not None or user_id is not None or visible is not None:
             owners = await documents.get_fields(ids, ("namespace", "user_id"))
             ids = [

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
 
-from remem.store.connection import flat_twin, translates_errors
+from remem.store.connection import backend_errors, flat_twin, translates_errors
 from remem.store.keys import Keys
 from remem.store.query import every, tag_is
 from remem.store.working import Session
@@ -115,6 +116,34 @@ class OwnedData:
                 (doc,) = json.loads(raw)
                 out.append((key, doc))
         return out
+
+    async def memory_ids(
+        self, namespace: str | None, user_id: str | None
+    ) -> AsyncIterator[list[str]]:
+        """The ids of the scope's memories, a page at a time, through an index cursor
+        (FT.AGGREGATE WITHCURSOR): what an export reads costs the scope's memories, not every
+        memory stored, and pages do not shift as memories are written meanwhile."""
+        query, index = _scope(namespace, user_id), self.long_term_index
+        with backend_errors():
+            rows, cursor = await self.flat.execute_command(
+                "FT.AGGREGATE", index, query, "LOAD", 1, "@__key",
+                "WITHCURSOR", "COUNT", self.page, "DIALECT", 2,
+            )  # fmt: skip
+        try:
+            while True:
+                ids = [self.keys.parse_memory(str(row[1])) for row in rows[1:] if row]
+                if ids:
+                    yield ids
+                if not cursor:
+                    return
+                with backend_errors():
+                    rows, cursor = await self.flat.execute_command(
+                        "FT.CURSOR", "READ", index, cursor
+                    )
+        finally:
+            if cursor:  # stopped early: free the cursor now, not after its idle timeout
+                with backend_errors():
+                    await self.flat.execute_command("FT.CURSOR", "DEL", index, cursor)
 
     async def count(self, namespace: str | None, user_id: str | None) -> tuple[int, int]:
         """(sessions, memories) of the scope as the indexes count them now."""
