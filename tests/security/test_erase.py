@@ -182,3 +182,22 @@ async def test_an_erase_naming_nothing_or_a_bad_id_is_a_400(
     client, _ = served_app
     r = await client.post("/v1/erasures", json=body)
     assert_4xx_with_reason(r, 400)
+
+
+async def test_a_session_written_again_after_its_erase_is_extracted_again(
+    settings: Settings,
+) -> None:
+    """The erase drops the process's memo of a session's scheduled extraction with the task:
+    a write to a session of the same name after the erase schedules its extraction again
+    (the memo would otherwise hold it back for a debounce, with nothing scheduled)."""
+    app = create_app(quiet(settings))
+    async with served(app) as url, httpx.AsyncClient(base_url=url) as http:
+        res: Resources = app.state.resources
+        body = {"user_id": USER, "messages": [{"role": "user", "content": "hi"}]}
+        assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+        assert len(await pending_tasks(res)) == 1
+        erased = await http.post("/v1/erasures", json={"user_id": USER})
+        assert erased.json()["counts"]["task_records"] == 1
+        assert await pending_tasks(res) == []
+        assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+        assert len(await pending_tasks(res)) == 1

@@ -14,8 +14,10 @@ What a write racing the erase does (there is no lock: an erase must not stop oth
 - a task already running when its session is erased (an extraction embedding the messages it
   read) is signalled to stop; if it finishes first, the memories it writes after the memory
   rounds survive. ``remem erase`` again (or ``POST /v1/erasures``) removes them;
-- search hits counted in a process in the 30 s before the erase are flushed only to memories
-  that still exist (``store.longterm.documents._TOUCH``).
+- search hits a process counted before the erase are flushed only to memories that still
+  exist (``store.longterm.documents.touch_many``), except in the moment between its two round
+  trips: a memory erased just then gets its hit count back in the access-count hash (the id
+  and a number, no text), which nothing reads once the memory is gone.
 
 Scope: erasing a namespace needs the admin role; erasing a user needs write, a user the caller
 may address and, with a namespace, a namespace within its scope. A caller whose scope is not
