@@ -47,6 +47,29 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=8 * 1024 * 1024, description="Largest request body accepted (413 above it)."
     )
+    max_messages_per_write: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most messages one session write (PUT or append) may carry (413 above).",
+    )
+    max_text_chars: int = Field(
+        default=100_000,
+        ge=1,
+        description="Longest text (a message's content, a memory's text or search_text, a "
+        "search query) in characters (413 above).",
+    )
+    max_memories_per_request: int = Field(
+        default=1_000,
+        ge=1,
+        description="Most memories one request may create, or one session write may carry "
+        "(413 above).",
+    )
+    rate_limit_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Requests a caller (by its principal) may make a minute, shared by every "
+        "process through Redis; over it, 429 with Retry-After. 0: no limit.",
+    )
     redis_timeout_seconds: float = Field(
         default=5.0, description="Socket timeout for Redis commands."
     )

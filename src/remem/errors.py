@@ -28,6 +28,28 @@ its 422 (``detail`` lists the errors), and any other exception is a 500 with cod
 
 from __future__ import annotations
 
+import re
+
+# What a server fault's detail may carry that a client must not see: addresses, URLs and paths
+# of the server's own parts (Redis, the embedding provider, the LLM, the data directory).
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>()]+", re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"(?:\b\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\]|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*):\d{1,5}\b",
+    re.IGNORECASE,
+)
+_TUPLE = re.compile(r"\(\s*'[^']*'\s*,\s*\d+\s*(?:,\s*\d+\s*)*\)")  # ('10.0.0.1', 6379)
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+_PATH = re.compile(r"(?<![\w.:/])(?:~|[a-z]:)?(?:[/\\][^\s/\\'\"():,]+){2,}[/\\]?", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` without URLs, host:port addresses, IP addresses and file paths."""
+    text = _URL.sub("<url>", text)
+    text = _TUPLE.sub("<address>", text)
+    text = _ADDRESS.sub("<address>", text)
+    text = _IP.sub("<address>", text)
+    return _PATH.sub("<path>", text)
+
 
 class RememError(Exception):
     code = "error"
@@ -36,6 +58,13 @@ class RememError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    @property
+    def public_detail(self) -> str:
+        """The detail as a client sees it: the reason for a refusal (4xx) as it is; for a
+        server fault (5xx) what failed, without the addresses and paths of the server's parts
+        (the log keeps the full detail)."""
+        return self.detail if self.status < 500 else redact(self.detail)
 
 
 class InvalidInput(RememError):

@@ -16,6 +16,7 @@ from remem.embeddings import Embedder, build_embedder, dedup_distance_of
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
 from remem.memory.extraction import Extraction, VerbatimExtractor
+from remem.memory.limits import Limits
 from remem.memory.llm_extraction import LLMExtractor
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
@@ -84,7 +85,12 @@ class Resources:
                 await ensure_index(self.redis, self.keys, spec)
             store = WorkingMemoryStore(self.redis, self.keys, spec.name)
             threshold = self.settings.summarization_threshold
-            self.working = WorkingMemoryService(store, threshold)
+            limits = Limits(
+                messages_per_write=self.settings.max_messages_per_write,
+                text_chars=self.settings.max_text_chars,
+                memories_per_request=self.settings.max_memories_per_request,
+            )
+            self.working = WorkingMemoryService(store, threshold, limits=limits)
             self.embedder = await build_embedder_from(self.settings)
             self.llm = build_llm(self.settings)
             lt_name = self.settings.long_term_memory_index
@@ -99,6 +105,7 @@ class Resources:
                 access_resolution_seconds=self.settings.access_resolution_seconds,
                 dedup_candidate_distance=dedup_distance_of(self.embedder),
                 merge_judge=llm_judge(self.llm) if self.llm is not None else None,
+                limits=limits,
             )
             await self.long_term.start()
             # One Docket for the process; every write that leaves work schedules it here.

@@ -611,6 +611,48 @@ async def summary_views_read_only_the_callers_memories(w: World) -> None:
     await memories_untouched(h)
 
 
+# -- REST: erasure, export, audit --------------------------------------------------------------
+@rest("POST /v1/erasures")
+async def erasure_only_within_the_scope(w: World) -> None:
+    """Erasing touches only what the caller may erase: others' users and namespaces are 403
+    and stay; a namespace needs the admin; erasing a user A has no data of erases nothing."""
+    h, path = w.http, "/v1/erasures"
+    await h.refused(403, "tok-ro", "POST", path, json={"user_id": "alice"})
+    await h.refused(403, "tok-a", "POST", path, json={"namespace": NS_A})  # admin only
+    await h.refused(403, "tok-a", "POST", path, json={"user_id": "bob", "namespace": NS_B})
+    await h.refused(403, "tok-b", "POST", path, json={"user_id": "carol", "namespace": NS_B2})
+    await h.refused(403, "tok-b", "POST", path, json={"user_id": "bob"})  # prefix: name one
+    await h.refused(403, "tok-b", "POST", path, json={"user_id": "bob", "namespace": NS_XYLO})
+    await h.refused(400, "tok-a", "POST", path, json={})
+    receipt = await h.ok("tok-a", "POST", path, json={"user_id": "zed"})
+    assert receipt["namespace"] == NS_A and receipt["requested_by"] == "token:a"
+    assert receipt["counts"]["long_term_memories"] == 0
+    await memories_untouched(h)
+    await untouched(h)
+
+
+@rest("GET /v1/export")
+async def export_only_the_callers_data(w: World) -> None:
+    h, path = w.http, "/v1/export"
+    got = (await h.call("tok-a", "GET", path, params={"namespace": NS_A})).text
+    assert "ALPHA" in got
+    got = (await h.call("tok-b", "GET", path, params={"namespace": NS_B})).text
+    assert "BRAVO" in got
+    got = await h.call("tok-b", "GET", path)  # bob, but only within B's prefix (not XYLO)
+    assert got.status_code in (200, 403), got.text
+    await h.refused(403, "tok-a", "GET", path, params={"namespace": NS_B})
+    await h.refused(403, "tok-b", "GET", path, params={"user_id": "carol"})
+    await h.refused(403, "tok-b", "GET", path, params={"namespace": NS_XYLO})
+
+
+@rest("GET /v1/audit")
+async def audit_log_is_the_admins(w: World) -> None:
+    h, path = w.http, "/v1/audit"
+    for who in ("tok-a", "tok-ro", "tok-b", "tok-all"):
+        await h.refused(403, who, "GET", path)
+    assert isinstance(await h.ok("tok-admin", "GET", path), list)
+
+
 # -- MCP tools ---------------------------------------------------------------------------------
 SCOPE = "outside this caller's scope"
 

@@ -12,8 +12,10 @@ from fastapi_offline import FastAPIOffline
 from remem import __version__
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
+from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
-from remem.api.routers import health, longterm, prompt, summary_views, working
+from remem.api.ratelimit import RateLimit
+from remem.api.routers import health, longterm, prompt, security, summary_views, working
 from remem.auth.authenticate import Authenticator
 from remem.auth.middleware import Authenticate
 from remem.auth.modes import build_authenticator
@@ -73,10 +75,14 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(longterm.router)
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
+    app.include_router(security.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_minute:  # inside Authenticate: counts per caller
+        app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
     # Every request, REST and MCP, runs as the caller its credentials prove (remem.auth).
     if authenticator is None:  # built now, reads the Resources the lifespan makes on each request
         authenticator = build_authenticator(settings, lambda: app.state.resources)
     app.add_middleware(Authenticate, authenticator=authenticator)
-    app.add_middleware(CatchAll)  # outermost of ours: also catches the others' faults
+    app.add_middleware(CatchAll)  # also catches the others' faults
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, CatchAll's 500 included
     return app

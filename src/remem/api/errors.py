@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from remem.errors import BackendUnavailable, RateLimited, RememError, Unauthenticated
+
+log = logging.getLogger("remem.api")
 
 
 def json_safe(value: Any) -> Any:
@@ -46,15 +50,21 @@ def json_safe(value: Any) -> Any:
 
 def error_response(exc: RememError) -> JSONResponse:
     """The answer to ``exc``: its status, ``{"detail", "code"}``, and ``Retry-After`` when
-    retrying later may succeed. Also used by the middlewares that answer before the routes."""
+    retrying later may succeed. Also used by the middlewares that answer before the routes.
+
+    A server fault (5xx) answers what failed without the addresses and paths in its detail
+    (``RememError.public_detail``), with an error id under which the log keeps all of it."""
+    content: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
+    if exc.status >= 500:
+        error_id = uuid.uuid4().hex[:16]
+        log.warning("%s %s (error id %s)", exc.code, exc.detail, error_id)
+        content = {"detail": exc.public_detail, "code": exc.code, "error_id": error_id}
     headers = None
     if isinstance(exc, BackendUnavailable | RateLimited):  # retryable: say when to come back
         headers = {"Retry-After": str(exc.retry_after_seconds)}
     elif isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
-    return JSONResponse(
-        status_code=exc.status, content={"detail": exc.detail, "code": exc.code}, headers=headers
-    )
+    return JSONResponse(status_code=exc.status, content=content, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

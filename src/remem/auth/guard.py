@@ -27,8 +27,9 @@ from collections.abc import Callable, Iterable
 
 from remem.auth.context import caller
 from remem.auth.principal import Principal
-from remem.errors import Forbidden, NotFound
+from remem.errors import Forbidden, InvalidInput, NotFound
 from remem.memory.filters import Within
+from remem.memory.identifiers import optional_id
 from remem.memory.summary_views import Scope as ViewScope
 from remem.models.memory import MemoryRecord
 from remem.models.prompt import MemoryPromptRequest
@@ -174,6 +175,63 @@ def view_scope(*, write: bool) -> ViewScope:
             "summary views run within one namespace; this caller's scope covers several"
         )
     return ViewScope(exact[0], who.user_id)
+
+
+# -- erasure, export, audit ------------------------------------------------------------------
+def erasure(
+    user_id: str | None, namespace: str | None, who: Principal | None = None
+) -> tuple[str | None, str | None]:
+    """The (user, namespace) an erasure by ``who`` (default: the caller) covers, or a refusal:
+    400 if it names nothing, 403 for what the caller may not ask. A namespace needs admin and
+    a scope not bound to one user; a user needs write, and the namespace named (or the
+    scope's only one) unless the scope covers every namespace."""
+    who = who if who is not None else caller()
+    user_id = optional_id("user_id", user_id)
+    namespace = optional_id("namespace", namespace)
+    if user_id is None and namespace is None:
+        raise InvalidInput("name a user_id, a namespace, or both (nothing to erase)")
+    if user_id is None:
+        who.require("admin", "erasing a namespace")
+        if who.user_id is not None:
+            raise Forbidden(
+                "erasing a namespace erases every user's data in it; this caller's "
+                "scope is one user"
+            )
+        return None, who.namespace(namespace)
+    who.require("write", "erasing a user's data")
+    who.user(user_id)
+    if namespace is None and not who.every_namespace:
+        try:  # a scope of one exact namespace erases there; any other must say where
+            namespace = who.namespace(None)
+        except Forbidden:
+            raise Forbidden(
+                "this caller's scope does not cover every namespace: name the namespace to "
+                "erase the user in (namespace=...)"
+            ) from None
+    return user_id, who.namespace(namespace)
+
+
+def export(
+    user_id: str | None, namespace: str | None, who: Principal | None = None
+) -> tuple[str | None, str | None]:
+    """(user, namespace) an export by ``who`` (default: the caller) covers: 403 outside its
+    scope, 400 for neither (a user-scoped caller's user is implied)."""
+    who = who if who is not None else caller()
+    who.require("read", "exporting data")
+    user = who.user(optional_id("user_id", user_id))
+    if namespace is not None:
+        who.namespace(optional_id("namespace", namespace))
+    if user is None and namespace is None:
+        raise InvalidInput("name a user_id, a namespace, or both (what to export)")
+    return user, namespace
+
+
+def audit_log() -> None:
+    """The audit log names every tenant's users and namespaces: admin over everything only."""
+    who = caller()
+    who.require("admin", "reading the audit log")
+    if not who.unrestricted:
+        raise Forbidden("reading the audit log needs a scope over every namespace and user")
 
 
 # -- helpers -----------------------------------------------------------------------------------

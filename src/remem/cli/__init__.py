@@ -20,6 +20,7 @@ app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=
 app.add_typer(data.sessions, name="sessions")
 app.add_typer(data.memories, name="memories")
 app.add_typer(tokens.token, name="token")
+app.command("erase")(data.erase)
 
 
 def _print_version(value: bool) -> None:

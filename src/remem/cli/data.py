@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -195,7 +195,17 @@ def delete_memories(
 @memories.command("export")
 def export(
     namespace: Namespace = None,
-    user_id: UserId = None,
+    user_id: Annotated[
+        str | None, typer.Option("--user-id", "--user", help="User id (only their memories).")
+    ] = None,
+    sessions: Annotated[
+        bool,
+        typer.Option(
+            "--sessions",
+            help="Also the working-memory sessions of --user / --namespace, as lines of "
+            '"kind": "working_memory" (what GET /v1/export streams; import passes over them).',
+        ),
+    ] = False,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to this file, not stdout.")
     ] = None,
@@ -203,25 +213,60 @@ def export(
     redis_url: RedisUrl = None,
 ) -> None:
     """Write memories as JSON Lines (all, or a namespace's / a user's), streamed."""
-    from remem.maintenance.transfer import export_memories
+    from remem.auth import LOCAL_ADMIN, guard
+    from remem.maintenance.export import export_lines
+    from remem.maintenance.transfer import Transferred, export_memories
 
     def run(res: Any) -> Awaitable[Any]:
-        async def go() -> Any:
-            if output is None:
-                return await export_memories(
-                    res.long_term, sys.stdout, namespace=namespace, user_id=user_id,
-                    progress=report,
-                )  # fmt: skip
-            with output.open("w", encoding="utf-8") as out:
+        async def write(out: IO[str]) -> Transferred:
+            if not sessions:
                 return await export_memories(
                     res.long_term, out, namespace=namespace, user_id=user_id, progress=report
                 )
+            done = Transferred()
+            user, ns = guard.export(user_id, namespace, LOCAL_ADMIN)
+            async for line in export_lines(
+                res, LOCAL_ADMIN, user_id=user, namespace=ns, done=done, progress=report
+            ):
+                out.write(line)
+            return done
+
+        async def go() -> Any:
+            if output is None:
+                return await write(sys.stdout)
+            with output.open("w", encoding="utf-8") as out:
+                return await write(out)
 
         return go()
 
     done = _with_resources(data_dir, redis_url, run)
-    report(f"exported {done.memories:,} memories in {done.seconds:.1f} s")
+    also = f" and {done.sessions:,} sessions" if sessions else ""
+    report(f"exported {done.memories:,} memories{also} in {done.seconds:.1f} s")
     report.end()
+
+
+def erase(
+    user_id: Annotated[
+        str | None, typer.Option("--user", "--user-id", help="Erase this user's data.")
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option(help="Erase this namespace (with --user: only the user's data in it)."),
+    ] = None,
+    data_dir: DataDir = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Erase everything of a user (everywhere, or in --namespace) or of a namespace: sessions,
+    long-term memories, their access counters and pending tasks. Prints the receipt as JSON;
+    the audit log keeps it."""
+    from remem.auth import LOCAL_ADMIN
+    from remem.maintenance.erase import erase as run_erase
+
+    def run(res: Any) -> Awaitable[Any]:
+        return run_erase(res, LOCAL_ADMIN, user_id=user_id, namespace=namespace)
+
+    receipt = _with_resources(data_dir, redis_url, run)
+    _print(receipt, True, "")
 
 
 @memories.command("import")

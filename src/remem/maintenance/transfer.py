@@ -6,7 +6,9 @@ The first line says what wrote the file: ``{"format": "remem-memories", "version
 returns it, plus ``search_text`` when keyword search reads more than the text, and its vector
 (``vector``: FLOAT16, base64) so an import into a remem with the same model keeps it instead
 of embedding again. Import keeps ids and every field; a memory whose id another namespace or
-user owns is not written, and counted.
+user owns is not written, and counted. An export of a user's or a namespace's data
+(``maintenance.export``, ``GET /v1/export``) also holds its sessions, one line each marked
+``"kind": "working_memory"``: import counts those and passes over them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from remem.models.search import NewMemoryRecord
 from remem.store.longterm.layout import VECTOR_DTYPE
 
 FORMAT = "remem-memories"
+SESSION_KIND = "working_memory"  # the lines of sessions in an export (maintenance.export)
 VERSION = 1
 BATCH = 500
 
@@ -38,11 +41,12 @@ class Transferred:
     memories: int = 0
     refused: int = 0  # import: ids owned by another namespace or user
     skipped: int = 0  # unreadable lines or records
+    sessions: int = 0  # working-memory session lines written (export) or passed over (import)
     reembedded: bool = False
     seconds: float = 0.0
 
 
-def _header(service: LongTermMemoryService) -> dict[str, Any]:
+def header(service: LongTermMemoryService) -> dict[str, Any]:
     embedder = service.embedder
     return {
         "format": FORMAT,
@@ -51,6 +55,9 @@ def _header(service: LongTermMemoryService) -> dict[str, Any]:
         "dimensions": embedder.dimensions,
         "exported_at": round(time.time(), 3),
     }
+
+
+Visible = Callable[[str | None, str | None], bool]  # (namespace, user_id) -> exported
 
 
 async def export_memories(
@@ -63,10 +70,32 @@ async def export_memories(
 ) -> Transferred:
     """Write the memories (of ``namespace`` / ``user_id`` when given) to ``out``."""
     started, done = time.perf_counter(), Transferred()
-    out.write(json.dumps(_header(service)) + "\n")
+    out.write(json.dumps(header(service)) + "\n")
+    async for line in memory_lines(
+        service, namespace=namespace, user_id=user_id, progress=progress, done=done
+    ):
+        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    done.seconds = time.perf_counter() - started
+    return done
+
+
+async def memory_lines(
+    service: LongTermMemoryService,
+    *,
+    namespace: str | None = None,
+    user_id: str | None = None,
+    visible: Visible | None = None,
+    progress: Callable[[str], None] = print,
+    done: Transferred | None = None,
+    id_batches: AsyncIterator[list[str]] | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """The export lines of the memories of ``namespace`` / ``user_id`` (when given) that
+    ``visible`` lets through (a caller's scope), a batch at a time. Ids come from
+    ``id_batches`` (an index cursor over the scope) or a SCAN of every memory."""
+    done = done if done is not None else Transferred()
     documents = service.store.documents
-    async for ids in documents.scan_ids(BATCH):
-        if namespace is not None or user_id is not None:
+    async for ids in id_batches if id_batches is not None else documents.scan_ids(BATCH):
+        if namespace is not None or user_id is not None or visible is not None:
             owners = await documents.get_fields(ids, ("namespace", "user_id"))
             ids = [
                 i
@@ -74,6 +103,7 @@ async def export_memories(
                 if o is not None
                 and (namespace is None or o.get("namespace") == namespace)
                 and (user_id is None or o.get("user_id") == user_id)
+                and (visible is None or visible(o.get("namespace"), o.get("user_id")))
             ]
         docs = await documents.get_many(ids)
         hits = await documents.access_counts(ids)
@@ -92,11 +122,9 @@ async def export_memories(
                 line["search_text"] = doc["search_text"]
             vector = np.asarray(doc["embedding"], dtype=VECTOR_DTYPE)
             line["vector"] = base64.b64encode(vector.tobytes()).decode()
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
             done.memories += 1
+            yield line
         progress(f"exported {done.memories:,} memories")
-    done.seconds = time.perf_counter() - started
-    return done
 
 
 async def _batches(lines: Iterable[str], size: int) -> AsyncIterator[list[tuple[int, str]]]:
@@ -139,6 +167,9 @@ async def import_memories(
         for number, line in batch:
             try:
                 raw = json.loads(line)
+                if isinstance(raw, dict) and raw.get("kind") == SESSION_KIND:
+                    done.sessions += 1  # an export of a user's data: memories only come back
+                    continue
                 vector = raw.pop("vector", None)
                 records.append(NewMemoryRecord.model_validate(raw))
             except (ValueError, ValidationError, AttributeError) as exc:

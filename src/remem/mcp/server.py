@@ -53,6 +53,7 @@ url_namespace: ContextVar[str | None] = ContextVar("remem_mcp_namespace", defaul
 P = ParamSpec("P")
 R = TypeVar("R")
 Mode = Literal["semantic", "keyword", "hybrid"]
+log = logging.getLogger("remem.mcp")
 
 
 def _reported(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -64,7 +65,9 @@ def _reported(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
         try:
             return await fn(*args, **kwargs)
         except RememError as exc:
-            raise ToolError(exc.detail) from exc
+            if exc.status >= 500:  # the log keeps what the client must not see
+                log.warning("%s in tool %s: %s", exc.code, fn.__name__, exc.detail)
+            raise ToolError(exc.public_detail) from exc
         except ValidationError as exc:
             raise ToolError(f"invalid input: {reason(exc)}") from exc
 

@@ -37,6 +37,7 @@ from remem.memory.dedup import (
 from remem.memory.filters import Within, compile_filters, epoch, within_filter
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id
+from remem.memory.limits import Limits
 from remem.memory.search import Searcher, index_terms
 from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord
@@ -134,6 +135,7 @@ class LongTermMemoryService:
     merge_judge: Judge | None = None  # batched (the LLM): one call per create request
     access_flush_seconds: float = default("access_flush_seconds")
     access_resolution_seconds: float = default("access_resolution_seconds")
+    limits: Limits = field(default_factory=Limits)
     dedup: Deduplicator = field(init=False)
     access: AccessTracker = field(init=False)
     searcher: Searcher = field(init=False)
@@ -182,6 +184,11 @@ class LongTermMemoryService:
         """
         if not records:
             return []
+        self.limits.memories(len(records))
+        self.limits.texts("memories[{i}].text", (r.text for r in records))
+        self.limits.texts(
+            "memories[{i}].search_text", (getattr(r, "search_text", None) for r in records)
+        )
         vectors = await self.embed([r.text for r in records])
         docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
         stored = await self.store.documents.get_many([d["id"] for d in docs])
@@ -296,6 +303,8 @@ class LongTermMemoryService:
         changes; the hash follows text, namespace, user and type. A memory whose (namespace,
         user) ``visible`` refuses is not found, checked on the document the write replaces."""
         sent = patch.model_fields_set
+        self.limits.texts("text", [patch.text])
+        self.limits.texts("search_text", [patch.search_text])
         changes = patch.model_dump(include=sent, mode="json")
         for name in ("namespace", "user_id", "session_id"):
             if name in changes:
@@ -355,6 +364,7 @@ class LongTermMemoryService:
     ) -> MemoryRecordResults:
         """The page of memories matching ``request``, never outside ``within`` (the caller's
         scope, ANDed into the filter: an empty answer stays empty, it never widens)."""
+        self.limits.texts("text", [request.text])
         query = await compile_filters(request, self.store.cache.tag_values)
         if within is not None and query is not None:
             bound = await within_filter(within, self.store.cache.tag_values)

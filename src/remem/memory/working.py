@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from remem.config import default
 from remem.errors import Conflict, InvalidInput, NotFound
 from remem.memory.identifiers import check_id, optional_id
+from remem.memory.limits import Limits
 from remem.memory.summarization import due
 from remem.memory.tokens import context_window, keep_within, messages_tokens, usage_percentages
 from remem.memory.unreadable import Unreadable, reason
@@ -30,8 +31,6 @@ from remem.models.working import (
     WorkingMemoryResponse,
 )
 from remem.store.working import Session, SortField, WorkingMemoryStore
-
-MAX_APPEND = 5_000
 
 
 def _now() -> float:
@@ -105,6 +104,7 @@ class WorkingMemoryService:
     store: WorkingMemoryStore
     summarization_threshold: float = default("summarization_threshold")
     scheduler: Scheduler | None = None  # None: nothing runs in the background
+    limits: Limits = field(default_factory=Limits)
 
     # -- writes ------------------------------------------------------------------------------
     async def put(
@@ -119,6 +119,9 @@ class WorkingMemoryService:
         session_id = check_id("session_id", session_id)
         namespace = optional_id("namespace", body.namespace)
         user = optional_id("user_id", body.user_id if body.user_id is not None else user_id)
+        self._check_size(body.messages)
+        self.limits.memories(len(body.memories))
+        self.limits.texts("memories[{i}].text", (m.text for m in body.memories))
         _check_messages(body.messages)
         doc = session_document(
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
@@ -144,8 +147,7 @@ class WorkingMemoryService:
         session_id = check_id("session_id", session_id)
         namespace = optional_id("namespace", body.namespace)
         user = optional_id("user_id", body.user_id)
-        if len(body.messages) > MAX_APPEND:
-            raise InvalidInput(f"at most {MAX_APPEND} messages per append")
+        self._check_size(body.messages)
         _check_messages(body.messages)
         now = _now()
         messages = [m.model_dump(mode="json") for m in body.messages]
@@ -165,6 +167,10 @@ class WorkingMemoryService:
         if self.scheduler is not None and _unextracted(messages):
             await self.scheduler.written(session, messages=True, memories=False)
         return await self._written(session, doc, model_name, context_window_max)
+
+    def _check_size(self, messages: list[MemoryMessage]) -> None:
+        self.limits.messages(len(messages))
+        self.limits.texts("messages[{i}].content", (m.content for m in messages))
 
     async def delete(self, session_id: str, *, namespace: str | None, user_id: str | None) -> None:
         """Delete the session; deleting a session that does not exist is not an error."""

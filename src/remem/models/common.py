@@ -31,3 +31,6 @@ class HealthCheckResponse(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str
     code: str
+    error_id: str | None = Field(
+        default=None, description="Server faults (5xx): finds the full detail in the log."
+    )

@@ -103,6 +103,10 @@ class Keys:
         """A task's record (JSON), kept for ``TASK_TTL`` seconds (see store.views)."""
         return f"{self.prefix}task:{encode_part(task_id)}"
 
+    def rate_limit(self, subject: str) -> str:
+        """A caller's rate-limit state (``store.ratelimit``), by its principal's subject."""
+        return f"{self.prefix}ratelimit:{encode_part(subject)}"
+
     @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""

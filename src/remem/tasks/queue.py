@@ -18,8 +18,10 @@ running one finish as superseded), so nothing written during a run waits for ano
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -32,6 +34,8 @@ from remem.store.working import Session
 from remem.tasks import jobs
 
 MEMO_SIZE = 1 << 16  # sessions whose scheduled extraction a process remembers
+KINDS = ("promote", "extract", "summarize")  # one task key per session for each
+CANCELS_AT_ONCE = 32  # Docket cancels in flight while forgetting sessions
 
 
 def docket_name(keys: Keys) -> str:
@@ -123,3 +127,30 @@ class TaskQueue:
             await self.promote(session)
         if messages:
             await self.extract(session)
+
+    async def forget_sessions(self, sessions: Sequence[Session]) -> int:
+        """Drop every task of these sessions (erased: nothing of them may run later): pending
+        ones are cancelled, a running one is signalled to stop (Docket's cancel, best effort),
+        and the run records Docket keeps for 15 minutes (``runs:<task key>``, which hold the
+        session's ids) are unlinked. Also forgets this process's memo of their scheduled
+        extraction, so a later write to a session of the same name schedules afresh. Returns
+        how many tasks had a record (scheduled, running or run within the last 15 minutes).
+
+        Other processes keep their memo: it only stops them scheduling an extraction again
+        within one debounce of their last, and that extraction is cancelled here, so a write
+        they take for a recreated session within that window is extracted from the next write
+        after it."""
+        task_keys = [self._task_key(kind, s) for s in sessions for kind in KINDS]
+        for key in task_keys:
+            self._due.pop(key, None)
+        records = 0
+        with backend_errors():
+            for start in range(0, len(task_keys), CANCELS_AT_ONCE):
+                chunk = task_keys[start : start + CANCELS_AT_ONCE]
+                async with self.docket.redis() as redis:
+                    found = await redis.exists(*(self.docket.runs_key(k) for k in chunk))
+                await asyncio.gather(*(self.docket.cancel(k) for k in chunk))
+                async with self.docket.redis() as redis:
+                    await redis.delete(*(self.docket.runs_key(k) for k in chunk))
+                records += int(found)
+        return records
