@@ -19,6 +19,7 @@ from remem.memory.extraction import Extraction, VerbatimExtractor
 from remem.memory.llm_extraction import LLMExtractor
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.maintenance import Maintenance, forget_policy
 from remem.memory.promotion import Promoter
 from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
 from remem.memory.working import WorkingMemoryService
@@ -97,12 +98,13 @@ class Resources:
                 merge_judge=llm_judge(self.llm) if self.llm is not None else None,
             )
             await self.long_term.start()
-            # One Docket for the process; every write that leaves work schedules it here.
+            # One Docket for the process, scheduled by its worker's poller (tasks.poller).
             self.tasks = TaskQueue(
                 self.redis_url, self.keys, self.settings.extraction_debounce_seconds
             )
             await self.tasks.__aenter__()
-            self.working.scheduler = self.tasks
+            # Writes mark their session due in the due set; workers' pollers schedule it.
+            self.working.debounce_seconds = self.settings.extraction_debounce_seconds
             # With an LLM, one chat completion per batch; without, verbatim episodic memories.
             extractor = LLMExtractor(self.llm) if self.llm is not None else VerbatimExtractor()
             self.lifecycle = Lifecycle(
@@ -111,6 +113,9 @@ class Resources:
             summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
             self.lifecycle.summarization = Summarization(store, summarizer, threshold)
             self.lifecycle.extract_again = self.tasks.extract_again
+            self.lifecycle.maintenance = Maintenance(
+                self.long_term, forget_policy(self.settings), self.settings.forgetting_scan_limit
+            )
         except BaseException:
             await self._close()
             raise
