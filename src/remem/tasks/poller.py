@@ -3,7 +3,10 @@
 Why not schedule in the request: a pydocket schedule costs about 230 us of CPU, which took
 working-memory PUTs of new sessions at concurrency 16 from 3,139-3,417/s down to
 1,242-1,528/s. Now the write marks the session due inside its own script and the request pays
-a ZADD; the scheduling moves here, batched (one pipelined ``replace_many`` per claim).
+a ZADD: a PUT of a new session costs 278-329 us of app CPU instead of 507-611, and 51-70 us of
+Redis instead of 112-119 (bench/cpu_per_request.py, kind "PUT new wm"). The scheduling moves
+here, batched (one pipelined ``replace_many`` per claim), at about 60-70 us of worker CPU a
+session.
 
 Every ``task_poll_seconds`` a worker claims up to ``BATCH`` members due now (leased for the
 task redelivery timeout, so a worker that dies mid-claim leaves them to another), schedules
