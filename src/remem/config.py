@@ -187,8 +187,9 @@ class Settings(BaseSettings):
         default=0.0,
         ge=0,
         description="Compact long-term memory (merge copies of the same text, and with an LLM "
-        "similar memories) every this many seconds, one run at a time across all workers. "
-        "0: never (POST /v1/long-term-memory/compact still does it on demand).",
+        "similar memories) every this many seconds, one run at a time across all workers. A "
+        "run reads every memory, as POST /v1/long-term-memory/compact without a namespace does: "
+        "on a large store, hours. 0: never.",
     )
     forgetting_interval_seconds: float = Field(
         default=0.0,

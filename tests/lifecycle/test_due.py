@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from remem.api.app import create_app
 from remem.config import Settings
+from remem.runtime import Resources
 from remem.store.due import DueSet
 from remem.store.keys import Keys
 from tests.lifecycle.conftest import DEBOUNCE
@@ -143,3 +144,26 @@ async def resources_due(settings: Settings) -> AsyncIterator[DueSet]:
         yield DueSet(redis, Keys(settings.key_prefix))
     finally:
         await redis.aclose()
+
+
+async def test_a_poll_schedules_what_is_due_and_drops_what_it_cannot_read(
+    resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One poll hands a due session to the task queue and settles it; members of an unknown
+    kind or a malformed one (a newer version's, a hand edit) are logged and dropped instead
+    of failing the batch for ever."""
+    from remem.tasks.poller import Poller
+
+    key = resources.keys.working_memory("s", "u", "ns")
+    due = resources.working.store.due
+    await due.mark("extract", key, 0)
+    await due.mark("summarize:many", key, 0)
+    await due.mark("bogus", "what", 0)
+    poller = Poller(resources.tasks, due, every_seconds=1, lease_seconds=30, periodic={})
+    assert await poller.poll() == 3
+    assert await resources.redis.zcard(resources.keys.tasks_due) == 0
+    prefix = f"{resources.keys.prefix}tasks:"
+    queued = [k async for k in resources.redis.scan_iter(match=f"{prefix}*extract:{key}")]
+    assert queued
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(dropped) == 2, dropped

@@ -95,9 +95,13 @@ class TaskQueue:
             extra: tuple[int, ...] = ()
             if kind == "summarize":
                 window, _, rest = rest.partition(":")
-                extra = (int(window),)
+                extra = (int(window),) if window.isdigit() else ()
             task = _SESSION_TASKS.get(kind)
-            if task is None or not rest.startswith(self.keys.working_memory_prefix):
+            if (
+                task is None
+                or (kind == "summarize" and not extra)
+                or not rest.startswith(self.keys.working_memory_prefix)
+            ):
                 log.warning("due work of an unknown kind dropped: %r", member)
                 continue
             namespace, user_id, session_id = self.keys.parse_working_memory(rest)
