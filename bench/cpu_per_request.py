@@ -25,6 +25,11 @@ DIR/new.prof.
 (a bearer token mapped to a ``Principal`` by a table, no token checking): the cost of
 authorisation (remem.auth.guard) for a tenant, against ``--old``'s auth-free requests. Without
 it both run as the local admin (auth disabled).
+
+Kinds: ``PUT wm`` writes the same ``--requests`` sessions again each round (the usual agent
+pattern); ``PUT new wm`` creates a new session with every request. The app runs its in-process
+worker unless ``REMEM_RUN_WORKER=false`` is set (the request path alone; the worker's share,
+such as scheduling due work, is then left out of both versions).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ OBJECTS = ["green tea", "Lisbon", "the violin", "a red bicycle", "spicy ramen", 
            "a new laptop", "the garden fence", "Python typing", "jazz records",
            "a sailboat"]  # fmt: skip
 PROTOCOL = "@@ "  # the lines a child answers its parent with (anything else is ignored)
-KINDS = ("semantic", "hybrid", "keyword", "PUT wm", "GET wm")
+KINDS = ("semantic", "hybrid", "keyword", "PUT wm", "PUT new wm", "GET wm")
 
 Call = Callable[[], Awaitable[bytes]]
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []  # the bearer token, with --scoped
@@ -197,6 +202,13 @@ async def child(args: argparse.Namespace) -> None:
         calls["PUT wm"] = [
             caller(app, "PUT", f"/v1/working-memory/{s}", b"", session) for s in sids
         ]
+        fresh = iter(range(1 << 62))  # "PUT new wm": every request creates a session
+
+        async def put_new() -> bytes:
+            path = f"/v1/working-memory/new{next(fresh)}"
+            return await caller(app, "PUT", path, b"", session)()
+
+        calls["PUT new wm"] = [put_new]
         wm_query = f"namespace={NS}&user_id={USER}".encode()
         calls["GET wm"] = [caller(app, "GET", f"/v1/working-memory/{s}", wm_query) for s in sids]
         for put in calls["PUT wm"]:  # the sessions GET reads

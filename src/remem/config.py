@@ -199,6 +199,75 @@ class Settings(BaseSettings):
         description="Messages are extracted into long-term memory once their session has had "
         "no write for this long (a trailing debounce per session).",
     )
+    task_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often each worker looks for due background work. A write only marks "
+        "its session due (a sorted set, in the write's own script); workers schedule it, so "
+        "work starts up to this much after it is due.",
+    )
+    compaction_interval_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Compact long-term memory (merge copies of the same text, and with an LLM "
+        "similar memories) every this many seconds, one run at a time across all workers. A "
+        "run reads every memory, as POST /v1/long-term-memory/compact without a namespace does: "
+        "on a large store, hours. 0: never.",
+    )
+    forgetting_interval_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="Apply the forgetting policy below every this many seconds, one run at a "
+        "time across all workers. 0: never. Needs one of REMEM_FORGETTING_MAX_AGE_DAYS, "
+        "REMEM_FORGETTING_MAX_INACTIVE_DAYS, REMEM_FORGETTING_BUDGET.",
+    )
+    forgetting_max_age_days: float | None = Field(
+        default=None,
+        ge=0,
+        description="Periodic forgetting: delete memories created longer ago than this.",
+    )
+    forgetting_max_inactive_days: float | None = Field(
+        default=None,
+        ge=0,
+        description="Periodic forgetting: delete memories not accessed for this long (with "
+        "max_age_days too: both must hold, or the age pass max_age_days x "
+        "REMEM_FORGETTING_HARD_AGE_MULTIPLIER).",
+    )
+    forgetting_hard_age_multiplier: float = Field(
+        default=12.0, ge=0, description="Periodic forgetting: see max_inactive_days."
+    )
+    forgetting_budget: int | None = Field(
+        default=None,
+        ge=0,
+        description="Periodic forgetting: keep at most this many of the memories scanned; the "
+        "least recently accessed of the rest go.",
+    )
+    forgetting_memory_types: list[str] | None = Field(
+        default=None,
+        description="Periodic forgetting: only memories of these types may go (a JSON list, "
+        'e.g. `["episodic","message"]`). Unset: any type. Pinned memories never go.',
+    )
+    forgetting_scan_limit: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Periodic forgetting: memories judged per run, oldest first (the policy of "
+        "POST /v1/long-term-memory/forget with this limit, over all namespaces).",
+    )
+
+    @model_validator(mode="after")
+    def _forgetting_has_a_policy(self) -> Settings:
+        if self.forgetting_interval_seconds > 0 and (
+            self.forgetting_max_age_days is None
+            and self.forgetting_max_inactive_days is None
+            and self.forgetting_budget is None
+        ):
+            raise ValueError(
+                "REMEM_FORGETTING_INTERVAL_SECONDS needs a policy: set "
+                "REMEM_FORGETTING_MAX_AGE_DAYS, REMEM_FORGETTING_MAX_INACTIVE_DAYS or "
+                "REMEM_FORGETTING_BUDGET"
+            )
+        return self
 
     # -- authentication (remem.auth; README "Security") ------------------------------------
     auth_mode: Literal["disabled", "token", "oauth2"] = Field(

@@ -20,6 +20,7 @@ from remem.memory.limits import Limits
 from remem.memory.llm_extraction import LLMExtractor
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.maintenance import Maintenance, forget_policy
 from remem.memory.promotion import Promoter
 from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
 from remem.memory.summary_views import SummaryViews
@@ -108,12 +109,13 @@ class Resources:
                 limits=limits,
             )
             await self.long_term.start()
-            # One Docket for the process; every write that leaves work schedules it here.
+            # One Docket for the process, scheduled by its worker's poller (tasks.poller).
             self.tasks = TaskQueue(
                 self.redis_url, self.keys, self.settings.extraction_debounce_seconds
             )
             await self.tasks.__aenter__()
-            self.working.scheduler = self.tasks
+            # Writes mark their session due in the due set; workers' pollers schedule it.
+            self.working.debounce_seconds = self.settings.extraction_debounce_seconds
             # With an LLM, one chat completion per batch; without, verbatim episodic memories.
             extractor = LLMExtractor(self.llm) if self.llm is not None else VerbatimExtractor()
             self.lifecycle = Lifecycle(
@@ -130,6 +132,9 @@ class Resources:
                 schedule=self.tasks.refresh_view,
             )
             self.lifecycle.summary_views = self.summary_views
+            self.lifecycle.maintenance = Maintenance(
+                self.long_term, forget_policy(self.settings), self.settings.forgetting_scan_limit
+            )
         except BaseException:
             await self._close()
             raise

@@ -1,4 +1,4 @@
-"""Fixtures: the app with its in-process worker and a short extraction debounce."""
+"""Fixtures: the app with its in-process worker, a short extraction debounce and poll."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from remem.api.app import create_app
 from remem.config import Settings
 
 DEBOUNCE = 0.3
+POLL = 0.05  # how often the workers look for due work (0.5 s by default)
 
 
 @pytest.fixture
 def quick(settings: Settings) -> Settings:
-    return settings.model_copy(update={"extraction_debounce_seconds": DEBOUNCE})
+    update = {"extraction_debounce_seconds": DEBOUNCE, "task_poll_seconds": POLL}
+    return settings.model_copy(update=update)
 
 
 @pytest.fixture

@@ -312,7 +312,7 @@ async def test_a_stale_put_sends_nothing_again_and_a_rerun_adds_no_copy(
     await res.redis.execute_command(
         "JSON.SET", key, "$.messages[*].discrete_memory_extracted", '"f"'
     )
-    await res.tasks.extract(session)
+    await res.tasks.extract_again(session)
     await wait_until(all_marked(http, 2), timeout=10)
     assert len(extraction_calls(llm)) == 2
     found = await search(http, "harbour trip", namespace="ns")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 import redis
 
@@ -51,30 +49,3 @@ async def test_enqueueing_opens_no_connection_per_task(
     finally:
         client.close()
     assert keys  # Docket's stream, queue and run records, under remem's prefix
-
-
-async def test_a_session_is_scheduled_once_a_debounce_by_a_process(quick: Settings) -> None:
-    """Scheduling costs pydocket 250-350 us of CPU: repeated writes to one session within a
-    debounce schedule its extraction once (the run reads them all), another session its own."""
-    from remem.store.keys import Keys
-    from remem.store.working import Session
-    from remem.tasks.queue import TaskQueue
-
-    class Counting(TaskQueue):
-        scheduled: list[Session]
-
-        async def extract_again(self, session: Session) -> None:
-            self.scheduled.append(session)
-            await super().extract_again(session)
-
-    queue = Counting(quick.redis_url or "", Keys(quick.key_prefix), debounce_seconds=0.3)
-    queue.scheduled = []
-    async with queue:
-        one, other = Session("a", "u", "ns"), Session("b", "u", "ns")
-        for _ in range(10):
-            await queue.extract(one)
-        await queue.extract(other)
-        assert queue.scheduled == [one, other]
-        await asyncio.sleep(0.35)  # the debounce has passed: the next write schedules again
-        await queue.extract(one)
-        assert queue.scheduled == [one, other, one]

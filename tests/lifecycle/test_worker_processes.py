@@ -82,6 +82,7 @@ def _env(settings: Settings, embeddings_url: str, tmp: Path, **extra: str) -> di
         "REMEM_EMBEDDING_DIMENSIONS": str(DIMENSIONS),
         "REMEM_EXTRACTION_DEBOUNCE_SECONDS": "0.2",
         "REMEM_TASK_REDELIVERY_SECONDS": "1",
+        "REMEM_TASK_POLL_SECONDS": "0.1",
         **extra,
     }
 

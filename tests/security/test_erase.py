@@ -64,9 +64,11 @@ async def redis_cpu(res: Resources) -> float:
 
 
 async def pending_tasks(res: Resources) -> list[str]:
-    """The task keys in the Docket's queue and stream naming the user."""
+    """The work naming the user: due-set members (what writes mark, store.due) and the task
+    keys in the Docket's queue and stream."""
     name = docket_name(res.keys)
     queue = await res.redis.zrange(f"{name}:queue", 0, -1)
+    queue += await res.redis.zrange(res.keys.tasks_due, 0, -1)
     raw = aioredis.Redis.from_url(res.redis_url)  # the stream holds pickled arguments
     try:
         entries = await raw.xrange(f"{name}:stream")

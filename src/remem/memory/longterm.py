@@ -432,6 +432,10 @@ class LongTermMemoryService:
             scanned=len(rows), deleted=len(doomed), deleted_ids=doomed, dry_run=dry_run
         )
 
+    async def count(self) -> int:
+        """How many memories are stored, in every namespace."""
+        return await self.store.index.count(every())
+
     async def compact(self, namespace: str | None = None, user_id: str | None = None) -> int:
         """Merge copies of the same normalised text; how many memories remain in the scope."""
         return await self.dedup.compact(namespace, user_id, now())

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from remem.config import default
 from remem.errors import Conflict, InvalidInput, NotFound
@@ -30,7 +30,7 @@ from remem.models.working import (
     UpdateWorkingMemory,
     WorkingMemoryResponse,
 )
-from remem.store.working import Session, SortField, WorkingMemoryStore
+from remem.store.working import NOTHING_DUE, Due, Session, SortField, WorkingMemoryStore
 
 
 def _now() -> float:
@@ -83,14 +83,6 @@ def _check_messages(messages: list[MemoryMessage]) -> None:
             raise InvalidInput(f"Message content cannot be empty (message ID: {message.id})")
 
 
-class Scheduler(Protocol):
-    """Takes note that a write left a session with work for the background (``tasks.queue``)."""
-
-    async def written(self, session: Session, *, messages: bool, memories: bool) -> None: ...
-
-    async def summarize(self, session: Session, window: int) -> None: ...
-
-
 def _unextracted(messages: list[dict[str, Any]]) -> bool:
     return any(m.get("discrete_memory_extracted") != "t" for m in messages)
 
@@ -103,7 +95,10 @@ def _unpersisted(memories: list[dict[str, Any]]) -> bool:
 class WorkingMemoryService:
     store: WorkingMemoryStore
     summarization_threshold: float = default("summarization_threshold")
-    scheduler: Scheduler | None = None  # None: nothing runs in the background
+    # The trailing debounce of background work (extraction, summarisation): a write marks
+    # its session due this many seconds later, in the write's own script (``store.due``);
+    # workers take it from there (``tasks.poller``). None: nothing runs in the background.
+    debounce_seconds: float | None = None
     limits: Limits = field(default_factory=Limits)
 
     # -- writes ------------------------------------------------------------------------------
@@ -127,13 +122,15 @@ class WorkingMemoryService:
             body, session_id=session_id, namespace=namespace, user_id=user, created_at=_now()
         )
         session = Session(session_id, user, namespace)
-        kept = await self.store.put(session, doc)
+        work = NOTHING_DUE
+        if self.debounce_seconds is not None:  # promotion runs now, extraction debounced
+            work = Due(
+                self.debounce_seconds if _unextracted(doc["messages"]) else None,
+                0.0 if _unpersisted(doc["memories"]) else None,
+            )
+        kept = await self.store.put(session, doc, work)
         if kept is not None:
             doc["created_at"] = kept
-        if self.scheduler is not None:
-            messages, memories = _unextracted(doc["messages"]), _unpersisted(doc["memories"])
-            if messages or memories:
-                await self.scheduler.written(session, messages=messages, memories=memories)
         return await self._written(session, doc, model_name, context_window_max)
 
     async def append(
@@ -163,9 +160,10 @@ class WorkingMemoryService:
         )
         new_doc["messages"] = messages
         session = Session(session_id, user, namespace)
-        doc = await self.store.append(session, new_doc, messages, now, ttl)
-        if self.scheduler is not None and _unextracted(messages):
-            await self.scheduler.written(session, messages=True, memories=False)
+        work = NOTHING_DUE
+        if self.debounce_seconds is not None and _unextracted(messages):
+            work = Due(extract=self.debounce_seconds)
+        doc = await self.store.append(session, new_doc, messages, now, ttl, work)
         return await self._written(session, doc, model_name, context_window_max)
 
     def _check_size(self, messages: list[MemoryMessage]) -> None:
@@ -271,10 +269,10 @@ class WorkingMemoryService:
         window = context_window(model_name, context_window_max)
         if (
             window
-            and self.scheduler is not None
+            and self.debounce_seconds is not None
             and due(response.messages, window, self.summarization_threshold)
         ):
-            await self.scheduler.summarize(session, window)
+            await self.store.summarize_due(session, window, self.debounce_seconds)
         return response
 
     def _response(

@@ -108,6 +108,12 @@ class Keys:
         return f"{self.prefix}ratelimit:{encode_part(subject)}"
 
     @property
+    def tasks_due(self) -> str:
+        """Sorted set of background work due (``store.due``): member ``<kind>:<what>``,
+        score the epoch second it is due. It sits beside the task queue's keys (``tasks:``)."""
+        return f"{self.prefix}tasks:due"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

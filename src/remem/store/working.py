@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 from redis.asyncio import Redis
 
 from remem.store.connection import translates_errors
+from remem.store.due import DUE_LUA, DueSet
 from remem.store.keys import Keys
 from remem.store.query import (
     conjunction,
@@ -31,8 +32,11 @@ from remem.store.query import (
 # PUT replaces the document, keeping the first created_at. A message already extracted (marked
 # "t" in the stored document) and sent again unchanged (same id, role and content) stays marked:
 # a client's copy read before extraction finished (agent-memory-client's append is a GET, then
-# a PUT) must not make the messages be extracted, and sent to an LLM, again.
-_PUT = """
+# a PUT) must not make the messages be extracted, and sent to an LLM, again. ARGV[3] / ARGV[4]:
+# seconds until the session's extraction / promotion is due ('' : none), in the due set KEYS[2].
+_PUT = (
+    DUE_LUA
+    + """
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
 local done = {}
 local extracted = redis.call('JSON.GET', KEYS[1],
@@ -66,14 +70,20 @@ if ARGV[2] ~= '' then
 else
   redis.call('PERSIST', KEYS[1])
 end
+due('extract', ARGV[3])
+due('promote', ARGV[4])
 return created
 """
+)
 
-_APPEND = """
+# ARGV[4]: seconds until the session's extraction is due ('' : none); messages from ARGV[5].
+_APPEND = (
+    DUE_LUA
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
 else
-  redis.call('JSON.ARRAPPEND', KEYS[1], '$.messages', unpack(ARGV, 4))
+  redis.call('JSON.ARRAPPEND', KEYS[1], '$.messages', unpack(ARGV, 5))
   redis.call('JSON.SET', KEYS[1], '$.updated_at', ARGV[2])
   if ARGV[3] ~= '' then
     redis.call('JSON.SET', KEYS[1], '$.ttl_seconds', ARGV[3] == 'null' and 'null' or ARGV[3])
@@ -88,8 +98,10 @@ else
   redis.call('JSON.SET', KEYS[1], '$.expires_at', 'null')
   redis.call('PERSIST', KEYS[1])
 end
+due('extract', ARGV[4])
 return redis.call('JSON.GET', KEYS[1])
 """
+)
 
 # The items of an array of the document (``messages`` or ``memories``) whose ``field`` is
 # still ``pending`` (JSON text, e.g. 'null'), as RedisJSON prints each one ('[{...}]'), and the
@@ -225,6 +237,21 @@ class Session(NamedTuple):
     namespace: str | None
 
 
+class Due(NamedTuple):
+    """The background work a write leaves: seconds until the session's extraction and its
+    promotion are due (None: none), marked in the write's own script (``store.due``)."""
+
+    extract: float | None = None
+    promote: float | None = None
+
+
+NOTHING_DUE = Due()
+
+
+def _delay(seconds: float | None) -> str:
+    return "" if seconds is None else repr(float(seconds))
+
+
 @translates_errors
 @dataclass
 class WorkingMemoryStore:
@@ -242,17 +269,22 @@ class WorkingMemoryStore:
         self._pending = self.redis.register_script(_PENDING)
         self._mark = self.redis.register_script(_MARK)
         self._summarized = self.redis.register_script(_SUMMARIZED)
+        self.due = DueSet(self.redis, self.keys)
 
     # -- documents ---------------------------------------------------------------------------
     def _key(self, session: Session) -> str:
         return self.keys.working_memory(*session)
 
-    async def put(self, session: Session, doc: dict[str, Any]) -> float | None:
+    async def put(
+        self, session: Session, doc: dict[str, Any], due: Due = NOTHING_DUE
+    ) -> float | None:
         """Replace the document, keeping an existing created_at (returned, or None if new).
-        The key expires at the document's ``expires_at`` (epoch seconds; None: never)."""
+        The key expires at the document's ``expires_at`` (epoch seconds; None: never). The
+        session is marked due for the work ``due`` names, in the same script."""
         expires = doc.get("expires_at")
         at_ms = "" if expires is None else str(round(expires * 1000))
-        kept = await self._put(keys=[self._key(session)], args=[json.dumps(doc), at_ms])
+        args = [json.dumps(doc), at_ms, _delay(due.extract), _delay(due.promote)]
+        kept = await self._put(keys=[self._key(session), self.keys.tasks_due], args=args)
         return float(kept) if kept else None
 
     async def get(self, session: Session) -> dict[str, Any] | None:
@@ -269,11 +301,14 @@ class WorkingMemoryStore:
         messages: Sequence[dict[str, Any]],
         now: float,
         ttl_seconds: int | Literal["keep"] | None,
+        due: Due = NOTHING_DUE,
     ) -> dict[str, Any]:
-        """Append messages atomically, creating the session as ``new_doc`` if it is missing."""
+        """Append messages atomically, creating the session as ``new_doc`` if it is missing,
+        and mark it due for extraction as ``due`` says, in the same script."""
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
-        args = [json.dumps(new_doc), repr(now), ttl_arg, *(json.dumps(m) for m in messages)]
-        raw = await self._append(keys=[self._key(session)], args=args)
+        args = [json.dumps(new_doc), repr(now), ttl_arg, _delay(due.extract)]
+        args += [json.dumps(m) for m in messages]
+        raw = await self._append(keys=[self._key(session), self.keys.tasks_due], args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
 
@@ -295,6 +330,10 @@ class WorkingMemoryStore:
                 out.items.append(item)
                 out.raw.append(text)
         return out
+
+    async def summarize_due(self, session: Session, window: int, delay: float) -> None:
+        """The session's summarisation for a ``window``-token model is due in ``delay`` s."""
+        await self.due.mark(f"summarize:{window}", self._key(session), delay)
 
     async def strategy(self, session: Session) -> dict[str, Any] | None:
         """The session's ``long_term_memory_strategy`` (None: no session, or none set)."""

@@ -12,6 +12,7 @@ an earlier one stored instead of adding copies.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,12 +21,14 @@ from typing import Any
 from docket import CurrentDocket, Docket, ExponentialRetry
 
 from remem.memory.extraction import Extraction
+from remem.memory.maintenance import Maintenance
 from remem.memory.promotion import Promoter
 from remem.memory.summarization import Summarization
 from remem.memory.summary_views import Scope, SummaryViews
 from remem.store.working import Session
 
 Task = Callable[..., Awaitable[Any]]
+log = logging.getLogger(__name__)
 
 # 6 attempts 1 s apart doubling to 32 s: a Redis restart or an embedder outage of about a
 # minute is ridden out; after that the next write to the session schedules the task again.
@@ -44,6 +47,7 @@ class Lifecycle:
     # Schedules the session's next extraction after the debounce (TaskQueue.extract_again).
     extract_again: Callable[[Session], Awaitable[None]] | None = None
     summary_views: SummaryViews | None = None  # set by Resources once built
+    maintenance: Maintenance | None = None  # periodic compaction and forgetting
 
 
 _bound: dict[str, Lifecycle] = {}
@@ -84,8 +88,9 @@ async def extract_memories(
     retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
 ) -> int:
     """Turn the session's messages not yet extracted into long-term memories; if messages
-    arrived during the run, schedule the next run (a process schedules a session's extraction
-    once per debounce, see ``tasks.queue``, so a write during a run may not have)."""
+    are left after the run (written during it), schedule the next run. The write marked the
+    session due too; both land on the session's one task key and coalesce, and this one does
+    not depend on the due set (a safety net that costs a schedule only when messages are left)."""
     session = Session(session_id, user_id, namespace)
     lifecycle = _lifecycle(docket)
     done = await lifecycle.extraction.run(session)
@@ -110,6 +115,28 @@ async def summarize_working_memory(
     return await summarization.run(Session(session_id, user_id, namespace), window)
 
 
+def _maintenance(docket: Docket) -> Maintenance:
+    maintenance = _lifecycle(docket).maintenance
+    if maintenance is None:
+        raise RuntimeError("periodic work is not set up in this process")
+    return maintenance
+
+
+# Periodic tasks have no retry: a failed run is logged, and the next interval runs again.
+async def compact_memories(docket: Docket = CurrentDocket()) -> int:
+    """Periodic compaction of every namespace; logs the counts, returns memories merged away."""
+    before, after = await _maintenance(docket).compact()
+    log.info("periodic compaction: %d memories before, %d after", before, after)
+    return before - after
+
+
+async def forget_memories(docket: Docket = CurrentDocket()) -> int:
+    """Periodic forgetting by the configured policy; logs the counts, returns the deleted."""
+    done = await _maintenance(docket).forget()
+    log.info("periodic forgetting: %d memories scanned, %d deleted", done.scanned, done.deleted)
+    return done.deleted
+
+
 async def refresh_summary_view(
     view_id: str,
     task_id: str,
@@ -131,3 +158,5 @@ TASKS: tuple[Task, ...] = (
     summarize_working_memory,
     refresh_summary_view,
 )
+# Due-set member ``periodic:<name>`` -> its task (``tasks.queue``, ``tasks.poller``).
+PERIODIC: dict[str, Task] = {"compact": compact_memories, "forget": forget_memories}

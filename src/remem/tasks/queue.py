@@ -1,31 +1,38 @@
 """The task queue: one Docket per process, opened with ``Resources`` and reused by every
-enqueue (the upstream server opened a new Docket connection per task, on the request's thread).
+schedule (the upstream server opened a new Docket connection per task, on the request's thread).
 
 Docket keeps every key under its name, which is derived from remem's key prefix
 (``<prefix>tasks``), so its queue, streams and run records sit beside remem's other keys and
 go away with them. Tasks carry plain JSON values only (ids and strings): Docket serialises the
 arguments itself, and a plain value reads the same in every process and version.
 
-Each task has one key per session, and scheduling *replaces* the task under that key:
-- promotion runs now; a second PUT before it ran coalesces with it;
-- extraction runs ``debounce`` seconds after a write, scheduled by a process at most once a
-  debounce per session (see ``extract``); a run that finds messages arrived meanwhile
-  schedules the next, so the last turns are always extracted;
+Requests never schedule here. A write marks its session due in its own script (``store.due``)
+and a worker's poller turns what is due into Docket tasks (``schedule_due``, ``tasks.poller``).
+Each task has one key per session (the due set's member), and scheduling *replaces* the task
+under that key:
+- promotion is due at once; a second PUT before it ran coalesces with it;
+- extraction is due ``debounce`` seconds after the session's last write (each write moves it
+  later); a run that finds messages arrived meanwhile schedules the next (``extract_again``),
+  so the last turns are always extracted;
 - summarisation likewise, after the last write that left the session past its threshold.
-A write that lands while the session's task is running schedules a new run (Docket lets the
-running one finish as superseded), so nothing written during a run waits for another write.
+A session due again while its task is running gets a new run (Docket lets the running one
+finish as superseded), so nothing written during a run waits for another write.
+Periodic work (``periodic:<name>``) is *added*, not replaced: while a run is scheduled or
+running, Docket ignores the next, so one runs at a time across all workers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
+import logging
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from docket import Docket
+from docket.execution import Disposition, TaskCall
 
 from remem.memory.summary_views import Scope
 from remem.store.connection import backend_errors
@@ -33,7 +40,9 @@ from remem.store.keys import Keys
 from remem.store.working import Session
 from remem.tasks import jobs
 
-MEMO_SIZE = 1 << 16  # sessions whose scheduled extraction a process remembers
+log = logging.getLogger(__name__)
+
+PERIODIC = "periodic"
 KINDS = ("promote", "extract", "summarize")  # one task key per session for each
 CANCELS_AT_ONCE = 32  # Docket cancels in flight while forgetting sessions
 
@@ -43,15 +52,13 @@ def docket_name(keys: Keys) -> str:
 
 
 class TaskQueue:
-    """``async with TaskQueue(url, keys, debounce) as queue:`` then ``await queue.promote(s)``."""
+    """``async with TaskQueue(url, keys, debounce) as queue:`` then ``schedule_due(members)``."""
 
     def __init__(self, url: str, keys: Keys, debounce_seconds: float) -> None:
         self.keys = keys
         self.debounce = timedelta(seconds=debounce_seconds)
         self.docket = Docket(name=docket_name(keys), url=url)
-        # Extraction task key -> when the run this process scheduled is due (monotonic).
-        self._due: OrderedDict[str, float] = OrderedDict()
-        for task in jobs.TASKS:
+        for task in (*jobs.TASKS, *jobs.PERIODIC.values()):
             self.docket.register(task)
 
     @property
@@ -70,40 +77,48 @@ class TaskQueue:
     ) -> None:
         await self.docket.__aexit__(exc_type, exc, tb)
 
-    def _task_key(self, kind: str, session: Session) -> str:
-        return f"{kind}:{self.keys.working_memory(*session)}"
-
-    async def promote(self, session: Session) -> None:
-        """Promote the session's unpersisted memories now (coalescing repeats)."""
-        await self._schedule(jobs.promote_memories, "promote", session, timedelta(0))
-
-    async def extract(self, session: Session) -> None:
-        """Extract the session's new messages after the debounce. A session this process
-        scheduled less than a debounce ago is not scheduled again: that run is still ahead and
-        will read this write's messages (and a run that finds messages arrived during it
-        schedules the next, ``jobs.extract_memories``). Scheduling costs pydocket 250-350 us
-        of CPU, which on every PUT halved the working-memory PUTs a process serves (3,400 ->
-        1,500/s at concurrency 16); per session it now costs that once per debounce."""
-        key = self._task_key("extract", session)
-        now = time.monotonic()
-        if self._due.get(key, 0.0) > now:
-            return
-        await self.extract_again(session)
-        self._due[key] = now + self.debounce.total_seconds()
-        self._due.move_to_end(key)
-        while len(self._due) > MEMO_SIZE:
-            self._due.popitem(last=False)
-
     async def extract_again(self, session: Session) -> None:
-        """Schedule the session's extraction after the debounce, whatever was scheduled."""
-        await self._schedule(jobs.extract_memories, "extract", session, self.debounce)
+        """Schedule the session's extraction after the debounce, whatever was scheduled (called
+        by a run that found messages written during it: that run is on a worker)."""
+        key = f"extract:{self.keys.working_memory(*session)}"
+        when = datetime.now(UTC) + self.debounce
+        schedule = self.docket.replace(jobs.extract_memories, when=when, key=key)
+        with backend_errors():
+            await schedule(*session)
 
-    async def summarize(self, session: Session, window: int) -> None:
-        """Summarise the session for a ``window``-token model once it has been quiet for the
-        debounce (its messages passed the threshold); a burst of turns makes one run."""
-        await self._schedule(
-            jobs.summarize_working_memory, "summarize", session, self.debounce, window
-        )
+    async def schedule_due(self, members: Sequence[str]) -> None:
+        """Schedule now the work of these due-set members (``store.due``), in two pipelined
+        batches; a member of an unknown kind (a newer version's) is logged and dropped.
+        Redis gone: BackendUnavailable, and the members stay leased, to be claimed again."""
+        now = datetime.now(UTC)
+        replace: list[TaskCall] = []
+        add: list[TaskCall] = []
+        for member in members:
+            kind, _, rest = member.partition(":")
+            if kind == PERIODIC and rest in jobs.PERIODIC:
+                add.append(self.docket.call(jobs.PERIODIC[rest], when=now, key=member)())
+                continue
+            extra: tuple[int, ...] = ()
+            if kind == "summarize":
+                window, _, rest = rest.partition(":")
+                extra = (int(window),) if window.isdigit() else ()
+            task = _SESSION_TASKS.get(kind)
+            if (
+                task is None
+                or (kind == "summarize" and not extra)
+                or not rest.startswith(self.keys.working_memory_prefix)
+            ):
+                log.warning("due work of an unknown kind dropped: %r", member)
+                continue
+            namespace, user_id, session_id = self.keys.parse_working_memory(rest)
+            call = self.docket.call(task, when=now, key=f"{kind}:{rest}")
+            replace.append(call(session_id, user_id, namespace, *extra))
+        with backend_errors():
+            done = [*await self.docket.replace_many(replace), *await self.docket.add_many(add)]
+        for execution in done:
+            if execution.disposition is Disposition.FAILED and execution.schedule_exception:
+                with backend_errors():
+                    raise execution.schedule_exception
 
     async def refresh_view(self, view_id: str, task_id: str, scope: Scope) -> None:
         """Run a summary view in full now, under the task's id (a repeat is coalesced)."""
@@ -111,40 +126,19 @@ class TaskQueue:
         with backend_errors():
             await schedule(view_id, task_id, scope.namespace, scope.user_id)
 
-    async def _schedule(
-        self, task: jobs.Task, kind: str, session: Session, delay: timedelta, *extra: int
-    ) -> None:
-        """Redis gone: BackendUnavailable (503, retry). The write before it is stored; the
-        client's retry of that idempotent write schedules the task."""
-        when = datetime.now(UTC) + delay
-        schedule = self.docket.replace(task, when=when, key=self._task_key(kind, session))
-        with backend_errors():
-            await schedule(session.session_id, session.user_id, session.namespace, *extra)
-
-    async def written(self, session: Session, *, messages: bool, memories: bool) -> None:
-        """A write left the session with messages to extract and/or memories to promote."""
-        if memories:
-            await self.promote(session)
-        if messages:
-            await self.extract(session)
+    def _task_key(self, kind: str, session: Session) -> str:
+        return f"{kind}:{self.keys.working_memory(*session)}"
 
     async def forget_sessions(self, sessions: Sequence[Session]) -> int:
-        """Drop every task of these sessions (erased: nothing of them may run later): pending
-        ones are cancelled, a running one is signalled to stop (Docket's cancel, best effort),
-        and the run records Docket keeps for 15 minutes (``runs:<task key>``, which hold the
-        session's ids) are unlinked. Also forgets this process's memo of their scheduled
-        extraction, so a later write to a session of the same name schedules afresh. Returns
-        how many tasks had a record (scheduled, running or run within the last 15 minutes).
-
-        Other processes keep their memo: it only stops them scheduling an extraction again
-        within one debounce of their last, and that extraction is cancelled here, so a write
-        they take for a recreated session within that window is extracted from the next write
-        after it."""
+        """Drop every task of these sessions (erased: nothing of them may run later): their
+        due-set members are removed, pending tasks cancelled, a running one signalled to stop
+        (Docket's cancel, best effort), and the run records Docket keeps for 15 minutes
+        (``runs:<task key>``, which hold the session's ids) unlinked. Returns how much pending
+        work was dropped: due-set members, and tasks with a record (scheduled, running or run
+        within the last 15 minutes)."""
         task_keys = [self._task_key(kind, s) for s in sessions for kind in KINDS]
-        for key in task_keys:
-            self._due.pop(key, None)
-        records = 0
         with backend_errors():
+            records = await self._undue([self.keys.working_memory(*s) for s in sessions])
             for start in range(0, len(task_keys), CANCELS_AT_ONCE):
                 chunk = task_keys[start : start + CANCELS_AT_ONCE]
                 async with self.docket.redis() as redis:
@@ -154,3 +148,31 @@ class TaskQueue:
                     await redis.delete(*(self.docket.runs_key(k) for k in chunk))
                 records += int(found)
         return records
+
+    async def _undue(self, session_keys: Sequence[str]) -> int:
+        """Remove the sessions' members from the due set (``store.due``): promotion and
+        extraction by name; summarisation, whose member holds the model's window, by a
+        ZSCAN of the set (it holds only the sessions written in the last seconds)."""
+        if not session_keys:
+            return 0
+        due = self.keys.tasks_due
+        async with self.docket.redis() as client:
+            redis: Any = client  # redis-py's client (or its cluster client): ZSCAN is there
+            removed = int(
+                await redis.zrem(
+                    due, *(f"{k}:{s}" for s in session_keys for k in ("promote", "extract"))
+                )
+            )
+            for key in session_keys:
+                pattern = "summarize:*:" + re.sub(r"([*?\[\]\\])", r"\\\1", key)
+                found = [m async for m, _ in redis.zscan_iter(due, match=pattern)]
+                if found:
+                    removed += int(await redis.zrem(due, *found))
+        return removed
+
+
+_SESSION_TASKS: dict[str, jobs.Task] = {
+    "promote": jobs.promote_memories,
+    "extract": jobs.extract_memories,
+    "summarize": jobs.summarize_working_memory,
+}

@@ -3,7 +3,8 @@
 
 Docket hands each task to one worker through a Redis stream consumer group. A worker renews
 its claim on a running task four times per ``task_redelivery_seconds``; when it dies (killed,
-machine lost) the claim lapses and another worker takes the task after that long.
+machine lost) the claim lapses and another worker takes the task after that long. Each
+worker also polls the due set, turning what writes marked due into tasks (``tasks.poller``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from docket import Worker
 
 from remem.tasks import jobs
+from remem.tasks.poller import Poller
 
 if TYPE_CHECKING:
     from remem.config import Settings
@@ -39,13 +41,26 @@ async def running_worker(res: Resources) -> AsyncIterator[Worker]:
             redelivery_timeout=timedelta(seconds=settings.task_redelivery_seconds),
             schedule_automatic_tasks=False,
         ) as worker:
+            poller = Poller(
+                res.tasks,
+                res.working.store.due,
+                every_seconds=settings.task_poll_seconds,
+                lease_seconds=settings.task_redelivery_seconds,
+                periodic={
+                    "compact": settings.compaction_interval_seconds,
+                    "forget": settings.forgetting_interval_seconds,
+                },
+            )
+            polling = asyncio.create_task(poller.run(), name="remem due-work poller")
             running = asyncio.create_task(worker.run_forever(), name="remem worker")
             try:
                 yield worker
             finally:
+                poller.stop()
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await running
+                await polling
     finally:
         jobs.unbind(res.tasks.name)
 

@@ -1,0 +1,138 @@
+"""Background work that is due, as a sorted set (``Keys.tasks_due``): member ``<kind>:<what>``
+(``extract:<session key>``, ``periodic:compact``...), score the epoch second it is due, on
+Redis's clock (``TIME``), so every process agrees on it.
+
+Writes mark their session due inside their own script (``DUE_LUA``), moving the score later on
+every write (a trailing debounce); workers ``claim`` what is due and hand it to the task queue
+(``tasks.poller``). Why not schedule on the task queue in the write: pydocket costs about 230 us
+of CPU a schedule, which halved the new-session PUTs a server serves; a ZADD in the script
+costs a few microseconds of Redis.
+
+A claim is a lease, not a removal: the claimed members' score moves to ``lease`` seconds ahead,
+so a worker that dies before it scheduled them leaves them to be claimed again then. ``done``
+removes (or, for periodic work, re-arms) a member only if its score is still the lease: a
+write that marked the session again while it was being scheduled keeps its later score, so it
+is scheduled again after its own debounce and nothing written is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from redis.asyncio import Redis
+
+from remem.store.connection import translates_errors
+from remem.store.keys import Keys
+
+# A Lua function for write scripts whose KEYS[1] is the session and KEYS[2] the due set:
+# due(kind, delay) marks the session due in ``delay`` seconds ('' : not at all).
+DUE_LUA = """
+local function due(kind, delay)
+  if delay == '' then return end
+  local t = redis.call('TIME')
+  local at = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(delay)
+  redis.call('ZADD', KEYS[2], string.format('%.6f', at), kind .. ':' .. KEYS[1])
+end
+"""
+
+_MARK = (
+    DUE_LUA
+    + """
+due(ARGV[1], ARGV[2])
+"""
+)
+
+# ZADD NX: due in ARGV[2] seconds unless the member is already in the set.
+_SEED = """
+local t = redis.call('TIME')
+local at = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[2])
+return redis.call('ZADD', KEYS[1], 'NX', string.format('%.6f', at), ARGV[1])
+"""
+
+# Up to ARGV[1] members due now; their score becomes now + ARGV[2] (the lease, returned first).
+_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.6f', now),
+  'LIMIT', 0, tonumber(ARGV[1]))
+if #members == 0 then return {} end
+local lease = string.format('%.6f', now + tonumber(ARGV[2]))
+for _, m in ipairs(members) do redis.call('ZADD', KEYS[1], 'XX', lease, m) end
+table.insert(members, 1, lease)
+return members
+"""
+
+# For each pair (member, next) of ARGV[2..] whose score is still the lease ARGV[1]: remove it
+# (next '') or make it due next seconds from now. Returns how many.
+_DONE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local lease = tonumber(ARGV[1])
+local n = 0
+for i = 2, #ARGV - 1, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == lease then
+    if ARGV[i + 1] == '' then
+      redis.call('ZREM', KEYS[1], ARGV[i])
+    else
+      redis.call('ZADD', KEYS[1], string.format('%.6f', now + tonumber(ARGV[i + 1])), ARGV[i])
+    end
+    n = n + 1
+  end
+end
+return n
+"""
+
+
+class Claim(NamedTuple):
+    """Members claimed, and the lease (their score until ``done``) as Redis holds it."""
+
+    members: list[str]
+    lease: str
+
+
+@translates_errors
+@dataclass
+class DueSet:
+    redis: Redis
+    keys: Keys
+
+    def __post_init__(self) -> None:
+        self._mark = self.redis.register_script(_MARK)
+        self._seed = self.redis.register_script(_SEED)
+        self._claim = self.redis.register_script(_CLAIM)
+        self._done = self.redis.register_script(_DONE)
+
+    async def mark(self, kind: str, what: str, delay: float) -> None:
+        """``<kind>:<what>`` is due in ``delay`` seconds (later than any earlier mark)."""
+        await self._mark(keys=[what, self.keys.tasks_due], args=[kind, repr(float(delay))])
+
+    async def seed(self, member: str, delay: float) -> bool:
+        """``member`` is due in ``delay`` seconds unless already in the set (True if added)."""
+        return bool(await self._seed(keys=[self.keys.tasks_due], args=[member, repr(delay)]))
+
+    async def claim(self, limit: int, lease_seconds: float) -> Claim:
+        """Up to ``limit`` members due now, leased for ``lease_seconds``."""
+        reply = await self._claim(keys=[self.keys.tasks_due], args=[limit, repr(lease_seconds)])
+        if not reply:
+            return Claim([], "")
+        text = [r.decode() if isinstance(r, bytes) else str(r) for r in reply]
+        return Claim(text[1:], text[0])
+
+    async def done(self, claim: Claim, next_seconds: Sequence[float | None]) -> int:
+        """Each claimed member still at its lease is removed (None) or due again in that many
+        seconds; one marked meanwhile keeps its mark. Returns how many were settled."""
+        args: list[str] = [claim.lease]
+        for member, after in zip(claim.members, next_seconds, strict=True):
+            args += [member, "" if after is None else repr(float(after))]
+        return int(await self._done(keys=[self.keys.tasks_due], args=args))
+
+    async def remove(self, member: str) -> None:
+        await self.redis.zrem(self.keys.tasks_due, member)
+
+    async def score(self, member: str) -> float | None:
+        """When ``member`` is due (epoch seconds), None if it is not in the set."""
+        found = await self.redis.zscore(self.keys.tasks_due, member)
+        return None if found is None else float(found)
