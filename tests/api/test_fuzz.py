@@ -5,8 +5,9 @@ Token auth is on, as in production: every operation is fuzzed as an admin with
 ``REMEM_FUZZ_EXAMPLES`` (25) generated cases, positive and negative, plus schemathesis's own
 boundary cases, and again as a tenant (namespaces ``fz`` and ``fz/*``, one user, write role)
 with a third as many, which mostly meets the scope checks (403 with a reason). Over the 25
-operations: about 8,400 requests in 30 s on two busy cores. After each 200 the test follows what the schema's links promise (a session written
-reads back by its id; a search hit reads back by its id). The seed is printed in the report
+operations: about 8,400 requests in 30 s on two busy cores. After each 200 the test follows
+what the schema's links promise (a session written reads back by its id; a search hit reads
+back by its id). The seed is printed in the report
 header; replay a run with
 ``REMEM_FUZZ_SEED=<seed> python3 -m pytest -m fuzz``.
 """
@@ -59,7 +60,7 @@ TOKENS: dict[str, str] = {}  # "admin" / "tenant" -> a bearer token of the serve
 
 
 async def _make_tokens(settings: Settings) -> None:
-    redis = aioredis.Redis.from_url(settings.redis_url or "")
+    redis = aioredis.Redis.from_url(settings.redis_url or "", decode_responses=True)
     try:
         key = settings.token_hash_key.get_secret_value() if settings.token_hash_key else None
         store = TokenStore(redis, Keys(settings.key_prefix), key)

@@ -152,7 +152,7 @@ FORGERIES = {
                         "algorithm HS256 is not accepted"),
     "unknown kid": (lambda i: i.token(kid="k9", key=i.keys["k1"]), "kid 'k9'"),
     "no namespaces": (lambda i: i.token(namespaces=None), "JWT has no namespaces"),
-    "bad namespace": (lambda i: i.token(namespaces=["a b"]), "JWT scope refused"),
+    "bad namespace": (lambda i: i.token(namespaces=["a*b"]), "JWT scope refused"),
     "garbage": (lambda i: "not.a.jwt", "malformed JWT"),
     "an api token": (lambda i: "rmm_0123456789ab_" + "x" * 43, "malformed JWT"),
 }  # fmt: skip

@@ -10,6 +10,10 @@ bob. In B's prefix the user carol has data B must not see, and ``b-ü {t}|xyloph
 prefix's characters without its slash. A memory and a session without a namespace belong to
 nobody's scope but the admin's.
 
+Each caller is a real API token made by the ``TokenStore``, and the app is served with token
+auth on (``test_bad_credentials.py`` tries every route with expired, revoked and forged
+credentials).
+
 ``REST`` and ``TOOLS`` register each case under the routes (method and path) or tools it
 exercises; ``test_coverage.py`` fails when the app has a route or tool not registered here.
 """
@@ -27,13 +31,15 @@ from urllib.parse import quote
 import httpx
 import pytest
 import redis
+import redis.asyncio
 from mcp import Client
 from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
 
 from remem.app import build_app
 from remem.auth.principal import Principal
+from remem.auth.tokens import TokenStore
 from remem.config import Settings
-from tests.auth.static import StaticTokens
+from remem.store.keys import Keys
 from tests.helpers import wait_until
 from tests.serving import served
 
@@ -74,6 +80,22 @@ SEED_SESSIONS = [  # (namespace, user, word): each holds a session "shared"
     (None, None, "NOBODY"),
 ]
 REFUSED = {401, 403, 404}
+# Each name's real API token, made by the TokenStore for the served app (token auth on), and
+# the subject it proves; a name with no token (``not-a-token``) is sent as it is.
+REAL: dict[str, str] = {}
+SUBJECTS: dict[str, str] = {}
+HASH_KEY = "leaks-" + "k" * 32
+
+
+async def make_tokens(settings: Settings) -> None:
+    client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        store = TokenStore(client, Keys(settings.key_prefix), HASH_KEY)
+        for name, p in PRINCIPALS.items():
+            REAL[name], info = await store.create(p.namespaces, role=p.role, user_id=p.user_id)
+            SUBJECTS[name] = f"token:{info.id}"
+    finally:
+        await client.aclose()
 
 
 @dataclass
@@ -83,7 +105,7 @@ class Http:
     async def call(self, who: str | None, method: str, path: str, **kw: Any) -> httpx.Response:
         """One request as ``who`` (a token name; None: no credentials): never a 5xx, and
         never a word of data ``who`` may not see."""
-        headers = {"Authorization": f"Bearer {who}"} if who else {}
+        headers = {"Authorization": f"Bearer {REAL.get(who, who)}"} if who else {}
         r = await self.http.request(method, path, headers=headers, **kw)
         assert r.status_code < 500, f"{method} {path} as {who}: {r.status_code} {r.text}"
         for word in UNSEEN.get(who or "", ()):
@@ -161,6 +183,8 @@ def leak_settings(redis_url: str) -> Iterator[Settings]:
         # Defaults that would widen B's reach if they were applied over its scope.
         mcp_default_namespace=NS_A,
         mcp_default_user_id="alice",
+        auth_mode="token",
+        token_hash_key=HASH_KEY,
     )
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     for name in client.execute_command("FT._LIST"):
@@ -172,13 +196,14 @@ def leak_settings(redis_url: str) -> Iterator[Settings]:
 
 
 def mcp_client(url: str, token: str) -> Client:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    http = create_mcp_http_client(headers={"Authorization": f"Bearer {REAL[token]}"})
     return Client(streamable_http_client(url, http_client=http))
 
 
 @pytest.fixture(scope="module")
 async def world(leak_settings: Settings) -> AsyncIterator[World]:
-    app = build_app(leak_settings, authenticator=StaticTokens(PRINCIPALS))
+    await make_tokens(leak_settings)
+    app = build_app(leak_settings)  # token auth, from the settings
     async with served(app) as url, httpx.AsyncClient(base_url=url, timeout=60) as http:
         h = Http(http)
         await h.ok("tok-admin", "POST", "/v1/long-term-memory/", json={"memories": SEED_MEMORIES})
@@ -625,7 +650,7 @@ async def erasure_only_within_the_scope(w: World) -> None:
     await h.refused(403, "tok-b", "POST", path, json={"user_id": "bob", "namespace": NS_XYLO})
     await h.refused(400, "tok-a", "POST", path, json={})
     receipt = await h.ok("tok-a", "POST", path, json={"user_id": "zed"})
-    assert receipt["namespace"] == NS_A and receipt["requested_by"] == "token:a"
+    assert receipt["namespace"] == NS_A and receipt["requested_by"] == SUBJECTS["tok-a"]
     assert receipt["counts"]["long_term_memories"] == 0
     await memories_untouched(h)
     await untouched(h)

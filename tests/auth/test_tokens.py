@@ -106,6 +106,14 @@ async def test_revoked_tokens_are_refused_and_listed_as_revoked(store: TokenStor
         await store.revoke("0123456789ab")
 
 
+async def test_a_token_covers_any_namespace_a_record_can_have(store: TokenStore) -> None:
+    """Namespaces are ids (spaces inside, unicode, query syntax): a token must be able to name
+    every one of them, exactly or as a prefix."""
+    names = ["a b", "b-ü {t}|x/*", "x:y@z"]
+    token, info = await store.create(names, role="write")
+    assert (await store.check(token)).namespaces == tuple(names)
+
+
 async def test_list_forgets_tokens_redis_expired(store: TokenStore, resources: Resources) -> None:
     await store.create(["n"], expires_in_seconds=0.2)
     await asyncio.sleep(0.4)
@@ -115,7 +123,7 @@ async def test_list_forgets_tokens_redis_expired(store: TokenStore, resources: R
 
 @pytest.mark.parametrize(
     ("namespaces", "role", "user"),
-    [([], "read", None), (["a b"], "read", None), (["a*b"], "read", None),
+    [([], "read", None), ([" a"], "read", None), (["a*b"], "read", None),
      (["n"], "owner", None), (["n"], "read", " ")],
 )  # fmt: skip
 async def test_scopes_that_mean_nothing_are_refused(

@@ -39,13 +39,12 @@ from redis.exceptions import RedisError
 
 from remem.auth.principal import ROLES, Principal, Role
 from remem.errors import BackendUnavailable, InvalidInput, NotFound, Unauthenticated
+from remem.memory.identifiers import id_problem
 from remem.store.keys import Keys
 
 PREFIX = "rmm_"
 _ID = re.compile(r"[0-9a-f]{12}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
-# A namespace pattern: printable, no whitespace; `*` only as the last character.
-_NAMESPACE = re.compile(r"[^\s*]{1,256}\*?|\*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +92,15 @@ def validate_scope(namespaces: list[str] | tuple[str, ...], role: str, user_id: 
     if not namespaces:
         raise InvalidInput("a token needs at least one namespace (`*` for all of them)")
     for namespace in namespaces:
-        if not _NAMESPACE.fullmatch(namespace):
+        # Any namespace a record can have (remem.memory.identifiers: printable, unicode and
+        # query syntax included, no edge whitespace), with `*` only as a prefix's last
+        # character: a namespace that itself ends in `*` cannot be named exactly.
+        name = namespace[:-1] if namespace.endswith("*") else namespace
+        problem = None if namespace == "*" else id_problem("namespace", name)
+        if problem is not None or "*" in name:
             raise InvalidInput(
                 f"namespace {namespace!r}: an exact name, a prefix ending in `*`, or `*` "
-                "(no whitespace, at most 256 characters)"
+                f"({problem or '`*` only at the end'})"
             )
     if role not in ROLES:
         raise InvalidInput(f"role {role!r}: one of {', '.join(ROLES)}")
