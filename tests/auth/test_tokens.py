@@ -110,7 +110,7 @@ async def test_a_token_covers_any_namespace_a_record_can_have(store: TokenStore)
     """Namespaces are ids (spaces inside, unicode, query syntax): a token must be able to name
     every one of them, exactly or as a prefix."""
     names = ["a b", "b-ü {t}|x/*", "x:y@z"]
-    token, info = await store.create(names, role="write")
+    token, _ = await store.create(names, role="write")
     assert (await store.check(token)).namespaces == tuple(names)
 
 
