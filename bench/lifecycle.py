@@ -26,7 +26,6 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -35,8 +34,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.llm_server
-from _server import free_port
-from migrate_ams import start_redis
+from migrate_ams import bench_redis
 from tests.llm_server import Answer, Call, FakeLLM, llm_server
 from tests.serving import served
 
@@ -149,26 +147,18 @@ async def converse(http: httpx.AsyncClient, turns: int) -> tuple[list[float], in
 
 
 async def main(turns: int, debounce: float) -> None:
-    workdir = tempfile.mkdtemp(prefix="rl-", dir="/tmp")
-    port = free_port()
-    redis = start_redis(port, workdir)
-    try:
-        await asyncio.sleep(0.5)
-        async with llm_server() as llm:
-            llm.respond = respond
-            settings = Settings(
-                redis_url=f"redis://127.0.0.1:{port}",
-                llm_base_url=llm.base_url,
-                llm_api_key=None,
-                llm_model="bench",
-                extraction_debounce_seconds=debounce,
-            )
-            async with served(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
-                waits, chars = await converse(http, turns)
-            report(llm, turns, chars, waits, debounce)
-    finally:
-        redis.terminate()
-        redis.wait(10)
+    async with bench_redis() as (redis_url, _, _), llm_server() as llm:
+        llm.respond = respond
+        settings = Settings(
+            redis_url=redis_url,
+            llm_base_url=llm.base_url,
+            llm_api_key=None,
+            llm_model="bench",
+            extraction_debounce_seconds=debounce,
+        )
+        async with served(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as http:
+            waits, chars = await converse(http, turns)
+        report(llm, turns, chars, waits, debounce)
 
 
 def report(llm: FakeLLM, turns: int, chars: int, waits: list[float], debounce: float) -> None:
