@@ -199,6 +199,13 @@ class Settings(BaseSettings):
         description="Messages are extracted into long-term memory once their session has had "
         "no write for this long (a trailing debounce per session).",
     )
+    extraction_max_wait_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="The longest later writes may hold back a session's extraction (and "
+        "summarisation): a session written more often than the debounce is still extracted at "
+        "least this often. 0: no limit (a pure trailing debounce).",
+    )
     task_poll_seconds: float = Field(
         default=0.5,
         gt=0,

@@ -116,6 +116,7 @@ class Resources:
             await self.tasks.__aenter__()
             # Writes mark their session due in the due set; workers' pollers schedule it.
             self.working.debounce_seconds = self.settings.extraction_debounce_seconds
+            self.working.max_wait_seconds = self.settings.extraction_max_wait_seconds or None
             # With an LLM, one chat completion per batch; without, verbatim episodic memories.
             extractor = LLMExtractor(self.llm) if self.llm is not None else VerbatimExtractor()
             self.lifecycle = Lifecycle(

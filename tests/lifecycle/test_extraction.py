@@ -190,3 +190,35 @@ async def test_verbatim_memory_is_found_by_words_of_the_turns_before_it(
 
     await wait_until(extracted, timeout=10)
     assert await found() == sorted(f"{r}: {c}" for r, c in said[:3])
+
+
+@pytest.mark.parametrize("max_wait", [1.0, 0.0])
+async def test_a_session_written_without_pause_is_extracted_every_max_wait(
+    quick: Settings, max_wait: float
+) -> None:
+    """Appends every 0.1 s for 2.5 s, under a 0.3 s trailing debounce: each write moves the
+    extraction later, so without a limit (0) nothing is extracted until the writes stop; with
+    ``REMEM_EXTRACTION_MAX_WAIT_SECONDS`` 1.0, messages are extracted while they go on."""
+    app = create_app(quick.model_copy(update={"extraction_max_wait_seconds": max_wait}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://remem") as http:
+            started = time.monotonic()
+            i = 0
+            while time.monotonic() - started < 2.5:
+                body = {"namespace": "ns", "user_id": "u", "messages": [turn(i)]}
+                r = await http.post("/v1/working-memory/busy/messages", json=body)
+                assert r.status_code == 200, r.text
+                i += 1
+                await asyncio.sleep(0.1)
+            marked_while_writing = (await _marked(http, "busy")).count("t")
+            if max_wait:
+                assert marked_while_writing >= 5, marked_while_writing
+            else:
+                assert marked_while_writing == 0
+            await wait_until(lambda: _all_marked(http, "busy", i), timeout=10)
+
+
+async def _all_marked(http: httpx.AsyncClient, sid: str, count: int) -> bool:
+    marks = await _marked(http, sid)
+    return len(marks) == count and set(marks) == {"t"}

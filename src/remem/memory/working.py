@@ -99,6 +99,9 @@ class WorkingMemoryService:
     # its session due this many seconds later, in the write's own script (``store.due``);
     # workers take it from there (``tasks.poller``). None: nothing runs in the background.
     debounce_seconds: float | None = None
+    # The longest later writes may hold back a batch's extraction or summarisation (a session
+    # written more often than the debounce is still worked on this often). None: no limit.
+    max_wait_seconds: float | None = None
     limits: Limits = field(default_factory=Limits)
 
     # -- writes ------------------------------------------------------------------------------
@@ -127,6 +130,7 @@ class WorkingMemoryService:
             work = Due(
                 self.debounce_seconds if _unextracted(doc["messages"]) else None,
                 0.0 if _unpersisted(doc["memories"]) else None,
+                self.max_wait_seconds,
             )
         kept = await self.store.put(session, doc, work)
         if kept is not None:
@@ -162,7 +166,7 @@ class WorkingMemoryService:
         session = Session(session_id, user, namespace)
         work = NOTHING_DUE
         if self.debounce_seconds is not None and _unextracted(messages):
-            work = Due(extract=self.debounce_seconds)
+            work = Due(extract=self.debounce_seconds, max_wait=self.max_wait_seconds)
         doc = await self.store.append(session, new_doc, messages, now, ttl, work)
         return await self._written(session, doc, model_name, context_window_max)
 
@@ -272,7 +276,9 @@ class WorkingMemoryService:
             and self.debounce_seconds is not None
             and due(response.messages, window, self.summarization_threshold)
         ):
-            await self.store.summarize_due(session, window, self.debounce_seconds)
+            await self.store.summarize_due(
+                session, window, self.debounce_seconds, self.max_wait_seconds
+            )
         return response
 
     def _response(

@@ -26,14 +26,28 @@ from redis.asyncio import Redis
 from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 
-# A Lua function for write scripts whose KEYS[1] is the session and KEYS[2] the due set:
-# due(kind, delay) marks the session due in ``delay`` seconds ('' : not at all).
+# A Lua function for write scripts whose KEYS[1] is the session, KEYS[2] the due set and
+# KEYS[3] the due-since hash: due(kind, delay) marks the session due in ``delay`` seconds
+# ('': not at all). ``delay`` may be "<seconds>/<max wait>": then the mark is never later than
+# max wait after the batch's first mark (kept in KEYS[3] while the member is in the set), so a
+# session written more often than the debounce still gets its work done every max wait.
 DUE_LUA = """
 local function due(kind, delay)
   if delay == '' then return end
+  local seconds, cap = string.match(delay, '^([^/]+)/?(.*)$')
   local t = redis.call('TIME')
-  local at = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(delay)
-  redis.call('ZADD', KEYS[2], string.format('%.6f', at), kind .. ':' .. KEYS[1])
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local member = kind .. ':' .. KEYS[1]
+  local at = now + tonumber(seconds)
+  if cap ~= '' and tonumber(cap) > 0 then
+    local since = redis.call('HGET', KEYS[3], member)
+    if since == false or redis.call('ZSCORE', KEYS[2], member) == false then
+      since = now
+      redis.call('HSET', KEYS[3], member, string.format('%.6f', now))
+    end
+    at = math.min(at, tonumber(since) + tonumber(cap))
+  end
+  redis.call('ZADD', KEYS[2], string.format('%.6f', at), member)
 end
 """
 
@@ -65,13 +79,15 @@ return members
 """
 
 # For each pair (member, next) of ARGV[2..] whose score is still the lease ARGV[1]: remove it
-# (next '') or make it due next seconds from now. Returns how many.
+# (next '') or make it due next seconds from now. Returns how many. Every claimed member's
+# batch start (KEYS[2]) is forgotten: work scheduled, the next write starts a new batch.
 _DONE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local lease = tonumber(ARGV[1])
 local n = 0
 for i = 2, #ARGV - 1, 2 do
+  redis.call('HDEL', KEYS[2], ARGV[i])
   local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
   if score and tonumber(score) == lease then
     if ARGV[i + 1] == '' then
@@ -84,6 +100,13 @@ for i = 2, #ARGV - 1, 2 do
 end
 return n
 """
+
+
+def delay_arg(seconds: float | None, max_wait: float | None = None) -> str:
+    """The ``delay`` argument of ``due()``: '' for no work, else seconds and the max wait."""
+    if seconds is None:
+        return ""
+    return repr(float(seconds)) + (f"/{float(max_wait)!r}" if max_wait else "")
 
 
 class Claim(NamedTuple):
@@ -105,9 +128,11 @@ class DueSet:
         self._claim = self.redis.register_script(_CLAIM)
         self._done = self.redis.register_script(_DONE)
 
-    async def mark(self, kind: str, what: str, delay: float) -> None:
-        """``<kind>:<what>`` is due in ``delay`` seconds (later than any earlier mark)."""
-        await self._mark(keys=[what, self.keys.tasks_due], args=[kind, repr(float(delay))])
+    async def mark(self, kind: str, what: str, delay: float, max_wait: float | None = None) -> None:
+        """``<kind>:<what>`` is due in ``delay`` seconds (later than any earlier mark), but no
+        later than ``max_wait`` after the first mark of its batch."""
+        keys = [what, self.keys.tasks_due, self.keys.tasks_due_since]
+        await self._mark(keys=keys, args=[kind, delay_arg(delay, max_wait)])
 
     async def seed(self, member: str, delay: float) -> bool:
         """``member`` is due in ``delay`` seconds unless already in the set (True if added)."""
@@ -127,10 +152,12 @@ class DueSet:
         args: list[str] = [claim.lease]
         for member, after in zip(claim.members, next_seconds, strict=True):
             args += [member, "" if after is None else repr(float(after))]
-        return int(await self._done(keys=[self.keys.tasks_due], args=args))
+        keys = [self.keys.tasks_due, self.keys.tasks_due_since]
+        return int(await self._done(keys=keys, args=args))
 
     async def remove(self, member: str) -> None:
         await self.redis.zrem(self.keys.tasks_due, member)
+        await self.redis.hdel(self.keys.tasks_due_since, member)
 
     async def score(self, member: str) -> float | None:
         """When ``member`` is due (epoch seconds), None if it is not in the set."""

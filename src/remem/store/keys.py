@@ -114,6 +114,12 @@ class Keys:
         return f"{self.prefix}tasks:due"
 
     @property
+    def tasks_due_since(self) -> str:
+        """Hash of due-set member -> when its pending batch was first marked (``store.due``):
+        the start of the longest a trailing debounce may hold work back."""
+        return f"{self.prefix}tasks:due_since"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 from redis.asyncio import Redis
 
 from remem.store.connection import translates_errors
-from remem.store.due import DUE_LUA, DueSet
+from remem.store.due import DUE_LUA, DueSet, delay_arg
 from remem.store.keys import Keys
 from remem.store.query import (
     conjunction,
@@ -33,7 +33,8 @@ from remem.store.query import (
 # "t" in the stored document) and sent again unchanged (same id, role and content) stays marked:
 # a client's copy read before extraction finished (agent-memory-client's append is a GET, then
 # a PUT) must not make the messages be extracted, and sent to an LLM, again. ARGV[3] / ARGV[4]:
-# seconds until the session's extraction / promotion is due ('' : none), in the due set KEYS[2].
+# seconds until the session's extraction / promotion is due ('' : none), in the due set KEYS[2]
+# (KEYS[3]: the due-since hash, ``store.due``).
 _PUT = (
     DUE_LUA
     + """
@@ -239,17 +240,15 @@ class Session(NamedTuple):
 
 class Due(NamedTuple):
     """The background work a write leaves: seconds until the session's extraction and its
-    promotion are due (None: none), marked in the write's own script (``store.due``)."""
+    promotion are due (None: none), marked in the write's own script (``store.due``), and the
+    longest extraction may be held back by later writes (None: no limit)."""
 
     extract: float | None = None
     promote: float | None = None
+    max_wait: float | None = None
 
 
 NOTHING_DUE = Due()
-
-
-def _delay(seconds: float | None) -> str:
-    return "" if seconds is None else repr(float(seconds))
 
 
 @translates_errors
@@ -275,6 +274,10 @@ class WorkingMemoryStore:
     def _key(self, session: Session) -> str:
         return self.keys.working_memory(*session)
 
+    def _due_keys(self, session: Session) -> list[str]:
+        """KEYS of a write script that marks its session due (``store.due.DUE_LUA``)."""
+        return [self._key(session), self.keys.tasks_due, self.keys.tasks_due_since]
+
     async def put(
         self, session: Session, doc: dict[str, Any], due: Due = NOTHING_DUE
     ) -> float | None:
@@ -283,8 +286,13 @@ class WorkingMemoryStore:
         session is marked due for the work ``due`` names, in the same script."""
         expires = doc.get("expires_at")
         at_ms = "" if expires is None else str(round(expires * 1000))
-        args = [json.dumps(doc), at_ms, _delay(due.extract), _delay(due.promote)]
-        kept = await self._put(keys=[self._key(session), self.keys.tasks_due], args=args)
+        args = [
+            json.dumps(doc),
+            at_ms,
+            delay_arg(due.extract, due.max_wait),
+            delay_arg(due.promote),
+        ]
+        kept = await self._put(keys=self._due_keys(session), args=args)
         return float(kept) if kept else None
 
     async def get(self, session: Session) -> dict[str, Any] | None:
@@ -306,9 +314,9 @@ class WorkingMemoryStore:
         """Append messages atomically, creating the session as ``new_doc`` if it is missing,
         and mark it due for extraction as ``due`` says, in the same script."""
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
-        args = [json.dumps(new_doc), repr(now), ttl_arg, _delay(due.extract)]
+        args = [json.dumps(new_doc), repr(now), ttl_arg, delay_arg(due.extract, due.max_wait)]
         args += [json.dumps(m) for m in messages]
-        raw = await self._append(keys=[self._key(session), self.keys.tasks_due], args=args)
+        raw = await self._append(keys=self._due_keys(session), args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
 
@@ -331,9 +339,12 @@ class WorkingMemoryStore:
                 out.raw.append(text)
         return out
 
-    async def summarize_due(self, session: Session, window: int, delay: float) -> None:
-        """The session's summarisation for a ``window``-token model is due in ``delay`` s."""
-        await self.due.mark(f"summarize:{window}", self._key(session), delay)
+    async def summarize_due(
+        self, session: Session, window: int, delay: float, max_wait: float | None = None
+    ) -> None:
+        """The session's summarisation for a ``window``-token model is due in ``delay`` s
+        (no later than ``max_wait`` after its batch's first mark)."""
+        await self.due.mark(f"summarize:{window}", self._key(session), delay, max_wait)
 
     async def strategy(self, session: Session) -> dict[str, Any] | None:
         """The session's ``long_term_memory_strategy`` (None: no session, or none set)."""

@@ -158,16 +158,15 @@ class TaskQueue:
         due = self.keys.tasks_due
         async with self.docket.redis() as client:
             redis: Any = client  # redis-py's client (or its cluster client): ZSCAN is there
-            removed = int(
-                await redis.zrem(
-                    due, *(f"{k}:{s}" for s in session_keys for k in ("promote", "extract"))
-                )
-            )
+            named = [f"{k}:{s}" for s in session_keys for k in ("promote", "extract")]
+            removed = int(await redis.zrem(due, *named))
+            await redis.hdel(self.keys.tasks_due_since, *named)
             for key in session_keys:
                 pattern = "summarize:*:" + re.sub(r"([*?\[\]\\])", r"\\\1", key)
                 found = [m async for m, _ in redis.zscan_iter(due, match=pattern)]
                 if found:
                     removed += int(await redis.zrem(due, *found))
+                    await redis.hdel(self.keys.tasks_due_since, *found)
         return removed
 
 
