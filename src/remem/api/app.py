@@ -28,7 +28,24 @@ from remem.tasks.worker import running_worker
 # are {"detail", "code"} (remem.errors), 422 stays FastAPI's validation list.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input (the reason is in detail)"},
-    413: {"model": ErrorResponse, "description": "Request body too large"},
+    401: {
+        "model": ErrorResponse,
+        "description": "No, malformed, unknown, expired, revoked or forged credentials "
+        "(auth on; WWW-Authenticate: Bearer)",
+    },
+    403: {
+        "model": ErrorResponse,
+        "description": "Outside the caller's scope (a namespace or user it may not name) or "
+        "its role; the reason is in detail",
+    },
+    413: {
+        "model": ErrorResponse,
+        "description": "Request body, or a field (messages, text, memories), too large",
+    },
+    429: {
+        "model": ErrorResponse,
+        "description": "Rate limit (REMEM_RATE_LIMIT_PER_MINUTE) passed; retry after Retry-After",
+    },
     500: {
         "model": ErrorResponse,
         "description": "Server fault: unexpected (internal_error, error id in detail) or "
