@@ -203,3 +203,28 @@ async def test_a_session_written_again_after_its_erase_is_extracted_again(
         assert await pending_tasks(res) == []
         assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
         assert len(await pending_tasks(res)) == 1
+
+
+async def test_forgetting_sessions_removes_all_their_due_work_and_no_other(
+    resources: Resources,
+) -> None:
+    """Promotion, extraction and summarisation marks (the last hold the model's window) of the
+    erased sessions leave the due set and its batch starts; another session's stay. Ids with
+    glob and query-syntax characters are matched exactly."""
+    from remem.store.working import Session
+
+    store = resources.working.store
+    gone = [Session("s*[1]", "u?", "ns {a}"), Session("plain", "u", None)]
+    kept = Session("s*[1]x", "u?", "ns {a}")
+    for session in [*gone, kept]:
+        for kind in ("promote", "extract"):
+            await store.due.mark(kind, resources.keys.working_memory(*session), 600, 900)
+        await store.summarize_due(session, 8000, 600, 900)
+        await store.summarize_due(session, 128000, 600, 900)
+    removed = await resources.tasks.forget_sessions(gone)
+    assert removed == 2 * 4
+    left = await resources.redis.zrange(resources.keys.tasks_due, 0, -1)
+    since = await resources.redis.hkeys(resources.keys.tasks_due_since)
+    kept_key = resources.keys.working_memory(*kept)
+    assert sorted(left) == sorted(since)
+    assert len(left) == 4 and all(m.endswith(kept_key) for m in left)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem.api.errors import error_response
+from remem.api.headers import DOCS_ASSETS
 from remem.auth.authenticate import Authenticator
 from remem.auth.context import acting_as
 from remem.errors import RememError
@@ -58,4 +59,4 @@ class Authenticate:
 
 
 def _is_docs_asset(path: str) -> bool:
-    return path.startswith("/static-offline-docs")
+    return path.startswith(DOCS_ASSETS)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -151,22 +150,25 @@ class TaskQueue:
 
     async def _undue(self, session_keys: Sequence[str]) -> int:
         """Remove the sessions' members from the due set (``store.due``): promotion and
-        extraction by name; summarisation, whose member holds the model's window, by a
-        ZSCAN of the set (it holds only the sessions written in the last seconds)."""
+        extraction by name; summarisation, whose member holds the model's window, by one ZSCAN
+        of the set's summarisation members (the set holds only the sessions written in the last
+        seconds), however many sessions are erased."""
         if not session_keys:
             return 0
-        due = self.keys.tasks_due
+        due, wanted = self.keys.tasks_due, set(session_keys)
         async with self.docket.redis() as client:
             redis: Any = client  # redis-py's client (or its cluster client): ZSCAN is there
             named = [f"{k}:{s}" for s in session_keys for k in ("promote", "extract")]
-            removed = int(await redis.zrem(due, *named))
-            await redis.hdel(self.keys.tasks_due_since, *named)
-            for key in session_keys:
-                pattern = "summarize:*:" + re.sub(r"([*?\[\]\\])", r"\\\1", key)
-                found = [m async for m, _ in redis.zscan_iter(due, match=pattern)]
-                if found:
-                    removed += int(await redis.zrem(due, *found))
-                    await redis.hdel(self.keys.tasks_due_since, *found)
+            found = []
+            async for member, _ in redis.zscan_iter(due, match="summarize:*"):
+                text = member.decode() if isinstance(member, bytes) else member
+                if text.split(":", 2)[-1] in wanted:  # summarize:<window>:<session key>
+                    found.append(text)
+            removed = 0
+            for start in range(0, len(named + found), 1000):
+                chunk = (named + found)[start : start + 1000]
+                removed += int(await redis.zrem(due, *chunk))
+                await redis.hdel(self.keys.tasks_due_since, *chunk)
         return removed
 
 
