@@ -7,6 +7,7 @@
     ├── Unauthenticated            unauthenticated        401  missing, unknown, expired, revoked
     ├── Forbidden                  forbidden              403  outside the caller's scope or role
     ├── NotFound                   not_found              404
+    │   └── MergedAway             merged                 404  ``merged_into``: where it went
     ├── Conflict                   conflict               409
     │   └── Unreadable             unreadable             409  a stored document cannot be read
     ├── PayloadTooLarge            too_large              413  body over REMEM_MAX_BODY_BYTES
@@ -54,6 +55,7 @@ def redact(text: str) -> str:
 class RememError(Exception):
     code = "error"
     status = 500
+    extra: dict[str, str] = {}  # noqa: RUF012 - read only: more fields of the answer
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -104,6 +106,17 @@ class RateLimited(RememError):
 class NotFound(RememError):
     code = "not_found"
     status = 404
+
+
+class MergedAway(NotFound):
+    """A memory id that deduplication merged into another memory: a 404 naming it."""
+
+    code = "merged"
+
+    def __init__(self, memory_id: str, into: str) -> None:
+        super().__init__(f"memory {memory_id!r} was merged into memory {into!r}")
+        self.into = into
+        self.extra = {"merged_into": into}
 
 
 class Conflict(RememError):

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 
 from remem.auth.audit import AuditLog
 from remem.config import Settings
-from remem.embeddings import Embedder, build_embedder, dedup_distance_of
+from remem.embeddings import Embedder, build_embedder, dedup_distance_of, judge_distance_of
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
 from remem.memory.extraction import Extraction, VerbatimExtractor
@@ -104,7 +104,9 @@ class Resources:
                 self.embedder,
                 access_flush_seconds=self.settings.access_flush_seconds,
                 access_resolution_seconds=self.settings.access_resolution_seconds,
-                dedup_candidate_distance=dedup_distance_of(self.embedder),
+                dedup_candidate_distance=judge_distance_of(self.embedder)
+                if self.llm is not None
+                else dedup_distance_of(self.embedder),
                 merge_judge=llm_judge(self.llm) if self.llm is not None else None,
                 limits=limits,
             )

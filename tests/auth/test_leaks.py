@@ -383,6 +383,17 @@ async def create_memories_only_within_the_scope_with_write(w: World) -> None:
         json={"memories": [{"id": "b-new", "text": "BRAVO new", "namespace": NS_B}]},
     )
     assert (await h.memory("b-new"))["user_id"] == "bob"
+    # superseding another tenant's memory: not found, nothing written, theirs still true
+    for target in ("m-b1", "m-c1", "m-n1"):
+        r = await h.refused(
+            404,
+            "tok-a",
+            "POST",
+            "/v1/long-term-memory/?detail=true",
+            json={"memories": [{"id": "a-sup", "text": "ALPHA v2", "supersedes": [target]}]},
+        )
+        assert target in r["detail"] and await h.memory("a-sup") is None
+        assert (await h.memory(target))["invalid_at"] is None
     await memories_untouched(h)
 
 
@@ -512,6 +523,25 @@ async def get_memory_outside_the_scope_is_not_found(w: World) -> None:
             assert "not found" in body["detail"]
     assert (await h.ok("tok-ro", "GET", "/v1/long-term-memory/m-a1"))["id"] == "m-a1"
     assert (await h.ok("tok-b", "GET", "/v1/long-term-memory/m-b1"))["id"] == "m-b1"
+    # an id merged into bob's memory says where it went to bob only
+    copy = {"id": "b-copy", "text": "BRAVO bob likes green tea!", "namespace": NS_B}
+    await h.ok("tok-b", "POST", "/v1/long-term-memory/", json={"memories": [copy]})
+    assert (await h.refused(404, "tok-b", "GET", "/v1/long-term-memory/b-copy"))[
+        "merged_into"
+    ] == "m-b1"
+    hidden = await h.refused(404, "tok-a", "GET", "/v1/long-term-memory/b-copy")
+    assert "merged_into" not in hidden and "m-b1" not in hidden["detail"]
+
+
+@rest("GET /v1/long-term-memory/{memory_id:path}/history")
+async def history_outside_the_scope_is_not_found(w: World) -> None:
+    h = w.http
+    for who, ids in [("tok-a", ["m-b1", "m-c1", "m-n1"]), ("tok-b", ["m-a1", "m-x1"])]:
+        for memory_id in ids:
+            path = f"/v1/long-term-memory/{memory_id}/history"
+            assert "not found" in (await h.refused(404, who, "GET", path))["detail"]
+    mine = await h.ok("tok-ro", "GET", "/v1/long-term-memory/m-a1/history")
+    assert [v["id"] for v in mine["versions"]] == ["m-a1"]
 
 
 @rest("PATCH /v1/long-term-memory/{memory_id:path}")

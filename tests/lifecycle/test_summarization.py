@@ -70,6 +70,7 @@ async def app(quick: Settings, llm: FakeLLM) -> AsyncIterator[FastAPI]:
         # Extraction without the LLM: these tests count and read the summariser's calls only
         # (summaries wait for extraction, which is tested with the LLM elsewhere).
         app.state.resources.lifecycle.extraction.extractor = VerbatimExtractor()
+        app.state.resources.long_term.dedup.judge = None  # nor the dedup judge's calls
         yield app
 
 

@@ -209,7 +209,10 @@ async def test_a_merge_decision_plugs_in(store: LongTermStore, embedder: WordEmb
         [MemoryRecord(id="e", text="Bob plays go"), MemoryRecord(id="f", text="go plays Bob")],
         deduplicate=False,
     )
-    assert await service.compact() == 3  # a, c, e (absorbed f)
+    assert await service.compact() == 4  # f is an id the caller chose: never merged away
+    await service.create([MemoryRecord(text="Bob plays go twice a week")], deduplicate=False)
+    await service.create([MemoryRecord(text="go twice a week plays Bob")], deduplicate=False)
+    assert await service.compact() == 5  # the second (a generated id) absorbed
     await service.close()
 
 

@@ -54,7 +54,7 @@ def error_response(exc: RememError) -> JSONResponse:
 
     A server fault (5xx) answers what failed without the addresses and paths in its detail
     (``RememError.public_detail``), with an error id under which the log keeps all of it."""
-    content: dict[str, Any] = {"detail": exc.detail, "code": exc.code}
+    content: dict[str, Any] = {"detail": exc.detail, "code": exc.code, **exc.extra}
     if exc.status >= 500:
         error_id = uuid.uuid4().hex[:16]
         log.warning("%s %s (error id %s)", exc.code, exc.detail, error_id)

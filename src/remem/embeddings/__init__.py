@@ -29,12 +29,18 @@ __all__ = [
     "Vectors",
     "build_embedder",
     "dedup_distance_of",
+    "judge_distance_of",
     "l2_normalise",
 ]
 
 KINDS = ("static", "local", "openai", "hashing")
 
 DEFAULT_DEDUP_DISTANCE = 0.05
+# How near a stored memory must be for the LLM judge to compare a new one with it (same,
+# refines, updates, different). Wider than a duplicate's distance: a changed fact ("lives in
+# Paris" / "moved to Berlin") lies 0.08-0.25 from its older version with the static model, an
+# unrelated one of the same user 0.29-0.33 (memory.dedup).
+DEFAULT_JUDGE_DISTANCE = 0.3
 
 
 def build_embedder(kind: str, **options: Any) -> Embedder:
@@ -67,6 +73,11 @@ def build_embedder(kind: str, **options: Any) -> Embedder:
 
         return HashingEmbedder(**options)
     raise ValueError(f"unknown embedder {kind!r}: expected one of {', '.join(KINDS)}")
+
+
+def judge_distance_of(embedder: Embedder) -> float:
+    """How near a memory must be to go to the LLM judge with ``embedder``'s vectors."""
+    return float(getattr(embedder, "judge_distance", DEFAULT_JUDGE_DISTANCE))
 
 
 def dedup_distance_of(embedder: Embedder) -> float:

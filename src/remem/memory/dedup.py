@@ -15,16 +15,23 @@ Rules, in the order they are tried when a memory is created:
    ones), nearest first, and all pairs of a request go to the judge at once (one LLM call). The
    nearest candidate judged ``same`` absorbs the newcomer (topics and entities joined, the older
    id kept); ``refines``: it takes the newcomer's text (and vector) and keeps its id and
-   created_at; ``different`` (or a judge that fails: both are kept, and logged) stores the
-   newcomer. Pinned newcomers and ids the client chose (``client_chosen``) are never merged
-   away. Without a judge nothing merges on similarity: an embedding distance cannot tell a
-   duplicate from a fact that differs in a number, a day, a name or a negation (the static
-   model puts "Meeting with Anna at 3pm on Monday" 0.000005 from "... at 4pm on Monday" and
+   created_at; ``updates`` (the same subject with a changed value: a new address, job, plan)
+   stores the newcomer and the older of the two versions (by ``valid_at``) is superseded, never
+   merged nor deleted (``memory.validity``); ``different`` (or a judge that fails: both are
+   kept, and logged) stores the newcomer. Pinned newcomers and ids the client chose
+   (``client_chosen``; never ids the server made, which a stored ``origin`` flag tells) are
+   never merged away. A caller's id that is merged away is kept in the survivor's
+   ``merged_ids``, so a GET of it says where it went. Without a judge nothing merges on
+   similarity: an embedding distance cannot tell a duplicate from a fact that differs in a
+   number, a day, a name or a negation (the static model puts "Meeting with Anna at 3pm on
+   Monday" 0.000005 from "... at 4pm on Monday" and
    0.010 from "... on Tuesday"; at its former threshold of 0.03, 32 of the 131 texts of
    tests/longterm/test_near_miss.py were merged away).
 
 Pinned memories never absorb and are never absorbed; nothing is merged across namespaces or users.
-``compact`` applies rules 2 and 3 to memories already stored, the older memory absorbing the newer.
+``compact`` applies rules 2 and 3 to memories already stored, the older memory absorbing the newer;
+a memory in a chain of versions (it supersedes or is superseded) is never merged away, so no
+chain breaks.
 
 ``memory_hash`` is the sha256 of [normalised text, namespace, user_id, memory_type]. Memories
 written before it was normalised hold the hash of their text as written; a lookup asks for both
@@ -37,6 +44,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -47,10 +55,11 @@ import numpy as np
 from remem.errors import RememError
 from remem.memory.filters import scope
 from remem.store.longterm import LongTermStore, Row
-from remem.store.query import Filter, TagIn, every, tag_is
+from remem.store.query import Filter, NotPast, TagIn, every, tag_is
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
 MAX_CANDIDATES = 3  # per newcomer: the LLM reads each, so few and near
+MERGED_IDS_KEPT = 100  # a memory remembers the last this many caller ids merged into it
 log = logging.getLogger(__name__)
 _PAGE = 1_000
 
@@ -61,7 +70,7 @@ _SENTENCE_PUNCTUATION = re.compile(rf"(?<!\d){_SOFT}|{_SOFT}(?!\d)")
 
 # Whether ``newcomer`` states the same fact as the stored ``candidate`` (then it absorbs it).
 Decide = Callable[[dict[str, Any], dict[str, Any]], Awaitable[bool]]
-Verdict = Literal["same", "refines", "different"]
+Verdict = Literal["same", "refines", "updates", "different"]
 # (newcomer, candidate) pairs -> one verdict per pair, in order; one call per request.
 Judge = Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], Awaitable[list[Verdict]]]
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
@@ -74,6 +83,20 @@ def pairwise(decide: Decide) -> Judge:
         return ["same" if await decide(n, c) else "different" for n, c in pairs]
 
     return judge
+
+
+def linked(doc: dict[str, Any]) -> bool:
+    """Whether a memory is in a chain of versions (it supersedes or is superseded)."""
+    return bool(doc.get("supersedes") or doc.get("superseded_by"))
+
+
+def mergeable(doc: dict[str, Any]) -> bool:
+    """Whether a stored memory may be merged away into another: not pinned, not in a chain of
+    versions, and its id made by the server (``origin``) or by a client library (a ULID), not
+    chosen by the caller."""
+    if doc.get("pinned") or linked(doc):
+        return False
+    return doc.get("origin") == "server" or not client_chosen(doc["id"], True)
 
 
 def client_chosen(memory_id: str, sent: bool) -> bool:
@@ -120,12 +143,22 @@ def union(*lists: Iterable[str] | None) -> list[str]:
 
 
 def absorb(existing: dict[str, Any], newcomer: dict[str, Any], now: float) -> dict[str, Any]:
-    """``existing`` after absorbing ``newcomer``: same id and text, topics/entities joined."""
+    """``existing`` after absorbing ``newcomer``: same id and text, topics/entities joined, and
+    the ids the newcomer carries in ``merged_ids`` (see ``merging``) remembered."""
     merged = dict(existing)
     merged["topics"] = union(existing.get("topics"), newcomer.get("topics"))
     merged["entities"] = union(existing.get("entities"), newcomer.get("entities"))
+    aliases = union(existing.get("merged_ids"), newcomer.get("merged_ids"))
+    aliases = [i for i in aliases if i != existing["id"]][-MERGED_IDS_KEPT:]
+    merged["merged_ids"] = aliases or None
     merged["updated_at"] = now
     return merged
+
+
+def merging(doc: dict[str, Any], remember: bool) -> dict[str, Any]:
+    """``doc`` as it goes into another memory: carrying its own id in ``merged_ids`` when a
+    caller may ask for it again (``remember``), so the survivor can say where it went."""
+    return {**doc, "merged_ids": union(doc.get("merged_ids"), [doc["id"]] if remember else [])}
 
 
 def refine(existing: dict[str, Any], newcomer: dict[str, Any], now: float) -> dict[str, Any]:
@@ -148,7 +181,8 @@ def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str
         return None
     merged = absorb(existing, copy, now)
     merged["pinned"] = bool(existing.get("pinned")) or pin
-    same = all(merged.get(k) == existing.get(k) for k in ("topics", "entities", "pinned"))
+    keys = ("topics", "entities", "pinned", "merged_ids")
+    same = all(merged.get(k) == existing.get(k) for k in keys)
     return None if same else merged
 
 
@@ -207,6 +241,7 @@ class Deduplicator:
             scope(doc.get("namespace"), doc.get("user_id")),
             ~TagIn("pinned", ("true",)),
             ~TagIn("id", tuple(request_ids)),  # their stored text is being replaced
+            NotPast("invalid_at", time.time()),  # a superseded fact is no one's candidate
         )
         found = await self.store.index.nearest(
             query, vector, MAX_CANDIDATES, max_distance=self.radius
@@ -219,10 +254,11 @@ class Deduplicator:
         pending: dict[str, dict[str, Any]],
         vector_of: dict[str, np.ndarray],
     ) -> dict[str, tuple[Verdict, str]]:
-        """For each newcomer of ``asked`` (ids of ``pending``, in request order), the nearest
-        candidate the judge did not find ``different`` and its verdict; candidates are stored
-        memories and the request's memories before it. One judge call for all pairs; a judge
-        that fails decides nothing (both kept)."""
+        """For each newcomer of ``asked`` (ids of ``pending``, in request order) that had
+        candidates, the nearest the judge did not find ``different`` and its verdict, else
+        ``("different", nearest)``; candidates are stored memories and the request's memories
+        before it. One judge call for all pairs; a judge that fails decides nothing (both
+        kept, and no entry)."""
         if self.judge is None or not asked:
             return {}
         order = list(pending)
@@ -255,8 +291,9 @@ class Deduplicator:
             return {}
         out: dict[str, tuple[Verdict, str]] = {}
         for (memory_id, other_id), verdict in zip(keys, verdicts, strict=True):
-            if verdict != "different" and memory_id not in out:
+            if verdict != "different" and out.get(memory_id, ("different",))[0] == "different":
                 out[memory_id] = (verdict, other_id)
+            out.setdefault(memory_id, (verdict, other_id))  # all different: the nearest
         return out
 
     async def merge_into(
@@ -305,9 +342,9 @@ class Deduplicator:
         def change(existing: dict[str, Any]) -> dict[str, Any] | None:
             new = dict(existing)
             for other in [] if existing.get("pinned") else others:
-                new = absorb(new, other, now)
+                new = absorb(new, merging(other, other.get("origin") != "server"), now)
             new["memory_hash"] = digest
-            keys = ("topics", "entities", "memory_hash")
+            keys = ("topics", "entities", "memory_hash", "merged_ids")
             return None if all(new.get(k) == existing.get(k) for k in keys) else new
 
         await self.store.documents.modify(memory_id, change)
@@ -323,7 +360,7 @@ class Deduplicator:
             groups.setdefault(digests.get(row.id, row.memory_hash), []).append(row)
         doomed: list[str] = []
         for digest, group in groups.items():  # pinned copies stay; else the oldest copy stays
-            unpinned = [r.id for r in group if not r.pinned]
+            unpinned = [r.id for r in group if not r.pinned and not r.linked]  # chains stay
             copies = unpinned if len(unpinned) < len(group) else unpinned[1:]
             for kept in (r for r in group if r.id not in copies):
                 if copies or kept.memory_hash != digest:
@@ -337,7 +374,7 @@ class Deduplicator:
     async def _merge_similar(self, survivors: list[Row], now: float) -> None:
         gone: set[str] = set()
         for row in survivors:
-            if row.pinned or row.id in gone:
+            if row.pinned or row.linked or row.id in gone:
                 continue
             (doc,) = await self.store.documents.get_many([row.id])
             if doc is None:
@@ -346,7 +383,9 @@ class Deduplicator:
             others = _others_unpinned(doc, row.id)
             near = await self.store.index.nearest(others, vector, 20, max_distance=self.radius)
             newer = [c.id for c in near if c.id not in gone]
-            newer_docs = [o for o in await self.store.documents.get_many(newer) if o is not None]
+            newer_docs = [
+                o for o in await self.store.documents.get_many(newer) if o and mergeable(o)
+            ]
             if not newer_docs or self.judge is None:
                 continue
             try:
@@ -357,6 +396,7 @@ class Deduplicator:
             for other, verdict in zip(newer_docs, verdicts, strict=True):
                 if verdict != "same":  # the older memory stays as it is otherwise
                     continue
-                if await self.merge_into(row.id, other, now):
+                remember = other.get("origin") != "server"
+                if await self.merge_into(row.id, merging(other, remember), now):
                     gone.add(other["id"])
                     await self.store.documents.delete_many([other["id"]])

@@ -96,14 +96,22 @@ class VerbatimExtractor:
 
 
 def scoped(record: MemoryRecord, batch: Batch) -> MemoryRecord:
-    """``record`` bound to the batch's session, naming its messages if it names none."""
+    """``record`` bound to the batch's session, naming its messages if it names none, and true
+    from when the last of them was said (its ``valid_at``, unless it has one or an
+    ``event_date``): a conversation extracted later still dates its facts by the messages."""
+    sources = record.extracted_from or [m.id for m in batch.messages]
+    said = [m.created_at for m in batch.messages if m.id in set(sources)]
+    valid_at = record.valid_at
+    if valid_at is None and record.event_date is None and said:
+        valid_at = max(said)
     return record.model_copy(
         update={
             "namespace": batch.session.namespace,
             "user_id": batch.session.user_id,
             "session_id": batch.session.session_id,
-            "extracted_from": record.extracted_from or [m.id for m in batch.messages],
+            "extracted_from": sources,
             "discrete_memory_extracted": "t",
+            "valid_at": valid_at,
         }
     )
 
@@ -129,7 +137,7 @@ class Extraction:
             context=[MemoryMessage.model_validate(m) for m in pending.context],
         )
         records = [scoped(r, batch) for r in await self.extractor.extract(batch)]
-        await self.long_term.create(records)
+        await self.long_term.create(records, server_made=True)  # its ids: mergeable
         return await self.working.mark(
             session, "messages", "discrete_memory_extracted", "t", pending.raw
         )

@@ -30,12 +30,13 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 
 from remem.memory.identifiers import check_id
-from remem.models.search import DateFilter, SearchFilters, TagFilter
+from remem.models.search import DateFilter, SearchFilters, SearchRequest, TagFilter
 from remem.store.query import (
     MATCH_ALL,
     Between,
     Filter,
     HasValue,
+    NotPast,
     TagIn,
     every,
     is_prefix,
@@ -165,6 +166,21 @@ async def compile_filters(filters: SearchFilters, tag_values: TagValues) -> Filt
             return None
         clauses.append(clause)
     return every(*clauses)
+
+
+def validity(request: SearchRequest, now: float) -> Filter | None:
+    """Which memories a search sees by their validity (facts that change): by default those
+    still true now (``invalid_at`` absent or after now); with ``as_of``, those true then
+    (``valid_at`` absent or not after it, ``invalid_at`` absent or after it; memories stored
+    before validity existed have no ``valid_at`` and count as true from the start); with
+    ``include_superseded``, all (None: no condition)."""
+    if request.include_superseded:
+        return None
+    if request.as_of is None:
+        return NotPast("invalid_at", now)
+    at = epoch(request.as_of)
+    # Not NotPast: its instant takes no part in a kept count's key, and as_of is not "now".
+    return every(~Between("valid_at", at, None, low_open=True), ~Between("invalid_at", None, at))
 
 
 def scope(namespace: str | None, user_id: str | None) -> Filter:

@@ -10,7 +10,9 @@ A policy (all keys optional)::
                             accessed of the rest go
     memory_type_allowlist   only memories of these types may be forgotten
 
-Pinned memories (and the ``pinned_ids`` given) are never forgotten. Candidates are read through
+Pinned memories (and the ``pinned_ids`` given) are never forgotten, nor are memories in a chain
+of versions (facts that change: one that supersedes or is superseded), whose history forgetting
+one would break. Candidates are read through
 the index oldest ``created_at`` first, at most ``limit`` of them, within the namespace / user /
 session given.
 """
@@ -33,7 +35,7 @@ def select_for_forgetting(
     kept: list[Row] = []
     allow = set(policy.memory_type_allowlist) if policy.memory_type_allowlist is not None else None
     for row in rows:
-        if row.pinned or row.id in pinned_ids:
+        if row.pinned or row.linked or row.id in pinned_ids:
             continue
         if allow is not None and row.memory_type not in allow:
             continue

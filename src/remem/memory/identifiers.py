@@ -55,6 +55,15 @@ def optional_id(kind: str, value: str | None) -> str | None:
     return None if value is None else check_id(kind, value)
 
 
+def stored_id(value: str) -> bool:
+    """Whether ``value`` is an id a memory could be stored under (``check_id``'s rules)."""
+    try:
+        check_id("id", value)
+    except InvalidInput:
+        return False
+    return True
+
+
 def check_tags(kind: str, values: Sequence[str] | None) -> list[str] | None:
     """Topics or entities as given (repeats stored once), or InvalidInput naming the first
     value that could not be matched exactly."""

@@ -4,6 +4,7 @@ create request in one chat completion, one verdict per pair (``remem.memory.dedu
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -15,17 +16,20 @@ from remem.memory.dedup import Judge, Verdict
 PROMPT = """You deduplicate the long-term memories of an AI agent. For each numbered pair, say \
 whether the NEW memory states:
 - "same": the same fact as the STORED one (nothing new worth keeping apart);
-- "refines": the same fact as the STORED one, made more precise or brought up to date, so the \
-NEW text should replace the STORED text;
-- "different": a different fact (another number, date, name, place, negation or subject counts \
-as different).
-Answer {"verdicts": [{"pair": <number>, "verdict": "same" | "refines" | "different"}, ...]} \
-with exactly one verdict per pair."""
+- "refines": the same fact as the STORED one, made more precise, so the NEW text should \
+replace the STORED text (nothing in the STORED one stopped being true);
+- "updates": the same subject as the STORED one with a changed value: the STORED fact was \
+true and is no longer (a new address, job, plan, preference, count or relationship); the \
+STORED memory is kept as history and the NEW one becomes current;
+- "different": a different fact (another subject, or a fact that can be true alongside the \
+STORED one).
+Answer {"verdicts": [{"pair": <number>, "verdict": "same" | "refines" | "updates" | \
+"different"}, ...]} with exactly one verdict per pair."""
 
 
 class PairVerdict(BaseModel):
     pair: int
-    verdict: Literal["same", "refines", "different"]
+    verdict: Literal["same", "refines", "updates", "different"]
 
 
 class Verdicts(BaseModel):
@@ -33,7 +37,10 @@ class Verdicts(BaseModel):
 
 
 def _memory(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"text": doc["text"], "type": doc.get("memory_type"), "topics": doc.get("topics") or []}
+    out = {"text": doc["text"], "type": doc.get("memory_type"), "topics": doc.get("topics") or []}
+    if doc.get("valid_at") is not None:  # which of two versions is the later one
+        out["since"] = datetime.fromtimestamp(float(doc["valid_at"]), UTC).date().isoformat()
+    return out
 
 
 def llm_judge(client: LLMClient) -> Judge:

@@ -13,33 +13,30 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
 from remem.config import default
 from remem.embeddings.base import Embedder
-from remem.errors import Conflict, EmbeddingMismatch, InvalidInput, NotFound
+from remem.errors import Conflict, EmbeddingMismatch, InvalidInput, MergedAway, NotFound
 from remem.memory.access import AccessTracker
+from remem.memory.create_plan import VERSION_FIELDS, Created, Plan
 from remem.memory.dedup import (
     DEFAULT_CANDIDATE_DISTANCE,
     Decide,
     Deduplicator,
     Judge,
-    Verdict,
-    absorb,
-    client_chosen,
-    fold,
     memory_hash,
-    refine,
     same_scope,
 )
-from remem.memory.filters import Within, compile_filters, epoch, within_filter
+from remem.memory.filters import Within, compile_filters, epoch, validity, within_filter
 from remem.memory.forgetting import select_for_forgetting
-from remem.memory.identifiers import check_id, check_tags, optional_id
+from remem.memory.identifiers import check_id, check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
 from remem.memory.search import Searcher, index_terms
 from remem.memory.unreadable import Unreadable, reason
+from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
     EditMemoryRecordRequest,
@@ -53,12 +50,22 @@ from remem.store.longterm import LongTermStore
 from remem.store.query import every, tag_is
 
 RECORD_FIELDS = tuple(MemoryRecord.model_fields)
-STORED_ONLY = frozenset({"embedding", "search_text", "search_terms"})  # never sent back
-DATE_FIELDS = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_date")
+# Never sent back: the vector and keyword text (large), the origin flag and merged ids (internal).
+STORED_ONLY = frozenset({"embedding", "search_text", "search_terms", "origin", "merged_ids"})
+DATE_FIELDS = (
+    "created_at",
+    "updated_at",
+    "last_accessed",
+    "persisted_at",
+    "event_date",
+    "valid_at",
+    "invalid_at",
+)
+SERVER = "server"  # the ``origin`` of memories whose id the server made (extraction)
 log = logging.getLogger(__name__)
 
-Status = Literal["created", "updated", "duplicate", "merged"]
 R = TypeVar("R", bound=MemoryRecord)
+Visible = Callable[[str | None, str | None], bool]  # whether a (namespace, user) is the caller's
 
 
 def now() -> float:
@@ -79,6 +86,10 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     check_id("extraction_strategy", doc["extraction_strategy"])
     doc["topics"] = check_tags("topics", record.topics)
     doc["entities"] = check_tags("entities", record.entities)
+    doc["supersedes"] = check_tags("supersedes", record.supersedes)
+    doc["superseded_by"] = check_tags("superseded_by", record.superseded_by)
+    if doc["valid_at"] is None:
+        doc["valid_at"] = doc["event_date"] if doc["event_date"] is not None else doc["created_at"]
     doc["search_text"] = getattr(record, "search_text", None) or record.text
     doc["search_terms"] = index_terms(doc["search_text"])
     doc["embedding"] = stored_vector(vector)
@@ -118,12 +129,6 @@ def read_record(doc: dict[str, Any], memory_id: str, model: type[R], **extra: An
             f"memory {memory_id!r} is stored in a form this server cannot read ({reason(exc)}); "
             "delete it or store it again under the same id"
         ) from None
-
-
-@dataclass(frozen=True)
-class Created:
-    id: str  # the memory that now holds the record (the existing one for duplicates/merges)
-    status: Status
 
 
 @dataclass
@@ -173,14 +178,21 @@ class LongTermMemoryService:
 
     # -- create ------------------------------------------------------------------------------
     async def create(
-        self, records: Sequence[MemoryRecord], *, deduplicate: bool = True
+        self,
+        records: Sequence[MemoryRecord],
+        *,
+        deduplicate: bool = True,
+        server_made: bool = False,
     ) -> list[Created]:
         """Store ``records``, searchable on return; one ``Created`` per record, in order.
 
         An id owned by another namespace or user is a ``Conflict``: found before anything is
         written, the whole request is refused; taken by a concurrent request meanwhile (the
         store's upsert checks ownership atomically), that record alone is not written, the rest
-        of the request is, and the ``Conflict`` says so.
+        of the request is, and the ``Conflict`` says so. A ``supersedes`` naming a memory
+        outside the record's namespace and user is ``NotFound``, before anything is written.
+        ``server_made``: the ids are the server's (extraction), stored with that ``origin``,
+        so deduplication may merge them away (a caller's chosen id never is).
         """
         if not records:
             return []
@@ -191,92 +203,39 @@ class LongTermMemoryService:
         )
         vectors = await self.embed([r.text for r in records])
         docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
+        if server_made:
+            for doc in docs:
+                doc["origin"] = SERVER
         stored = await self.store.documents.get_many([d["id"] for d in docs])
         for doc, old in zip(docs, stored, strict=True):
             if old is not None and not same_scope(old, doc):
                 raise Conflict(
                     f"memory {doc['id']!r} exists in another namespace or for another user"
                 )
-        at = now()
-        ids = {d["id"] for d in docs}
-        pending: dict[str, dict[str, Any]] = {}  # id -> document to write
-        vector_of: dict[str, np.ndarray] = {}
-        by_hash: dict[str, str] = {}
-        # Copies of a memory this request writes: folded in once its final text is known.
-        copies: list[tuple[int, str, dict[str, Any], np.ndarray]] = []
-        merges: list[tuple[int, str, dict[str, Any], Verdict]] = []  # (position, target, ...)
-        asked: list[str] = []  # new memories the judge compares with similar ones
-        position_of: dict[str, int] = {}
-        out: list[Created] = []
+        explicit, targets = await self._supersede_targets(docs)
+        plan = Plan(self.dedup, self.store.documents, now(), {d["id"] for d in docs})
         for record, doc, vector, old in zip(records, docs, vectors, stored, strict=True):
-            memory_id = doc["id"]
-            if old is not None or memory_id in pending or not deduplicate:
-                status: Status = "updated" if old is not None or memory_id in pending else "created"
-                pending[memory_id], vector_of[memory_id] = doc, vector
-                by_hash.setdefault(doc["memory_hash"], memory_id)
-                out.append(Created(memory_id, status))
-                continue
-            twin = by_hash.get(doc["memory_hash"]) or await self.dedup.by_hash(doc)
-            if twin is not None and twin in ids:
-                copies.append((len(out), twin, doc, vector))
-                out.append(Created(twin, "duplicate"))
-                continue
-            if twin is not None and await self.dedup.fold_into(twin, doc, at):
-                out.append(Created(twin, "duplicate"))
-                continue
-            chosen = client_chosen(memory_id, "id" in record.model_fields_set)
-            if not doc.get("pinned") and not chosen:  # never merged away
-                asked.append(memory_id)
-            position_of[memory_id] = len(out)
-            pending[memory_id], vector_of[memory_id] = doc, vector
-            by_hash[doc["memory_hash"]] = memory_id
-            out.append(Created(memory_id, "created"))
-        redirect: dict[str, str] = {}  # merged new memory -> the memory that took it in
-
-        def home(memory_id: str) -> str:
-            while memory_id in redirect:
-                memory_id = redirect[memory_id]
-            return memory_id
-
-        def merge(position: int, doc: dict[str, Any], target: str, verdict: Verdict) -> None:
-            target = home(target)
-            out[position] = Created(target, "merged")
-            redirect[doc["id"]] = target
-            if target not in pending:  # stored: changed after the request's writes
-                merges.append((position, target, doc, verdict))
-            elif verdict == "refines":
-                pending[target] = refine(pending[target], doc, pending[target]["updated_at"])
-                vector_of[target] = vector_of.get(doc["id"], vector_of[target])
+            sent = "id" in record.model_fields_set and not server_made
+            dedup = deduplicate and doc["id"] not in explicit  # an explicit version: as sent
+            await plan.add(record, doc, vector, old, dedup, sent)
+        judged = await self.dedup.judge_similar(plan.asked, plan.pending, plan.vector_of)
+        updates: list[tuple[str, str]] = [(i, t) for i, ts in explicit.items() for t in ts]
+        for memory_id, (verdict, target) in judged.items():
+            if verdict == "different":
+                plan.similar[memory_id] = target
+            elif verdict == "updates":
+                updates.append((memory_id, target))
             else:
-                pending[target] = absorb(pending[target], doc, pending[target]["updated_at"])
-
-        for memory_id, (verdict, target) in (
-            await self.dedup.judge_similar(asked, pending, vector_of)
-        ).items():
-            doc = pending.pop(memory_id)
-            merge(position_of[memory_id], doc, target, verdict)
-            vector_of.pop(memory_id)
-        moved: dict[str, str] = {}  # hash -> the copy stored because its twin's text changed
-        for position, twin, doc, vector in copies:
-            if twin in redirect:  # its twin was merged: so is it
-                merge(position, doc, twin, "same")
-                continue
-            kept = pending.get(twin)
-            if kept is None or kept["memory_hash"] != doc["memory_hash"]:
-                twin = moved.get(doc["memory_hash"], doc["id"])
-                kept = pending.get(twin)
-            if kept is not None and kept["memory_hash"] == doc["memory_hash"]:
-                pending[twin] = fold(kept, doc, kept["updated_at"]) or kept
-                out[position] = Created(twin, "duplicate")
-            elif twin not in pending:  # the twin's text changed later in this request
-                pending[twin], vector_of[twin] = doc, vector
-                moved[doc["memory_hash"]] = twin
-                out[position] = Created(twin, "created")
-        written = await self.store.documents.upsert_many(list(pending.values()))
-        refused = [i for i, w in zip(pending, written, strict=True) if w.refused]
-        for position, target, doc, verdict in merges:
-            if not await self.dedup.merge_into(target, doc, at, verdict):  # gone or pinned
-                out[position] = Created(doc["id"], "created")
+                doc = plan.pending.pop(memory_id)
+                plan.merge(plan.position_of[memory_id], doc, target, verdict)
+                plan.vector_of.pop(memory_id)
+        plan.fold_copies()
+        links = await plan.versions(updates, targets)
+        written = await self.store.documents.upsert_many(list(plan.pending.values()), links)
+        refused = [i for i, w in zip(plan.pending, written, strict=True) if w.refused]
+        for position, target, doc, verdict in plan.merges:
+            if not await self.dedup.merge_into(target, doc, plan.at, verdict):  # gone or pinned
+                plan.out[position] = Created(doc["id"], "created")
                 if (await self.store.documents.upsert_many([doc]))[0].refused:
                     refused.append(doc["id"])
         if refused:
@@ -284,14 +243,57 @@ class LongTermMemoryService:
                 f"memory {', '.join(map(repr, refused))} was created meanwhile in another "
                 f"namespace or for another user; the request's other memories were stored"
             )
-        return out
+        return plan.outcomes()
+
+    async def _supersede_targets(
+        self, docs: list[dict[str, Any]]
+    ) -> tuple[dict[str, list[str]], dict[str, dict[str, Any]]]:
+        """The memories each document explicitly supersedes (checked: ``check_targets``), and
+        the stored ones among them (their scope and dates)."""
+        explicit = {d["id"]: list(d["supersedes"]) for d in docs if d.get("supersedes")}
+        if not explicit:
+            return {}, {}
+        in_request = {d["id"]: d for d in docs}
+        outside = sorted({t for ts in explicit.values() for t in ts} - in_request.keys())
+        found = await self.store.documents.get_fields(outside, VERSION_FIELDS)
+        stored = {i: d for i, d in zip(outside, found, strict=True) if d is not None}
+        for doc in docs:
+            if targets := explicit.get(doc["id"]):
+                check_targets(doc, targets, [in_request.get(t) or stored.get(t) for t in targets])
+        return explicit, stored
 
     # -- read, edit, delete ------------------------------------------------------------------
-    async def get(self, memory_id: str) -> MemoryRecord:
+    async def get(self, memory_id: str, visible: Visible | None = None) -> MemoryRecord:
+        """The memory; for an id merged into another memory that ``visible`` accepts,
+        ``MergedAway`` naming it; else ``NotFound``."""
         (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS)
         if doc is None:
+            holder = await self.store.index.holder_of(memory_id) if stored_id(memory_id) else None
+            if holder is not None and (visible is None or visible(holder[1], holder[2])):
+                raise MergedAway(memory_id, holder[0])
             raise NotFound(f"memory {memory_id!r} not found")
         return read_record(doc, memory_id, MemoryRecord)
+
+    async def history(self, memory_id: str, visible: Visible | None = None) -> list[MemoryRecord]:
+        """The versions of the fact ``memory_id`` holds (what it supersedes and what superseded
+        it, transitively, within its namespace and user), oldest first, itself included."""
+        (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS)
+        owner = (doc.get("namespace") or None, doc.get("user_id") or None) if doc else None
+        if doc is None or owner is None or (visible is not None and not visible(*owner)):
+            raise NotFound(f"memory {memory_id!r} not found")
+        versions = {memory_id: doc}
+        frontier = neighbours(doc)
+        while frontier and len(versions) < HISTORY_MAX:
+            ids = list(dict.fromkeys(i for i in frontier if i not in versions))
+            ids = ids[: HISTORY_MAX - len(versions)]
+            frontier = []
+            for other_id, other in zip(
+                ids, await self.store.documents.get_fields(ids, RECORD_FIELDS), strict=True
+            ):
+                if other is not None and same_scope(other, doc):  # a gone version is skipped
+                    versions[other_id] = other
+                    frontier += neighbours(other)
+        return [read_record(d, d["id"], MemoryRecord) for d in chain(versions)]
 
     async def update(
         self,
@@ -312,8 +314,10 @@ class LongTermMemoryService:
         for name in ("topics", "entities"):
             if name in changes:
                 changes[name] = check_tags(name, changes[name])
-        if "event_date" in changes:
-            changes["event_date"] = None if patch.event_date is None else epoch(patch.event_date)
+        for name in ("event_date", "valid_at", "invalid_at"):
+            if name in changes:
+                value = getattr(patch, name)
+                changes[name] = None if value is None else epoch(value)
         if "text" in changes and not str(changes["text"]).strip():
             raise InvalidInput("memory text cannot be empty")
         vector = await self._embed_one(changes["text"]) if "text" in changes else None
@@ -370,6 +374,8 @@ class LongTermMemoryService:
             bound = await within_filter(within, self.store.cache.tag_values)
             query = None if bound is None else every(query, bound)
         at = now()
+        if query is not None:
+            query = every(query, validity(request, at))
         ranking = await self.searcher.search(request, query, at)
         ids = [h.id for h in ranking.hits]
         docs = await self.store.documents.get_fields(ids, RECORD_FIELDS)

@@ -40,3 +40,25 @@ class MemoryRecord(BaseModel):
     extraction_strategy: str = "discrete"
     extraction_strategy_config: JsonObject = Field(default_factory=dict)
     metadata: JsonObject | None = None
+    # Facts that change (remem; the official client ignores them). valid_at: when the fact
+    # became true (stored as event_date, else created_at, when not given); invalid_at: when it
+    # stopped being true (null while true); superseded_by: the memories that replaced it;
+    # supersedes: on create, memories this one replaces (they get invalid_at = this valid_at).
+    valid_at: StoredDatetime | None = Field(
+        default=None,
+        description="When the fact became true (remem). Default: event_date, else created_at.",
+    )
+    invalid_at: StoredDatetime | None = Field(
+        default=None,
+        description="When the fact stopped being true (remem); null while it is true. "
+        "Searches leave out memories whose invalid_at has passed unless asked.",
+    )
+    superseded_by: list[str] | None = Field(
+        default=None, description="The memories that replaced this one (remem)."
+    )
+    supersedes: list[str] | None = Field(
+        default=None,
+        description="The memories this one replaces (remem). On create, each must exist in "
+        "the same namespace and user: it gets invalid_at = this memory's valid_at and this id "
+        "in its superseded_by, in the same write; it is never deleted.",
+    )

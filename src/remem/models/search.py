@@ -114,6 +114,22 @@ class SearchRequest(SearchFilters):
     recency_half_life_last_access_days: FiniteFloat = Field(default=7.0, ge=MIN_DAYS, le=MAX_DAYS)
     recency_half_life_created_days: FiniteFloat = Field(default=30.0, ge=MIN_DAYS, le=MAX_DAYS)
     server_side_recency: bool | None = Field(default=None, description="Accepted, ignored.")
+    include_superseded: bool = Field(
+        default=False,
+        description="Also return memories whose invalid_at has passed (superseded facts), "
+        "with their invalid_at and superseded_by (remem).",
+    )
+    as_of: StoredDatetime | None = Field(
+        default=None,
+        description="Return what was true at this instant: valid_at at or before it and "
+        "invalid_at null or after it (remem). Cannot be combined with include_superseded.",
+    )
+
+    @model_validator(mode="after")
+    def _one_validity_rule(self) -> SearchRequest:
+        if self.include_superseded and self.as_of is not None:
+            raise ValueError("as_of and include_superseded cannot be combined")
+        return self
 
 
 class MemoryRecordResult(MemoryRecord):
@@ -155,6 +171,8 @@ class EditMemoryRecordRequest(BaseModel):
     user_id: str | None = None
     session_id: str | None = None
     event_date: StoredDatetime | None = None
+    valid_at: StoredDatetime | None = None
+    invalid_at: StoredDatetime | None = None
     pinned: bool | None = None
     metadata: dict[str, Any] | None = None
 
@@ -164,6 +182,42 @@ class EditMemoryRecordRequest(BaseModel):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self
+
+
+class WriteOutcome(BaseModel):
+    """What a create did with one record (``?detail=true``)."""
+
+    id: str = Field(description="The id the record was sent with (or was given).")
+    outcome: Literal["added", "updated", "merged", "distinct"] = Field(
+        description="added: stored as a new memory; updated: its id existed and was replaced; "
+        "merged: taken into memory_id (the same fact); distinct: stored, though the LLM judge "
+        "compared it with similar memories and found them different."
+    )
+    memory_id: str = Field(description="The memory that holds the record now.")
+    supersedes: list[str] = Field(
+        default_factory=list, description="Memories this one superseded (now invalid)."
+    )
+    superseded_by: list[str] = Field(
+        default_factory=list,
+        description="Memories that supersede this one: it arrived as an older version.",
+    )
+    similar: list[str] = Field(
+        default_factory=list, description="Near memories judged different (kept apart)."
+    )
+
+
+class CreateDetail(BaseModel):
+    """The answer to a create with ``?detail=true``."""
+
+    status: str = "ok"
+    memories: list[WriteOutcome]
+
+
+class MemoryHistory(BaseModel):
+    """The versions of a fact, oldest first, each with its validity."""
+
+    id: str
+    versions: list[MemoryRecord]
 
 
 class ForgetPolicy(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as attribute
 
 # The underscore too: the query parser (RediSearch 2.10) refuses a bare ``_`` or ``{_}`` as a
 # syntax error, and ``\_`` matches the same stored ``_`` (``a\_b`` finds ``a_b``).
@@ -213,6 +214,23 @@ class Between(Filter):
             low_exclusive=self.low_open,
             high_exclusive=self.high_open,
         )
+
+
+@dataclass(frozen=True)
+class NotPast(Filter):
+    """The NUMERIC ``field`` is absent or after ``at``: ``-@field:[-inf at]``.
+
+    ``at`` (the present, for a search's "still true") takes no part in equality or hashing: a
+    count kept for this filter (``GenerationCache``) serves the next instants too, as counts
+    are kept by filter. It can then be off only by memories whose ``field`` fell between the
+    two instants: set in the future, and passed since the count was kept (at most its 60 s).
+    The page itself is always computed at ``at``."""
+
+    field: str
+    at: float = attribute(default=0.0, compare=False)
+
+    def render(self) -> str:
+        return numeric_not(self.field, None, self.at)
 
 
 @dataclass(frozen=True)

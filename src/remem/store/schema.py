@@ -186,6 +186,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         "pinned",
         "topics",  # TAG_SEPARATOR-joined lists
         "entities",
+        "merged_ids",  # ids merged into a memory: where a GET of one of them is sent
     )
     return IndexSpec(
         name=name,
@@ -203,6 +204,9 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
             FieldSpec("last_accessed", "last_accessed", "NUMERIC", sortable=True),
             FieldSpec("event_date", "event_date", "NUMERIC", sortable=True),
             FieldSpec("access_count", "access_count", "NUMERIC"),
+            # Facts that change: what a search leaves out (invalid_at passed) or asks as_of.
+            FieldSpec("valid_at", "valid_at", "NUMERIC"),
+            FieldSpec("invalid_at", "invalid_at", "NUMERIC"),
             vector_field("embedding", "embedding", dims),
         ),
     )

@@ -12,17 +12,21 @@ from remem.api.deps import long_term_memory
 from remem.api.lean import json_response, lean
 from remem.auth import guard
 from remem.errors import InvalidInput
+from remem.memory.create_plan import Created
 from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.common import AckResponse
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
+    CreateDetail,
     CreateMemoryRecordRequest,
     EditMemoryRecordRequest,
     ForgetPolicy,
     ForgetResponse,
+    MemoryHistory,
     MemoryRecordResults,
     SearchRequest,
+    WriteOutcome,
 )
 
 router = APIRouter(tags=["long-term memory"])
@@ -51,21 +55,50 @@ class ForgetRequest(BaseModel):
     pinned_ids: list[str] | None = None
 
 
-@router.post("/v1/long-term-memory/", response_model=AckResponse)
-@router.post("/v1/long-term-memory", response_model=AckResponse, include_in_schema=False)
+@router.post("/v1/long-term-memory/", response_model=AckResponse | CreateDetail)
+@router.post(
+    "/v1/long-term-memory", response_model=AckResponse | CreateDetail, include_in_schema=False
+)
 async def create_long_term_memory(
-    body: CreateMemoryRecordRequest, service: LongTermMemoryService = Service
-) -> AckResponse:
+    body: CreateMemoryRecordRequest,
+    detail: bool = Query(
+        False, description="Answer what became of each record (remem): added, merged..."
+    ),
+    service: LongTermMemoryService = Service,
+) -> AckResponse | CreateDetail:
     """Store memories (embedded and indexed before the answer: searchable on return).
 
     With ``deduplicate`` (default true) a record whose id exists updates it (409 if another
     namespace or user owns the id) and one whose text is the same as a stored memory's after
     normalisation (case, whitespace, punctuation, Unicode NFKC) in the same namespace and user
-    is not stored twice. Texts that differ otherwise are all stored.
+    is not stored twice; with an LLM configured, similar memories are judged (same, refines,
+    updates, different). A record's ``supersedes`` (ids of its namespace and user: 404
+    otherwise) makes it their newer version: they get ``invalid_at``, and are kept.
+    ``?detail=true`` answers, per record, what was done; the default answer is the upstream
+    server's ``{"status": "ok"}``.
     """
     guard.new_records(body.memories)
-    await service.create(body.memories, deduplicate=body.deduplicate)
-    return AckResponse(status="ok")
+    done = await service.create(body.memories, deduplicate=body.deduplicate)
+    if not detail:
+        return AckResponse(status="ok")
+    return CreateDetail(
+        memories=[outcome(r.id, c) for r, c in zip(body.memories, done, strict=True)]
+    )
+
+
+def outcome(sent_id: str, created: Created) -> WriteOutcome:
+    merged = created.status in ("duplicate", "merged")
+    kind = "merged" if merged else "updated" if created.status == "updated" else "added"
+    if kind == "added" and created.similar:
+        kind = "distinct"
+    return WriteOutcome(
+        id=sent_id,
+        outcome=kind,  # type: ignore[arg-type]
+        memory_id=created.id,
+        supersedes=list(created.supersedes),
+        superseded_by=list(created.superseded_by),
+        similar=list(created.similar),
+    )
 
 
 # Search skips FastAPI's general request handling too (see api.lean), as it did before issue 10.
@@ -139,11 +172,24 @@ async def compact_long_term_memories(
 
 # Reading one memory skips FastAPI's general request handling (see api.lean): 12-17% of the
 # request. Edits (1-13%, measured three times) and create (0-6%) keep FastAPI's.
+@router.get("/v1/long-term-memory/{memory_id:path}/history", response_model=MemoryHistory)
+async def long_term_memory_history(
+    memory_id: str, service: LongTermMemoryService = Service
+) -> MemoryHistory:
+    """The versions of the fact this memory holds (what it supersedes and what superseded it),
+    oldest first, each with its ``valid_at`` and ``invalid_at`` (remem). A memory whose own id
+    ends in ``/history`` is read by GET as usual; its history is not reachable here."""
+    versions = await service.history(memory_id, guard.visible())
+    return MemoryHistory(id=memory_id, versions=versions)
+
+
 @lean(router, "/v1/long-term-memory/{memory_id:path}", "GET", response_model=MemoryRecord)
 async def get_long_term_memory(
     memory_id: str, service: LongTermMemoryService = Service
 ) -> Response:
-    return json_response(guard.readable(await service.get(memory_id)))
+    """One memory. An id that deduplication merged into another memory answers 404 with code
+    ``merged`` and ``merged_into``: the id of the memory that holds it now."""
+    return json_response(guard.readable(await service.get(memory_id, guard.visible())))
 
 
 @router.patch("/v1/long-term-memory/{memory_id:path}", response_model=MemoryRecord)

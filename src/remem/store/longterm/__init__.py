@@ -31,7 +31,7 @@ from remem.store.longterm.index import (
     MemoryIndex,
     hybrid_policy,
 )
-from remem.store.longterm.values import Counts, Facts, Found, Row, Scored, Written
+from remem.store.longterm.values import Counts, Facts, Found, Link, Row, Scored, Written
 from remem.store.query import Filter
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "Facts",
     "Found",
     "GenerationCache",
+    "Link",
     "LongTermStore",
     "MemoryDocuments",
     "MemoryIndex",

@@ -12,6 +12,7 @@ the generation cache (``store.longterm.cache``) that its counts may be stale.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from remem.errors import Conflict
 from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.layout import decode, decode_fields, encode, flat
-from remem.store.longterm.values import Facts, Written, number
+from remem.store.longterm.values import Facts, Link, Written, number
 from remem.store.schema import TAG_SEPARATOR
 
 # KEYS[1]: the memory; ARGV[1], ARGV[2]: its namespace and user_id, each '' for none or '='
@@ -56,6 +57,35 @@ return {1}
 _INSERT = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+# KEYS[1]: a memory; ARGV[1], ARGV[2]: the owner it must have (as _UPSERT's); ARGV[3]: a list
+# field ('superseded_by' or 'supersedes'); ARGV[4]: the id to add to it (once); ARGV[5]: an
+# invalid_at to lower the memory's to ('' for none); ARGV[6]: updated_at. One memory a script
+# (so it runs on any shard), so that two concurrent supersedes of one memory both land:
+# 0 = no such memory (left alone), -1 = another owner's (left alone), 1 = linked.
+_LINK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local owner = redis.call('HMGET', KEYS[1], 'namespace', 'user_id')
+local function tag(v) if not v then return '' end return '=' .. v end
+if tag(owner[1]) ~= ARGV[1] or tag(owner[2]) ~= ARGV[2] then return -1 end
+local listed = redis.call('HGET', KEYS[1], ARGV[3])
+local found = false
+if listed then
+  for id in string.gmatch(listed, '[^\\31]+') do
+    if id == ARGV[4] then found = true end
+  end
+end
+if not found then
+  if listed and listed ~= '' then listed = listed .. '\\31' .. ARGV[4] else listed = ARGV[4] end
+  redis.call('HSET', KEYS[1], ARGV[3], listed)
+end
+if ARGV[5] ~= '' then
+  local old = tonumber(redis.call('HGET', KEYS[1], 'invalid_at'))
+  if not old or tonumber(ARGV[5]) < old then redis.call('HSET', KEYS[1], 'invalid_at', ARGV[5]) end
+end
+redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
 return 1
 """
 
@@ -139,30 +169,45 @@ class MemoryDocuments:
         self._touch = self.redis.register_script(_TOUCH)
         self._read = self.redis.register_script(_READ)
         self._read_records = self.redis.register_script(_READ_RECORDS)
+        self._link = self.redis.register_script(_LINK)
 
     async def aclose(self) -> None:
         """Close the connections of the bytes client."""
         await self.redis.aclose()
 
-    async def upsert_many(self, docs: Sequence[dict[str, Any]]) -> list[Written]:
+    async def upsert_many(
+        self, docs: Sequence[dict[str, Any]], links: Sequence[Link] = ()
+    ) -> list[Written]:
         """Write documents in one pipeline; each keeps its stored ``created_at``. A document
         whose id another namespace or user owns is not written (``Written.refused``); the
-        others are."""
+        others are. ``links`` (facts that change: a stored memory superseded by one of these
+        documents, or superseding it) are applied in the same MULTI as the documents, so a
+        new version and the old one's ``invalid_at`` are written together."""
         if not docs:
             return []
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=bool(links)) as pipe:
             for doc in docs:
                 key = self.keys.memory(doc["id"])
                 owner = [_owner_tag(doc.get("namespace")), _owner_tag(doc.get("user_id"))]
                 await self._upsert(keys=[key], args=[*owner, *flat(encode(doc))], client=pipe)
+            for link in links:
+                await self._apply_link(link, pipe)
+            if links:
+                pipe.set(self.keys.long_term_superseded, "1")
             self._changed(pipe)
             replies = await pipe.execute()
         return [
             Written(None, refused=True)
             if not int(r[0])
             else Written(float(r[1]) if len(r) > 1 else None)
-            for r in replies[:-1]
+            for r in replies[: len(docs)]
         ]
+
+    async def _apply_link(self, link: Link, pipe: Pipeline) -> None:
+        owner = [_owner_tag(link.namespace), _owner_tag(link.user_id)]
+        invalid = "" if link.invalid_at is None else json.dumps(link.invalid_at)
+        args = [*owner, link.field, link.other, invalid, json.dumps(link.at)]
+        await self._link(keys=[self.keys.memory(link.memory_id)], args=args, client=pipe)
 
     async def insert_new(self, docs: Sequence[dict[str, Any]]) -> list[bool]:
         """Write the documents whose id no memory has, in one pipeline: for each, whether it

@@ -18,7 +18,7 @@ from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.layout import vector_bytes
 from remem.store.longterm.values import Counts, Row, Scored, number
-from remem.store.query import Filter, TextAny, conjunction, knn, tag_any, vector_range
+from remem.store.query import Filter, TagIn, TextAny, conjunction, knn, tag_any, vector_range
 
 # The engine's own choice of how to combine a filter with KNN was measured slower than either
 # explicit policy (10,000 memories, filter matching all: 6.4 ms, against 4.2 ms brute force over
@@ -36,6 +36,8 @@ _ROW_FIELDS = (
     "memory_hash",
     "namespace",
     "user_id",
+    "supersedes",  # not indexed: read from the hash (a chain of versions is never broken)
+    "superseded_by",
 )
 
 
@@ -220,6 +222,20 @@ class MemoryIndex:
         ]
         return int(reply[0]), found
 
+    async def holder_of(self, merged_id: str) -> tuple[str, str | None, str | None] | None:
+        """The memory that took in ``merged_id`` (its ``merged_ids`` name it) with its
+        namespace and user, or None."""
+        reply = await self.flat.execute_command(
+            "FT.SEARCH", self.name, TagIn("merged_ids", (merged_id,)).render(),
+            "RETURN", 2, "namespace", "user_id",
+            "LIMIT", 0, 1,
+            "DIALECT", 2,
+        )  # fmt: skip
+        if not int(reply[0]) or len(reply) < 3:
+            return None
+        fields = dict(zip(reply[2][::2], reply[2][1::2], strict=True))
+        return self._id(reply[1]), fields.get("namespace") or None, fields.get("user_id") or None
+
     async def oldest(self, query: Filter, limit: int, offset: int = 0) -> list[Row]:
         """Memories matching ``query``, oldest ``created_at`` first."""
         reply = await self.flat.execute_command(
@@ -242,6 +258,7 @@ class MemoryIndex:
                     memory_hash=str(a.get("memory_hash", "")),
                     namespace=a.get("namespace") or None,
                     user_id=a.get("user_id") or None,
+                    linked=bool(a.get("supersedes") or a.get("superseded_by")),
                 )
             )
         return rows

@@ -40,13 +40,23 @@ TEXTS = frozenset(
         "discrete_memory_extracted",
         "search_text",
         "search_terms",
+        "origin",
     }
 )
-TAG_LISTS = frozenset({"topics", "entities"})
+TAG_LISTS = frozenset({"topics", "entities", "supersedes", "superseded_by", "merged_ids"})
 FLAGS = frozenset({"pinned"})
 # Written by json.dumps of a number; read back with float() (an int stays an int).
 NUMBERS = frozenset(
-    {"created_at", "updated_at", "last_accessed", "persisted_at", "event_date", "access_count"}
+    {
+        "created_at",
+        "updated_at",
+        "last_accessed",
+        "persisted_at",
+        "event_date",
+        "access_count",
+        "valid_at",
+        "invalid_at",
+    }
 )
 # Values most memories have, left out of the hash and read back as these (about 150 bytes a
 # memory with the index entries they would take; 3,110 bytes a memory at 10,000 with them).

@@ -55,6 +55,7 @@ class Row:
     memory_hash: str
     namespace: str | None
     user_id: str | None
+    linked: bool = False  # in a chain of versions: it supersedes or is superseded
 
 
 class Written(NamedTuple):
@@ -62,6 +63,21 @@ class Written(NamedTuple):
 
     created_at: float | None  # the stored created_at it kept; None for a new memory
     refused: bool = False  # another namespace or user owns the id: nothing written
+
+
+class Link(NamedTuple):
+    """A change of one stored memory's place in a chain of versions (facts that change):
+    ``other`` is added to its list ``field`` (``superseded_by`` or ``supersedes``), and its
+    ``invalid_at`` lowered to ``invalid_at`` when given; applied only if the memory still
+    exists and belongs to ``namespace`` and ``user_id``."""
+
+    memory_id: str
+    field: str
+    other: str
+    invalid_at: float | None
+    namespace: str | None
+    user_id: str | None
+    at: float  # updated_at
 
 
 def number(value: Any, default: float = 0.0) -> float:
