@@ -14,6 +14,7 @@ from remem.auth import guard
 from remem.errors import InvalidInput
 from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.query_rewrite import OPTIMIZE_QUERY
 from remem.models.common import AckResponse
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
@@ -77,12 +78,15 @@ async def create_long_term_memory(
     responses=_HIT_LINKS,
 )
 async def search_long_term_memory(
-    body: SearchRequest, service: LongTermMemoryService = Service
+    body: SearchRequest,
+    optimize_query: bool = Query(default=False, description=OPTIMIZE_QUERY),
+    service: LongTermMemoryService = Service,
 ) -> Response:
     """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
     # Serialised once, by the model just built: returning the model made FastAPI validate the
     # page again against response_model (which still documents the shape).
-    return json_response(await service.search(body, guard.search(body)))
+    within = guard.search(body)
+    return json_response(await service.search(body, within, optimize_query=optimize_query))
 
 
 @router.delete("/v1/long-term-memory", response_model=AckResponse)
