@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         description="Retries of an LLM request answered 408/409/429/5xx or failed to connect, "
         "with exponential backoff from 0.5 s, or after the server's Retry-After when it sends one.",
     )
+    query_optimization_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest wait for the LLM's rewrite of a search that asks `optimize_query` "
+        "(retries included); past it the text is searched as given.",
+    )
 
     run_worker: bool = Field(
         default=True,

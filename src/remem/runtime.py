@@ -22,6 +22,7 @@ from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.maintenance import Maintenance, forget_policy
 from remem.memory.promotion import Promoter
+from remem.memory.query_rewrite import QueryRewriter
 from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
 from remem.memory.summary_views import SummaryViews
 from remem.memory.view_summary import Digest, LLMViewSummary
@@ -95,6 +96,11 @@ class Resources:
             self.embedder = await build_embedder_from(self.settings)
             self.llm = build_llm(self.settings)
             lt_name = self.settings.long_term_memory_index
+            # optimize_query: with an LLM, a semantic search's text is rewritten; without, ignored.
+            rewriter = None
+            if self.llm is not None:
+                timeout = self.settings.query_optimization_timeout_seconds
+                rewriter = QueryRewriter(self.llm, timeout=timeout)
             if self._ensure_indexes:
                 await ensure_long_term_index(
                     self.redis, self.keys, lt_name, self.embedder.dimensions
@@ -109,6 +115,7 @@ class Resources:
                 else dedup_distance_of(self.embedder),
                 merge_judge=llm_judge(self.llm) if self.llm is not None else None,
                 limits=limits,
+                query_rewriter=rewriter,
             )
             await self.long_term.start()
             # One Docket for the process, scheduled by its worker's poller (tasks.poller).
@@ -156,6 +163,8 @@ class Resources:
             if hasattr(self, "tasks"):
                 await self.tasks.__aexit__(None, None, None)
             if hasattr(self, "long_term"):
+                if self.long_term.query_rewriter is not None:
+                    await self.long_term.query_rewriter.aclose()
                 await self.long_term.close()
             if hasattr(self, "embedder"):
                 await self.embedder.aclose()

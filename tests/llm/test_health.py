@@ -32,7 +32,13 @@ async def test_health_without_an_llm_says_what_is_off_and_why(settings: Settings
     dedup = llm["features"]["deduplication"]
     assert dedup["uses_llm"] is False
     assert dedup["without_llm"] == "only memories whose text is the same after normalisation merge"
-    assert set(llm["features"]) == {"deduplication", "extraction", "summarisation", "summary_views"}
+    assert set(llm["features"]) == {
+        "deduplication",
+        "extraction",
+        "summarisation",
+        "summary_views",
+        "query_optimisation",
+    }
     summarisation = llm["features"]["summarisation"]
     assert summarisation["built"] is True and summarisation["uses_llm"] is False
     assert "trimmed" in summarisation["without_llm"]
@@ -53,6 +59,7 @@ async def test_health_with_an_llm(settings: Settings) -> None:
     assert llm["features"]["extraction"]["uses_llm"] is True
     assert llm["features"]["summarisation"]["uses_llm"] is True
     assert llm["features"]["summary_views"]["uses_llm"] is True
+    assert llm["features"]["query_optimisation"]["uses_llm"] is True
 
 
 async def test_a_base_url_without_a_model_is_off_and_says_so(settings: Settings) -> None:

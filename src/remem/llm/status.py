@@ -49,6 +49,13 @@ FEATURES: dict[str, tuple[bool, str, str]] = {
         "each partition's summary is a digest: counts by type, most frequent topics and "
         "entities, date range and the ten newest texts",
     ),
+    "query_optimisation": (
+        True,
+        "a semantic search (REST, memory prompt, MCP) asking optimize_query has its text "
+        "rewritten for search by the LLM, one call per distinct text, kept per process; if the "
+        "LLM fails, the text is searched as given",
+        "optimize_query is accepted and ignored: the text is searched as given",
+    ),
 }
 
 

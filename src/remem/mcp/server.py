@@ -194,7 +194,6 @@ def build_server(
         (both). Filters are objects: tag filters {"eq": v} / {"any": [..]} / {"ne": v}, date
         filters {"gt": iso} / {"between": [iso, iso]}. Returns {"memories": [{id, text, dist,
         score, topics, entities, ...}], "total", "next_offset"}: the best first."""
-        del optimize_query  # no query rewriting without an LLM: searched as asked
         request = SearchRequest.model_validate(
             {"text": text or "", "search_mode": search_mode, "limit": limit, "offset": offset}
             | _given(
@@ -218,7 +217,9 @@ def build_server(
                 server_side_recency=server_side_recency,
             )
         )
-        return _json(await resources().long_term.search(request, guard.search(request)))
+        within = guard.search(request)
+        found = await resources().long_term.search(request, within, optimize_query=optimize_query)
+        return _json(found)
 
     @server.tool()
     @_reported
@@ -247,7 +248,6 @@ def build_server(
         query (unless `include_long_term_search` is false), then the query. Use it to build
         the context for a reply in one call. Returns {"messages": [...],
         "long_term_memories": [...]}."""
-        del optimize_query
         namespace = scope_filter(namespace)
         session = None
         if session_id is not None and session_id.eq:
@@ -276,7 +276,8 @@ def build_server(
         )
         within = guard.prompt(request)
         res = resources()
-        return _json(await PromptBuilder(res.working, res.long_term).build(request, within))
+        builder = PromptBuilder(res.working, res.long_term)
+        return _json(await builder.build(request, within, optimize_query=optimize_query))
 
     @server.tool()
     @_reported

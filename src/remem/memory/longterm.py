@@ -34,6 +34,7 @@ from remem.memory.filters import Within, compile_filters, epoch, validity, withi
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
+from remem.memory.query_rewrite import QueryRewriter
 from remem.memory.search import Searcher, index_terms
 from remem.memory.unreadable import Unreadable, reason
 from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours
@@ -141,6 +142,7 @@ class LongTermMemoryService:
     access_flush_seconds: float = default("access_flush_seconds")
     access_resolution_seconds: float = default("access_resolution_seconds")
     limits: Limits = field(default_factory=Limits)
+    query_rewriter: QueryRewriter | None = None  # optimize_query (the LLM); None: ignored
     dedup: Deduplicator = field(init=False)
     access: AccessTracker = field(init=False)
     searcher: Searcher = field(init=False)
@@ -364,10 +366,19 @@ class LongTermMemoryService:
 
     # -- search ------------------------------------------------------------------------------
     async def search(
-        self, request: SearchRequest, within: Within | None = None
+        self, request: SearchRequest, within: Within | None = None, *, optimize_query: bool = False
     ) -> MemoryRecordResults:
         """The page of memories matching ``request``, never outside ``within`` (the caller's
-        scope, ANDed into the filter: an empty answer stays empty, it never widens)."""
+        scope, ANDed into the filter: an empty answer stays empty, it never widens).
+        ``optimize_query``: the text rewritten by the LLM first (``memory.query_rewrite``)."""
+        if optimize_query and self.query_rewriter is not None:
+            self.limits.texts("text", [request.text])  # refused before the LLM reads it
+            return await self.query_rewriter.search(
+                request, lambda r: self._search(r, within), scope=within
+            )
+        return await self._search(request, within)
+
+    async def _search(self, request: SearchRequest, within: Within | None) -> MemoryRecordResults:
         self.limits.texts("text", [request.text])
         query = await compile_filters(request, self.store.cache.tag_values)
         if within is not None and query is not None:

@@ -44,9 +44,15 @@ class PromptBuilder:
     long_term: LongTermMemoryService
 
     async def build(
-        self, request: MemoryPromptRequest, within: Within | None = None
+        self,
+        request: MemoryPromptRequest,
+        within: Within | None = None,
+        *,
+        optimize_query: bool = False,
     ) -> MemoryPromptResponse:
-        """The prompt; its long-term search never leaves ``within`` (the caller's scope)."""
+        """The prompt; its long-term search never leaves ``within`` (the caller's scope), its
+        query rewritten by the LLM with ``optimize_query`` (``memory.query_rewrite``); the
+        user's message is the query as given."""
         if request.session is None and not request.long_term_search:
             raise InvalidInput("Either session or long_term_search must be provided")
         messages: list[PromptMessage] = []
@@ -55,7 +61,7 @@ class PromptBuilder:
         found: list[MemoryRecordResult] | None = None
         if request.long_term_search:
             search = self._search(request)
-            result = await self.long_term.search(search, within)
+            result = await self.long_term.search(search, within, optimize_query=optimize_query)
             found = _within(result.memories, request.long_term_token_budget)
             if found:
                 lines = "\n".join(f"- {m.text} (ID: {m.id})" for m in found)

@@ -15,6 +15,7 @@ from remem.errors import InvalidInput
 from remem.memory.create_plan import Created
 from remem.memory.identifiers import optional_id
 from remem.memory.longterm import LongTermMemoryService
+from remem.memory.query_rewrite import OPTIMIZE_QUERY
 from remem.models.common import AckResponse
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
@@ -110,12 +111,15 @@ def outcome(sent_id: str, created: Created) -> WriteOutcome:
     responses=_HIT_LINKS,
 )
 async def search_long_term_memory(
-    body: SearchRequest, service: LongTermMemoryService = Service
+    body: SearchRequest,
+    optimize_query: bool = Query(default=False, description=OPTIMIZE_QUERY),
+    service: LongTermMemoryService = Service,
 ) -> Response:
     """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
     # Serialised once, by the model just built: returning the model made FastAPI validate the
     # page again against response_model (which still documents the shape).
-    return json_response(await service.search(body, guard.search(body)))
+    within = guard.search(body)
+    return json_response(await service.search(body, within, optimize_query=optimize_query))
 
 
 @router.delete("/v1/long-term-memory", response_model=AckResponse)

@@ -8,6 +8,7 @@ from remem.api.deps import long_term_memory, working_memory
 from remem.auth import guard
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.prompt import PromptBuilder
+from remem.memory.query_rewrite import OPTIMIZE_QUERY
 from remem.memory.working import WorkingMemoryService
 from remem.models.prompt import MemoryPromptRequest, MemoryPromptResponse
 
@@ -17,9 +18,7 @@ router = APIRouter(tags=["memory prompt"])
 @router.post("/v1/memory/prompt", response_model=MemoryPromptResponse)
 async def memory_prompt(
     body: MemoryPromptRequest,
-    optimize_query: bool = Query(
-        default=False, description="Accepted for the upstream client; remem searches as asked."
-    ),
+    optimize_query: bool = Query(default=False, description=OPTIMIZE_QUERY),
     working: WorkingMemoryService = Depends(working_memory),
     long_term: LongTermMemoryService = Depends(long_term_memory),
 ) -> MemoryPromptResponse:
@@ -30,4 +29,5 @@ async def memory_prompt(
     for its user, leaving out the session's own memories). ``session_token_budget`` and
     ``long_term_token_budget`` (remem) bound each part."""
     within = guard.prompt(body)
-    return await PromptBuilder(working, long_term).build(body, within)
+    builder = PromptBuilder(working, long_term)
+    return await builder.build(body, within, optimize_query=optimize_query)
