@@ -59,12 +59,6 @@ class Keys:
         return f"{self.prefix}lt:generation"
 
     @property
-    def long_term_superseded(self) -> str:
-        """Set once some long-term memory has been superseded (facts that change): until then
-        a search needs no validity clause."""
-        return f"{self.prefix}lt:superseded"
-
-    @property
     def access_counts(self) -> str:
         """Hash of memory id -> search hits not in its document's ``access_count``."""
         return f"{self.prefix}lt:access_count"

@@ -192,8 +192,6 @@ class MemoryDocuments:
                 await self._upsert(keys=[key], args=[*owner, *flat(encode(doc))], client=pipe)
             for link in links:
                 await self._apply_link(link, pipe)
-            if links:
-                pipe.set(self.keys.long_term_superseded, "1")
             self._changed(pipe)
             replies = await pipe.execute()
         return [
