@@ -5,6 +5,7 @@ of a date before the change, and is never deleted."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -163,3 +164,27 @@ async def test_forgetting_keeps_a_chain_of_versions(client: httpx.AsyncClient) -
     assert alone["id"] in gone and not gone & {old["id"], new["id"]}
     history = (await client.get(f"{LTM}/{new['id']}/history")).json()["versions"]
     assert [v["id"] for v in history] == [old["id"], new["id"]]
+
+
+async def test_the_memory_prompt_sees_only_what_is_true(client: httpx.AsyncClient) -> None:
+    a = memory("Ann's phone number ends in 4411", "2024-01-01T00:00:00Z")
+    await create(client, a)
+    b = memory("Ann's phone number ends in 9020", "2024-03-01T00:00:00Z", supersedes=[a["id"]])
+    await create(client, b)
+    body = {"query": "Ann's phone number", "long_term_search": {"namespace": {"eq": NS}}}
+    r = await client.post("/v1/memory/prompt", json=body)
+    assert r.status_code == 200, r.text
+    said = json.dumps(r.json())
+    assert "9020" in said and "4411" not in said
+
+
+async def test_patch_moves_validity(client: httpx.AsyncClient) -> None:
+    a = memory("Ann's gym is downtown", "2024-01-01T00:00:00Z")
+    await create(client, a)
+    r = await client.patch(f"{LTM}/{a['id']}", json={"invalid_at": "2024-02-01T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    assert r.json()["invalid_at"].startswith("2024-02-01")
+    assert a["id"] not in [m["id"] for m in await search(client, "Ann's gym")]
+    r = await client.patch(f"{LTM}/{a['id']}", json={"invalid_at": None})
+    assert r.json()["invalid_at"] is None
+    assert a["id"] in [m["id"] for m in await search(client, "Ann's gym")]

@@ -158,6 +158,18 @@ async def test_every_tool_over_streamable_http(url: str) -> None:
         await round_trip(client, None)
 
 
+async def test_the_search_tool_leaves_out_superseded_memories(url: str) -> None:
+    async with Client(f"{url}/facts/mcp") as client:
+        old = {"id": "m-paris", "text": "Ada lives in Paris", "valid_at": "2024-01-01T00:00:00Z"}
+        new = {"id": "m-rome", "text": "Ada lives in Rome", "supersedes": ["m-paris"]}
+        await call(client, "create_long_term_memories", memories=[old])
+        await call(client, "create_long_term_memories", memories=[new])
+        found = await call(client, "search_long_term_memory", text="where does Ada live?")
+        assert [m["id"] for m in found["memories"]] == ["m-rome"]
+        kept = await call(client, "get_long_term_memory", memory_id="m-paris")
+        assert kept["superseded_by"] == ["m-rome"] and kept["invalid_at"] is not None
+
+
 async def test_the_namespace_in_the_url_scopes_the_tools(url: str) -> None:
     async with Client(f"{url}/team-a/mcp") as a, Client(f"{url}/team-b/mcp") as b:
         await call(a, "create_long_term_memories", memories=[{"text": "Team A ships on Fridays"}])
