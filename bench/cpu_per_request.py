@@ -26,7 +26,8 @@ DIR/new.prof.
 authorisation (remem.auth.guard) for a tenant, against ``--old``'s auth-free requests. Without
 it both run as the local admin (auth disabled).
 
-Kinds: ``PUT wm`` writes the same ``--requests`` sessions again each round (the usual agent
+Kinds: ``create`` stores one new memory a request (deduplication on, as the official client
+sends it); ``PUT wm`` writes the same ``--requests`` sessions again each round (the usual agent
 pattern); ``PUT new wm`` creates a new session with every request. The app runs its in-process
 worker unless ``REMEM_RUN_WORKER=false`` is set (the request path alone; the worker's share,
 such as scheduling due work, is then left out of both versions).
@@ -58,7 +59,7 @@ OBJECTS = ["green tea", "Lisbon", "the violin", "a red bicycle", "spicy ramen", 
            "a new laptop", "the garden fence", "Python typing", "jazz records",
            "a sailboat"]  # fmt: skip
 PROTOCOL = "@@ "  # the lines a child answers its parent with (anything else is ignored)
-KINDS = ("semantic", "hybrid", "keyword", "PUT wm", "PUT new wm", "GET wm")
+KINDS = ("semantic", "hybrid", "keyword", "create", "PUT wm", "PUT new wm", "GET wm")
 
 Call = Callable[[], Awaitable[bytes]]
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []  # the bearer token, with --scoped
@@ -209,6 +210,15 @@ async def child(args: argparse.Namespace) -> None:
             return await caller(app, "PUT", path, b"", session)()
 
         calls["PUT new wm"] = [put_new]
+        created = iter(range(args.memories, 1 << 62))  # "create": one new memory a request
+
+        async def create() -> bytes:
+            i = next(created)
+            record = {"text": text(i) + f" #{i}", "namespace": NS, "user_id": f"u{i % 50}"}
+            body = json.dumps({"memories": [record]}).encode()
+            return await caller(app, "POST", "/v1/long-term-memory/", body=body)()
+
+        calls["create"] = [create]
         wm_query = f"namespace={NS}&user_id={USER}".encode()
         calls["GET wm"] = [caller(app, "GET", f"/v1/working-memory/{s}", wm_query) for s in sids]
         for put in calls["PUT wm"]:  # the sessions GET reads
