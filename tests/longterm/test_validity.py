@@ -188,3 +188,18 @@ async def test_patch_moves_validity(client: httpx.AsyncClient) -> None:
     r = await client.patch(f"{LTM}/{a['id']}", json={"invalid_at": None})
     assert r.json()["invalid_at"] is None
     assert a["id"] in [m["id"] for m in await search(client, "Ann's gym")]
+
+
+async def test_a_memory_written_again_keeps_its_history(client: httpx.AsyncClient) -> None:
+    """The official client re-sends a record it read without the validity fields: the stored
+    memory's place in its chain of versions stays."""
+    a = memory("Ann's bike is red", "2024-01-01T00:00:00Z")
+    await create(client, a)
+    b = memory("Ann's bike is blue", "2024-05-01T00:00:00Z", supersedes=[a["id"]])
+    await create(client, b)
+    again = {"id": a["id"], "text": "Ann's bike is red!", "namespace": NS, "user_id": "ann"}
+    await create(client, again)
+    stored = (await client.get(f"{LTM}/{a['id']}")).json()
+    assert stored["text"] == "Ann's bike is red!"
+    assert stored["superseded_by"] == [b["id"]] and stored["invalid_at"].startswith("2024-05")
+    assert stored["valid_at"].startswith("2024-01-01")

@@ -22,6 +22,7 @@ from remem.memory.dedup import (
     fold,
     merging,
     refine,
+    union,
 )
 from remem.memory.validity import link_to_stored, outdate, supersede, valid_from
 from remem.models.memory import MemoryRecord
@@ -41,6 +42,21 @@ class Created:
     supersedes: tuple[str, ...] = ()  # memories this one superseded
     superseded_by: tuple[str, ...] = ()  # it arrived already superseded by these
     similar: tuple[str, ...] = ()  # judged different from these near memories: both kept
+
+
+def keep_history(doc: dict[str, Any], old: dict[str, Any], sent: set[str]) -> None:
+    """A stored memory written again under its id keeps what the server knows of it: its
+    place in a chain of versions (``superseded_by`` and what the record does not send of
+    ``supersedes``, ``valid_at``, ``invalid_at``), the ids merged into it and its ``origin``. A
+    client that re-sends a memory it read (the official client has none of these fields) must
+    not break its history."""
+    doc["superseded_by"] = union(old.get("superseded_by"), doc.get("superseded_by")) or None
+    doc["merged_ids"] = union(old.get("merged_ids"), doc.get("merged_ids")) or None
+    for name in ("supersedes", "valid_at", "invalid_at"):
+        if name not in sent and old.get(name) is not None:
+            doc[name] = old[name]
+    if old.get("origin") and not doc.get("origin"):
+        doc["origin"] = old["origin"]
 
 
 @dataclass
@@ -85,6 +101,8 @@ class Plan:
         memory_id = doc["id"]
         if sent:
             self.remembered.add(memory_id)
+        if old is not None:
+            keep_history(doc, old, record.model_fields_set)
         if old is not None or memory_id in self.pending or not deduplicate:
             status: Status = (
                 "updated" if old is not None or memory_id in self.pending else "created"
