@@ -171,7 +171,9 @@ async def run(args: argparse.Namespace) -> None:
     from agent_memory_client.filters import Namespace
 
     files = sorted(args.data.glob("*.json"))
-    rows = ("default", *args.modes)
+    hybrids = {f"hybrid a={a:g}": a for a in args.alphas}
+    boosts = {f"hybrid e={e:g}": e for e in args.entity_boosts}
+    rows = ("default", *args.modes, *hybrids, *boosts)
     hits: dict[tuple[str, str, Any, int], list[float]] = defaultdict(list)
     latency: dict[tuple[str, str], list[float]] = defaultdict(list)
     searchable: dict[str, float] = {}
@@ -222,8 +224,12 @@ async def run(args: argparse.Namespace) -> None:
                                     "text": qa["question"],
                                     "namespace": {"eq": namespace},
                                     "limit": 10,
-                                    "search_mode": row,
+                                    "search_mode": row.split()[0],
                                 }
+                                if row in hybrids:
+                                    body["hybrid_alpha"] = hybrids[row]
+                                if row in boosts:
+                                    body["entity_boost"] = boosts[row]
                                 r = await http.post("/v1/long-term-memory/search", json=body)
                                 r.raise_for_status()
                                 derived = [m["extracted_from"] or [] for m in r.json()["memories"]]
@@ -263,11 +269,15 @@ def main() -> None:
     parser.add_argument("--model", default="static", choices=["static", "minilm"])
     parser.add_argument("--roles", default=",".join(ROLES), help="all-user, a-user or both")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated modes")
+    parser.add_argument("--alphas", default="", help="hybrid rows with these hybrid_alpha")
+    parser.add_argument("--entity-boosts", default="", help="hybrid rows with these entity_boost")
     parser.add_argument("--captions", action="store_true", help="add photo captions to turns")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for indexing")
     args = parser.parse_args()
     args.roles = tuple(r for r in args.roles.split(",") if r)
     args.modes = tuple(m for m in args.modes.split(",") if m)
+    args.alphas = tuple(float(a) for a in args.alphas.split(",") if a)
+    args.entity_boosts = tuple(float(a) for a in args.entity_boosts.split(",") if a)
     if set(args.roles) - set(ROLES) or set(args.modes) - set(MODES):
         parser.error("unknown role assignment or mode")
     asyncio.run(run(args))
