@@ -166,7 +166,7 @@ def build_server(
     @_reported
     async def search_long_term_memory(
         text: str | None = None,
-        search_mode: Mode = "semantic",
+        search_mode: Mode = "hybrid",
         session_id: TagFilter | None = None,
         namespace: TagFilter | None = None,
         topics: TagFilter | None = None,
@@ -236,7 +236,7 @@ def build_server(
         memory_type: MemoryTypeFilter | None = None,
         event_date: DateFilter | None = None,
         distance_threshold: float | None = None,
-        search_mode: Mode = "semantic",
+        search_mode: Mode = "hybrid",
         limit: int = 10,
         offset: int = 0,
         optimize_query: bool = False,

@@ -86,7 +86,12 @@ class SearchRequest(SearchFilters):
     model_config = ConfigDict(extra="ignore")
 
     text: str = ""
-    search_mode: Literal["semantic", "keyword", "hybrid"] = "semantic"
+    search_mode: Literal["semantic", "keyword", "hybrid"] = Field(
+        default="hybrid",
+        description="hybrid (the default: vector and BM25 scores fused, which finds the most), "
+        "semantic (vector only) or keyword (BM25 only). The upstream server defaults to "
+        "semantic; its client sends no mode.",
+    )
     hybrid_alpha: FiniteFloat = Field(
         default=0.35, ge=0.0, le=1.0, description="Weight of the semantic score in hybrid mode."
     )

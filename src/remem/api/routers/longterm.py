@@ -79,7 +79,8 @@ async def create_long_term_memory(
 async def search_long_term_memory(
     body: SearchRequest, service: LongTermMemoryService = Service
 ) -> Response:
-    """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
+    """Hybrid (the default), semantic or keyword (BM25) search with filters; true total and
+    next_offset."""
     # Serialised once, by the model just built: returning the model made FastAPI validate the
     # page again against response_model (which still documents the shape).
     return json_response(await service.search(body, guard.search(body)))
