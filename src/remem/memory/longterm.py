@@ -74,7 +74,7 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
         value = getattr(record, name)
         doc[name] = None if value is None else epoch(value)
     doc["id"] = check_id("id", record.id)
-    for name in ("namespace", "user_id", "session_id"):
+    for name in ("namespace", "user_id", "session_id", "role"):
         doc[name] = optional_id(name, doc[name])
     check_id("extraction_strategy", doc["extraction_strategy"])
     doc["topics"] = check_tags("topics", record.topics)

@@ -40,3 +40,6 @@ class MemoryRecord(BaseModel):
     extraction_strategy: str = "discrete"
     extraction_strategy_config: JsonObject = Field(default_factory=dict)
     metadata: JsonObject | None = None
+    # remem: who said the message a memory was extracted from ("user", "assistant"...), so a
+    # search can prefer or filter the user's own words (memory.search, first-person boost).
+    role: str | None = None

@@ -75,6 +75,7 @@ class SearchFilters(BaseModel):
     entities: TagFilter | None = None
     extraction_strategy: TagFilter | None = None
     memory_type: MemoryTypeFilter | None = None
+    role: TagFilter | None = None  # remem: the role of the message a memory came from
     created_at: DateFilter | None = None
     last_accessed: DateFilter | None = None
     event_date: DateFilter | None = None

@@ -186,6 +186,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         "pinned",
         "topics",  # TAG_SEPARATOR-joined lists
         "entities",
+        "role",  # remem: who said what a memory was extracted from
     )
     return IndexSpec(
         name=name,

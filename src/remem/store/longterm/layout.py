@@ -40,6 +40,7 @@ TEXTS = frozenset(
         "discrete_memory_extracted",
         "search_text",
         "search_terms",
+        "role",
     }
 )
 TAG_LISTS = frozenset({"topics", "entities"})
