@@ -38,7 +38,7 @@ from remem.memory.filters import Within, compile_filters, epoch, within_filter
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id
 from remem.memory.limits import Limits
-from remem.memory.search import Searcher, index_terms
+from remem.memory.search import Searcher, search_terms
 from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
@@ -80,7 +80,7 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     doc["topics"] = check_tags("topics", record.topics)
     doc["entities"] = check_tags("entities", record.entities)
     doc["search_text"] = getattr(record, "search_text", None) or record.text
-    doc["search_terms"] = index_terms(doc["search_text"])
+    doc["search_terms"] = search_terms(doc["text"], doc["search_text"])
     doc["embedding"] = stored_vector(vector)
     doc["memory_hash"] = hash_of(doc)
     return doc
@@ -330,7 +330,7 @@ class LongTermMemoryService:
                     new["search_text"] = new["text"]
             if not new.get("search_text"):
                 new["search_text"] = new["text"]
-            new["search_terms"] = index_terms(new["search_text"])
+            new["search_terms"] = search_terms(new["text"], new["search_text"])
             new["memory_hash"] = hash_of(new)
             read_record(new, memory_id, MemoryRecord)  # never write what cannot be read back
             return new

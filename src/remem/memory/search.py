@@ -119,6 +119,25 @@ def index_terms(text: str) -> str:
     return " ".join(dict.fromkeys(_stem(w) for w in _WORD.findall(text.lower())))
 
 
+def search_terms(text: str, search_text: str | None) -> str:
+    """What the index reads for keyword search of a memory: the words of its ``search_text``
+    once, and when that text adds context to the memory's own ``text``, the words of the text
+    once more, so a memory that says the words outscores its neighbours, whose keyword text
+    only quotes them.
+
+    Measured end to end on LoCoMo (``eval/locomo_e2e.py``: extraction's keyword text of the
+    date, two messages before and two after each message): keyword recall@5 0.674 -> 0.696,
+    @10 0.757 -> 0.771; hybrid @5 0.703 -> 0.717, @10 unchanged (0.788). In an ordinary chat,
+    "What is my job?" had matched every user turn within two messages of the assistant's
+    "Your job sounds demanding" before the user's own "I work as a pediatric nurse"
+    (``tests/behaviour/test_users_own_words.py``). Memories stored before this keep their
+    terms until ``remem reindex`` rewrites them.
+    """
+    if not search_text or search_text == text:
+        return index_terms(text)
+    return f"{index_terms(search_text)} {index_terms(text)}"
+
+
 def words_of(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(text.lower()))
 
