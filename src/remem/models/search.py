@@ -103,6 +103,14 @@ class SearchRequest(SearchFilters):
         description="Added to the relevance of a memory one of whose entities the text names "
         "(remem; 0 turns it off).",
     )
+    first_person_boost: FiniteFloat = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Added to the relevance of a memory extracted from the user's own message "
+        '(role "user") when the text speaks in the first person: "I", "me", "my", "mine", '
+        '"myself" (remem; 0 turns it off).',
+    )
     distance_threshold: FiniteFloat | None = Field(default=None, ge=0.0, le=2.0)
     limit: int = Field(default=10, ge=1, le=1000)
     offset: int = Field(
