@@ -47,15 +47,17 @@ asks; hybrid recall@10, speaker_a as the user and speaker_b as the assistant):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from remem.errors import NotFound
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
-from remem.models.search import NewMemoryRecord
+from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
 from remem.models.working import MemoryMessage, MemoryStrategyConfig
 from remem.store.working import Session, WorkingMemoryStore
 
@@ -110,7 +112,8 @@ class VerbatimExtractor:
         messages = (*batch.context, *batch.messages)
         said = [f"{m.role}: {m.content}" for m in messages]
         first = len(batch.context)
-        # The context messages whose keyword text lacked the messages that now follow them.
+        # The context messages whose keyword text lacked the messages that now follow them
+        # (``Extraction`` only renews the keyword text of their stored memories).
         completed = range(max(0, first - VERBATIM_AFTER), first)
         return [
             self._record(batch, messages[at], said, at)
@@ -169,10 +172,24 @@ class Extraction:
             context=[MemoryMessage.model_validate(m) for m in pending.context],
         )
         records = [scoped(r, batch) for r in await self.extractor.extract(batch)]
-        await self.long_term.create(records)
+        renewed = {message_memory_id(session, m.id) for m in batch.context}
+        await self.long_term.create([r for r in records if r.id not in renewed])
+        for record in records:  # a context message's memory: its keyword text, if it is there
+            if record.id in renewed:
+                await self._refresh(record)
         return await self.working.mark(
             session, "messages", "discrete_memory_extracted", "t", pending.raw
         )
+
+    async def _refresh(self, record: MemoryRecord) -> None:
+        """Set the ``search_text`` of the stored memory ``record`` renews, changing nothing else:
+        a memory deleted meanwhile stays deleted, an edited or pinned one keeps its edits."""
+        search_text = getattr(record, "search_text", None)
+        if search_text:
+            with contextlib.suppress(NotFound):
+                await self.long_term.update(
+                    record.id, EditMemoryRecordRequest(search_text=search_text)
+                )
 
     async def left(self, session: Session) -> bool:
         """Whether the session has messages not yet extracted (arrived during a run)."""
