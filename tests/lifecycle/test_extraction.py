@@ -222,3 +222,51 @@ async def test_a_session_written_without_pause_is_extracted_every_max_wait(
 async def _all_marked(http: httpx.AsyncClient, sid: str, count: int) -> bool:
     marks = await _marked(http, sid)
     return len(marks) == count and set(marks) == {"t"}
+
+
+async def test_verbatim_memory_is_found_by_words_of_the_turns_after_it_written_one_by_one(
+    app: FastAPI, http: httpx.AsyncClient
+) -> None:
+    """Keyword search also reads the two messages after a message, also when they arrive in
+    later runs (each run renews the keyword text of the two messages before its new ones, and
+    a memory deleted meanwhile stays deleted); the memory keeps its role, and a "Name: words"
+    message names its speaker as the entity."""
+    said = [
+        ("user", "Ann: I adopted a dog called Biscuit last week"),
+        ("assistant", "Congratulations! What breed?"),
+        ("user", "Ann: A beagle, three years old"),
+        ("assistant", "Beagles love long walks."),
+        ("user", "Ann: We walk along the canal every morning"),
+    ]
+    where = {"namespace": "ns", "user_id": "u"}
+    for i, (role, content) in enumerate(said):  # one run per message
+        if i == 4:  # the memory of m3 is deleted before m4 arrives
+            hits = await search(http, "long walks", session_id="dog")
+            (walks,) = [m for m in hits if m["extracted_from"] == ["m3"]]
+            r = await http.delete("/v1/long-term-memory", params={"memory_ids": walks["id"]})
+            assert r.status_code == 200, r.text
+        message = {"role": role, "content": content, "id": f"m{i}"}
+        r = await http.post(
+            "/v1/working-memory/dog/messages", json={"messages": [message], **where}
+        )
+        assert r.status_code == 200, r.text
+
+        async def extracted(n: int = i + 1) -> bool:
+            return await _marked(http, "dog") == ["t"] * n
+
+        await wait_until(extracted, timeout=10)
+
+    async def found(word: str) -> list[dict]:
+        r = await http.post(
+            "/v1/long-term-memory/search",
+            json={"text": word, "search_mode": "keyword", "session_id": {"eq": "dog"}},
+        )
+        return list(r.json()["memories"])
+
+    canal = await found("canal")
+    assert sorted(m["extracted_from"][0] for m in canal) == ["m2", "m4"]
+    assert canal[0]["extracted_from"] == ["m4"]  # its own words count twice
+    beagle = {m["extracted_from"][0]: m for m in await found("beagle")}
+    assert sorted(beagle) == ["m0", "m1", "m2", "m4"]
+    assert (beagle["m2"]["role"], beagle["m2"]["entities"]) == ("user", ["Ann"])
+    assert (beagle["m1"]["role"], beagle["m1"]["entities"]) == ("assistant", None)

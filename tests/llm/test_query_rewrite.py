@@ -131,10 +131,11 @@ async def test_concurrent_identical_searches_share_one_call(
     ]
 
 
-async def test_keyword_hybrid_and_empty_searches_keep_their_words(
+async def test_keyword_and_empty_searches_keep_their_words(
     settings: Settings, llm: FakeLLM
 ) -> None:
-    """As upstream: only semantic search is rewritten (lexical matching wants the words)."""
+    """Keyword search is not rewritten (lexical matching wants the words), nor an empty text;
+    hybrid, remem's default, is (upstream rewrites semantic only)."""
     async with (
         served(create_app(with_llm(settings, llm.base_url))) as url,
         httpx.AsyncClient(base_url=url) as http,
@@ -142,8 +143,6 @@ async def test_keyword_hybrid_and_empty_searches_keep_their_words(
         await store(http)
         keyword = await search(http, "pottery", search_mode="keyword", optimize_query=True)
         assert keyword == [MEMORIES[0]]
-        hybrid = await search(http, "pottery", search_mode="hybrid", optimize_query=True)
-        assert hybrid[0] == MEMORIES[0]
         assert len(await search(http, "  ", optimize_query=True)) == 3  # a listing
     assert llm.calls == []
 

@@ -43,7 +43,8 @@ def recency_component(
 
 
 def req(**kw: Any) -> SearchRequest:
-    return SearchRequest.model_validate({"recency_boost": False, "entity_boost": 0, **kw})
+    plain = {"search_mode": "semantic", "recency_boost": False, "entity_boost": 0}
+    return SearchRequest.model_validate(plain | kw)
 
 
 def test_keywords_drop_stop_words_and_repeats() -> None:

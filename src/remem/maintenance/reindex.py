@@ -10,7 +10,7 @@ import time
 
 from remem.config import Settings
 from remem.maintenance.convert import convert_long_term
-from remem.memory.search import index_terms
+from remem.memory.search import search_terms
 from remem.progress import report
 from remem.runtime import Resources
 from remem.store.longterm.layout import vector_bytes
@@ -39,7 +39,7 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
                 vectors = await res.embedder.embed_batch([values[0] for _, values in docs])
                 pipe = redis.pipeline(transaction=False)
                 for (key, (text, search_text)), vector in zip(docs, vectors, strict=True):
-                    terms = index_terms(search_text or text)
+                    terms = search_terms(text, search_text)
                     pipe.hset(
                         key, mapping={"embedding": vector_bytes(vector), "search_terms": terms}
                     )

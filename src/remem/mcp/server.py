@@ -166,7 +166,7 @@ def build_server(
     @_reported
     async def search_long_term_memory(
         text: str | None = None,
-        search_mode: Mode = "semantic",
+        search_mode: Mode = "hybrid",
         session_id: TagFilter | None = None,
         namespace: TagFilter | None = None,
         topics: TagFilter | None = None,
@@ -176,6 +176,7 @@ def build_server(
         user_id: TagFilter | None = None,
         memory_type: MemoryTypeFilter | None = None,
         event_date: DateFilter | None = None,
+        role: TagFilter | None = None,
         distance_threshold: float | None = None,
         limit: int = 10,
         offset: int = 0,
@@ -190,8 +191,10 @@ def build_server(
         server_side_recency: bool | None = None,
     ) -> dict[str, Any]:
         """Find stored memories relevant to `text` (what the user asked, in their words).
-        `search_mode`: "semantic" (meaning), "keyword" (exact words, names, ids) or "hybrid"
-        (both). Filters are objects: tag filters {"eq": v} / {"any": [..]} / {"ne": v}, date
+        `search_mode`: "hybrid" (the default: meaning and words together, which finds the
+        most), "semantic" (meaning only) or "keyword" (exact words, names, ids). `role`
+        filters by who said the message a memory was extracted from ({"eq": "user"}).
+        Filters are objects: tag filters {"eq": v} / {"any": [..]} / {"ne": v}, date
         filters {"gt": iso} / {"between": [iso, iso]}. Returns {"memories": [{id, text, dist,
         score, topics, entities, ...}], "total", "next_offset"}: the best first."""
         request = SearchRequest.model_validate(
@@ -206,6 +209,7 @@ def build_server(
                 user_id=user_id,
                 memory_type=memory_type,
                 event_date=event_date,
+                role=role,
                 distance_threshold=distance_threshold,
                 recency_boost=recency_boost,
                 recency_semantic_weight=recency_semantic_weight,
@@ -237,7 +241,7 @@ def build_server(
         memory_type: MemoryTypeFilter | None = None,
         event_date: DateFilter | None = None,
         distance_threshold: float | None = None,
-        search_mode: Mode = "semantic",
+        search_mode: Mode = "hybrid",
         limit: int = 10,
         offset: int = 0,
         optimize_query: bool = False,

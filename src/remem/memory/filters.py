@@ -54,6 +54,7 @@ TAG_FIELDS = (
     "entities",
     "extraction_strategy",
     "memory_type",
+    "role",
 )
 DATE_FIELDS = ("created_at", "last_accessed", "event_date")
 

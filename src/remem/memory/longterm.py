@@ -35,7 +35,7 @@ from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
 from remem.memory.query_rewrite import QueryRewriter
-from remem.memory.search import Searcher, index_terms
+from remem.memory.search import Searcher, search_terms
 from remem.memory.unreadable import Unreadable, reason
 from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours
 from remem.models.memory import MemoryRecord
@@ -82,7 +82,7 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
         value = getattr(record, name)
         doc[name] = None if value is None else epoch(value)
     doc["id"] = check_id("id", record.id)
-    for name in ("namespace", "user_id", "session_id"):
+    for name in ("namespace", "user_id", "session_id", "role"):
         doc[name] = optional_id(name, doc[name])
     check_id("extraction_strategy", doc["extraction_strategy"])
     doc["topics"] = check_tags("topics", record.topics)
@@ -92,7 +92,7 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     if doc["valid_at"] is None:
         doc["valid_at"] = doc["event_date"] if doc["event_date"] is not None else doc["created_at"]
     doc["search_text"] = getattr(record, "search_text", None) or record.text
-    doc["search_terms"] = index_terms(doc["search_text"])
+    doc["search_terms"] = search_terms(doc["text"], doc["search_text"])
     doc["embedding"] = stored_vector(vector)
     doc["memory_hash"] = hash_of(doc)
     return doc
@@ -336,7 +336,7 @@ class LongTermMemoryService:
                     new["search_text"] = new["text"]
             if not new.get("search_text"):
                 new["search_text"] = new["text"]
-            new["search_terms"] = index_terms(new["search_text"])
+            new["search_terms"] = search_terms(new["text"], new["search_text"])
             new["memory_hash"] = hash_of(new)
             read_record(new, memory_id, MemoryRecord)  # never write what cannot be read back
             return new

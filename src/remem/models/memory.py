@@ -62,3 +62,6 @@ class MemoryRecord(BaseModel):
         "the same namespace and user: it gets invalid_at = this memory's valid_at and this id "
         "in its superseded_by, in the same write; it is never deleted.",
     )
+    # remem: who said the message a memory was extracted from ("user", "assistant"...), so a
+    # search can prefer or filter the user's own words (memory.search, first-person boost).
+    role: str | None = None

@@ -75,6 +75,7 @@ class SearchFilters(BaseModel):
     entities: TagFilter | None = None
     extraction_strategy: TagFilter | None = None
     memory_type: MemoryTypeFilter | None = None
+    role: TagFilter | None = None  # remem: the role of the message a memory came from
     created_at: DateFilter | None = None
     last_accessed: DateFilter | None = None
     event_date: DateFilter | None = None
@@ -86,7 +87,12 @@ class SearchRequest(SearchFilters):
     model_config = ConfigDict(extra="ignore")
 
     text: str = ""
-    search_mode: Literal["semantic", "keyword", "hybrid"] = "semantic"
+    search_mode: Literal["semantic", "keyword", "hybrid"] = Field(
+        default="hybrid",
+        description="hybrid (the default: vector and BM25 scores fused, which finds the most), "
+        "semantic (vector only) or keyword (BM25 only). The upstream server defaults to "
+        "semantic; its client sends no mode.",
+    )
     hybrid_alpha: FiniteFloat = Field(
         default=0.35, ge=0.0, le=1.0, description="Weight of the semantic score in hybrid mode."
     )
@@ -96,6 +102,14 @@ class SearchRequest(SearchFilters):
         le=1.0,
         description="Added to the relevance of a memory one of whose entities the text names "
         "(remem; 0 turns it off).",
+    )
+    first_person_boost: FiniteFloat = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Added to the relevance of a memory extracted from the user's own message "
+        '(role "user") when the text speaks in the first person: "I", "me", "my", "mine", '
+        '"myself" (remem; 0 turns it off).',
     )
     distance_threshold: FiniteFloat | None = Field(default=None, ge=0.0, le=2.0)
     limit: int = Field(default=10, ge=1, le=1000)

@@ -187,6 +187,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         "topics",  # TAG_SEPARATOR-joined lists
         "entities",
         "merged_ids",  # ids merged into a memory: where a GET of one of them is sent
+        "role",  # remem: who said what a memory was extracted from
     )
     return IndexSpec(
         name=name,

@@ -115,7 +115,8 @@ async def search_long_term_memory(
     optimize_query: bool = Query(default=False, description=OPTIMIZE_QUERY),
     service: LongTermMemoryService = Service,
 ) -> Response:
-    """Semantic, keyword (BM25) or hybrid search with filters; true total and next_offset."""
+    """Hybrid (the default), semantic or keyword (BM25) search with filters; true total and
+    next_offset."""
     # Serialised once, by the model just built: returning the model made FastAPI validate the
     # page again against response_model (which still documents the shape).
     within = guard.search(body)

@@ -274,25 +274,28 @@ class MemoryDocuments:
             out.append(doc)
         return out
 
-    async def facts(self, ids: Sequence[str], *, dates: bool, entities: bool) -> dict[str, Facts]:
+    async def facts(
+        self, ids: Sequence[str], *, dates: bool, entities: bool, roles: bool = False
+    ) -> dict[str, Facts]:
         """What ranking needs of each candidate that exists, in one round trip. Values edited
         by hand are read leniently: a date that is not a number reads as 0 (last_accessed as
-        created_at)."""
-        if not ids or not (dates or entities):
+        created_at). ``roles``: the role too (else None)."""
+        if not ids or not (dates or entities or roles):
             return {}
-        names = ["created_at", "last_accessed", "entities"]
+        names = ["created_at", "last_accessed", "entities", *(["role"] if roles else [])]
         found = await self._read(keys=[self.keys.memory(i) for i in ids], args=names)
         out = {}
         for memory_id, row in zip(ids, found, strict=True):
             if not row:
                 continue  # deleted since the search
-            made_raw, last_raw, tags = row
+            made_raw, last_raw, tags, *role = row
             made = number(made_raw)
             tag_text = tags.decode("utf-8", "replace") if tags else ""
             out[memory_id] = Facts(
                 created_at=made,
                 last_accessed=number(last_raw, made),
                 entities=tag_text.split(TAG_SEPARATOR) if tag_text else [],
+                role=role[0].decode("utf-8", "replace") if role and role[0] else None,
             )
         return out
 

@@ -41,6 +41,7 @@ TEXTS = frozenset(
         "search_text",
         "search_terms",
         "origin",
+        "role",
     }
 )
 TAG_LISTS = frozenset({"topics", "entities", "supersedes", "superseded_by", "merged_ids"})

@@ -21,6 +21,7 @@ class Facts(NamedTuple):
     created_at: float
     last_accessed: float
     entities: list[str]
+    role: str | None = None  # read only when a search asks (a first-person query)
 
 
 @dataclass(frozen=True)
