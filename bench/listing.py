@@ -1,24 +1,33 @@
 """Listing plans by namespace size: Redis CPU per listing, with every page checked.
 
     python bench/listing.py [--sizes 100 1000 5000 20000 100000] [--listings 100] [--rounds 3]
+                            [--offsets 0 half] [--all] [--old OTHER_CHECKOUT/src]
 
 Starts an embedded Redis in a fresh temp dir (the launcher ``remem serve`` uses), creates the
 working-memory index, and writes one namespace per size (``ns<size>``), all in the same Redis so
 each namespace is listed among the others, as on a shared server. Sessions are the documents
-remem's PUT writes: ``created_at`` uniform at random over a week and distinct, ``updated_at`` a
-random time after it, 50 users per namespace, every other session with a TTL of a day (key
-expiry and ``expires_at`` set) and the rest persistent.
+remem's PUT writes: ``created_at`` uniform at random over a week (``--spread``; 10 is sessions
+written in a burst, as through the API) ending a minute (``--age``) before the listings, and
+distinct, ``updated_at`` a random time after it, 50 users per namespace, every other session with
+a TTL of a day (key expiry and ``expires_at`` set) and the rest persistent.
 
 For each size, the first page and the page at offset size/2 (``--offsets``: others; 20 sessions,
-``created_at`` DESC) are listed by each plan:
+``created_at`` DESC) are listed by each plan; ``--all`` lists the whole index too (no namespace,
+every size's sessions), as a listing without a namespace does:
 
-- ``upstream``: ``FT.SEARCH idx "@namespace:{ns}" NOCONTENT SORTBY created_at DESC LIMIT o 20``,
-  the upstream server's query (it has no expiry clause);
+- ``ams``: the one query the upstream server (AMS 0.15.2, ``working_memory.list_sessions``, a
+  RedisVL ``FilterQuery``) sends: ``FT.SEARCH idx "@namespace:{ns}" RETURN 1 session_id LIMIT 0
+  o+20``, unsorted (its pages are in no stated order) and without an expiry clause;
+- ``sorted``: ``FT.SEARCH idx "@namespace:{ns}" NOCONTENT SORTBY created_at DESC LIMIT o 20``,
+  the floor for a sorted page with its total in one query;
 - ``clause``: the same with remem's expiry clause ``-@expires_at:[-inf now]`` (its cost is the
   difference between the two rows);
-- ``plain`` and ``window``: remem's store forced to one plan (``plain_below`` huge, or 0);
+- ``plain`` and ``window``: remem's store forced to one plan (``plain_below`` and
+  ``plain_deep_below`` huge, or 0);
 - ``remem``: remem's store as it ships (plan picked by size), one store object for the whole run
-  as in a server process, so what it remembers between listings is warm after the warm-up.
+  as in a server process, so what it remembers between listings is warm after the warm-up;
+- ``old`` (with ``--old DIR``): the store of another checkout (``DIR/remem/store/working.py``,
+  e.g. a detached worktree of an older commit, on this checkout's other modules), as it ships.
 
 Run with ``PYTHONPATH=<other checkout>/src`` to measure another version's store as ``remem``
 (``plain`` and ``window`` are skipped where the store has no ``plain_below``).
@@ -28,7 +37,9 @@ busy neighbour hits them alike): Redis CPU in FT.SEARCH from ``INFO commandstats
 listings: the time inside the command, which a neighbour inflates when it preempts Redis), the
 CPU time of Redis's main thread from /proc/<pid>/schedstat (run time only, so the steadier
 figure on a shared machine; it adds reading the requests and writing the replies, so it also
-charges a plan for each extra round trip), FT.SEARCH calls, and the wall-clock p50. Every page
+charges a plan for each extra round trip), FT.SEARCH calls, and the wall-clock p50. The
+``ams`` rows are checked for their total and page size only (their order is the engine's).
+Every page
 of every plan is compared with ranks computed here from the ``created_at`` values written; the
 script exits 1 when a page of ``remem`` or ``window`` is wrong. (A plain sort deep in 100,000
 sessions can also come back wrong: it runs into the engine's 500 ms query timeout, which
@@ -39,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import inspect
 import json
 import random
@@ -62,6 +74,7 @@ from remem.store.working import WorkingMemoryStore
 KEYS = Keys("remem:")
 PAGE = 20
 DAY, WEEK = 86_400.0, 7 * 86_400.0
+ALL = "*all*"  # the scope of a listing without a namespace
 
 Lister = Callable[[str, int], Awaitable[tuple[int, list[str]]]]
 
@@ -76,20 +89,26 @@ class Cell:
     calls: list[float] = field(default_factory=list)
     wall_ms: list[float] = field(default_factory=list)
     correct: bool = True
+    commands: list[float] = field(default_factory=list)  # every Redis command, per listing
 
 
 async def _cmd(redis: Redis, *args: Any) -> Any:
     return await redis.execute_command(*args)  # type: ignore[no-untyped-call]
 
 
-async def load(redis: Redis, sizes: list[int], now: float) -> dict[int, list[str]]:
-    """Write the sessions; return, per size, the session ids newest first."""
+async def load(
+    redis: Redis, sizes: list[int], now: float, spread: float = WEEK, age: float = 60.0
+) -> dict[int, list[float]]:
+    """Write the sessions; return, per size, their ``created_at`` (session ``s{i:06d}``: [i])."""
     rng = random.Random(42)
-    ranked: dict[int, list[str]] = {}
+    out: dict[int, list[float]] = {}
     for size in sizes:
         ns = f"ns{size}"
-        created = [now - 60 - rng.random() * WEEK for _ in range(size)]
-        assert len(set(created)) == size, "created_at values must be distinct"
+        drawn: set[float] = set()
+        while len(drawn) < size:  # distinct (a short --spread makes equal draws likely)
+            drawn.add(now - age - rng.random() * spread)
+        created = list(drawn)
+        rng.shuffle(created)
         for start in range(0, size, 2_000):
             async with redis.pipeline(transaction=False) as pipe:
                 for i in range(start, min(size, start + 2_000)):
@@ -112,14 +131,16 @@ async def load(redis: Redis, sizes: list[int], now: float) -> dict[int, list[str
                     if ttl is not None:
                         pipe.pexpireat(key, round((now + ttl) * 1000))
                 await pipe.execute()
-        ranked[size] = [f"s{i:06d}" for i in sorted(range(size), key=lambda i: -created[i])]
-    return ranked
+        out[size] = created
+    return out
 
 
-async def search_usec(redis: Redis) -> tuple[float, float]:
+async def search_usec(redis: Redis) -> tuple[float, float, float]:
+    """FT.SEARCH's usec and calls, and the calls of every command (INFO itself counts one)."""
     stats = await redis.info("commandstats")
     row = stats.get("cmdstat_FT.SEARCH", {"calls": 0, "usec": 0})
-    return float(row["usec"]), float(row["calls"])
+    every = sum(float(v["calls"]) for v in stats.values())
+    return float(row["usec"]), float(row["calls"]), every
 
 
 def main_thread_cpu_usec(pid: int) -> float:
@@ -127,12 +148,37 @@ def main_thread_cpu_usec(pid: int) -> float:
     return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e3
 
 
-def listers(redis: Redis, index: str) -> dict[str, Lister]:
+def old_store(src: str) -> type[WorkingMemoryStore]:
+    """``WorkingMemoryStore`` of another checkout's ``src`` (``--old``)."""
+    path = Path(src) / "remem" / "store" / "working.py"
+    spec = importlib.util.spec_from_file_location("remem_old_working", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # (dataclasses look their module up there)
+    spec.loader.exec_module(module)
+    store: type[WorkingMemoryStore] = module.WorkingMemoryStore
+    return store
+
+
+def _scope(ns: str) -> str:
+    return "*" if ns == ALL else f"@namespace:{{{ns}}}"
+
+
+def listers(redis: Redis, index: str, old: str = "") -> dict[str, Lister]:
+    async def ams(ns: str, offset: int) -> tuple[int, list[str]]:
+        reply = await _cmd(
+            redis, "FT.SEARCH", index, _scope(ns), "RETURN", 1, "session_id",
+            "LIMIT", 0, offset + PAGE, "DIALECT", 2,
+        )  # fmt: skip
+        ids = [r["extra_attributes"]["session_id"] for r in reply["results"]][offset:]
+        return int(reply["total_results"]), ids
+
     def plain(expiry: bool) -> Lister:
         async def run(ns: str, offset: int) -> tuple[int, list[str]]:
-            query = f"@namespace:{{{ns}}}"
+            query = _scope(ns)
             if expiry:
-                query += f" -@expires_at:[-inf {time.time()!r}]"
+                clause = f"-@expires_at:[-inf {time.time()!r}]"
+                query = clause if query == "*" else f"{query} {clause}"
             reply = await _cmd(
                 redis, "FT.SEARCH", index, query, "NOCONTENT", "SORTBY", "created_at", "DESC",
                 "LIMIT", offset, PAGE, "DIALECT", 2,
@@ -145,7 +191,7 @@ def listers(redis: Redis, index: str) -> dict[str, Lister]:
     def store_plan(store: WorkingMemoryStore) -> Lister:
         async def run(ns: str, offset: int) -> tuple[int, list[str]]:
             return await store.list_sessions(
-                namespace=ns,
+                namespace=None if ns == ALL else ns,
                 user_id=None,
                 sort="created_at",
                 descending=True,
@@ -155,12 +201,19 @@ def listers(redis: Redis, index: str) -> dict[str, Lister]:
 
         return run
 
-    plans = {"upstream": plain(False), "clause": plain(True)}
-    if "plain_below" in inspect.signature(WorkingMemoryStore).parameters:
+    plans = {"ams": ams, "sorted": plain(False), "clause": plain(True)}
+    knobs = [
+        k
+        for k in ("plain_below", "plain_deep_below")
+        if k in inspect.signature(WorkingMemoryStore).parameters
+    ]
+    if knobs:
         for name, below in (("plain", 10**9), ("window", 0)):
-            forced = WorkingMemoryStore(redis, KEYS, index, plain_below=below)  # type: ignore[call-arg]
+            forced = WorkingMemoryStore(redis, KEYS, index, **dict.fromkeys(knobs, below))
             plans[name] = store_plan(forced)
     plans["remem"] = store_plan(WorkingMemoryStore(redis, KEYS, index))
+    if old:
+        plans["old"] = store_plan(old_store(old)(redis, KEYS, index))
     return plans
 
 
@@ -170,48 +223,68 @@ async def measure(args: argparse.Namespace, url: str) -> list[Cell]:
     spec = working_memory_index(KEYS, "working_memory_idx")
     await ensure_index(redis, KEYS, spec)
     t0 = time.perf_counter()
-    ranked = await load(redis, args.sizes, time.time())
+    created = await load(redis, args.sizes, time.time(), args.spread, args.age)
+    ranked = {
+        size: [f"s{i:06d}" for i in sorted(range(size), key=lambda i: -times[i])]
+        for size, times in created.items()
+    }
     # The index exists before the writes, so each JSON.SET is indexed as it runs.
     print(f"loaded {sum(args.sizes):,} sessions in {time.perf_counter() - t0:.1f}s")
-    plans = listers(redis, spec.name)
+    plans = listers(redis, spec.name, args.old)
     cells: dict[tuple[int, str, str], Cell] = {}
     per_round = max(1, args.listings // args.rounds)
-    for size in args.sizes:
-        ns = f"ns{size}"
+    scopes = [(size, f"ns{size}", ranked[size]) for size in args.sizes]
+    if args.all:  # every session, newest first
+        every = [(t, f"s{i:06d}") for size in args.sizes for i, t in enumerate(created[size])]
+        scopes.append((len(every), ALL, [sid for _, sid in sorted(every, reverse=True)]))
+    for size, ns, order in scopes:
         offsets = sorted({size // 2 if o == "half" else int(o) for o in args.offsets})
         for offset in (o for o in offsets if o < size):
-            page = "first" if offset == 0 else f"offset {offset:,}"
-            want = ranked[size][offset : offset + PAGE]
+            page = ("first" if offset == 0 else f"offset {offset:,}") + (
+                " (all)" if ns == ALL else ""
+            )
+            want = order[offset : offset + PAGE]
+
+            def right(
+                name: str, total: int, ids: list[str], want: list[str] = want, size: int = size
+            ) -> bool:
+                if name == "ams":  # unsorted: the engine's order, so only the sizes
+                    return total == size and len(ids) == len(want)
+                return ids == want and total == size
+
             for name, plan in plans.items():
                 cell = cells[(size, page, name)] = Cell(size, page, name)
                 for _ in range(3):  # warm-up, and the correctness check
                     total, ids = await plan(ns, offset)
-                    cell.correct &= ids == want and total == size
+                    cell.correct &= right(name, total, ids)
             for _ in range(args.rounds):
                 for name, plan in plans.items():
                     cell = cells[(size, page, name)]
-                    usec0, calls0 = await search_usec(redis)
+                    usec0, calls0, every0 = await search_usec(redis)
                     cpu0 = main_thread_cpu_usec(pid)
                     walls = []
                     for _ in range(per_round):
                         start = time.perf_counter()
                         total, ids = await plan(ns, offset)
                         walls.append(time.perf_counter() - start)
-                        cell.correct &= ids == want and total == size
+                        cell.correct &= right(name, total, ids)
                     cpu1 = main_thread_cpu_usec(pid)
-                    usec1, calls1 = await search_usec(redis)
+                    usec1, calls1, every1 = await search_usec(redis)
                     cell.usec.append((usec1 - usec0) / per_round)
                     cell.cpu.append((cpu1 - cpu0) / per_round)
                     cell.calls.append((calls1 - calls0) / per_round)
+                    cell.commands.append((every1 - every0 - 1) / per_round)
                     cell.wall_ms.append(statistics.median(walls) * 1e3)
             for name in plans:
                 c = cells[(size, page, name)]
                 print(
-                    f"  {size:>7,} {page:<14} {name:<8} FT.SEARCH "
+                    f"  {size:>7,} {page:<20} {name:<8} FT.SEARCH "
                     f"{statistics.median(c.usec):8.0f} us (rounds {_spread(c.usec)}), "
                     f"redis cpu {statistics.median(c.cpu):8.0f} us, calls "
-                    f"{statistics.median(c.calls):4.1f}, wall p50 "
-                    f"{statistics.median(c.wall_ms):6.2f} ms, {'OK' if c.correct else 'FAIL'}"
+                    f"{statistics.median(c.calls):4.1f} (all {statistics.median(c.commands):4.1f})"
+                    f", wall p50 {statistics.median(c.wall_ms):6.2f} ms, "
+                    f"{'OK' if c.correct else 'FAIL'}",
+                    flush=True,
                 )
     await redis.aclose()
     return list(cells.values())
@@ -232,17 +305,31 @@ def report(args: argparse.Namespace, cells: list[Cell]) -> None:
         ("Redis main-thread CPU per listing (µs, /proc schedstat", "cpu"),
     ):
         print(f"\n{title}, {rounds}); FT.SEARCH calls per listing in brackets\n")
-        print("| sessions | page | " + " | ".join(plans) + " | remem/upstream | correct |")
-        print("|--:|---|" + "--:|" * len(plans) + "--:|---|")
+        against = [p for p in ("ams", "old") if p in plans]
+        ratios = " | ".join(f"remem/{p}" for p in against)
+        print("| sessions | page | " + " | ".join(plans) + f" | {ratios} | correct |")
+        print("|--:|---|" + "--:|" * (len(plans) + len(against)) + "---|")
         for size, page in rows:
             row = [by_key[(size, page, p)] for p in plans]
             value = {c.plan: statistics.median(getattr(c, metric)) for c in row}
-            ratio = value["remem"] / value["upstream"] if value["upstream"] else float("nan")
+            ratio = " | ".join(
+                f"{value['remem'] / value[p]:.2f}" if value[p] else "nan" for p in against
+            )
             cols = " | ".join(
                 f"{value[c.plan]:,.0f} ({statistics.median(c.calls):.0f})" for c in row
             )
             ok = "OK" if all(c.correct for c in row) else "FAIL"
-            print(f"| {size:,} | {page} | {cols} | {ratio:.2f} | {ok} |")
+            print(f"| {size:,} | {page} | {cols} | {ratio} | {ok} |")
+    print(f"\nRedis commands per listing, every kind ({rounds})\n")
+    print("| sessions | page | " + " | ".join(plans) + " |")
+    print("|--:|---|" + "--:|" * len(plans))
+    for size, page in rows:
+        row = [by_key[(size, page, p)] for p in plans]
+        print(
+            f"| {size:,} | {page} | "
+            + " | ".join(f"{statistics.median(c.commands):.1f}" for c in row)
+            + " |"
+        )
 
 
 def main() -> None:
@@ -255,6 +342,14 @@ def main() -> None:
     )
     parser.add_argument("--listings", type=int, default=150, help="per cell, over all rounds")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--all", action="store_true", help="list without a namespace too")
+    parser.add_argument(
+        "--spread", type=float, default=WEEK, help="seconds over which created_at is drawn"
+    )
+    parser.add_argument(
+        "--age", type=float, default=60.0, help="seconds from the newest created_at to now"
+    )
+    parser.add_argument("--old", default="", help="another checkout's src: its store as 'old'")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="rl-", dir="/tmp"))  # short: unix socket path
     server = EmbeddedRedis(data_dir)
@@ -266,7 +361,7 @@ def main() -> None:
         server.release()
         shutil.rmtree(data_dir, ignore_errors=True)
     report(args, cells)
-    if not all(c.correct for c in cells if c.plan in ("remem", "window")):
+    if not all(c.correct for c in cells if c.plan in ("remem", "window", "old")):
         sys.exit(1)
 
 

@@ -33,8 +33,13 @@ async def write(
 
 
 def store(resources: Resources, plain_below: int) -> WorkingMemoryStore:
+    """The store with one threshold for every page (0: the window plan only; huge: plain)."""
     return WorkingMemoryStore(
-        resources.redis, resources.keys, resources.working.store.index, plain_below=plain_below
+        resources.redis,
+        resources.keys,
+        resources.working.store.index,
+        plain_below=plain_below,
+        plain_deep_below=plain_below,
     )
 
 
@@ -189,3 +194,47 @@ async def test_an_offset_past_the_end_of_a_small_scope_is_an_empty_page(
     for offset in (30, 1_000_000, 10**15):
         for descending in (True, False):
             assert await page(plan, "created_at", descending, offset) == (30, [])
+
+
+async def test_a_first_page_after_a_quiet_spell_is_one_round_trip(resources: Resources) -> None:
+    """Sessions written in a burst an hour ago: once listed, a first page is the expiry
+    question, the count and one window, sent together, whatever the gap between the newest
+    session and the present (before: windows grown from the present, 5 queries a page)."""
+    rng = random.Random(9)
+    base = time.time() - 3_600
+    sessions = {f"b{i:04d}": (base + rng.random() * 10, base) for i in range(N)}
+    await write(resources, "plans", sessions)
+    order = sorted(sessions, key=lambda s: sessions[s][0], reverse=True)
+    plan = store(resources, plain_below=0)
+    await page(plan, "created_at", True, 0)  # counts the scope, then finds the window
+    for offset in (0, 0, 40, 40, 480):
+        before = await search_calls(resources)
+        total, ids = await page(plan, "created_at", True, offset)
+        assert total == N and ids == order[offset : offset + 20], offset
+    assert await search_calls(resources) - before == 3
+
+
+async def test_a_top_page_stays_exact_when_its_window_is_emptied(resources: Resources) -> None:
+    """The remembered window start is only a starting point: with the newest sessions deleted,
+    or many newer ones written, the page and the total are still exact."""
+    base = time.time() - 5_000
+    sessions = {f"k{i:04d}": (base + i, base) for i in range(N)}
+    await write(resources, "plans", sessions)
+    plan = store(resources, plain_below=0)
+    for _ in range(2):
+        await page(plan, "created_at", True, 0)
+    newest = sorted(sessions, reverse=True)
+    await resources.redis.delete(
+        *(resources.keys.working_memory(s, None, "plans") for s in newest[:25])
+    )
+    for sid in newest[:25]:
+        del sessions[sid]
+    order = sorted(sessions, reverse=True)
+    for _ in range(2):
+        assert await page(plan, "created_at", True, 0) == (N - 25, order[:20])
+    more = {f"m{i:04d}": (base + 4_000 + i * 0.1, base) for i in range(500)}
+    await write(resources, "plans", more)
+    sessions.update(more)
+    order = sorted(sessions, key=lambda s: sessions[s][0], reverse=True)
+    for _ in range(2):
+        assert await page(plan, "created_at", True, 0) == (len(sessions), order[:20])

@@ -187,19 +187,25 @@ class Pending(NamedTuple):
     raw: list[str]
 
 
-# Scopes with fewer live sessions than this are listed with one plain sorted query, larger ones
-# with the count + window plan (``list_sessions``). Redis main-thread CPU per listing of 20,
-# plain vs window, by sessions in the namespace (bench/listing.py, /proc schedstat, medians):
-# first page 500: 39-52 vs 53-79 µs; 1,000: 64 vs 87; 2,000: 85 vs 102; 3,000: 110 vs 121;
-# 3,500: 115 vs 114; 4,000: 126 vs 126; 5,000: 159 vs 142. Page at offset size/2: 2,000: 473
-# vs 642; 3,500: 929 vs 1,212; 4,000: 1,069 vs 504; 5,000: 1,399 vs 718. Page at offset 200:
-# even up to 2,000, then the window by 15-20% (3,500: 256 vs 216).
-PLAIN_BELOW = 4_000
+# Scopes with fewer live sessions than these are listed with one plain sorted query, larger ones
+# with the count + window plan (``list_sessions``): PLAIN_BELOW for a top page (descending,
+# ending within _TOP_DEPTH of the top), PLAIN_DEEP_BELOW for the others. Redis main-thread CPU
+# per listing of 20, plain vs window, by sessions in the namespace (bench/listing.py --spread 10,
+# /proc schedstat, medians), since the window plan sends its count and window together (_top):
+# first page 1,000: 57 vs 60 µs; 1,500: 77 vs 70; 2,000: 93 vs 86; 2,500: 111 vs 92; 3,500: 141
+# vs 109 (AMS 0.15.2's one unsorted query: 69, 86, 100, 113, 136). Offset 200: 1,500: 205 vs
+# 166; 3,500: 307 vs 186. Offset 1,000: 1,500: 504 vs 624; 2,500: 692 vs 765; 3,500: 802 vs
+# 709; offset 480: 1,500: 339 vs 317; 3,500: 506 vs 331. Before (count, then windows), page at
+# offset size/2: 2,000: 473 vs 642; 3,500: 929 vs 1,212; 4,000: 1,069 vs 504; 5,000: 1,399 vs 718.
+PLAIN_BELOW = 1_500
+PLAIN_DEEP_BELOW = 4_000
+_TOP_DEPTH = 500
 
 # Pages that end within this many sessions of the top are read with one sorted window query.
 _SHALLOW = 2_000
 # How far the deep-page boundary may land above the wanted offset (window read below it).
 _SLACK = 1_000
+_INF = float("inf")
 
 
 def _alive(now: float) -> str:
@@ -217,6 +223,11 @@ def _alive(now: float) -> str:
     return numeric_not("expires_at", high=now)
 
 
+def _past(now: float) -> tuple[Any, ...]:
+    """The expiry question (``_first``): how many indexed sessions are past their expiry."""
+    return (numeric_range("expires_at", None, now), "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2)
+
+
 def _ids(reply: dict[str, Any]) -> list[str]:
     return [row["id"] for row in reply.get("results", [])]
 
@@ -224,8 +235,8 @@ def _ids(reply: dict[str, Any]) -> list[str]:
 def _sorted(field: str, descending: bool, offset: int, limit: int) -> tuple[Any, ...]:
     """Arguments of the plain plan: one query that sorts every match, giving the page and the
     total. Its ties fall in the same order as the window plan's (the engine breaks them by
-    document, ascending the reverse of descending), so a scope crossing ``plain_below`` keeps
-    its pages."""
+    document, ascending the reverse of descending), so a scope crossing a threshold
+    (``plain_below``, ``plain_deep_below``) keeps its pages."""
     order = "DESC" if descending else "ASC"
     return ("NOCONTENT", "SORTBY", field, order, "LIMIT", offset, max(limit, 0))
 
@@ -258,6 +269,7 @@ class WorkingMemoryStore:
     keys: Keys
     index: str
     plain_below: int = PLAIN_BELOW
+    plain_deep_below: int = PLAIN_DEEP_BELOW
 
     def __post_init__(self) -> None:
         # Where the last listings found what they needed (window widths, page boundaries).
@@ -404,9 +416,11 @@ class WorkingMemoryStore:
         """(true total, session ids of the page).
 
         The plan follows the number of sessions listed, as the last listing of the same scope
-        counted it: below ``plain_below``, one sorted query gives the page and the total; above
-        it, an exact count and then a window sort (``_page_desc``). A scope not listed before
-        (or forgotten) is counted first, and the count picks the plan.
+        counted it: below ``plain_below`` (a top page: descending, ending within _TOP_DEPTH of
+        the top) or ``plain_deep_below`` (any other page), one sorted query gives the page and
+        the total; above, an exact count and a window sort, sent together for a descending
+        page near the top (``_top``), one after the other otherwise (``_page_desc``). A scope
+        not listed before (or forgotten) is counted first, and the count picks the plan.
         """
         in_namespaces = ""
         if namespaces is not None:  # exact names, or prefixes ending in * (a caller's scope)
@@ -427,15 +441,19 @@ class WorkingMemoryStore:
         known = self._hints.get(size_key)
         # (An offset past the plain plan's range goes to the count, which ends a listing past
         # its end: the engine refuses an offset over MAXSEARCHRESULTS, 1,000,000 by default.)
-        if known is not None and known < self.plain_below and offset < self.plain_below:
+        top = descending and offset + limit <= _TOP_DEPTH
+        small = self.plain_below if top else self.plain_deep_below
+        if known is not None and known < small and offset < small:
             _, reply = await self._first(scope, now, *_sorted(sort, descending, offset, limit))
             total, keys = int(reply["total_results"]), _ids(reply)
+        elif known is not None and descending and limit > 0 and offset + limit <= _SHALLOW:
+            total, keys = await self._top(scope, sort, now, offset, limit)
         else:
             base, reply = await self._first(scope, now, "LIMIT", 0, 0)
             total = int(reply["total_results"])
             if offset >= total or limit <= 0:
                 keys = []
-            elif total < self.plain_below:
+            elif total < small:
                 keys = _ids(await self._search(base, *_sorted(sort, descending, offset, limit)))
             elif descending:
                 keys = await self._page_desc(base, scope, sort, offset, limit, total)
@@ -465,16 +483,97 @@ class WorkingMemoryStore:
         remain, the query is asked again with the clause (``_alive``).
         """
         async with self.redis.pipeline(transaction=False) as pipe:
-            past = numeric_range("expires_at", None, now)
-            pipe.execute_command(
-                "FT.SEARCH", self.index, past, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2
-            )
+            pipe.execute_command("FT.SEARCH", self.index, *_past(now))
             pipe.execute_command("FT.SEARCH", self.index, scope, *args, "DIALECT", 2)
             expired, reply = await pipe.execute()
         if int(expired["total_results"]) == 0:
             return scope, reply
         base = conjunction([scope, _alive(now)])
         return base, await self._search(base, *args)
+
+    async def _top(
+        self, scope: str, field: str, now: float, offset: int, limit: int
+    ) -> tuple[int, list[str]]:
+        """A shallow descending page of a large scope, (true total, keys), in one round trip.
+
+        Three queries sent together: the expiry question (``_first``), the exact count of the
+        scope, and the page sorted out of a window ``field >= low`` only, ``low`` remembered
+        from the last listing of the same scope and page (``_low``). The count walks the
+        scope once without sorting (a sort of the whole scope costs 1.6 times as much) and
+        the window touches a few dozen sessions. The page is exact whenever the window holds
+        ``offset + limit`` sessions (then every session ranked above them lies in it, ties
+        included); when it holds fewer (a first listing, or the top sessions deleted) the
+        windows grow from there (``_page_desc``), as do listings with the expiry clause.
+        """
+        need = offset + limit
+        low, learn = self._low(scope, field, need, now)
+        window = conjunction([scope, numeric_range(field, low)])
+        keys = ("NOCONTENT", "WITHSORTKEYS") if learn else ("NOCONTENT",)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.execute_command("FT.SEARCH", self.index, *_past(now))
+            pipe.execute_command("FT.SEARCH", self.index, scope, "LIMIT", 0, 0, "DIALECT", 2)
+            pipe.execute_command(
+                "FT.SEARCH", self.index, window, *keys, "SORTBY", field, "DESC",
+                "LIMIT", offset, limit, "DIALECT", 2,
+            )  # fmt: skip
+            expired, counted, page = await pipe.execute()
+        if int(expired["total_results"]):  # a session past its TTL is not yet reclaimed
+            base = conjunction([scope, _alive(now)])
+            total = await self._count(base)
+            found = await self._page_desc(base, scope, field, offset, limit, total)
+            return total, found if offset < total else []
+        total, held = int(counted["total_results"]), int(page["total_results"])
+        if offset >= total:
+            return total, []
+        if held >= need or held >= total:
+            self._anchor(scope, field, offset, limit, page, held)
+            return total, _ids(page)
+        self._hints.pop(("low", scope, field, need), None)  # too high: learn it again
+        # The next windows start below this one (``_page_desc`` grows them from the present).
+        width, origin = None, time.time() + 1.0
+        if low is not None and low < origin:  # (sessions dated in the future: from the present)
+            grow = min(max(2.0 * need / held, 2.0), 1_000.0) if held else 16.0
+            width = (origin - low) * grow
+        return total, await self._page_desc(scope, scope, field, offset, limit, total, width)
+
+    def _low(self, scope: str, field: str, need: int, now: float) -> tuple[float | None, bool]:
+        """Where the window of a shallow page starts (None: the whole scope), and whether to
+        read its sort values to place the next one (``_anchor``): when nothing is remembered
+        for this page, or the last window held over four times what the page needs."""
+        anchor = self._hints.get(("low", scope, field, need))
+        if anchor is not None:
+            relearn = self._hints.get(("relearn", scope, field, need), 0.0)
+            return (None if anchor == -_INF else anchor), bool(relearn)
+        density = self._hints.get(("density", scope, field, True))
+        top = self._hints.get(("newest", scope, field), now + 1.0)
+        return top - (2.0 * need / density if density else 1.0), True
+
+    def _anchor(
+        self, scope: str, field: str, offset: int, limit: int, page: dict[str, Any], held: int
+    ) -> None:
+        """Remember where the next window for this page should start: below the page's last
+        session by half as many sessions again as the page needs (at the spacing of the
+        page's own values), so a few sessions deleted from the top do not make it miss, and
+        sessions created meanwhile only add to it. Read from the sort values, which a window
+        returns only when asked (``_low``); otherwise the anchor stays, and is read again
+        after a window that held over four times what the page needs."""
+        need = offset + limit
+        self._hint(("relearn", scope, field, need), float(held > 4 * need))
+        rows = page.get("results", [])
+        if held < need:  # the whole scope is smaller than the page: the window is all of it
+            self._hint(("low", scope, field, need), -_INF)
+            return
+        try:
+            values = [float(str(row["sortkey"]).lstrip("#")) for row in rows]
+        except (KeyError, TypeError, ValueError):  # no sort values asked, or a session without
+            return  # the field: keep what is remembered
+        if not values:
+            return
+        if offset == 0:
+            self._hint(("newest", scope, field), values[0])
+        step = (values[0] - values[-1]) / max(len(values) - 1, 1)
+        self._hint(("low", scope, field, need), values[-1] - step * need / 2.0)
+        self._hint(("relearn", scope, field, need), 0.0)
 
     async def _search(self, query: str, *args: Any) -> dict[str, Any]:
         reply: dict[str, Any] = await self.redis.execute_command(
@@ -498,7 +597,14 @@ class WorkingMemoryStore:
         return int(reply["total_results"]), _ids(reply)
 
     async def _page_desc(
-        self, base: str, scope: str, field: str, offset: int, limit: int, total: int
+        self,
+        base: str,
+        scope: str,
+        field: str,
+        offset: int,
+        limit: int,
+        total: int,
+        width: float | None = None,
     ) -> list[str]:
         """Keys at ranks [offset, offset+limit) in descending ``field`` order.
 
@@ -506,7 +612,8 @@ class WorkingMemoryStore:
         matches and the offset. Instead: find a value ``top`` of the field above which about
         ``offset`` sessions lie (counted exactly), then sort only a small window just below
         it. Windows grow geometrically from the present until they hold what is needed, so
-        every query touches few documents besides the one exact count.
+        every query touches few documents besides the one exact count. ``width``: the first
+        window's, for a page near the top (default: from the density last met there).
         """
         now = time.time() + 1.0
         top: float | None = None  # upper bound of the window (exclusive); None = +inf
@@ -520,8 +627,9 @@ class WorkingMemoryStore:
         # call): a width remembered as such served one page size only, and pages of 20 and
         # 1,000 at the top undid each other's (10,000 sessions: 5 queries a first page, not 2).
         hint_key = ("density", scope, field, top is None)
-        density = self._hints.get(hint_key)
-        width = 2.0 * need / density if density else 1.0  # aims at twice what is needed
+        if width is None or top is not None:
+            density = self._hints.get(hint_key)
+            width = 2.0 * need / density if density else 1.0  # aims at twice what is needed
         while True:
             count, page = await self._window(
                 base, field, origin - width, top, offset - above, limit
@@ -529,6 +637,10 @@ class WorkingMemoryStore:
             if count:
                 self._hint(hint_key, count / width)
             if count >= need or above + count >= total:
+                if top is None:  # where ``_top`` starts this page's window next time
+                    low = origin - width if count >= need else -_INF
+                    self._hint(("low", scope, field, need), low)
+                    self._hint(("relearn", scope, field, need), float(count > 4 * need))
                 return page
             grow = 2.0 * need / count if count else 16.0
             width *= min(max(grow, 2.0), 1_000.0)
