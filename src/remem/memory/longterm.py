@@ -35,7 +35,7 @@ from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_id, check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
 from remem.memory.query_rewrite import QueryRewriter
-from remem.memory.search import Searcher, search_terms
+from remem.memory.search import Ranking, Searcher, search_terms
 from remem.memory.unreadable import Unreadable, reason
 from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours
 from remem.models.memory import MemoryRecord
@@ -48,7 +48,8 @@ from remem.models.search import (
     SearchRequest,
 )
 from remem.store.longterm import LongTermStore
-from remem.store.query import every, tag_is
+from remem.store.longterm.cache import Kept
+from remem.store.query import Filter, NotPast, every, tag_is
 
 RECORD_FIELDS = tuple(MemoryRecord.model_fields)
 # Never sent back: the vector and keyword text (large), the origin flag and merged ids (internal).
@@ -378,6 +379,38 @@ class LongTermMemoryService:
             )
         return await self._search(request, within)
 
+    async def _ranking(self, request: SearchRequest, query: Filter, at: float) -> Ranking:
+        """The search of ``query`` and, unless asked otherwise, only what is still true."""
+        clause, assumed = await self._validity(request, at)
+        ranking = await self.searcher.search(request, every(query, clause), at)
+        if assumed is not None and ranking.generation != assumed.generation:
+            # Written since no memory had an invalid_at: ask again, and search again if one
+            # has one now (a supersede landed, possibly from another process).
+            clause, _ = await self._validity(request, at, verified=True)
+            if clause is not None:
+                ranking = await self.searcher.search(request, every(query, clause), at)
+        return ranking
+
+    async def _validity(
+        self, request: SearchRequest, at: float, *, verified: bool = False
+    ) -> tuple[Filter | None, Kept | None]:
+        """``validity``, less its "still true" clause while no memory has an ``invalid_at``:
+        the negated range visits every candidate (at 10,000 memories it added 11% to a keyword
+        search's FT.SEARCH and 6% to a semantic one's), and most stores never supersede.
+
+        Known from a count kept by the generation cache, which every write replaces. When the
+        kept count says none, the clause is left out at once and the answer comes with the
+        generation it holds for (``Kept``): the search reads the token in its own round trip,
+        and ``_search`` asks again when it changed. Otherwise (or ``verified``) the count is
+        confirmed first."""
+        clause = validity(request, at)
+        if not isinstance(clause, NotPast):
+            return clause, None
+        cache = self.store.cache
+        if not verified and (kept := cache.none_kept(clause.field)) is not None:
+            return None, kept
+        return (clause if await cache.any_value(clause.field) else None), None
+
     async def _search(self, request: SearchRequest, within: Within | None) -> MemoryRecordResults:
         self.limits.texts("text", [request.text])
         query = await compile_filters(request, self.store.cache.tag_values)
@@ -385,9 +418,10 @@ class LongTermMemoryService:
             bound = await within_filter(within, self.store.cache.tag_values)
             query = None if bound is None else every(query, bound)
         at = now()
-        if query is not None:
-            query = every(query, validity(request, at))
-        ranking = await self.searcher.search(request, query, at)
+        if query is None:  # nothing can match
+            ranking = await self.searcher.search(request, None, at)
+        else:
+            ranking = await self._ranking(request, query, at)
         ids = [h.id for h in ranking.hits]
         docs = await self.store.documents.get_fields(ids, RECORD_FIELDS)
         query_vector = ranking.vector

@@ -314,11 +314,16 @@ class Hit:
     dist: float | None  # None: not known from the search (filled in from the stored vector)
 
 
+# A generation token no read returns: the search did not read the generation.
+UNSEEN = "\x00unseen"
+
+
 @dataclass(frozen=True)
 class Ranking:
     total: int
     hits: list[Hit]  # the requested page only
     vector: np.ndarray | None  # the query's embedding, when one was computed
+    generation: str | None = UNSEEN  # the store's generation token, read with the search
 
 
 @dataclass(frozen=True)
@@ -329,6 +334,7 @@ class Candidates:
     total: int
     relevance: dict[str, float]
     dists: dict[str, float]
+    generation: str | None = UNSEEN
 
 
 Embed = Callable[[str], Awaitable[np.ndarray]]
@@ -365,7 +371,7 @@ class Searcher:
             else:
                 found = await self._semantic(req, query, vector)
         hits = await self._rank(req, found, now)
-        return Ranking(found.total, hits, vector)
+        return Ranking(found.total, hits, vector, found.generation)
 
     async def _rank(self, req: SearchRequest, found: Candidates, now: float) -> list[Hit]:
         """The page of ``found``: by relevance, plus the entity and recency boosts."""
@@ -440,7 +446,7 @@ class Searcher:
         start = await self.store.candidates(query, vector, k, max_distance=threshold)
         total = start.counts.matches if threshold is None else start.within
         if total == 0 or req.offset >= total:
-            return Candidates(total, {}, {})
+            return Candidates(total, {}, {}, start.generation)
         found = start.nearest
         while not (reranks(req) or len(found) < k or len(found) >= total):
             if found[need - 1].value < found[-1].value:
@@ -450,15 +456,16 @@ class Searcher:
                 query, vector, k, max_distance=threshold, counts=start.counts
             )
         dists = {c.id: c.value for c in found}
-        return Candidates(total, {i: 1.0 - d for i, d in dists.items()}, dists)
+        return Candidates(total, {i: 1.0 - d for i, d in dists.items()}, dists, start.generation)
 
     async def _keyword(self, req: SearchRequest, query: Filter) -> Candidates:
         need = req.offset + req.limit
         k = candidate_count(req) if reranks(req) else need + 1
         words = keywords(req.text)
+        generation: str | None = UNSEEN
         while True:
             if words:
-                total, found = await self.store.index.keyword(query, words, k)
+                total, found, generation = await self.store.cache.keyword(query, words, k)
             else:  # no words: newest first, scored by created_at
                 total, found = await self.store.index.recent(query, k)
             if reranks(req) or len(found) < k or len(found) >= total:
@@ -471,7 +478,8 @@ class Searcher:
             newest = dict.fromkeys(raw, 1.0) if req.recency_boost else min_max(raw)
             return Candidates(total, newest, dict.fromkeys(raw, 0.0))
         relevance = min_max(raw)
-        return Candidates(total, relevance, {i: 1.0 - r for i, r in relevance.items()})
+        dists = {i: 1.0 - r for i, r in relevance.items()}
+        return Candidates(total, relevance, dists, generation)
 
     async def _hybrid(self, req: SearchRequest, query: Filter, vector: np.ndarray) -> Candidates:
         threshold = req.distance_threshold
@@ -490,4 +498,5 @@ class Searcher:
             i: alpha * sem.get(i, 0.0) + (1.0 - alpha) * lex.get(i, 0.0)
             for i in lex.keys() | sem.keys()
         }
-        return Candidates(total, fused, {c.id: c.value for c in found.nearest})
+        dists = {c.id: c.value for c in found.nearest}
+        return Candidates(total, fused, dists, found.generation)

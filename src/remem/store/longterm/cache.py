@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from redis.asyncio import Redis
@@ -23,8 +23,13 @@ from redis.asyncio import Redis
 from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.index import MemoryIndex
-from remem.store.longterm.values import Counts, Found
-from remem.store.query import MATCH_ALL, Filter
+from remem.store.longterm.values import Counts, Found, Scored
+from remem.store.query import MATCH_ALL, Between, Filter
+
+
+class Kept(NamedTuple):
+    generation: str | None
+
 
 COUNT_MAX_AGE = 60.0  # seconds a kept count or tag value list may go unconfirmed by a write
 COUNTS_KEPT = 1024  # filters whose counts are kept; the cache empties past this
@@ -100,6 +105,16 @@ class GenerationCache:
             self._size = (await self.index.count(MATCH_ALL), time.monotonic())
         return Counts(matches, max(self._size[0], matches))
 
+    async def any_value(self, field: str) -> bool:
+        """Whether some memory has a value in the NUMERIC ``field`` (a kept count)."""
+        return (await self.counts(Between(field))).matches > 0
+
+    def none_kept(self, field: str) -> Kept | None:
+        """When no memory had a value in ``field`` by a kept count, the generation it was
+        counted at (the answer holds while the token is that one); else None."""
+        cached = self._cached_count(Between(field))
+        return Kept(cached[0]) if cached is not None and cached[1] == 0 else None
+
     # -- candidates ------------------------------------------------------------------------------
     async def candidates(
         self,
@@ -145,7 +160,18 @@ class GenerationCache:
             keyword,
             within=within[0] if within else 0,
             keyword_within=within[1] if len(within) > 1 else 0,
+            generation=replies[0],
         )
+
+    async def keyword(
+        self, query: Filter, words: Sequence[str], k: int
+    ) -> tuple[int, list[Scored], str | None]:
+        """``MemoryIndex.keyword`` with the generation token read in the same round trip."""
+        async with self.index.flat.pipeline(transaction=False) as pipe:
+            pipe.get(self._generation)
+            pipe.execute_command(*self.index.keyword_command(query, words, k))
+            generation, reply = await pipe.execute()
+        return (*self.index.keyword_found(reply), generation)
 
     # -- tag values ------------------------------------------------------------------------------
     async def tag_values(self, field: str) -> tuple[str, ...]:

@@ -288,14 +288,14 @@ class MemoryDocuments:
         for memory_id, row in zip(ids, found, strict=True):
             if not row:
                 continue  # deleted since the search
-            made_raw, last_raw, tags, *role = row
-            made = number(made_raw)
+            made = number(row[0])
+            tags = row[2]
             tag_text = tags.decode("utf-8", "replace") if tags else ""
             out[memory_id] = Facts(
-                created_at=made,
-                last_accessed=number(last_raw, made),
-                entities=tag_text.split(TAG_SEPARATOR) if tag_text else [],
-                role=role[0].decode("utf-8", "replace") if role and role[0] else None,
+                made,
+                number(row[1], made),
+                tag_text.split(TAG_SEPARATOR) if tag_text else [],
+                row[3].decode("utf-8", "replace") if roles and row[3] else None,
             )
         return out
 

@@ -42,6 +42,7 @@ class Found:
     keyword: list[Scored]  # BM25, best first
     within: int = 0  # with a distance: filtered memories within it
     keyword_within: int = 0  # with a distance and words: BM25 matches within it
+    generation: str | None = None  # the generation token read in the same round trip
 
 
 @dataclass(frozen=True)
