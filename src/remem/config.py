@@ -199,6 +199,14 @@ class Settings(BaseSettings):
         description="A task whose worker died (stopped renewing its claim) is handed to "
         "another worker after this long.",
     )
+    extract_messages: bool = Field(
+        default=True,
+        description="Turn working-memory messages into long-term memories in the background: "
+        "with an LLM, the facts it extracts; without one, one memory per message (about 1 KB "
+        "of Redis each, see the docs). `false`: messages stay in working memory only, as with "
+        "the Agent Memory Server's defaults; long-term memories then come from explicit "
+        "creates and a session's `memories`.",
+    )
     extraction_debounce_seconds: float = Field(
         default=3.0,
         ge=0,

@@ -126,13 +126,16 @@ class Resources:
             # Writes mark their session due in the due set; workers' pollers schedule it.
             self.working.debounce_seconds = self.settings.extraction_debounce_seconds
             self.working.max_wait_seconds = self.settings.extraction_max_wait_seconds or None
+            self.working.extract = self.settings.extract_messages
             # With an LLM, one chat completion per batch; without, verbatim episodic memories.
             extractor = LLMExtractor(self.llm) if self.llm is not None else VerbatimExtractor()
             self.lifecycle = Lifecycle(
                 Promoter(store, self.long_term), Extraction(store, self.long_term, extractor)
             )
             summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
-            self.lifecycle.summarization = Summarization(store, summarizer, threshold)
+            self.lifecycle.summarization = Summarization(
+                store, summarizer, threshold, after_extraction=self.settings.extract_messages
+            )
             self.lifecycle.extract_again = self.tasks.extract_again
             # Partition summaries: one LLM call a partition (chunked), or the digest without.
             self.summary_views = SummaryViews(

@@ -270,3 +270,29 @@ async def test_verbatim_memory_is_found_by_words_of_the_turns_after_it_written_o
     assert sorted(beagle) == ["m0", "m1", "m2", "m4"]
     assert (beagle["m2"]["role"], beagle["m2"]["entities"]) == ("user", ["Ann"])
     assert (beagle["m1"]["role"], beagle["m1"]["entities"]) == ("assistant", None)
+
+
+async def test_with_extraction_off_messages_stay_in_working_memory(quick: Settings) -> None:
+    """REMEM_EXTRACT_MESSAGES=false: a session's messages make no memories and nothing is
+    scheduled for them, while its structured ``memories`` are still promoted."""
+    app = create_app(quick.model_copy(update={"extract_messages": False}))
+    async with app.router.lifespan_context(app):
+        extractor = recording(app)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://remem") as http:
+            body = {
+                "namespace": "ns",
+                "user_id": "u",
+                "messages": [turn(0), turn(1)],
+                "memories": [{"id": "kept", "text": "the harbour trip is on Sunday"}],
+            }
+            assert (await http.put("/v1/working-memory/s", json=body)).status_code == 200
+
+            async def promoted() -> bool:
+                return [m["id"] for m in await search(http, "harbour", namespace="ns")] == ["kept"]
+
+            await wait_until(promoted, timeout=10)
+            await asyncio.sleep(DEBOUNCE * 4)  # past the debounce: an extraction would have run
+            assert extractor.batches == []
+            assert await _marked(http, "s") == ["f", "f"]
+            assert [m["id"] for m in await search(http, "harbour", namespace="ns")] == ["kept"]

@@ -180,6 +180,9 @@ class Summarization:
     summarizer: Summarizer
     threshold: float
     chunk_tokens: int = CHUNK_TOKENS
+    # Summarise only messages already extracted (else they would never reach long-term
+    # memory); False when extraction is off (REMEM_EXTRACT_MESSAGES=false).
+    after_extraction: bool = True
 
     async def run(self, session: Session, window: int) -> int:
         """Summarise what is due; the number of messages removed (0: nothing due).
@@ -207,7 +210,9 @@ class Summarization:
         if not older:
             return 0
         waiting = sum(m.discrete_memory_extracted != "t" for m in older)
-        if waiting:  # removed now, they would never reach long-term memory
+        if (
+            waiting and self.after_extraction
+        ):  # removed now, they would never reach long-term memory
             raise NotExtractedYet(
                 f"{waiting} of the {len(older)} messages to summarise in session "
                 f"{session.session_id} are not extracted yet"

@@ -102,6 +102,8 @@ class WorkingMemoryService:
     # The longest later writes may hold back a batch's extraction or summarisation (a session
     # written more often than the debounce is still worked on this often). None: no limit.
     max_wait_seconds: float | None = None
+    # Whether messages are extracted into long-term memory (REMEM_EXTRACT_MESSAGES).
+    extract: bool = True
     limits: Limits = field(default_factory=Limits)
 
     # -- writes ------------------------------------------------------------------------------
@@ -128,7 +130,7 @@ class WorkingMemoryService:
         work = NOTHING_DUE
         if self.debounce_seconds is not None:  # promotion runs now, extraction debounced
             work = Due(
-                self.debounce_seconds if _unextracted(doc["messages"]) else None,
+                self.debounce_seconds if self._extracts(doc["messages"]) else None,
                 0.0 if _unpersisted(doc["memories"]) else None,
                 self.max_wait_seconds,
             )
@@ -165,10 +167,14 @@ class WorkingMemoryService:
         new_doc["messages"] = messages
         session = Session(session_id, user, namespace)
         work = NOTHING_DUE
-        if self.debounce_seconds is not None and _unextracted(messages):
+        if self.debounce_seconds is not None and self._extracts(messages):
             work = Due(extract=self.debounce_seconds, max_wait=self.max_wait_seconds)
         doc = await self.store.append(session, new_doc, messages, now, ttl, work)
         return await self._written(session, doc, model_name, context_window_max)
+
+    def _extracts(self, messages: list[dict[str, Any]]) -> bool:
+        """Whether a write of ``messages`` makes extraction due."""
+        return self.extract and _unextracted(messages)
 
     def _check_size(self, messages: list[MemoryMessage]) -> None:
         self.limits.messages(len(messages))
