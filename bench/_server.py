@@ -39,8 +39,9 @@ def remem_command() -> list[str]:
 class Server:
     """``remem serve`` on a fresh data directory; ``stop`` also waits for the embedded Redis."""
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, env: dict[str, str] | None = None) -> None:
         self.workers = workers
+        self.env = env or {}  # REMEM_ settings for the server
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="rb-", dir="/tmp"))  # short: unix socket
@@ -53,6 +54,7 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("REMEM_")}
         env.pop("REDIS_URL", None)  # the server must start its own embedded Redis
         env.update(REMEM_DATA_DIR=str(self.data_dir), REMEM_LOG_LEVEL="warning")
+        env.update(self.env)
         cmd = [*remem_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += ["--workers", str(self.workers)]
         with open(self.log_path, "wb") as log:

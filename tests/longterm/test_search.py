@@ -14,7 +14,7 @@ from remem.models.memory import MemoryRecord
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.store.longterm import LongTermStore
 from remem.store.query import MATCH_ALL, TagIn
-from tests.longterm.conftest import DIMS
+from tests.longterm.conftest import DIMS, WordEmbedder
 
 TEXTS = [
     "alice likes green tea in the morning",
@@ -349,3 +349,20 @@ async def test_documents_edited_by_hand_still_rank(
             SearchRequest(text="who is carol", search_mode=mode, entity_boost=1.0)
         )
         assert boosted.memories[0].id == other, mode  # the boost, not the text, put it first
+
+
+async def test_distances_computed_from_stored_vectors_are_the_indexs(
+    service: LongTermMemoryService, store: LongTermStore, embedder: WordEmbedder
+) -> None:
+    """A hit that keyword search alone found gets its ``dist`` from its stored vector
+    (``MemoryDocuments.distances``): the same the index's KNN gives, for every memory."""
+    texts = ["tea at dawn", "green tea in the garden", "a red bicycle", "jazz records", "x"]
+    await service.create(
+        [MemoryRecord(id=f"d{i}", text=t) for i, t in enumerate(texts)], deduplicate=False
+    )
+    [vector] = await embedder.embed_batch(["tea in the morning"])
+    knn = await store.index.nearest(MATCH_ALL, vector, 10)
+    ours = await store.documents.distances([*(f"d{i}" for i in range(5)), "gone"], vector)
+    assert set(ours) == {c.id for c in knn} == {f"d{i}" for i in range(5)}
+    for c in knn:
+        assert ours[c.id] == pytest.approx(c.value, abs=2e-3)

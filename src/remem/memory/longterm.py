@@ -427,7 +427,7 @@ class LongTermMemoryService:
         query_vector = ranking.vector
         unmeasured = [h.id for h in ranking.hits if h.dist is None]
         measured = (
-            await self.store.index.distances(unmeasured, query_vector)
+            await self.store.documents.distances(unmeasured, query_vector)
             if query_vector is not None
             else {}
         )

@@ -197,7 +197,10 @@ class Pending(NamedTuple):
 # 166; 3,500: 307 vs 186. Offset 1,000: 1,500: 504 vs 624; 2,500: 692 vs 765; 3,500: 802 vs
 # 709; offset 480: 1,500: 339 vs 317; 3,500: 506 vs 331. Before (count, then windows), page at
 # offset size/2: 2,000: 473 vs 642; 3,500: 929 vs 1,212; 4,000: 1,069 vs 504; 5,000: 1,399 vs 718.
-PLAIN_BELOW = 1_500
+# Sessions written through the API (bench/versus_ams.py: 2 messages each, in a burst) sort at a
+# higher price: a first page of 1,000 cost Redis 155 µs plain and 77 windowed (all threads), so
+# top pages take the window from 500 sessions (bench/listing.py: 300: 57 vs 58; 1,000: 73 vs 70).
+PLAIN_BELOW = 500
 PLAIN_DEEP_BELOW = 4_000
 _TOP_DEPTH = 500
 

@@ -18,7 +18,7 @@ from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.layout import vector_bytes
 from remem.store.longterm.values import Counts, Row, Scored, number
-from remem.store.query import Filter, TagIn, TextAny, conjunction, knn, tag_any, vector_range
+from remem.store.query import Filter, TagIn, TextAny, conjunction, knn, vector_range
 
 # The engine's own choice of how to combine a filter with KNN was measured slower than either
 # explicit policy (10,000 memories, filter matching all: 6.4 ms, against 4.2 ms brute force over
@@ -191,20 +191,6 @@ class MemoryIndex:
         """How many memories matching ``query`` lie within ``max_distance`` of ``vector``."""
         command = self.within_command(query, vector, max_distance)
         return int((await self.flat.execute_command(*command))[0])
-
-    async def distances(self, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
-        """Cosine distance from ``vector`` of each of these memories that exists, computed by
-        the index (brute force over just these memories)."""
-        if not ids:
-            return {}
-        reply = await self.flat.execute_command(
-            "FT.SEARCH", self.name, knn(tag_any("id", ids), "embedding", policy="ADHOC_BF"),
-            "PARAMS", 4, "K", len(ids), "vec", self._vec(vector),
-            "RETURN", 1, "dist",
-            "LIMIT", 0, len(ids),
-            "DIALECT", 2,
-        )  # fmt: skip
-        return {c.id: c.value for c in self.knn_found(reply)}
 
     async def recent(self, query: Filter, k: int) -> tuple[int, list[Scored]]:
         """Newest first (the keyword search of a query without words): (total, first ``k``),
