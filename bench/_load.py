@@ -81,6 +81,17 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
+def threads_cpu_usec(pid: int) -> float:
+    """CPU time of every thread of a process (Redis's Query Engine may run queries on threads
+    of its own), from schedstat: run time only, in ns, so a busy neighbour does not inflate
+    it."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e3
+
+
 def descendants(pid: int) -> list[int]:
     """pid and all its descendants (scanning /proc)."""
     parent: dict[int, int] = {}

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import random
@@ -49,7 +48,7 @@ from typing import Any
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _load import LeanClient, descendants, proc_cpu_seconds, run_cell
+from _load import LeanClient, descendants, proc_cpu_seconds, run_cell, threads_cpu_usec
 from _server import free_port, remem_command
 
 from remem.store.embedded import find_binaries
@@ -345,27 +344,26 @@ def calls(r: redis.Redis) -> dict[str, tuple[int, float]]:
     }
 
 
-def quiet(r: redis.Redis, still: float = 0.6, most: float = 30.0) -> None:
-    """Wait until Redis has run no command but INFO for ``still`` seconds."""
+def quiet(r: redis.Redis, pid: int = 0, still: float = 0.6, most: float = 30.0) -> None:
+    """Wait until Redis has run no command but INFO for ``still`` seconds and, given its
+    ``pid``, its threads have used under 2% of a core meanwhile (the Query Engine frees what
+    writes replaced on a thread of its own: that work belongs to the cell that wrote)."""
     deadline, last, since = time.monotonic() + most, -1, time.monotonic()
+    cpu = threads_cpu_usec(pid) if pid else 0.0
     while time.monotonic() < deadline:
         now = sum(c for name, (c, _) in calls(r).items() if name != "info")
+        used = threads_cpu_usec(pid) if pid else 0.0
         if now != last:
-            last, since = now, time.monotonic()
+            last, since, cpu = now, time.monotonic(), used
         elif time.monotonic() - since >= still:
-            return
+            if used - cpu < 0.02 * still * 1e6:
+                return
+            since, cpu = time.monotonic(), used
         time.sleep(0.1)
 
 
-def redis_usec(pid: int) -> float:
-    """CPU time of every thread of the Redis process (the Query Engine may run queries on
-    threads of its own), from schedstat: run time only, in ns, so a busy neighbour does not
-    inflate it."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e3
+def main_thread_usec(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e3
 
 
 @dataclass
@@ -374,6 +372,7 @@ class Cell:
     p95_ms: float
     server_us: float
     redis_us: float
+    main_us: float  # Redis's main thread alone, where commands run
     commands: dict[str, tuple[float, float]]  # name -> (calls, usec) per request
 
 
@@ -393,12 +392,14 @@ async def measure(
             failures.append(f"{requests[i][:2]} -> {status} {body[:200]!r}")
         return status < 300
 
-    quiet(r)
+    quiet(r, redis_pid)
     pids = target.pids
-    before, cpu0, r0 = calls(r), sum(map(proc_cpu_seconds, pids)), redis_usec(redis_pid)
+    m0 = main_thread_usec(redis_pid)
+    before, cpu0, r0 = calls(r), sum(map(proc_cpu_seconds, pids)), threads_cpu_usec(redis_pid)
     cell = await run_cell("", op, n, args.concurrency)
-    quiet(r)
-    after, cpu1, r1 = calls(r), sum(map(proc_cpu_seconds, pids)), redis_usec(redis_pid)
+    quiet(r, redis_pid)
+    after, cpu1, r1 = calls(r), sum(map(proc_cpu_seconds, pids)), threads_cpu_usec(redis_pid)
+    m1 = main_thread_usec(redis_pid)
     await client.close()
     if cell.errors:
         sys.exit(f"bench: {target.name}: {cell.errors} failed requests: {failures}")
@@ -407,7 +408,8 @@ async def measure(
         for name, (c, u) in after.items()
         if name != "info" and c != before.get(name, (0, 0))[0]
     }
-    return Cell(cell.ops, cell.p95_ms, (cpu1 - cpu0) / n * 1e6, (r1 - r0) / n, commands)
+    server = (cpu1 - cpu0) / n * 1e6
+    return Cell(cell.ops, cell.p95_ms, server, (r1 - r0) / n, (m1 - m0) / n, commands)
 
 
 def median(values: list[float]) -> float:
@@ -420,26 +422,30 @@ def report(results: dict[tuple[str, str], list[Cell]], names: list[str], kinds_:
           f"--concurrency {args.concurrency}`\n")  # fmt: skip
     print(
         "Medians over rounds, per request: requests/s, p95 ms, server process CPU µs, Redis "
-        "CPU µs" + ("; remem/AMS ratios" if len(names) > 1 else "") + ".\n"
+        "CPU µs (every thread; the last column: its main thread alone, where commands run)"
+        + ("; remem/AMS ratios" if len(names) > 1 else "")
+        + ".\n"
     )
     if len(names) > 1:
         head = "| request | req/s remem | req/s AMS | p95 remem | p95 AMS | server µs remem | "
-        head += "server µs AMS | Redis µs remem | Redis µs AMS | Redis remem/AMS |"
+        head += "server µs AMS | Redis µs remem | Redis µs AMS | Redis remem/AMS | "
+        head += "main thread remem/AMS |"
         print(head)
-        print("|---" + "|--:" * 9 + "|")
+        print("|---" + "|--:" * 10 + "|")
     else:
         print("| request | req/s | p95 ms | server µs | Redis µs | Redis commands per request |")
         print("|---|--:|--:|--:|--:|---|")
     for kind in kinds_:
         cells = {name: results[(kind, name)] for name in names}
         m = {name: {f: median([getattr(c, f) for c in cs]) for f in ("ops", "p95_ms",
-             "server_us", "redis_us")} for name, cs in cells.items()}  # fmt: skip
+             "server_us", "redis_us", "main_us")} for name, cs in cells.items()}  # fmt: skip
         if len(names) > 1:
             a, b = m[names[0]], m[names[1]]
             print(f"| {kind} | {a['ops']:.0f} | {b['ops']:.0f} | {a['p95_ms']:.1f} | "
                   f"{b['p95_ms']:.1f} | {a['server_us']:.0f} | {b['server_us']:.0f} | "
                   f"{a['redis_us']:.0f} | {b['redis_us']:.0f} | "
-                  f"**{a['redis_us'] / b['redis_us']:.2f}** |")  # fmt: skip
+                  f"**{a['redis_us'] / b['redis_us']:.2f}** | "
+                  f"{a['main_us'] / b['main_us']:.2f} |")  # fmt: skip
         else:
             a = m[names[0]]
             print(f"| {kind} | {a['ops']:.0f} | {a['p95_ms']:.1f} | {a['server_us']:.0f} | "
