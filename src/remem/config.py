@@ -203,9 +203,9 @@ class Settings(BaseSettings):
         default=True,
         description="Turn working-memory messages into long-term memories in the background: "
         "with an LLM, the facts it extracts; without one, one memory per message (about 4.7 KB "
-        "of Redis and 360 µs of its CPU each, `bench/background.py`). `false`: messages stay in working memory only, as with "
-        "the Agent Memory Server's defaults; long-term memories then come from explicit "
-        "creates and a session's `memories`.",
+        "of Redis and 360 µs of its CPU each, `bench/background.py`). `false`: messages stay "
+        "in working memory only, as with the Agent Memory Server's defaults; long-term "
+        "memories then come from explicit creates and a session's `memories`.",
     )
     extraction_debounce_seconds: float = Field(
         default=3.0,

@@ -245,3 +245,37 @@ async def test_a_copy_of_a_text_this_request_replaces_is_stored(
     for copy in "de":
         with pytest.raises(NotFound):
             await service.get(copy)
+
+
+async def test_a_batch_finds_each_texts_oldest_copy_however_many_copies_are_stored(
+    service: LongTermMemoryService,
+) -> None:
+    """The request's stored copies are asked for in one query a scope: copies of one text
+    that fill its page still leave every other text its oldest copy, in each scope."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    stored = [  # 40 copies of "fact 0", all older than the other texts' copies
+        MemoryRecord(id=f"zero{i}", text="fact 0", namespace="n", created_at=start + timedelta(i))
+        for i in range(40)
+    ]
+    for scope in ("n", "m"):
+        stored += [
+            MemoryRecord(
+                id=f"{scope}{i}-{k}", text=f"fact {i}", namespace=scope,
+                created_at=start + timedelta(days=100 + 10 * i + k),
+            )
+            for i in range(1, 12)
+            for k in (1, 0)  # the younger copy stored first
+        ]  # fmt: skip
+    await service.create(stored, deduplicate=False)
+    asked = [
+        MemoryRecord(id=f"new-{s}{i}", text=f"fact {i}", namespace=s)
+        for s in "nm"
+        for i in range(13)
+    ]
+    out = await service.create(asked)
+    expected = [("zero0", "duplicate")] + [(f"n{i}-0", "duplicate") for i in range(1, 12)]
+    expected += [("new-n12", "created"), ("new-m0", "created")]
+    expected += [(f"m{i}-0", "duplicate") for i in range(1, 12)] + [("new-m12", "created")]
+    assert [(c.id, c.status) for c in out] == expected

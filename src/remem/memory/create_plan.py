@@ -68,6 +68,8 @@ class Plan:
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> document to write
     vector_of: dict[str, np.ndarray] = field(default_factory=dict)
     by_hash: dict[str, str] = field(default_factory=dict)
+    # Request id -> the stored memory with its text, asked for all at once (``stored_twins``).
+    twins: dict[str, str] = field(default_factory=dict)
     # Copies of a memory this request writes: folded in once its final text is known.
     copies: list[tuple[int, str, dict[str, Any], np.ndarray]] = field(default_factory=list)
     merges: list[tuple[int, str, dict[str, Any], Verdict]] = field(default_factory=list)
@@ -110,7 +112,7 @@ class Plan:
             self._keep(doc, vector, status)
             self.by_hash.setdefault(doc["memory_hash"], memory_id)
             return
-        twin = self.by_hash.get(doc["memory_hash"]) or await self.dedup.by_hash(doc)
+        twin = self.by_hash.get(doc["memory_hash"]) or self.twins.get(memory_id)
         if twin is not None and twin in self.ids:
             self.copies.append((len(self.out), twin, doc, vector))
             self.out.append(Created(twin, "duplicate"))

@@ -46,7 +46,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -220,6 +220,35 @@ class Deduplicator:
         )
         rows = await self.store.index.oldest(query, 1)
         return rows[0].id if rows else None
+
+    async def stored_twins(self, docs: Sequence[dict[str, Any]]) -> dict[str, str]:
+        """``by_hash`` for many documents in one query a scope (a request's are usually of one):
+        document id -> the oldest stored memory with its text in its scope, for those that have
+        one. Where the scope holds more copies than one page returns, the rest ask one by one."""
+        groups: dict[tuple[str | None, str | None], list[tuple[str, list[str]]]] = {}
+        for doc in docs:
+            owner = (doc.get("namespace"), doc.get("user_id"))
+            hashes = hashes_of(doc["text"], *owner, doc["memory_type"])
+            groups.setdefault(owner, []).append((doc["id"], hashes))
+        twins: dict[str, str] = {}
+        unsure: list[str] = []
+        for (namespace, user_id), wanted in groups.items():
+            every_hash = tuple(dict.fromkeys(h for _, hashes in wanted for h in hashes))
+            query = TagIn("memory_hash", every_hash) & scope(namespace, user_id)
+            total, rows = await self.store.index.oldest_counted(query, 2 * len(every_hash) + 8)
+            first: dict[str, tuple[int, str]] = {}
+            for at, row in enumerate(rows):  # oldest first: a hash's first row is its oldest
+                first.setdefault(row.memory_hash, (at, row.id))
+            for doc_id, hashes in wanted:
+                if found := [first[h] for h in hashes if h in first]:
+                    twins[doc_id] = min(found)[1]
+                elif total > len(rows):
+                    unsure.append(doc_id)
+        by_id = {d["id"]: d for d in docs}
+        for doc_id in unsure:
+            if (twin := await self.by_hash(by_id[doc_id])) is not None:
+                twins[doc_id] = twin
+        return twins
 
     async def fold_into(self, target_id: str, copy: dict[str, Any], now: float) -> bool:
         """Let the stored ``target_id`` take in ``copy`` of its text; False if it is gone."""

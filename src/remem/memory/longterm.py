@@ -217,6 +217,11 @@ class LongTermMemoryService:
                 )
         explicit, targets = await self._supersede_targets(docs)
         plan = Plan(self.dedup, self.store.documents, now(), {d["id"] for d in docs})
+        if deduplicate:  # new memories that may repeat a stored one: asked all at once
+            fresh = [d for d, o in zip(docs, stored, strict=True) if o is None]
+            plan.twins = await self.dedup.stored_twins(
+                [d for d in fresh if d["id"] not in explicit]
+            )
         for record, doc, vector, old in zip(records, docs, vectors, stored, strict=True):
             sent = "id" in record.model_fields_set and not server_made
             dedup = deduplicate and doc["id"] not in explicit  # an explicit version: as sent

@@ -224,6 +224,12 @@ class MemoryIndex:
 
     async def oldest(self, query: Filter, limit: int, offset: int = 0) -> list[Row]:
         """Memories matching ``query``, oldest ``created_at`` first."""
+        return (await self.oldest_counted(query, limit, offset))[1]
+
+    async def oldest_counted(
+        self, query: Filter, limit: int, offset: int = 0
+    ) -> tuple[int, list[Row]]:
+        """How many memories match ``query``, and ``limit`` of them, oldest first."""
         reply = await self.flat.execute_command(
             "FT.SEARCH", self.name, query.render(),
             "SORTBY", "created_at", "ASC",
@@ -247,7 +253,7 @@ class MemoryIndex:
                     linked=bool(a.get("supersedes") or a.get("superseded_by")),
                 )
             )
-        return rows
+        return int(reply[0]), rows
 
     async def groups(
         self, query: Filter, fields: Sequence[str], limit: int
