@@ -4,10 +4,13 @@ REST, MCP, CLI and workers share."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from types import TracebackType
 from typing import Any
 
+from docket import Worker
 from redis.asyncio import Redis
 
 from remem.auth.audit import AuditLog
@@ -37,6 +40,7 @@ from remem.store.views import ViewStore
 from remem.store.working import WorkingMemoryStore
 from remem.tasks.jobs import Lifecycle
 from remem.tasks.queue import TaskQueue
+from remem.tasks.worker import running_worker
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +157,10 @@ class Resources:
             raise
         return self
 
+    def worker(self) -> contextlib.AbstractAsyncContextManager[Worker]:
+        """A worker running this process's tasks while the block lasts (``tasks.worker``)."""
+        return running_worker(self.settings, self.tasks, self.lifecycle, self.working.store.due)
+
     async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
@@ -204,3 +212,14 @@ async def build_embedder_from(settings: Settings) -> Embedder:
         embedder = build_embedder("static")
     await embedder.warm_up()  # load now: the first request must not pay for it
     return embedder
+
+
+async def run_worker(settings: Settings) -> None:
+    """``remem worker``: run tasks until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Resources(settings) as res, res.worker():
+        log.info("remem worker: running tasks of %s", res.tasks.name)
+        await stop.wait()

@@ -11,7 +11,7 @@ from remem.config import Settings
 from remem.mcp.server import build_server
 from tests.auth.test_leaks import REST, TOOLS
 
-# Served without credentials: they hold no memory (remem.auth.middleware.OPEN_PATHS).
+# Served without credentials: they hold no memory (remem.api.authenticate.OPEN_PATHS).
 OPEN = {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 

@@ -17,7 +17,6 @@ from remem.config import Settings
 from remem.models.search import NewMemoryRecord
 from remem.runtime import Resources
 from remem.store.keys import Keys
-from remem.tasks.worker import running_worker
 from tests.helpers import wait_until
 
 INTERVAL = 0.4
@@ -31,7 +30,7 @@ async def workers(settings: Settings, count: int) -> AsyncIterator[list[Resource
         found = []
         for _ in range(count):
             res = await stack.enter_async_context(Resources(settings))
-            await stack.enter_async_context(running_worker(res))
+            await stack.enter_async_context(res.worker())
             found.append(res)
         yield found
 

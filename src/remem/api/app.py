@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from remem import __version__
+from remem.api.authenticate import Authenticate
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.headers import SecurityHeaders
@@ -17,12 +18,10 @@ from remem.api.limits import BodySizeLimit
 from remem.api.ratelimit import RateLimit
 from remem.api.routers import health, longterm, prompt, security, summary_views, working
 from remem.auth.authenticate import Authenticator
-from remem.auth.middleware import Authenticate
 from remem.auth.modes import build_authenticator
 from remem.config import Settings
 from remem.models.common import ErrorResponse
 from remem.runtime import Resources
-from remem.tasks.worker import running_worker
 
 # Answers every route may give besides its own, as the OpenAPI schema shows them: remem's errors
 # are {"detail", "code"} (remem.errors), 422 stays FastAPI's validation list.
@@ -65,7 +64,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Resources(settings) as res, AsyncExitStack() as stack:
             if settings.run_worker:  # else `remem worker` processes run the tasks
-                await stack.enter_async_context(running_worker(res))
+                await stack.enter_async_context(res.worker())
             app.state.resources = res
             try:
                 yield

@@ -1,6 +1,6 @@
 """The caller of the request or tool call being served, in a context variable.
 
-The HTTP middleware (``remem.auth.middleware``) sets it for every request, REST and MCP alike
+The HTTP middleware (``remem.api.authenticate``) sets it for every request, REST and MCP alike
 (the MCP transport is mounted in the same app); the stdio MCP server and the CLI set it once.
 It has no default: code that asks for the caller where none was set fails closed (a 500 with
 an error id, never an anonymous admin).

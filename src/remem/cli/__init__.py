@@ -118,7 +118,7 @@ def serve(
 def worker(data_dir: DataDir = None, redis_url: RedisUrl = None) -> None:
     """Run background tasks (promotion, extraction) for the servers sharing this Redis; run
     as many as wanted."""
-    from remem.tasks.worker import run_worker
+    from remem.runtime import run_worker
 
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)

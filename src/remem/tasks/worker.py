@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -24,26 +23,31 @@ from remem.tasks.poller import Poller
 
 if TYPE_CHECKING:
     from remem.config import Settings
-    from remem.runtime import Resources
+    from remem.store.due import DueSet
+    from remem.tasks.jobs import Lifecycle
+    from remem.tasks.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def running_worker(res: Resources) -> AsyncIterator[Worker]:
-    """A worker taking this process's Docket tasks until the block ends."""
-    settings = res.settings
-    jobs.bind(res.tasks.name, res.lifecycle)
+async def running_worker(
+    settings: Settings, tasks: TaskQueue, lifecycle: Lifecycle, due: DueSet
+) -> AsyncIterator[Worker]:
+    """A worker taking the Docket tasks of ``tasks`` until the block ends, with ``lifecycle``
+    doing the work and a poller turning what ``due`` holds into tasks (the composition root,
+    ``runtime.Resources.worker``, passes its own)."""
+    jobs.bind(tasks.name, lifecycle)
     try:
         async with Worker(
-            res.tasks.docket,
+            tasks.docket,
             concurrency=settings.worker_concurrency,
             redelivery_timeout=timedelta(seconds=settings.task_redelivery_seconds),
             schedule_automatic_tasks=False,
         ) as worker:
             poller = Poller(
-                res.tasks,
-                res.working.store.due,
+                tasks,
+                due,
                 every_seconds=settings.task_poll_seconds,
                 lease_seconds=settings.task_redelivery_seconds,
                 periodic={
@@ -62,17 +66,4 @@ async def running_worker(res: Resources) -> AsyncIterator[Worker]:
                     await running
                 await polling
     finally:
-        jobs.unbind(res.tasks.name)
-
-
-async def run_worker(settings: Settings) -> None:
-    """``remem worker``: run tasks until SIGINT or SIGTERM."""
-    from remem.runtime import Resources
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with Resources(settings) as res, running_worker(res):
-        log.info("remem worker: running tasks of %s", res.tasks.name)
-        await stop.wait()
+        jobs.unbind(tasks.name)
