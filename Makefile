@@ -9,6 +9,7 @@ format:
 lint:
 	ruff format --check src tests bench
 	ruff check src tests bench
+	lint-imports
 
 types:
 	mypy
