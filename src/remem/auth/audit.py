@@ -13,21 +13,22 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Any
 
 from remem.auth.principal import Principal
-from remem.store.keys import Keys
+from remem.store.audit import AuditStream
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+    from remem.store.keys import Keys
 
 logger = logging.getLogger("remem.audit")
 
 
 class AuditLog:
     def __init__(self, redis: Redis, keys: Keys, *, max_entries: int = 100_000) -> None:
-        self.redis = redis
-        self.key = keys.audit
-        self.max_entries = max_entries
+        self.stream = AuditStream(redis, keys, max_entries)
 
     async def record(
         self,
@@ -48,17 +49,8 @@ class AuditLog:
         }
         line = json.dumps(entry, separators=(",", ":"), default=str)
         logger.info(line)
-        entry_id = await self.redis.xadd(
-            self.key, {"entry": line}, maxlen=self.max_entries, approximate=True
-        )
-        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return await self.stream.append(line)
 
     async def entries(self, count: int = 100) -> list[dict[str, Any]]:
         """The newest ``count`` entries, newest first, each with its ``id``."""
-        rows: Any = await self.redis.xrevrange(self.key, count=count)
-        out = []
-        for entry_id, fields in rows:
-            entry = json.loads(fields.get(b"entry") or fields["entry"])
-            entry["id"] = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            out.append(entry)
-        return out
+        return [{**json.loads(line), "id": i} for i, line in await self.stream.newest(count)]

@@ -32,15 +32,16 @@ import re
 import secrets
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, cast
-
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from typing import TYPE_CHECKING, Any, cast
 
 from remem.auth.principal import ROLES, Principal, Role
 from remem.errors import BackendUnavailable, InvalidInput, NotFound, Unauthenticated
 from remem.memory.identifiers import id_problem
 from remem.store.keys import Keys
+from remem.store.tokens import TokenRecords
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 PREFIX = "rmm_"
 _ID = re.compile(r"[0-9a-f]{12}")
@@ -110,18 +111,19 @@ def validate_scope(namespaces: list[str] | tuple[str, ...], role: str, user_id: 
 
 class TokenStore:
     def __init__(self, redis: Redis, keys: Keys, hash_key: str | None = None) -> None:
-        self.redis = redis
-        self.keys = keys
+        self.records = TokenRecords(redis, keys)
         self._hash_key = hash_key.encode() if hash_key else None
+
+    @property
+    def redis(self) -> Redis:
+        return self.records.redis
 
     async def _key(self) -> bytes:
         """The HMAC key: the setting, else the one kept in Redis (made by the first process
-        that needed it; SET NX GET makes every process agree). Kept in the process: it never
-        changes, and it decides nothing about revocation."""
+        that needed it, so every process agrees). Kept in the process: it never changes, and
+        it decides nothing about revocation."""
         if self._hash_key is None:
-            mine = secrets.token_hex(32)
-            theirs: Any = await self.redis.set(self.keys.auth_hash_key, mine, nx=True, get=True)
-            self._hash_key = (theirs or mine).encode()
+            self._hash_key = (await self.records.hash_key(secrets.token_hex(32))).encode()
         return self._hash_key
 
     async def digest(self, token: str) -> str:
@@ -149,14 +151,7 @@ class TokenStore:
             expires_at=now + expires_in_seconds if expires_in_seconds else None,
         )
         token = f"{PREFIX}{info.id}_{secrets.token_urlsafe(32)}"
-        digest = await self.digest(token)
-        key = self.keys.auth_token(digest)
-        async with self.redis.pipeline(transaction=True) as tx:
-            tx.hset(key, mapping=_fields(info))  # type: ignore[arg-type]
-            if info.expires_at is not None:
-                tx.pexpireat(key, int(info.expires_at * 1000) + 1)
-            tx.hset(self.keys.auth_tokens, info.id, digest)
-            await tx.execute()
+        await self.records.add(info.id, await self.digest(token), _fields(info), info.expires_at)
         return token, info
 
     async def check(self, token: str) -> TokenInfo:
@@ -169,7 +164,7 @@ class TokenStore:
             raise Unauthenticated("malformed token: rmm_ then a 12-character id")
         if not _SECRET.fullmatch(secret):
             raise Unauthenticated(f"malformed token {token_id}: its secret is not 43 characters")
-        fields: Any = await self.redis.hgetall(self.keys.auth_token(await self.digest(token)))
+        fields = await self.records.get(await self.digest(token))
         if not fields:
             raise Unauthenticated(f"unknown token {token_id} (never issued, or expired)")
         info = _info(fields)
@@ -182,36 +177,19 @@ class TokenStore:
     async def list(self) -> list[TokenInfo]:
         """Every token still in Redis (active, revoked, or expired a moment ago), oldest
         first. Index entries of tokens Redis expired are dropped on the way."""
-        index: Any = await self.redis.hgetall(self.keys.auth_tokens)
-        if not index:
-            return []
-        ids = list(index)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for token_id in ids:
-                pipe.hgetall(self.keys.auth_token(index[token_id]))
-            records = await pipe.execute()
-        found, gone = [], []
-        for token_id, fields in zip(ids, records, strict=True):
-            if fields:
-                found.append(_info(fields))
-            else:
-                gone.append(token_id)
-        if gone:
-            await self.redis.hdel(self.keys.auth_tokens, *gone)
-        return sorted(found, key=lambda info: info.created_at)
+        every = await self.records.every()
+        await self.records.forget(*(token_id for token_id, fields in every if not fields))
+        return sorted((_info(f) for _, f in every if f), key=lambda info: info.created_at)
 
     async def revoke(self, token_id: str) -> TokenInfo:
         """Mark the token revoked: every check from now on, in every process, refuses it."""
-        digest: Any = await self.redis.hget(self.keys.auth_tokens, token_id)
+        digest = await self.records.digest_of(token_id)
         if digest is None:
             raise NotFound(f"no token {token_id!r} (see `remem token list`)")
-        key = self.keys.auth_token(digest)
-        # Only while the record exists: HSET on an expired token would recreate half of it.
-        done = await self.redis.eval(_REVOKE, 1, key, repr(time.time()))
-        if not done:
-            await self.redis.hdel(self.keys.auth_tokens, token_id)
+        fields = await self.records.revoke(digest, time.time())
+        if not fields:
+            await self.records.forget(token_id)
             raise NotFound(f"token {token_id!r} has expired and is gone")
-        fields: Any = await self.redis.hgetall(key)
         return _info(fields)
 
 
@@ -224,17 +202,8 @@ async def watch(store: TokenStore, token: str, interval: float = 1.0) -> None:
         await asyncio.sleep(interval)
         try:
             await store.check(token)
-        except (ConnectionError, TimeoutError, RedisError, BackendUnavailable):
+        except BackendUnavailable:  # the store's translation of an unreachable Redis
             continue
-
-
-_REVOKE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'revoked_at') == 0 then
-  redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1])
-end
-return 1
-"""
 
 
 def _fields(info: TokenInfo) -> dict[str, str]:
