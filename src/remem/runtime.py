@@ -124,7 +124,7 @@ class Resources:
             await self.long_term.start()
             # One Docket for the process, scheduled by its worker's poller (tasks.poller).
             self.tasks = TaskQueue(
-                self.redis_url, self.keys, self.settings.extraction_debounce_seconds
+                self.redis_url, self.keys, self.settings.extraction_debounce_seconds, self.redis
             )
             await self.tasks.__aenter__()
             # Writes mark their session due in the due set; workers' pollers schedule it.

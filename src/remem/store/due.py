@@ -163,3 +163,39 @@ class DueSet:
         """When ``member`` is due (epoch seconds), None if it is not in the set."""
         found = await self.redis.zscore(self.keys.tasks_due, member)
         return None if found is None else float(found)
+
+    async def forget(self, session_keys: Sequence[str]) -> int:
+        """Remove the sessions' members (erased sessions): promotion and extraction by name;
+        summarisation, whose member holds the model's window, by one ZSCAN of the set's
+        summarisation members (the set holds only the sessions written in the last seconds),
+        however many sessions are erased. How many members were removed."""
+        if not session_keys:
+            return 0
+        due, wanted = self.keys.tasks_due, set(session_keys)
+        named = [f"{k}:{s}" for s in session_keys for k in ("promote", "extract")]
+        found = []
+        async for member, _ in self.redis.zscan_iter(due, match="summarize:*"):
+            if member.split(":", 2)[-1] in wanted:  # summarize:<window>:<session key>
+                found.append(member)
+        removed = 0
+        for start in range(0, len(named + found), 1000):
+            chunk = (named + found)[start : start + 1000]
+            removed += int(await self.redis.zrem(due, *chunk))
+            await self.redis.hdel(self.keys.tasks_due_since, *chunk)
+        return removed
+
+
+@translates_errors
+@dataclass
+class TaskRuns:
+    """The run records pydocket keeps for 15 minutes under ``<docket>:runs:<task key>``
+    (they name the session), by their keys."""
+
+    redis: Redis
+
+    async def count(self, keys: Sequence[str]) -> int:
+        return int(await self.redis.exists(*keys)) if keys else 0
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        if keys:
+            await self.redis.delete(*keys)

@@ -28,16 +28,20 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from docket import Docket
 from docket.execution import Disposition, TaskCall
 
 from remem.memory.summary_views import Scope
 from remem.store.connection import backend_errors
+from remem.store.due import DueSet, TaskRuns
 from remem.store.keys import Keys
 from remem.store.working import Session
 from remem.tasks import jobs
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +57,10 @@ def docket_name(keys: Keys) -> str:
 class TaskQueue:
     """``async with TaskQueue(url, keys, debounce) as queue:`` then ``schedule_due(members)``."""
 
-    def __init__(self, url: str, keys: Keys, debounce_seconds: float) -> None:
+    def __init__(self, url: str, keys: Keys, debounce_seconds: float, redis: Redis) -> None:
         self.keys = keys
+        self.due = DueSet(redis, keys)  # remem's keys; Docket speaks to its own
+        self.runs = TaskRuns(redis)
         self.debounce = timedelta(seconds=debounce_seconds)
         self.docket = Docket(name=docket_name(keys), url=url)
         for task in (*jobs.TASKS, *jobs.PERIODIC.values()):
@@ -136,40 +142,16 @@ class TaskQueue:
         work was dropped: due-set members, and tasks with a record (scheduled, running or run
         within the last 15 minutes)."""
         task_keys = [self._task_key(kind, s) for s in sessions for kind in KINDS]
-        with backend_errors():
-            records = await self._undue([self.keys.working_memory(*s) for s in sessions])
-            for start in range(0, len(task_keys), CANCELS_AT_ONCE):
-                chunk = task_keys[start : start + CANCELS_AT_ONCE]
-                async with self.docket.redis() as redis:
-                    found = await redis.exists(*(self.docket.runs_key(k) for k in chunk))
+        records = await self.due.forget([self.keys.working_memory(*s) for s in sessions])
+        for start in range(0, len(task_keys), CANCELS_AT_ONCE):
+            chunk = task_keys[start : start + CANCELS_AT_ONCE]
+            runs = [self.docket.runs_key(k) for k in chunk]
+            found = await self.runs.count(runs)
+            with backend_errors():
                 await asyncio.gather(*(self.docket.cancel(k) for k in chunk))
-                async with self.docket.redis() as redis:
-                    await redis.delete(*(self.docket.runs_key(k) for k in chunk))
-                records += int(found)
+            await self.runs.delete(runs)
+            records += found
         return records
-
-    async def _undue(self, session_keys: Sequence[str]) -> int:
-        """Remove the sessions' members from the due set (``store.due``): promotion and
-        extraction by name; summarisation, whose member holds the model's window, by one ZSCAN
-        of the set's summarisation members (the set holds only the sessions written in the last
-        seconds), however many sessions are erased."""
-        if not session_keys:
-            return 0
-        due, wanted = self.keys.tasks_due, set(session_keys)
-        async with self.docket.redis() as client:
-            redis: Any = client  # redis-py's client (or its cluster client): ZSCAN is there
-            named = [f"{k}:{s}" for s in session_keys for k in ("promote", "extract")]
-            found = []
-            async for member, _ in redis.zscan_iter(due, match="summarize:*"):
-                text = member.decode() if isinstance(member, bytes) else member
-                if text.split(":", 2)[-1] in wanted:  # summarize:<window>:<session key>
-                    found.append(text)
-            removed = 0
-            for start in range(0, len(named + found), 1000):
-                chunk = (named + found)[start : start + 1000]
-                removed += int(await redis.zrem(due, *chunk))
-                await redis.hdel(self.keys.tasks_due_since, *chunk)
-        return removed
 
 
 _SESSION_TASKS: dict[str, jobs.Task] = {
