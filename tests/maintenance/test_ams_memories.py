@@ -25,6 +25,7 @@ from remem.errors import InvalidInput
 from remem.maintenance.ams_memories import AmsMemories, AmsMemoryReport
 from remem.maintenance.migrate import MigrationReport, run_migration
 from remem.store.keys import Keys
+from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
 from remem.store.longterm.layout import VECTOR_DTYPE
 from tests.ams_fixture import AmsFixture, AmsMemory, clear_ams_keys, load_ams_fixture
@@ -289,7 +290,7 @@ async def test_reuse_vectors_keeps_the_ams_vectors(
     try:
         report = await AmsMemories(
             text_client,
-            r,
+            LegacySource(r),
             documents,
             HashingEmbedder(384),
             AmsMemoryReport(),

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -44,6 +44,7 @@ from remem.maintenance.legacy import Skip, epoch_of, invalid
 from remem.memory.longterm import to_doc
 from remem.models.memory import MemoryRecord
 from remem.store.keys import LegacyKeys
+from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
 from remem.store.schema import drop_index, index_source
 
@@ -180,16 +181,10 @@ def _same(copy: dict[str, Any] | None, doc: dict[str, Any]) -> bool:
     return copy is not None and all(copy.get(n) == doc.get(n) for n in CHECKED)
 
 
-async def left_alone(raw: Redis) -> dict[str, int]:
+async def left_alone(raw: LegacySource) -> dict[str, int]:
     """How many keys of each AMS kind remem does not take over (kept as they are)."""
-    found: dict[str, int] = {}
-    for pattern in LegacyKeys.left_alone:
-        count = 0
-        async for _ in raw.scan_iter(match=pattern, count=1000):
-            count += 1
-        if count:
-            found[pattern] = count
-    return found
+    counts = {pattern: await raw.count(pattern) for pattern in LegacyKeys.left_alone}
+    return {pattern: n for pattern, n in counts.items() if n}
 
 
 @dataclass
@@ -197,7 +192,7 @@ class AmsMemories:
     """One run over the AMS long-term memories of a Redis."""
 
     redis: Redis  # text replies: index questions
-    raw: Redis  # bytes in and out: the hashes
+    raw: LegacySource  # bytes in and out: the hashes
     documents: MemoryDocuments
     embedder: Embedder
     report: AmsMemoryReport
@@ -231,7 +226,7 @@ class AmsMemories:
         if self.reuse_vectors:
             self.report.vectors = "reused (--reuse-vectors)"
             if keys:  # a model of another size is told before anything is written
-                row = cast(dict[bytes, bytes], await self.raw.hgetall(keys[0]))
+                (row,) = await self.raw.rows(keys[:1])
                 try:
                     _vector_of(row, self.embedder.dimensions)
                 except Skip as exc:
@@ -260,8 +255,8 @@ class AmsMemories:
         found: list[str] = []
         for prefix in self.report.prefixes:
             pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
-            scan = self.raw.scan_iter(match=pattern, count=1000, _type="hash")
-            found += [k.decode(errors="backslashreplace") async for k in scan]
+            listed = await self.raw.keys(pattern, 1000, "hash")
+            found += [k.decode(errors="backslashreplace") for k in listed]
         return sorted(dict.fromkeys(found))  # SCAN can repeat keys
 
     def _progress(self, done: int, total: int, started: float) -> None:
@@ -272,10 +267,7 @@ class AmsMemories:
     async def _prepare(self, keys: list[str]) -> list[tuple[str, dict[str, Any]]]:
         """The remem documents of these AMS keys (what cannot be read is reported)."""
         report = self.report
-        async with self.raw.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            rows = await pipe.execute()
+        rows = await self.raw.rows(keys)
         parsed: list[tuple[str, MemoryRecord, dict[bytes, bytes]]] = []
         for key, row in zip(keys, rows, strict=True):
             if not row:

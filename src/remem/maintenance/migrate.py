@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from remem.config import Settings
 from remem.errors import InvalidInput
@@ -48,6 +47,7 @@ from remem.progress import report as progress_line
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
 from remem.store.keys import LegacyKeys
+from remem.store.legacy import LegacySource
 from remem.store.schema import (
     drop_index,
     ensure_index,
@@ -59,49 +59,6 @@ from remem.store.schema import (
 AMS_INDEX = "working_memory_idx"
 AMS_PREFIX = "working_memory:"
 AMS_MARKERS = (b"working_memory:migration:complete", b"working_memory:migration:remaining")
-
-_READ = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local t = redis.call('TYPE', key).ok
-  if t == 'string' then out[i] = {t, redis.call('GET', key)}
-  elseif t == 'ReJSON-RL' then out[i] = {t, redis.call('JSON.GET', key)}
-  else out[i] = {t} end
-end
-return out
-"""
-
-# KEYS: legacy and new key of each session in turn; ARGV: the new documents.
-_MOVE = """
-local out = {}
-for i, doc in ipairs(ARGV) do
-  local old, new = KEYS[2 * i - 1], KEYS[2 * i]
-  local pttl = redis.call('PTTL', old)
-  if pttl == -2 then
-    out[i] = 'expired'
-  elseif redis.call('EXISTS', new) == 1 then
-    redis.call('DEL', old)
-    out[i] = 'present'
-  else
-    local set = redis.pcall('JSON.SET', new, '$', doc)
-    if type(set) == 'table' and set.err then
-      out[i] = set.err
-    else
-      if pttl > 0 then
-        local now = redis.call('TIME')
-        local at = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) + pttl
-        redis.call('JSON.SET', new, '$.expires_at', string.format('%.3f', at / 1000))
-        redis.call('PEXPIREAT', new, string.format('%d', at))
-      else
-        redis.call('JSON.SET', new, '$.expires_at', 'null')
-      end
-      redis.call('DEL', old)
-      out[i] = 'moved'
-    end
-  end
-end
-return out
-"""
 
 
 @dataclass
@@ -217,7 +174,7 @@ async def run_migration(
     """Migrate (or with ``dry_run`` only count), print the summary with ``echo``, return it."""
     report = MigrationReport(dry_run=dry_run)
     async with Resources(settings, ensure_indexes=False) as res:
-        raw = Redis.from_url(res.redis_url, socket_timeout=settings.redis_timeout_seconds)
+        raw = LegacySource.from_url(res.redis_url, settings.redis_timeout_seconds)
         try:
             with backend_errors():
                 spec = working_memory_index(res.keys, settings.working_memory_index)
@@ -260,7 +217,7 @@ async def run_migration(
                 ).run()
                 report.skipped |= report.long_term.skipped
         finally:
-            await raw.aclose()
+            await raw.close()
     progress_line.end()  # a line redrawn on a terminal ends before the summary
     echo(report.summary())
     return report
@@ -269,7 +226,7 @@ async def run_migration(
 @dataclass
 class _Migration:
     res: Resources
-    raw: Redis  # bytes in and out: legacy values need not be UTF-8
+    raw: LegacySource
     report: MigrationReport
     batch: int
     progress: Callable[[str], None]
@@ -277,14 +234,8 @@ class _Migration:
     sessions: set[tuple[str | None, str]] = field(default_factory=set)  # moved: (ns, id)
     limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
 
-    def __post_init__(self) -> None:
-        self.read = self.raw.register_script(_READ)
-        self.move = self.raw.register_script(_MOVE)
-
     async def move_keys(self) -> None:
-        scan = self.raw.scan_iter(match=LegacyKeys.working_memory_pattern, count=self.batch)
-        # Listed before moving: SCAN would meet the keys being written, and can repeat keys.
-        keys = list(dict.fromkeys([key async for key in scan]))
+        keys = await self.raw.keys(LegacyKeys.working_memory_pattern, self.batch)
         verb = "checked" if self.report.dry_run else "migrated"
         for start in range(0, len(keys), self.batch):
             await self._move_batch(keys[start : start + self.batch])
@@ -292,7 +243,7 @@ class _Migration:
 
     async def _move_batch(self, keys: list[bytes]) -> None:
         report, now = self.report, time.time()
-        replies = await self.read(keys=keys)
+        replies = await self.raw.read_sessions(keys)
         moves: list[tuple[bytes, str, str, bool, tuple[str | None, str]]] = []
         markers: list[bytes] = []
         for key, reply in zip(keys, replies, strict=True):
@@ -315,15 +266,12 @@ class _Migration:
                 )
         report.markers_removed += len(markers)
         if report.dry_run:
-            async with self.raw.pipeline(transaction=False) as pipe:
-                for _, new_key, _, _, _ in moves:
-                    pipe.exists(new_key)
-                outcomes = [b"present" if n else b"moved" for n in await pipe.execute()]
+            there = await self.raw.exist([new_key for _, new_key, _, _, _ in moves])
+            outcomes = [b"present" if n else b"moved" for n in there]
         else:
-            if markers:
-                await self.raw.delete(*markers)
+            await self.raw.delete(*markers)
             pairs = [k for legacy, new_key, _, _, _ in moves for k in (legacy, new_key)]
-            outcomes = await self.move(keys=pairs, args=[m[2] for m in moves]) if moves else []
+            outcomes = await self.raw.move_sessions(pairs, [m[2] for m in moves])
         for (legacy, _, _, is_string, session), outcome in zip(moves, outcomes, strict=True):
             result = outcome.decode()
             if result == "expired":
@@ -342,12 +290,12 @@ class _Migration:
                     report.json_moved += 1
 
     async def check_sets(self) -> None:
-        scan = self.raw.scan_iter(match=LegacyKeys.sessions_pattern, count=self.batch, _type="zset")
-        found = [k async for k in scan if k == b"sessions" or k.startswith(b"sessions:")]
-        names, shown = list(dict.fromkeys(found)), 0
+        found = await self.raw.keys(LegacyKeys.sessions_pattern, self.batch, "zset")
+        names = [k for k in found if k == b"sessions" or k.startswith(b"sessions:")]
+        shown = 0
         for key in names:
             namespace = key.removeprefix(b"sessions").removeprefix(b":").decode(errors="replace")
-            members = [m async for m, _ in self.raw.zscan_iter(key, count=self.batch)]
+            members = await self.raw.members(key, self.batch)
             for start in range(0, len(members), self.batch):
                 chunk = members[start : start + self.batch]
                 live = sum(await asyncio.gather(*(self._live(namespace or None, m) for m in chunk)))
