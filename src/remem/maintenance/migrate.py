@@ -15,7 +15,7 @@ What it reads, in the same Redis:
 * ``working_memory:migration:complete`` / ``:remaining``: AMS's lazy-migration markers, deleted.
 
 It also converts remem's own long-term memories from the JSON layout of earlier versions to
-the HASH layout, in place (``maintenance.convert``), and builds their index.
+the HASH layout, in place (``store.longterm.convert``), and builds their index.
 
 Keys are read and moved a SCAN batch at a time by two Lua scripts; each session's move is atomic:
 written to ``Keys.working_memory(...)`` with the remaining TTL unless a remem document is already
@@ -38,7 +38,6 @@ from pydantic import ValidationError
 from remem.config import Settings
 from remem.errors import InvalidInput
 from remem.maintenance.ams_memories import AmsMemories, AmsMemoryReport
-from remem.maintenance.convert import convert_long_term
 from remem.maintenance.legacy import Skip, epoch_of, invalid
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.working import session_document
@@ -48,6 +47,7 @@ from remem.runtime import Resources
 from remem.store.connection import backend_errors
 from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource
+from remem.store.longterm.convert import convert_long_term
 from remem.store.schema import (
     drop_index,
     ensure_index,

@@ -2,18 +2,17 @@
 words keyword search reads, and rebuild the index for its vector size. Run it after changing the
 embedding model or upgrading from a remem whose memories lack ``search_terms``; documents are
 kept. Memories still in the JSON layout of earlier versions are first converted to hashes
-(``maintenance.convert``)."""
+(``store.longterm.convert``)."""
 
 from __future__ import annotations
 
 import time
 
 from remem.config import Settings
-from remem.maintenance.convert import convert_long_term
 from remem.memory.search import search_terms
 from remem.progress import report
 from remem.runtime import Resources
-from remem.store.longterm.layout import vector_bytes
+from remem.store.longterm.convert import convert_long_term, reembed_all
 from remem.store.schema import drop_index_versions, ensure_long_term_index
 
 
@@ -23,33 +22,17 @@ async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
         redis, keys, name = res.redis, res.keys, settings.long_term_memory_index
         await convert_long_term(redis, keys, batch=batch, progress=report)
         await drop_index_versions(redis, keys, name)  # every version; the memories stay
-        done = 0
-        cursor = 0
         next_report = time.monotonic() + 2.0
-        while True:
-            cursor, found = await redis.scan(
-                cursor, match=f"{keys.memory_prefix}*", count=batch, _type="hash"
-            )
-            if found:
-                pipe = redis.pipeline(transaction=False)
-                for key in found:
-                    pipe.hmget(key, "text", "search_text")
-                rows = await pipe.execute()
-                docs = [(k, r) for k, r in zip(found, rows, strict=True) if r[0] is not None]
-                vectors = await res.embedder.embed_batch([values[0] for _, values in docs])
-                pipe = redis.pipeline(transaction=False)
-                for (key, (text, search_text)), vector in zip(docs, vectors, strict=True):
-                    terms = search_terms(text, search_text)
-                    pipe.hset(
-                        key, mapping={"embedding": vector_bytes(vector), "search_terms": terms}
-                    )
-                await pipe.execute()
-                done += len(docs)
-                if time.monotonic() > next_report:  # progress on long runs; the result below
-                    next_report = time.monotonic() + 2.0
-                    report(f"re-embedded {done:,} memories so far")
-            if cursor == 0:
-                break
+
+        def show(done: int) -> None:  # progress on long runs; the result below
+            nonlocal next_report
+            if time.monotonic() > next_report:
+                next_report = time.monotonic() + 2.0
+                report(f"re-embedded {done:,} memories so far")
+
+        done = await reembed_all(
+            redis, keys, res.embedder.embed_batch, search_terms, batch=batch, progress=show
+        )
         await ensure_long_term_index(redis, keys, name, res.embedder.dimensions)
         report.end()
         print(
