@@ -32,11 +32,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from remem.embeddings.base import Embedder
 from remem.errors import EmbeddingMismatch, InvalidInput
@@ -47,6 +46,9 @@ from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
 from remem.store.schema import drop_index, index_source
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 TAG_LISTS = ("topics", "entities", "extracted_from")
 DATES = ("created_at", "updated_at", "last_accessed", "persisted_at", "event_date")
@@ -181,9 +183,9 @@ def _same(copy: dict[str, Any] | None, doc: dict[str, Any]) -> bool:
     return copy is not None and all(copy.get(n) == doc.get(n) for n in CHECKED)
 
 
-async def left_alone(raw: LegacySource) -> dict[str, int]:
+async def left_alone(source: LegacySource) -> dict[str, int]:
     """How many keys of each AMS kind remem does not take over (kept as they are)."""
-    counts = {pattern: await raw.count(pattern) for pattern in LegacyKeys.left_alone}
+    counts = {pattern: await source.count(pattern) for pattern in LegacyKeys.left_alone}
     return {pattern: n for pattern, n in counts.items() if n}
 
 
@@ -192,7 +194,7 @@ class AmsMemories:
     """One run over the AMS long-term memories of a Redis."""
 
     redis: Redis  # text replies: index questions
-    raw: LegacySource  # bytes in and out: the hashes
+    source: LegacySource  # bytes in and out: the hashes
     documents: MemoryDocuments
     embedder: Embedder
     report: AmsMemoryReport
@@ -206,7 +208,7 @@ class AmsMemories:
     async def run(self) -> AmsMemoryReport:
         started = time.perf_counter()
         source = await index_source(self.redis, LegacyKeys.memory_index)
-        remembered = await self.raw.get(self.state)
+        remembered = await self.source.get(self.state)
         if source is not None and source[0] == LegacyKeys.memory_index:  # not an alias of ours
             self.report.index, self.report.prefixes = source
         elif remembered:  # an earlier run dropped the index
@@ -221,12 +223,12 @@ class AmsMemories:
         if self.report.index and not self.keep_source:
             self.report.index_dropped = True
             if not self.dry_run:
-                await self.raw.set(self.state, json.dumps(self.report.prefixes))
+                await self.source.set(self.state, json.dumps(self.report.prefixes))
                 await drop_index(self.redis, self.report.index)
         if self.reuse_vectors:
             self.report.vectors = "reused (--reuse-vectors)"
             if keys:  # a model of another size is told before anything is written
-                (row,) = await self.raw.rows(keys[:1])
+                (row,) = await self.source.rows(keys[:1])
                 try:
                     _vector_of(row, self.embedder.dimensions)
                 except Skip as exc:
@@ -246,16 +248,16 @@ class AmsMemories:
             done += await writing
             self._progress(done, len(keys), started)
         if not self.dry_run and not self.report.skipped and not self.keep_source:
-            await self.raw.delete(self.state)  # nothing left to find
+            await self.source.delete(self.state)  # nothing left to find
         self.report.seconds = time.perf_counter() - started
-        self.report.left_alone = await left_alone(self.raw)
+        self.report.left_alone = await left_alone(self.source)
         return self.report
 
     async def _keys(self) -> list[str]:
         found: list[str] = []
         for prefix in self.report.prefixes:
             pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
-            listed = await self.raw.keys(pattern, 1000, "hash")
+            listed = await self.source.keys(pattern, 1000, "hash")
             found += [k.decode(errors="backslashreplace") for k in listed]
         return sorted(dict.fromkeys(found))  # SCAN can repeat keys
 
@@ -267,7 +269,7 @@ class AmsMemories:
     async def _prepare(self, keys: list[str]) -> list[tuple[str, dict[str, Any]]]:
         """The remem documents of these AMS keys (what cannot be read is reported)."""
         report = self.report
-        rows = await self.raw.rows(keys)
+        rows = await self.source.rows(keys)
         parsed: list[tuple[str, MemoryRecord, dict[bytes, bytes]]] = []
         for key, row in zip(keys, rows, strict=True):
             if not row:
@@ -314,7 +316,7 @@ class AmsMemories:
                 )
         if not self.keep_source and removable:
             if not self.dry_run:
-                await self.raw.delete(*removable)
+                await self.source.delete(*removable)
             report.sources_removed += len(removable)
         return size
 

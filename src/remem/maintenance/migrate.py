@@ -174,7 +174,7 @@ async def run_migration(
     """Migrate (or with ``dry_run`` only count), print the summary with ``echo``, return it."""
     report = MigrationReport(dry_run=dry_run)
     async with Resources(settings, ensure_indexes=False) as res:
-        raw = LegacySource.from_url(res.redis_url, settings.redis_timeout_seconds)
+        source = LegacySource.from_url(res.redis_url, settings.redis_timeout_seconds)
         try:
             with backend_errors():
                 spec = working_memory_index(res.keys, settings.working_memory_index)
@@ -187,7 +187,7 @@ async def run_migration(
                     await ensure_index(res.redis, res.keys, spec)
                 holder = await index_source(res.redis, spec.name)
                 use_index = holder is not None and holder[0] != spec.name  # remem's alias
-                run = _Migration(res, raw, report, max(1, batch), progress, use_index)
+                run = _Migration(res, source, report, max(1, batch), progress, use_index)
                 await run.move_keys()
                 await run.check_sets()
                 converted, skipped = await convert_long_term(
@@ -204,7 +204,7 @@ async def run_migration(
                     )
                 await AmsMemories(
                     res.redis,
-                    raw,
+                    source,
                     res.long_term.store.documents,
                     res.embedder,
                     report.long_term,
@@ -217,7 +217,7 @@ async def run_migration(
                 ).run()
                 report.skipped |= report.long_term.skipped
         finally:
-            await raw.close()
+            await source.close()
     progress_line.end()  # a line redrawn on a terminal ends before the summary
     echo(report.summary())
     return report
@@ -226,7 +226,7 @@ async def run_migration(
 @dataclass
 class _Migration:
     res: Resources
-    raw: LegacySource
+    source: LegacySource
     report: MigrationReport
     batch: int
     progress: Callable[[str], None]
@@ -235,7 +235,7 @@ class _Migration:
     limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
 
     async def move_keys(self) -> None:
-        keys = await self.raw.keys(LegacyKeys.working_memory_pattern, self.batch)
+        keys = await self.source.keys(LegacyKeys.working_memory_pattern, self.batch)
         verb = "checked" if self.report.dry_run else "migrated"
         for start in range(0, len(keys), self.batch):
             await self._move_batch(keys[start : start + self.batch])
@@ -243,7 +243,7 @@ class _Migration:
 
     async def _move_batch(self, keys: list[bytes]) -> None:
         report, now = self.report, time.time()
-        replies = await self.raw.read_sessions(keys)
+        replies = await self.source.read_sessions(keys)
         moves: list[tuple[bytes, str, str, bool, tuple[str | None, str]]] = []
         markers: list[bytes] = []
         for key, reply in zip(keys, replies, strict=True):
@@ -266,12 +266,12 @@ class _Migration:
                 )
         report.markers_removed += len(markers)
         if report.dry_run:
-            there = await self.raw.exist([new_key for _, new_key, _, _, _ in moves])
+            there = await self.source.exist([new_key for _, new_key, _, _, _ in moves])
             outcomes = [b"present" if n else b"moved" for n in there]
         else:
-            await self.raw.delete(*markers)
+            await self.source.delete(*markers)
             pairs = [k for legacy, new_key, _, _, _ in moves for k in (legacy, new_key)]
-            outcomes = await self.raw.move_sessions(pairs, [m[2] for m in moves])
+            outcomes = await self.source.move_sessions(pairs, [m[2] for m in moves])
         for (legacy, _, _, is_string, session), outcome in zip(moves, outcomes, strict=True):
             result = outcome.decode()
             if result == "expired":
@@ -290,12 +290,12 @@ class _Migration:
                     report.json_moved += 1
 
     async def check_sets(self) -> None:
-        found = await self.raw.keys(LegacyKeys.sessions_pattern, self.batch, "zset")
+        found = await self.source.keys(LegacyKeys.sessions_pattern, self.batch, "zset")
         names = [k for k in found if k == b"sessions" or k.startswith(b"sessions:")]
         shown = 0
         for key in names:
             namespace = key.removeprefix(b"sessions").removeprefix(b":").decode(errors="replace")
-            members = await self.raw.members(key, self.batch)
+            members = await self.source.members(key, self.batch)
             for start in range(0, len(members), self.batch):
                 chunk = members[start : start + self.batch]
                 live = sum(await asyncio.gather(*(self._live(namespace or None, m) for m in chunk)))
@@ -303,7 +303,7 @@ class _Migration:
                 self.report.members_dead += len(chunk) - live
             self.report.sets_removed += 1
             if not self.report.dry_run:
-                await self.raw.delete(key)
+                await self.source.delete(key)
             checked = self.report.members_live + self.report.members_dead
             if checked - shown >= self.batch or key == names[-1]:
                 shown = checked

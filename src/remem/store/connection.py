@@ -93,6 +93,12 @@ def backend_errors() -> Iterator[None]:
         raise _unavailable(exc) from exc
 
 
+async def ping(redis: Redis) -> None:
+    """Redis answers, or ``BackendUnavailable`` saying why not (the health route)."""
+    with backend_errors():
+        await redis.ping()
+
+
 async def check_modules(redis: Redis) -> dict[str, Any]:
     """Fail with a clear message unless Redis has the Query Engine and JSON; return versions."""
     with backend_errors():

@@ -11,7 +11,7 @@ from remem.api.deps import resources
 from remem.llm.status import llm_report
 from remem.models.common import HealthCheckResponse
 from remem.runtime import Resources
-from remem.store.connection import backend_errors
+from remem.store.connection import ping
 
 router = APIRouter(tags=["health"])
 
@@ -20,8 +20,7 @@ router = APIRouter(tags=["health"])
 async def health(res: Resources = Depends(resources)) -> HealthCheckResponse:
     """Server time in epoch ms, and which features run with an LLM (or without, and why);
     503 when Redis does not answer."""
-    with backend_errors():
-        await res.redis.ping()
+    await ping(res.redis)
     return HealthCheckResponse(
         now=int(time.time() * 1000),
         version=__version__,
