@@ -29,7 +29,7 @@ from migrate_ams import bench_redis
 from remem.auth import LOCAL_ADMIN
 from remem.config import Settings
 from remem.maintenance.erase import erase
-from remem.memory.longterm import to_doc
+from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
 from remem.models.working import UpdateWorkingMemory
 from remem.runtime import Resources

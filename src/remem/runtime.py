@@ -86,76 +86,90 @@ class Resources:
             )
             self.versions = await check_modules(self.redis)
             self.audit = AuditLog(self.redis, self.keys)
-            spec = working_memory_index(self.keys, self.settings.working_memory_index)
-            if self._ensure_indexes:
-                await ensure_index(self.redis, self.keys, spec)
-            store = WorkingMemoryStore(self.redis, self.keys, spec.name)
-            threshold = self.settings.summarization_threshold
             limits = Limits(
                 messages_per_write=self.settings.max_messages_per_write,
                 text_chars=self.settings.max_text_chars,
                 memories_per_request=self.settings.max_memories_per_request,
             )
-            self.working = WorkingMemoryService(store, threshold, limits=limits)
+            store = await self._working_memory(limits)
             self.embedder = await build_embedder_from(self.settings)
             self.llm = build_llm(self.settings)
-            lt_name = self.settings.long_term_memory_index
-            # optimize_query: with an LLM, a semantic search's text is rewritten; without, ignored.
-            rewriter = None
-            if self.llm is not None:
-                timeout = self.settings.query_optimization_timeout_seconds
-                rewriter = QueryRewriter(self.llm, timeout=timeout)
-            if self._ensure_indexes:
-                await ensure_long_term_index(
-                    self.redis, self.keys, lt_name, self.embedder.dimensions
-                )
-            self.long_term = LongTermMemoryService(
-                LongTermStore(self.redis, self.keys, lt_name),
-                self.embedder,
-                access_flush_seconds=self.settings.access_flush_seconds,
-                access_resolution_seconds=self.settings.access_resolution_seconds,
-                dedup_candidate_distance=judge_distance_of(self.embedder)
-                if self.llm is not None
-                else dedup_distance_of(self.embedder),
-                merge_judge=llm_judge(self.llm) if self.llm is not None else None,
-                limits=limits,
-                query_rewriter=rewriter,
-            )
-            await self.long_term.start()
+            await self._long_term_memory(limits)
             # One Docket for the process, scheduled by its worker's poller (tasks.poller).
             self.tasks = TaskQueue(
                 self.redis_url, self.keys, self.settings.extraction_debounce_seconds, self.redis
             )
             await self.tasks.__aenter__()
-            # Writes mark their session due in the due set; workers' pollers schedule it.
-            self.working.debounce_seconds = self.settings.extraction_debounce_seconds
-            self.working.max_wait_seconds = self.settings.extraction_max_wait_seconds or None
-            self.working.extract = self.settings.extract_messages
-            # With an LLM, one chat completion per batch; without, verbatim episodic memories.
-            extractor = LLMExtractor(self.llm) if self.llm is not None else VerbatimExtractor()
-            self.lifecycle = Lifecycle(
-                Promoter(store, self.long_term), Extraction(store, self.long_term, extractor)
-            )
-            summarizer = TrimNote() if self.llm is None else LLMSummarizer(self.llm)
-            self.lifecycle.summarization = Summarization(
-                store, summarizer, threshold, after_extraction=self.settings.extract_messages
-            )
-            self.lifecycle.extract_again = self.tasks.extract_again
-            # Partition summaries: one LLM call a partition (chunked), or the digest without.
-            self.summary_views = SummaryViews(
-                ViewStore(self.redis, self.keys),
-                self.long_term.store,
-                Digest() if self.llm is None else LLMViewSummary(self.llm),
-                schedule=self.tasks.refresh_view,
-            )
-            self.lifecycle.summary_views = self.summary_views
-            self.lifecycle.maintenance = Maintenance(
-                self.long_term, forget_policy(self.settings), self.settings.forgetting_scan_limit
-            )
+            self._lifecycle(store)
         except BaseException:
             await self._close()
             raise
         return self
+
+    async def _working_memory(self, limits: Limits) -> WorkingMemoryStore:
+        """The working-memory service (and its index); the store it writes through."""
+        spec = working_memory_index(self.keys, self.settings.working_memory_index)
+        if self._ensure_indexes:
+            await ensure_index(self.redis, self.keys, spec)
+        store = WorkingMemoryStore(self.redis, self.keys, spec.name)
+        threshold = self.settings.summarization_threshold
+        self.working = WorkingMemoryService(store, threshold, limits=limits)
+        # Writes mark their session due in the due set; workers' pollers schedule it.
+        self.working.debounce_seconds = self.settings.extraction_debounce_seconds
+        self.working.max_wait_seconds = self.settings.extraction_max_wait_seconds or None
+        self.working.extract = self.settings.extract_messages
+        return store
+
+    async def _long_term_memory(self, limits: Limits) -> None:
+        """The long-term service (and its index), with the LLM's judge and query rewriter when
+        there is one: a semantic search's text is rewritten with ``optimize_query``."""
+        name = self.settings.long_term_memory_index
+        rewriter = None
+        if self.llm is not None:
+            timeout = self.settings.query_optimization_timeout_seconds
+            rewriter = QueryRewriter(self.llm, timeout=timeout)
+        if self._ensure_indexes:
+            await ensure_long_term_index(self.redis, self.keys, name, self.embedder.dimensions)
+        self.long_term = LongTermMemoryService(
+            LongTermStore(self.redis, self.keys, name),
+            self.embedder,
+            access_flush_seconds=self.settings.access_flush_seconds,
+            access_resolution_seconds=self.settings.access_resolution_seconds,
+            dedup_candidate_distance=judge_distance_of(self.embedder)
+            if self.llm is not None
+            else dedup_distance_of(self.embedder),
+            merge_judge=llm_judge(self.llm) if self.llm is not None else None,
+            limits=limits,
+            query_rewriter=rewriter,
+        )
+        await self.long_term.start()
+
+    def _lifecycle(self, store: WorkingMemoryStore) -> None:
+        """What the background tasks work with: with an LLM, one chat completion per batch
+        extracts and summarises; without, verbatim episodic memories and trimmed notes."""
+        llm = self.llm
+        extractor = LLMExtractor(llm) if llm is not None else VerbatimExtractor()
+        self.lifecycle = Lifecycle(
+            Promoter(store, self.long_term), Extraction(store, self.long_term, extractor)
+        )
+        self.lifecycle.summarization = Summarization(
+            store,
+            TrimNote() if llm is None else LLMSummarizer(llm),
+            self.settings.summarization_threshold,
+            after_extraction=self.settings.extract_messages,
+        )
+        self.lifecycle.extract_again = self.tasks.extract_again
+        # Partition summaries: one LLM call a partition (chunked), or the digest without.
+        self.summary_views = SummaryViews(
+            ViewStore(self.redis, self.keys),
+            self.long_term.store,
+            Digest() if llm is None else LLMViewSummary(llm),
+            schedule=self.tasks.refresh_view,
+        )
+        self.lifecycle.summary_views = self.summary_views
+        self.lifecycle.maintenance = Maintenance(
+            self.long_term, forget_policy(self.settings), self.settings.forgetting_scan_limit
+        )
 
     def worker(self) -> contextlib.AbstractAsyncContextManager[Worker]:
         """A worker running this process's tasks while the block lasts (``tasks.worker``)."""

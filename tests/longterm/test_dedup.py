@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from remem.errors import Conflict, NotFound
-from remem.memory.longterm import LongTermMemoryService, to_doc
+from remem.memory.longterm import LongTermMemoryService
+from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
 from remem.store.longterm import LongTermStore
 from tests.longterm.conftest import WordEmbedder

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remem.memory.filters import compile_filters, epoch
-from remem.memory.longterm import LongTermMemoryService, to_doc
+from remem.memory.longterm import LongTermMemoryService
+from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import DateFilter, SearchFilters, SearchRequest, TagFilter
 from remem.store.longterm import LongTermStore

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 
 from remem.config import Settings
 from remem.errors import IncompatibleBackend, NotFound
-from remem.memory.longterm import LongTermMemoryService, now
+from remem.memory.longterm import LongTermMemoryService
+from remem.memory.records import now
 from remem.models.memory import MemoryRecord
 from remem.models.search import EditMemoryRecordRequest, ForgetPolicy, SearchRequest
 from remem.store.keys import Keys

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from remem.memory.longterm import to_doc
+from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
 from remem.models.working import UpdateWorkingMemory
 from remem.runtime import Resources

@@ -17,7 +17,7 @@ MODULES = {
     "remem/config.py": 416,
     "remem/mcp/server.py": 408,
     "remem/memory/dedup.py": 431,
-    "remem/memory/longterm.py": 497,
+    "remem/memory/longterm.py": 439,
     "remem/memory/search.py": 502,
     "remem/store/embedded.py": 425,
     "remem/store/longterm/documents.py": 420,
@@ -27,8 +27,6 @@ MODULES = {
 FUNCTIONS = {
     "remem/api/lean.py:get_route_handler": 67,
     "remem/mcp/server.py:build_server": 318,
-    "remem/memory/longterm.py:create": 72,
-    "remem/runtime.py:__aenter__": 84,
     "remem/store/working.py:list_sessions": 61,
 }
 

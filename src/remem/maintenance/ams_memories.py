@@ -40,7 +40,7 @@ from pydantic import ValidationError
 from remem.embeddings.base import Embedder
 from remem.errors import EmbeddingMismatch, InvalidInput
 from remem.maintenance.legacy import Skip, epoch_of, invalid
-from remem.memory.longterm import to_doc
+from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
 from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource

@@ -24,7 +24,8 @@ import numpy as np
 from pydantic import ValidationError
 
 from remem.errors import InvalidInput
-from remem.memory.longterm import LongTermMemoryService, read_record, to_doc
+from remem.memory.longterm import LongTermMemoryService
+from remem.memory.records import read_record, to_doc
 from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord
 from remem.models.search import NewMemoryRecord

@@ -9,11 +9,9 @@ synchronous: when ``create`` returns, the memories are searchable.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -27,16 +25,24 @@ from remem.memory.dedup import (
     Decide,
     Deduplicator,
     Judge,
-    memory_hash,
     same_scope,
 )
 from remem.memory.filters import Within, compile_filters, epoch, validity, within_filter
 from remem.memory.forgetting import select_for_forgetting
-from remem.memory.identifiers import check_id, check_tags, optional_id, stored_id
+from remem.memory.identifiers import check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
 from remem.memory.query_rewrite import QueryRewriter
+from remem.memory.records import (
+    RECORD_FIELDS,
+    SERVER,
+    hash_of,
+    now,
+    read_record,
+    stored_vector,
+    to_doc,
+)
 from remem.memory.search import Ranking, Searcher, search_terms
-from remem.memory.unreadable import Unreadable, reason
+from remem.memory.unreadable import Unreadable
 from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
@@ -47,90 +53,13 @@ from remem.models.search import (
     MemoryRecordResults,
     SearchRequest,
 )
-from remem.store.longterm import LongTermStore
+from remem.store.longterm import Link, LongTermStore
 from remem.store.longterm.cache import Kept
 from remem.store.query import Filter, NotPast, every, tag_is
 
-RECORD_FIELDS = tuple(MemoryRecord.model_fields)
-# Never sent back: the vector and keyword text (large), the origin flag and merged ids (internal).
-STORED_ONLY = frozenset({"embedding", "search_text", "search_terms", "origin", "merged_ids"})
-DATE_FIELDS = (
-    "created_at",
-    "updated_at",
-    "last_accessed",
-    "persisted_at",
-    "event_date",
-    "valid_at",
-    "invalid_at",
-)
-SERVER = "server"  # the ``origin`` of memories whose id the server made (extraction)
 log = logging.getLogger(__name__)
 
-R = TypeVar("R", bound=MemoryRecord)
 Visible = Callable[[str | None, str | None], bool]  # whether a (namespace, user) is the caller's
-
-
-def now() -> float:
-    return round(time.time(), 6)
-
-
-def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
-    """The stored document of ``record`` (validated)."""
-    if not record.text or not record.text.strip():
-        raise InvalidInput(f"memory text cannot be empty (memory id: {record.id})")
-    doc = record.model_dump(mode="json", exclude={"search_text"})
-    for name in DATE_FIELDS:
-        value = getattr(record, name)
-        doc[name] = None if value is None else epoch(value)
-    doc["id"] = check_id("id", record.id)
-    for name in ("namespace", "user_id", "session_id", "role"):
-        doc[name] = optional_id(name, doc[name])
-    check_id("extraction_strategy", doc["extraction_strategy"])
-    doc["topics"] = check_tags("topics", record.topics)
-    doc["entities"] = check_tags("entities", record.entities)
-    doc["supersedes"] = check_tags("supersedes", record.supersedes)
-    doc["superseded_by"] = check_tags("superseded_by", record.superseded_by)
-    if doc["valid_at"] is None:
-        doc["valid_at"] = doc["event_date"] if doc["event_date"] is not None else doc["created_at"]
-    doc["search_text"] = getattr(record, "search_text", None) or record.text
-    doc["search_terms"] = search_terms(doc["text"], doc["search_text"])
-    doc["embedding"] = stored_vector(vector)
-    doc["memory_hash"] = hash_of(doc)
-    return doc
-
-
-def stored_vector(vector: np.ndarray) -> np.ndarray:
-    """A vector as the store takes it (which keeps it in binary, see store.longterm.layout)."""
-    return np.asarray(vector, dtype=np.float32)
-
-
-def hash_of(doc: dict[str, Any]) -> str:
-    return memory_hash(doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"])
-
-
-def from_doc(doc: dict[str, Any]) -> dict[str, Any]:
-    """MemoryRecord fields of a stored document (dates as datetimes).
-
-    Raises ValueError naming the field for a date no datetime can hold."""
-    out = {k: v for k, v in doc.items() if k not in STORED_ONLY}
-    for name in DATE_FIELDS:
-        if out.get(name) is not None:
-            try:
-                out[name] = datetime.fromtimestamp(float(out[name]), UTC)
-            except (ValueError, OverflowError, OSError, TypeError) as exc:
-                raise ValueError(f"{name}: {out[name]!r} is not a date ({exc})") from None
-    return out
-
-
-def read_record(doc: dict[str, Any], memory_id: str, model: type[R], **extra: Any) -> R:
-    """The record of a stored document, or Unreadable saying what in it cannot be read."""
-    try:
-        return model.model_validate({**from_doc(doc), **extra})
-    except ValueError as exc:  # pydantic's ValidationError included
-        raise Unreadable(
-            f"memory {memory_id!r} is stored in a form this server cannot read ({reason(exc)}); "
-            "delete it or store it again under the same id"
-        ) from None
 
 
 @dataclass
@@ -199,11 +128,7 @@ class LongTermMemoryService:
         """
         if not records:
             return []
-        self.limits.memories(len(records))
-        self.limits.texts("memories[{i}].text", (r.text for r in records))
-        self.limits.texts(
-            "memories[{i}].search_text", (getattr(r, "search_text", None) for r in records)
-        )
+        self._check_sizes(records)
         vectors = await self.embed([r.text for r in records])
         docs = [to_doc(r, v) for r, v in zip(records, vectors, strict=True)]
         if server_made:
@@ -226,6 +151,21 @@ class LongTermMemoryService:
             sent = "id" in record.model_fields_set and not server_made
             dedup = deduplicate and doc["id"] not in explicit  # an explicit version: as sent
             await plan.add(record, doc, vector, old, dedup, sent)
+        updates = await self._judged(plan, explicit)
+        plan.fold_copies()
+        await self._write(plan, await plan.versions(updates, targets))
+        return plan.outcomes()
+
+    def _check_sizes(self, records: Sequence[MemoryRecord]) -> None:
+        self.limits.memories(len(records))
+        self.limits.texts("memories[{i}].text", (r.text for r in records))
+        self.limits.texts(
+            "memories[{i}].search_text", (getattr(r, "search_text", None) for r in records)
+        )
+
+    async def _judged(self, plan: Plan, explicit: dict[str, list[str]]) -> list[tuple[str, str]]:
+        """Apply the judge's verdicts on the plan's new memories (merges, and similar ones kept
+        apart); the versions to link: explicit ``supersedes`` and the judge's ``updates``."""
         judged = await self.dedup.judge_similar(plan.asked, plan.pending, plan.vector_of)
         updates: list[tuple[str, str]] = [(i, t) for i, ts in explicit.items() for t in ts]
         for memory_id, (verdict, target) in judged.items():
@@ -237,8 +177,11 @@ class LongTermMemoryService:
                 doc = plan.pending.pop(memory_id)
                 plan.merge(plan.position_of[memory_id], doc, target, verdict)
                 plan.vector_of.pop(memory_id)
-        plan.fold_copies()
-        links = await plan.versions(updates, targets)
+        return updates
+
+    async def _write(self, plan: Plan, links: list[Link]) -> None:
+        """Write the plan in one MULTI, then its merges; ``Conflict`` naming any record a
+        concurrent request took in another scope (the others are written)."""
         written = await self.store.documents.upsert_many(list(plan.pending.values()), links)
         refused = [i for i, w in zip(plan.pending, written, strict=True) if w.refused]
         for position, target, doc, verdict in plan.merges:
@@ -251,7 +194,6 @@ class LongTermMemoryService:
                 f"memory {', '.join(map(repr, refused))} was created meanwhile in another "
                 f"namespace or for another user; the request's other memories were stored"
             )
-        return plan.outcomes()
 
     async def _supersede_targets(
         self, docs: list[dict[str, Any]]

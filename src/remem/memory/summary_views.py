@@ -35,7 +35,7 @@ from ulid import ULID
 from remem.errors import Conflict, InvalidInput, NotFound, RememError
 from remem.memory.filters import epoch
 from remem.memory.identifiers import check_id
-from remem.memory.longterm import RECORD_FIELDS, read_record
+from remem.memory.records import RECORD_FIELDS, read_record
 from remem.memory.unreadable import Unreadable
 from remem.memory.view_summary import PartitionSummary
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
