@@ -28,11 +28,11 @@ from migrate_ams import bench_redis
 
 from remem.auth import LOCAL_ADMIN
 from remem.config import Settings
-from remem.maintenance.erase import erase
 from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
 from remem.models.working import UpdateWorkingMemory
 from remem.runtime import Resources
+from remem.tenants.erase import erase
 
 BATCH = 500
 

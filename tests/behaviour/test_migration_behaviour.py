@@ -15,8 +15,8 @@ import pytest
 from redis.asyncio import Redis
 
 from remem.config import Settings
-from remem.maintenance.migrate import run_migration
 from remem.store.keys import Keys
+from remem.upkeep.migrate import run_migration
 
 
 async def forget_ams(r: Redis) -> None:

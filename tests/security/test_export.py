@@ -10,8 +10,8 @@ import httpx
 
 from remem.api.app import create_app
 from remem.config import Settings
-from remem.maintenance.transfer import import_memories
 from remem.runtime import Resources
+from remem.tenants.transfer import import_memories
 from tests.cli.test_data_commands import remem
 from tests.security.seed import seed_memories, seed_sessions
 from tests.serving import served

@@ -152,7 +152,7 @@ def migrate(
     and the `sessions` sorted sets) and long-term memories (re-embedded with remem's model);
     convert long-term memories stored as JSON by earlier remem versions to hashes in place.
     Idempotent; safe to re-run, and to run again after an interruption."""
-    from remem.maintenance.migrate import run_migration
+    from remem.upkeep.migrate import run_migration
 
     settings = _settings(data_dir, redis_url)
     _run(
@@ -254,7 +254,7 @@ def reindex(
 ) -> None:
     """Re-embed every long-term memory with the configured embedding model and rebuild the
     index (after changing REMEM_EMBEDDING_PROVIDER / model)."""
-    from remem.maintenance.reindex import run_reindex
+    from remem.upkeep.reindex import run_reindex
 
     _run(run_reindex(_settings(data_dir, redis_url), batch=batch))
 

@@ -214,8 +214,8 @@ def export(
 ) -> None:
     """Write memories as JSON Lines (all, or a namespace's / a user's), streamed."""
     from remem.auth import LOCAL_ADMIN, guard
-    from remem.maintenance.export import export_lines
-    from remem.maintenance.transfer import Transferred, export_memories
+    from remem.tenants.export import export_lines
+    from remem.tenants.transfer import Transferred, export_memories
 
     def run(res: Any) -> Awaitable[Any]:
         async def write(out: IO[str]) -> Transferred:
@@ -260,7 +260,7 @@ def erase(
     long-term memories, their access counters and pending tasks. Prints the receipt as JSON;
     the audit log keeps it."""
     from remem.auth import LOCAL_ADMIN
-    from remem.maintenance.erase import erase as run_erase
+    from remem.tenants.erase import erase as run_erase
 
     def run(res: Any) -> Awaitable[Any]:
         return run_erase(res, LOCAL_ADMIN, user_id=user_id, namespace=namespace)
@@ -277,7 +277,7 @@ def import_(
 ) -> None:
     """Read memories back from an export: ids and fields kept; vectors kept when the embedding
     model is the same, made again otherwise."""
-    from remem.maintenance.transfer import import_memories
+    from remem.tenants.transfer import import_memories
 
     def run(res: Any) -> Awaitable[Any]:
         async def go() -> Any:

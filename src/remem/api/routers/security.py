@@ -11,10 +11,10 @@ from fastapi.responses import StreamingResponse
 from remem.api.deps import resources
 from remem.auth import guard
 from remem.auth.context import caller
-from remem.maintenance.erase import erase
-from remem.maintenance.export import export_lines
 from remem.models.erasure import ErasureReceipt, ErasureRequest
 from remem.runtime import Resources
+from remem.tenants.erase import erase
+from remem.tenants.export import export_lines
 
 router = APIRouter(tags=["security"])
 Res = Depends(resources)

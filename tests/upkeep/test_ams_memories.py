@@ -22,12 +22,12 @@ from redis.asyncio import Redis
 from remem.config import Settings
 from remem.embeddings.hashing import HashingEmbedder
 from remem.errors import InvalidInput
-from remem.maintenance.ams_memories import AmsMemories, AmsMemoryReport
-from remem.maintenance.migrate import MigrationReport, run_migration
 from remem.store.keys import Keys
 from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
 from remem.store.longterm.layout import VECTOR_DTYPE
+from remem.upkeep.ams_memories import AmsMemories, AmsMemoryReport
+from remem.upkeep.migrate import MigrationReport, run_migration
 from tests.ams_fixture import AmsFixture, AmsMemory, clear_ams_keys, load_ams_fixture
 
 LT = "/v1/long-term-memory"

@@ -19,9 +19,9 @@ import pytest
 from redis.asyncio import Redis
 
 from remem.config import Settings
-from remem.maintenance.migrate import MigrationReport, run_migration
 from remem.runtime import Resources
 from remem.store.keys import Keys, LegacyKeys
+from remem.upkeep.migrate import MigrationReport, run_migration
 
 WM = "/v1/working-memory"
 HOSTILE_NS = "a b:c{d}|e-f*g\"h\\i,j'k(l)m~n$o@p"

@@ -6,11 +6,11 @@ import pytest
 
 from remem.config import Settings
 from remem.errors import IncompatibleBackend
-from remem.maintenance.reindex import run_reindex
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.runtime import Resources
 from remem.store.longterm.layout import vector_bytes
 from remem.store.schema import ensure_index, long_term_memory_index
+from remem.upkeep.reindex import run_reindex
 
 
 async def test_a_model_change_is_refused_until_reindexed(

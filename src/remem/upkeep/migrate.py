@@ -37,8 +37,6 @@ from pydantic import ValidationError
 
 from remem.config import Settings
 from remem.errors import InvalidInput
-from remem.maintenance.ams_memories import AmsMemories, AmsMemoryReport
-from remem.maintenance.legacy import Skip, epoch_of, invalid
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.working import session_document
 from remem.models.working import UpdateWorkingMemory
@@ -55,6 +53,8 @@ from remem.store.schema import (
     index_source,
     working_memory_index,
 )
+from remem.upkeep.ams_memories import AmsMemories, AmsMemoryReport
+from remem.upkeep.legacy import Skip, epoch_of, invalid
 
 AMS_INDEX = "working_memory_idx"
 AMS_PREFIX = "working_memory:"

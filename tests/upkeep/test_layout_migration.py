@@ -9,10 +9,10 @@ import pytest
 
 from remem.config import Settings
 from remem.errors import IncompatibleBackend
-from remem.maintenance.migrate import run_migration
 from remem.models.search import SearchRequest
 from remem.runtime import Resources
 from remem.store.schema import long_term_memory_index
+from remem.upkeep.migrate import run_migration
 
 
 def old_document(memory_id: str, text: str, vector: list[float], **fields: object) -> str:

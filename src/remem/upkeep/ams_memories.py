@@ -39,13 +39,13 @@ from pydantic import ValidationError
 
 from remem.embeddings.base import Embedder
 from remem.errors import EmbeddingMismatch, InvalidInput
-from remem.maintenance.legacy import Skip, epoch_of, invalid
 from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
 from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
 from remem.store.schema import drop_index, index_source
+from remem.upkeep.legacy import Skip, epoch_of, invalid
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -15,9 +15,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from remem.auth.principal import Principal
-from remem.maintenance.transfer import SESSION_KIND, Transferred, header, memory_lines
 from remem.runtime import Resources
 from remem.store.owned import OwnedData
+from remem.tenants.transfer import SESSION_KIND, Transferred, header, memory_lines
 
 
 async def export_lines(
