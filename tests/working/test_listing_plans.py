@@ -8,7 +8,8 @@ import random
 import time
 
 from remem.runtime import Resources
-from remem.store.working import SortField, WorkingMemoryStore
+from remem.store.listing import SortField
+from remem.store.working import WorkingMemoryStore
 
 N = 3_000  # deep enough for the window plan's boundary search (pages past _SHALLOW = 2,000)
 

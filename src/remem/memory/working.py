@@ -30,7 +30,8 @@ from remem.models.working import (
     UpdateWorkingMemory,
     WorkingMemoryResponse,
 )
-from remem.store.working import NOTHING_DUE, Due, Session, SortField, WorkingMemoryStore
+from remem.store.listing import SortField
+from remem.store.working import NOTHING_DUE, Due, Session, WorkingMemoryStore
 
 
 def _now() -> float:
