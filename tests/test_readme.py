@@ -1,5 +1,6 @@
-"""The README as a newcomer follows it: the Python snippet runs as written, /docs works
-offline, `remem --version` answers."""
+"""The README as a newcomer follows it: a front door of at most 300 lines (the rest is the docs
+site under docs/), the Python snippet runs as written, /docs works offline, `remem --version`
+answers. tests/docs/test_snippets.py runs the README's other blocks too."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ from remem.config import Settings
 from tests.serving import served
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_the_readme_is_a_front_door_of_at_most_300_lines() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) <= 300
+    assert "## Quick start" in text and "## Where next" in text
 
 
 def python_snippet() -> str:

@@ -1,25 +1,14 @@
-"""The README's configuration table is the one the code generates."""
+"""The docs' configuration table and command reference are the ones the code generates
+(`python -m tests.docs.generated` rewrites both)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from remem.config import settings_table
-
-README = Path(__file__).resolve().parents[2] / "README.md"
+from tests.docs.generated import CLI_REFERENCE, CONFIG_TABLE
 
 
-def test_readme_configuration_table_matches_settings() -> None:
-    text = README.read_text()
-    start = text.index("<!-- config-table:start -->\n") + len("<!-- config-table:start -->\n")
-    end = text.index("<!-- config-table:end -->")
-    assert text[start:end].strip() == settings_table(), "run `remem config` and paste the table"
+def test_the_configuration_page_table_matches_settings() -> None:
+    assert CONFIG_TABLE.shown() == CONFIG_TABLE.make(), "run `python -m tests.docs.generated`"
 
 
-def test_readme_command_reference_matches_the_commands() -> None:
-    from remem.cli.reference import markdown
-
-    text = README.read_text()
-    start = text.index("<!-- cli-reference:start -->\n") + len("<!-- cli-reference:start -->\n")
-    end = text.index("<!-- cli-reference:end -->")
-    assert text[start:end].strip() == markdown(), "run `python -m remem.cli.reference`"
+def test_the_command_line_page_reference_matches_the_commands() -> None:
+    assert CLI_REFERENCE.shown() == CLI_REFERENCE.make(), "run `python -m tests.docs.generated`"
