@@ -17,6 +17,7 @@ from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
 from remem.api.ratelimit import RateLimit
 from remem.api.routers import health, longterm, prompt, security, summary_views, working
+from remem.api.wellformed import WellFormed
 from remem.auth.authenticate import Authenticator
 from remem.auth.modes import build_authenticator
 from remem.config import Settings
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
     app.include_router(security.router)
+    app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute:  # inside Authenticate: counts per caller
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)

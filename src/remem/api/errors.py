@@ -48,6 +48,18 @@ def json_safe(value: Any) -> Any:
         return str(value)
 
 
+def not_utf8(start: int, reason: str) -> dict[str, Any]:
+    """The error of a body that is not UTF-8 (``reason`` says how): the 422 of a body that is
+    not JSON (FastAPI's ``json_invalid``), saying where."""
+    return {
+        "type": "json_invalid",
+        "loc": ["body", start],
+        "msg": "JSON decode error",
+        "input": {},
+        "ctx": {"error": reason},
+    }
+
+
 def error_response(exc: RememError) -> JSONResponse:
     """The answer to ``exc``: its status, ``{"detail", "code"}``, and ``Retry-After`` when
     retrying later may succeed. Also used by the middlewares that answer before the routes.
@@ -78,13 +90,7 @@ def install_error_handlers(app: FastAPI) -> None:
         error parsing the body") is the 422 of a body that is not JSON, saying where."""
         cause = exc.__cause__
         if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
-            error = {
-                "type": "json_invalid",
-                "loc": ["body", cause.start],
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": f"not UTF-8: {cause.reason} at byte {cause.start}"},
-            }
+            error = not_utf8(cause.start, f"not UTF-8: {cause.reason} at byte {cause.start}")
             return JSONResponse(status_code=422, content={"detail": [error]})
         return await http_exception_handler(request, exc)
 
