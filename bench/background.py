@@ -1,6 +1,7 @@
 """What background work costs the foreground, and what extraction costs Redis per message.
 
     python bench/background.py [--seconds 20] [--rounds 3] [--concurrency 16] [--rate 50]
+        [--setting REMEM_NAME=VALUE ...]
 
 Each round starts a fresh ``remem serve`` (its embedded Redis, its in-process worker, default
 settings, no LLM) twice, in turn: with ``REMEM_EXTRACT_MESSAGES=false`` (messages stay in
@@ -48,7 +49,8 @@ def body(session: int) -> bytes:
 
 
 async def run_once(extract: bool, args: argparse.Namespace) -> dict[str, float]:
-    server = Server(1, {"REMEM_EXTRACT_MESSAGES": "true" if extract else "false"})
+    settings = dict(s.split("=", 1) for s in args.setting)
+    server = Server(1, settings | {"REMEM_EXTRACT_MESSAGES": "true" if extract else "false"})
     server.start()
     try:
         r = redis.Redis.from_url(server.redis_url)
@@ -108,6 +110,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=50, help="sessions written a second")
+    parser.add_argument(
+        "--setting", action="append", default=[], metavar="REMEM_NAME=VALUE",
+        help="a server setting for both runs (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args()
     rows: dict[bool, list[dict[str, float]]] = {False: [], True: []}
     for rnd in range(args.rounds):
@@ -119,7 +125,9 @@ def main() -> None:
         return statistics.median(row[key] for row in rows[extract])
 
     print(f"\n`python bench/background.py --seconds {args.seconds:g} --rounds {args.rounds} "
-          f"--concurrency {args.concurrency}`: medians over rounds\n")  # fmt: skip
+          f"--concurrency {args.concurrency}"
+          + "".join(f" --setting {s}" for s in args.setting)
+          + "`: medians over rounds\n")  # fmt: skip
     print("| | extraction off | extraction on | on/off |")
     print("|---|--:|--:|--:|")
     for key in ("PUT p50", "PUT p95", "GET p50", "GET p95"):
