@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from remem.auth.audit import AuditLog
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of, judge_distance_of
+from remem.foreground import Foreground
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
 from remem.memory.extraction import Extraction, VerbatimExtractor
@@ -57,8 +58,16 @@ class Resources:
     lifecycle: Lifecycle
     summary_views: SummaryViews
 
-    def __init__(self, settings: Settings, *, ensure_indexes: bool = True) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ensure_indexes: bool = True,
+        foreground: Foreground | None = None,
+    ) -> None:
+        """``foreground``: the requests of a serving process, which its tasks let go first."""
         self.settings = settings
+        self.foreground = foreground or Foreground(serving=False)
         self.keys = Keys(settings.key_prefix)
         self.embedded: EmbeddedRedis | None = None
         self._supervisor: Supervisor | None = None
@@ -150,7 +159,8 @@ class Resources:
         llm = self.llm
         extractor = LLMExtractor(llm) if llm is not None else VerbatimExtractor()
         self.lifecycle = Lifecycle(
-            Promoter(store, self.long_term), Extraction(store, self.long_term, extractor)
+            Promoter(store, self.long_term),
+            Extraction(store, self.long_term, extractor, self.foreground),
         )
         self.lifecycle.summarization = Summarization(
             store,

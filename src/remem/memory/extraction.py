@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from remem.errors import NotFound
+from remem.foreground import Foreground
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
@@ -164,6 +165,7 @@ class Extraction:
     working: WorkingMemoryStore
     long_term: LongTermMemoryService
     extractor: Extractor = field(default_factory=VerbatimExtractor)
+    foreground: Foreground = field(default_factory=lambda: Foreground(serving=False))
 
     async def run(self, session: Session) -> int:
         """Extract the session's messages not yet extracted; how many were marked."""
@@ -181,15 +183,16 @@ class Extraction:
         )
         records = [scoped(r, batch) for r in await self.extractor.extract(batch)]
         renewed = {message_memory_id(session, m.id) for m in batch.context}
-        await self.long_term.create(  # its ids are the server's: mergeable
-            [r for r in records if r.id not in renewed], server_made=True
-        )
-        for record in records:  # a context message's memory: its keyword text, if it is there
-            if record.id in renewed:
-                await self._refresh(record)
-        return await self.working.mark(
-            session, "messages", "discrete_memory_extracted", "t", pending.raw
-        )
+        async with self.foreground.turn():  # the writes: between a serving process's requests
+            await self.long_term.create(  # its ids are the server's: mergeable
+                [r for r in records if r.id not in renewed], server_made=True
+            )
+            for record in records:  # a context message's memory: its keyword text, if there
+                if record.id in renewed:
+                    await self._refresh(record)
+            return await self.working.mark(
+                session, "messages", "discrete_memory_extracted", "t", pending.raw
+            )
 
     async def _refresh(self, record: MemoryRecord) -> None:
         """Set the ``search_text`` of the stored memory ``record`` renews, changing nothing else:
