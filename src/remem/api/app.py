@@ -95,7 +95,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
     app.include_router(security.router)
-    pass  # app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through
+    app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute:  # inside Authenticate: counts per caller
         app.add_middleware(RateLimit, per_minute=settings.rate_limit_per_minute)
