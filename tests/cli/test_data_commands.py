@@ -101,5 +101,26 @@ async def test_memories_and_sessions_commands(
     missing = remem(settings, "sessions", "show", "chat-1", check=False)
     last = missing.stderr.strip().splitlines()[-1]  # after any warning about the Redis itself
     assert missing.returncode == 1 and last == "remem: Session chat-1 not found"
-    bad = remem(settings, "memories", "import", "/dev/null", check=False)
-    assert bad.returncode == 1 and "not a remem export" in bad.stderr
+    bad = remem(settings, "memories", "import", "/dev/null", check=False)  # a bad argument
+    assert bad.returncode == 2 and "not a remem export" in bad.stderr
+
+
+async def test_sessions_list_names_the_namespace_and_user_of_each_session(
+    settings: Settings, client: httpx.AsyncClient
+) -> None:
+    """One id in two namespaces lists as two rows told apart, newest first; a page holding
+    one of them names both candidates."""
+    for scope in ({"namespace": "n1", "user_id": "ada"}, {"namespace": "n2", "user_id": "bob"}):
+        body = {**scope, "messages": [{"role": "user", "content": "hello"}]}
+        r = await client.put("/v1/working-memory/chat", json=body)
+        assert r.status_code == 200, r.text
+    listed = remem(settings, "sessions", "list").stdout.splitlines()
+    assert listed == [
+        "chat  namespace=n2 user=bob",
+        "chat  namespace=n1 user=ada",
+        "(2 in all)",
+    ]
+    first = remem(settings, "sessions", "list", "--limit", "1").stdout.splitlines()
+    assert first == ["chat  namespace=n2 user=bob or namespace=n1 user=ada", "(2 in all)"]
+    only = remem(settings, "sessions", "list", "--user-id", "ada").stdout.splitlines()
+    assert only == ["chat  namespace=n1 user=ada", "(1 in all)"]

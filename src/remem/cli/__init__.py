@@ -11,16 +11,20 @@ from typing import Annotated
 
 import typer
 
-from remem.cli import data, tokens
+from remem.cli import data, erase, tokens
+from remem.cli.errors import CliError, RememGroup, UsageError, say, translate
+from remem.cli.options import DataDir, RedisUrl, given
 from remem.config import Settings
 from remem.errors import RememError
 from remem.logs import configure as configure_logging
 
-app = typer.Typer(help="remem: memory for AI agents on Redis.", no_args_is_help=True)
+app = typer.Typer(
+    cls=RememGroup, help="remem: memory for AI agents on Redis.", no_args_is_help=True
+)
 app.add_typer(data.sessions, name="sessions")
 app.add_typer(data.memories, name="memories")
 app.add_typer(tokens.token, name="token")
-app.command("erase")(data.erase)
+app.command("erase")(erase.erase)
 
 
 def _print_version(value: bool) -> None:
@@ -39,6 +43,12 @@ def _main(
             "--version", callback=_print_version, is_eager=True, help="Print the version."
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="On an unexpected error, show its traceback (to report a bug)."
+        ),
+    ] = False,
 ) -> None:
     """remem: memory for AI agents on Redis."""
 
@@ -52,19 +62,19 @@ def _settings(data_dir: Path | None, redis_url: str | None) -> Settings:
     return Settings(**overrides)  # type: ignore[arg-type]
 
 
-DataDir = Annotated[
-    Path | None, typer.Option(help="Data directory of the embedded Redis [REMEM_DATA_DIR].")
-]
-RedisUrl = Annotated[
-    str | None, typer.Option(help="Use this Redis instead of the embedded one [REDIS_URL].")
-]
-
-
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address [REMEM_HOST, 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [REMEM_PORT, 8000].")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes sharing one Redis.")] = 1,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="Address [REMEM_HOST, 127.0.0.1].",
+            callback=given("leave the option out for REMEM_HOST or 127.0.0.1"),
+        ),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port [REMEM_PORT, 8000].", min=1, max=65535)
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Server processes sharing one Redis.", min=1)] = 1,
     no_worker: Annotated[
         bool,
         typer.Option(
@@ -94,17 +104,15 @@ def serve(
         os.environ["REMEM_RUN_WORKER"] = "false"
     if auth is not None:
         if auth not in ("disabled", "token", "oauth2"):
-            typer.echo(f"remem: --auth {auth!r}: one of disabled, token, oauth2", err=True)
-            raise typer.Exit(2)
+            raise UsageError(f"--auth {auth!r}: one of disabled, token, oauth2")
         os.environ["REMEM_AUTH_MODE"] = auth
     settings = _settings(data_dir, redis_url)
     configure_logging(settings.log_level)
     try:  # before anything starts: a server must not run less protected than asked
         check_auth_settings(settings)
         check_bind(settings, host or settings.host)
-    except RememError as exc:
-        typer.echo(f"remem: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
+    except RememError as exc:  # a refusal of the setup as a whole: a failure, not usage
+        raise CliError(exc.detail) from exc
     if settings.redis_url:  # say plainly, before any server starts, if this Redis won't do
         _run(_preflight(settings))
     # Worker processes rebuild the settings from the environment.
@@ -128,7 +136,7 @@ def worker(data_dir: DataDir = None, redis_url: RedisUrl = None) -> None:
 @app.command()
 def migrate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count, change nothing.")] = False,
-    batch: Annotated[int, typer.Option(help="Keys per SCAN batch.")] = 500,
+    batch: Annotated[int, typer.Option(help="Keys per SCAN batch.", min=1)] = 500,
     keep_source: Annotated[
         bool,
         typer.Option(
@@ -177,12 +185,14 @@ def mcp(
     configure_logging(settings.log_level)  # on stderr: stdout carries the protocol
     try:
         _run(_serve_mcp_stdio(settings))
-    except typer.Exit as exit_:
+    except RememError as exc:
         # Stopped by a refusal (REMEM_MCP_TOKEN revoked or expired): the SDK's thread reading
         # stdin is still blocked in read() and would keep the process alive; everything else
         # has been closed by now.
+        error = translate(exc)
+        say(error.message)
         sys.stderr.flush()
-        os._exit(exit_.exit_code)
+        os._exit(error.exit_code)
 
 
 async def _serve_mcp_stdio(settings: Settings) -> None:
@@ -248,7 +258,7 @@ def version() -> None:
 
 @app.command()
 def reindex(
-    batch: Annotated[int, typer.Option(help="Memories per embedding batch.")] = 256,
+    batch: Annotated[int, typer.Option(help="Memories per embedding batch.", min=1)] = 256,
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
@@ -280,16 +290,9 @@ async def _preflight(settings: Settings) -> None:
 
 
 def _run(coro: object) -> None:
-    try:
-        asyncio.run(coro)  # type: ignore[arg-type]
-    except RememError as exc:
-        typer.echo(f"remem: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
+    """Run a command's work; its errors reach the user through ``cli.errors``."""
+    asyncio.run(coro)  # type: ignore[arg-type]
 
 
 def main() -> None:
-    try:
-        app()
-    except RememError as exc:  # pragma: no cover - surfaced by serve's lifespan
-        print(f"remem: {exc.detail}", file=sys.stderr)
-        sys.exit(1)
+    app()

@@ -1,18 +1,29 @@
 """``remem sessions ...`` and ``remem memories ...``: the data, from the command line, through
 the same services as the REST API (so the same rules and errors). Human output by default,
-``--json`` for scripts; errors on stderr in one line (exit 1), as every remem command."""
+``--json`` for scripts; errors on stderr in one line, as every remem command (``cli.errors``)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 
+from remem.cli.options import (
+    EVERY_USER,
+    DataDir,
+    Json,
+    Namespace,
+    RedisUrl,
+    UserId,
+    scope,
+)
 from remem.config import Settings
 from remem.progress import report
 
@@ -23,25 +34,12 @@ memories = typer.Typer(
     help="Long-term memory: search, show, delete, export and import.", no_args_is_help=True
 )
 
-Json = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
-Namespace = Annotated[str | None, typer.Option(help="Namespace.")]
-UserId = Annotated[str | None, typer.Option("--user-id", help="User id.")]
-DataDir = Annotated[
-    Path | None, typer.Option(help="Data directory of the embedded Redis [REMEM_DATA_DIR].")
-]
-RedisUrl = Annotated[
-    str | None, typer.Option(help="Use this Redis instead of the embedded one [REDIS_URL].")
-]
-
 
 def _with_resources(
     data_dir: Path | None, redis_url: str | None, work: Callable[[Any], Awaitable[T]]
 ) -> T:
-    """Run ``work(resources)`` against the configured Redis; a remem error is one line on
-    stderr and exit code 1."""
-    import asyncio
-
-    from remem.errors import RememError
+    """Run ``work(resources)`` against the configured Redis (its errors reach the user in one
+    line through ``cli.errors``)."""
     from remem.runtime import Resources
 
     overrides: dict[str, object] = {}
@@ -55,11 +53,7 @@ def _with_resources(
         async with Resources(settings) as res:
             return await work(res)
 
-    try:
-        return asyncio.run(run())
-    except RememError as exc:
-        typer.echo(f"remem: {exc.detail}", err=True)
-        raise typer.Exit(1) from exc
+    return asyncio.run(run())
 
 
 def _print(value: BaseModel | dict[str, Any] | list[Any], as_json: bool, human: str) -> None:
@@ -83,20 +77,55 @@ def list_sessions(
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
-    """Session ids, newest first."""
-    found = _with_resources(
-        data_dir,
-        redis_url,
-        lambda res: res.working.list_sessions(
+    """Sessions, newest first: id, namespace and user."""
+
+    async def work(res: Any) -> tuple[Any, list[str]]:
+        found = await res.working.list_sessions(
             namespace=namespace,
             user_id=user_id,
             limit=limit,
             offset=offset,
             sort="created_at",
             descending=True,
-        ),
-    )
-    _print(found, as_json, "\n".join([*found.sessions, f"({found.total:,} in all)"]))
+        )
+        if as_json:  # the API's answer, as GET /v1/working-memory/ gives it
+            return found, []
+        return found, await _session_rows(res, found.sessions, namespace, user_id)
+
+    found, rows = _with_resources(data_dir, redis_url, work)
+    _print(found, as_json, "\n".join([*rows, f"({found.total:,} in all)"]))
+
+
+async def _session_rows(
+    res: Any, ids: list[str], namespace: str | None, user_id: str | None
+) -> list[str]:
+    """A line per listed session naming its namespace and user: the same id may be a session
+    in several namespaces or of several users. The listing answers ids only, so each id's
+    sessions are found again (``store.find``) and given to its rows newest first, as the
+    listing sorts them; an id with sessions beyond this page names each candidate."""
+    owners: dict[str, list[str]] = {}
+    for session_id in dict.fromkeys(ids):
+        found = await res.working.store.find(session_id, namespace, user_id, limit=100)
+        if len(found) > 1:
+            found = await _newest_first(res, found)
+        names = [_owner(session) for session in found]
+        if len(names) > ids.count(session_id):  # some on other pages: which is this one's?
+            names = [" or ".join(names)] * ids.count(session_id)
+        owners[session_id] = names
+    # (none found: it expired between the listing and now)
+    return [f"{i}  {owners[i].pop(0) if owners[i] else '(gone)'}" for i in ids]
+
+
+async def _newest_first(res: Any, found: list[Any]) -> list[Any]:
+    created: dict[Any, float] = {}
+    for session in found:
+        doc = await res.working.store.get(session)
+        created[session] = float((doc or {}).get("created_at") or 0)
+    return sorted(found, key=lambda session: created[session], reverse=True)
+
+
+def _owner(session: Any) -> str:
+    return f"namespace={session.namespace or '(none)'} user={session.user_id or '(none)'}"
 
 
 @sessions.command("show")
@@ -142,10 +171,16 @@ def delete_session(
 # -- memories -------------------------------------------------------------------------------
 
 
+class SearchMode(StrEnum):
+    semantic = "semantic"
+    keyword = "keyword"
+    hybrid = "hybrid"
+
+
 @memories.command("search")
 def search_memories(
     text: Annotated[str, typer.Argument(help="What to look for.")] = "",
-    mode: Annotated[str, typer.Option(help="semantic, keyword or hybrid.")] = "hybrid",
+    mode: Annotated[SearchMode, typer.Option(help="How to rank.")] = SearchMode.hybrid,
     namespace: Namespace = None,
     user_id: UserId = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
@@ -156,10 +191,10 @@ def search_memories(
     """The memories most relevant to TEXT (newest first without text)."""
     from remem.models.search import SearchRequest
 
-    body: dict[str, Any] = {"text": text, "search_mode": mode, "limit": limit}
-    if namespace:
+    body: dict[str, Any] = {"text": text, "search_mode": mode.value, "limit": limit}
+    if namespace is not None:
         body["namespace"] = {"eq": namespace}
-    if user_id:
+    if user_id is not None:
         body["user_id"] = {"eq": user_id}
     found = _with_resources(
         data_dir, redis_url, lambda res: res.long_term.search(SearchRequest.model_validate(body))
@@ -196,7 +231,13 @@ def delete_memories(
 def export(
     namespace: Namespace = None,
     user_id: Annotated[
-        str | None, typer.Option("--user-id", "--user", help="User id (only their memories).")
+        str | None,
+        typer.Option(
+            "--user-id",
+            "--user",
+            help="User id (only their memories).",
+            callback=scope("user id", EVERY_USER),
+        ),
     ] = None,
     sessions: Annotated[
         bool,
@@ -245,33 +286,12 @@ def export(
     report.end()
 
 
-def erase(
-    user_id: Annotated[
-        str | None, typer.Option("--user", "--user-id", help="Erase this user's data.")
-    ] = None,
-    namespace: Annotated[
-        str | None,
-        typer.Option(help="Erase this namespace (with --user: only the user's data in it)."),
-    ] = None,
-    data_dir: DataDir = None,
-    redis_url: RedisUrl = None,
-) -> None:
-    """Erase everything of a user (everywhere, or in --namespace) or of a namespace: sessions,
-    long-term memories, their access counters and pending tasks. Prints the receipt as JSON;
-    the audit log keeps it."""
-    from remem.auth import LOCAL_ADMIN
-    from remem.tenants.erase import erase as run_erase
-
-    def run(res: Any) -> Awaitable[Any]:
-        return run_erase(res, LOCAL_ADMIN, user_id=user_id, namespace=namespace)
-
-    receipt = _with_resources(data_dir, redis_url, run)
-    _print(receipt, True, "")
-
-
 @memories.command("import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="A file `remem memories export` wrote.")],
+    source: Annotated[
+        Path,
+        typer.Argument(help="A file `remem memories export` wrote, or - to read it from stdin."),
+    ],
     data_dir: DataDir = None,
     redis_url: RedisUrl = None,
 ) -> None:
@@ -279,14 +299,17 @@ def import_(
     model is the same, made again otherwise."""
     from remem.tenants.transfer import import_memories
 
+    # Opened before anything starts: a missing file is a failure (exit code 1) at once.
+    lines = sys.stdin if str(source) == "-" else source.open(encoding="utf-8")
+
     def run(res: Any) -> Awaitable[Any]:
-        async def go() -> Any:
-            with source.open(encoding="utf-8") as lines:
-                return await import_memories(res.long_term, lines, progress=report)
+        return import_memories(res.long_term, lines, progress=report)
 
-        return go()
-
-    done = _with_resources(data_dir, redis_url, run)
+    try:
+        done = _with_resources(data_dir, redis_url, run)
+    finally:
+        if lines is not sys.stdin:
+            lines.close()
     report.end()
     vectors = "embedded again (another model)" if done.reembedded else "kept"
     typer.echo(

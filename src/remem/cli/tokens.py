@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from remem.cli.data import DataDir, Json, RedisUrl, _with_resources
+from remem.cli.data import _with_resources
+from remem.cli.options import DataDir, Json, RedisUrl
 
 token = typer.Typer(help="API tokens: create, list and revoke.", no_args_is_help=True)
 
