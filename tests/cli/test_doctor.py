@@ -66,3 +66,41 @@ def test_a_redis_without_the_query_engine_and_no_redis(settings: Settings, tmp_p
         bare.wait(10)
     gone = remem(settings.model_copy(update={"redis_url": url}), "doctor", check=False)
     assert gone.returncode == 1 and f"is Redis running at {url}?" in gone.stdout
+
+
+def test_an_unreachable_embedding_provider_is_named_and_the_rest_still_checked(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The embedded Redis (a data directory of its own) with an OpenAI-compatible embedding
+    provider on a closed port: the embedding model fails, as itself; Redis, the working-memory
+    index and the LLM are still checked, and the long-term index (named after the model's
+    dimensions) says it could not be."""
+    provider = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    done = remem(
+        settings, "doctor", "--data-dir", str(tmp_path / "data"), check=False,
+        REMEM_REDIS_URL="", REMEM_EMBEDDING_PROVIDER="openai",
+        REMEM_EMBEDDING_BASE_URL=provider, REMEM_EMBEDDING_API_KEY="k",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    lines = {line[5:].split(":")[0]: line[:4].strip() for line in done.stdout.splitlines()}
+    assert lines == {
+        "Redis": "ok",
+        "embedding model": "FAIL",
+        "long-term index": "skip",
+        "working-memory index": "ok",
+        "LLM": "ok",
+    }, done.stdout
+    failed = next(line for line in done.stdout.splitlines() if line.startswith("FAIL"))
+    assert "unreachable" in failed and "REMEM_EMBEDDING_BASE_URL" in failed
+
+
+def test_an_llm_base_url_without_a_model_fails(settings: Settings) -> None:
+    """REMEM_LLM_BASE_URL names a server but no model: the LLM would be off, which is not what
+    the setting asked for."""
+    done = remem(
+        settings, "doctor", check=False, REMEM_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1"
+    )
+    assert done.returncode == 1, done.stdout
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("FAIL LLM: ") and "REMEM_LLM_MODEL is not set" in last
+    assert all(line.startswith("ok") for line in done.stdout.splitlines()[:-1]), done.stdout

@@ -247,7 +247,7 @@ def doctor(
     else:
         for check in checks:
             typer.echo(check.line())
-    raise typer.Exit(sum(not c.ok for c in checks))
+    raise typer.Exit(sum(c.failed for c in checks))
 
 
 @app.command()

@@ -77,6 +77,17 @@ def llm_target(settings: Settings) -> tuple[LLMTarget | None, str]:
     return LLMTarget(base_url, model, settings.llm_api_key), ""
 
 
+def llm_problem(settings: Settings) -> str | None:
+    """Why the LLM settings cannot be what was meant, or None: a base URL names a server to
+    use but no model (the LLM is then off, which the operator did not ask for)."""
+    if settings.llm_base_url and not settings.llm_model:
+        return (
+            f"REMEM_LLM_BASE_URL is {settings.llm_base_url} but REMEM_LLM_MODEL is not set, so "
+            "the LLM is off: set the model's name, or unset REMEM_LLM_BASE_URL to run without one"
+        )
+    return None
+
+
 def build_llm(settings: Settings) -> LLMClient | None:
     target, _ = llm_target(settings)
     if target is None:
