@@ -15,6 +15,7 @@ from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
+from remem.api.openapi import declare_security
 from remem.api.ratelimit import RateLimit
 from remem.api.routers import health, longterm, prompt, security, summary_views, working
 from remem.api.wellformed import WellFormed
@@ -103,6 +104,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     if authenticator is None:  # built now, reads the Resources the lifespan makes on each request
         authenticator = build_authenticator(settings, lambda: app.state.resources)
     app.add_middleware(Authenticate, authenticator=authenticator)
+    declare_security(app, authenticator)  # for /docs: Authorize, then "Try it out" with it
     app.add_middleware(CatchAll)  # also catches the others' faults
     app.add_middleware(SecurityHeaders)  # on every answer, CatchAll's 500 included
     app.add_middleware(CountRequests, foreground=foreground)  # outermost
