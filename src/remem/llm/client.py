@@ -4,9 +4,10 @@ the official ``openai`` SDK.
 
 - **Retries**: the SDK's own. 408/409/429/5xx answers and failed connections are retried
   ``max_retries`` times, after the server's ``Retry-After`` when it sends one, else with
-  exponential backoff from 0.5 s (tests/llm/test_client.py measures the wait). Running out of
-  retries, a timeout or any other refusal raises :class:`LLMUnavailable` with the server's
-  message.
+  exponential backoff from 0.5 s (tests/llm/test_client.py measures the wait); the SDK logs
+  each at INFO (``openai._base_client``). Running out of retries, a timeout or any other
+  refusal raises :class:`LLMUnavailable` with the server's message; a task retried for it logs
+  a WARNING without a traceback (``tasks.jobs.EXPECTED_RETRIES``).
 - **Structured output**: :meth:`LLMClient.complete_json` asks for JSON matching a pydantic model,
   by ``response_format`` json_schema. Many local servers refuse that with a 400 naming
   ``response_format``; then it asks again with ``{"type": "json_object"}``, then with no

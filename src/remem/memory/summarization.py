@@ -55,7 +55,8 @@ class SessionChanged(Exception):
 
 
 class NotExtractedYet(Exception):
-    """Messages due for summarisation are not extracted yet (retried by the task)."""
+    """Messages due for summarisation are not extracted yet: the task's retry runs after
+    extraction (logged at INFO without a traceback, ``tasks.jobs.EXPECTED_RETRIES``)."""
 
 
 def due(messages: Sequence[MemoryMessage], window: int, threshold: float) -> bool:

@@ -20,10 +20,12 @@ from typing import Any
 
 from docket import CurrentDocket, Docket, ExponentialRetry
 
+from remem.errors import BackendUnavailable, LLMOutputInvalid
+from remem.logs import quiet_expected_retries
 from remem.memory.extraction import Extraction
 from remem.memory.maintenance import Maintenance
 from remem.memory.promotion import Promoter
-from remem.memory.summarization import Summarization
+from remem.memory.summarization import NotExtractedYet, SessionChanged, Summarization
 from remem.memory.summary_views import Scope, SummaryViews
 from remem.store.working import Session
 
@@ -35,6 +37,17 @@ log = logging.getLogger(__name__)
 RETRY_ATTEMPTS = 6
 RETRY_MIN = timedelta(seconds=1)
 RETRY_MAX = timedelta(seconds=32)
+
+# Failures the retry is there for, and the level a retried attempt logs them at (no traceback;
+# ``remem.logs``): waiting for extraction or for a changing session is the normal order of
+# things; Redis, the embedder or the LLM briefly unavailable, or an LLM answer invalid twice,
+# is worth a warning. Anything else keeps Docket's ERROR and traceback.
+EXPECTED_RETRIES: dict[type[BaseException], int] = {
+    NotExtractedYet: logging.INFO,
+    SessionChanged: logging.INFO,
+    BackendUnavailable: logging.WARNING,  # LLMUnavailable and EmbeddingUnavailable included
+    LLMOutputInvalid: logging.WARNING,
+}
 
 
 @dataclass
@@ -54,6 +67,9 @@ _bound: dict[str, Lifecycle] = {}
 
 
 def bind(docket_name: str, lifecycle: Lifecycle) -> None:
+    """Give the tasks of ``docket_name`` their lifecycle in this process, as its worker starts
+    (and log the retries it will make as ``EXPECTED_RETRIES`` says)."""
+    quiet_expected_retries(EXPECTED_RETRIES)
     _bound[docket_name] = lifecycle
 
 
