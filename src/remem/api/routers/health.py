@@ -1,10 +1,10 @@
-"""GET /v1/health."""
+"""GET /v1/health, and HEAD for probes that want the status alone."""
 
 from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from remem import __version__
 from remem.api.deps import resources
@@ -28,3 +28,16 @@ async def health(res: Resources = Depends(resources)) -> HealthCheckResponse:
         embedded_redis=res.embedded is not None,
         llm=llm_report(res.settings),
     )
+
+
+@router.head(
+    "/v1/health",
+    response_class=Response,
+    responses={200: {"description": "Redis answers (no body)"}},
+)
+async def health_probe(res: Resources = Depends(resources)) -> Response:
+    """The health check for load balancers and uptime probes that send HEAD: 200 with no
+    body, 503 when Redis does not answer (upstream answered 405). Reads nothing else: no
+    versions, no LLM report."""
+    await ping(res.redis)
+    return Response(status_code=200)
