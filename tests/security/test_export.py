@@ -60,9 +60,9 @@ async def test_cli_export_of_a_user_with_sessions_and_the_cli_erase(settings: Se
     exported = remem(settings, "memories", "export", "--user", "ada", "--sessions")
     kinds = [json.loads(line).get("kind", "memory") for line in exported.stdout.splitlines()[1:]]
     assert sorted(kinds) == ["memory"] * 4 + ["working_memory"] * 2
-    receipt = json.loads(remem(settings, "erase", "--user", "ada").stdout)
+    receipt = json.loads(remem(settings, "erase", "--user", "ada", "--yes").stdout)
     assert receipt["counts"]["long_term_memories"] == 4
     assert receipt["counts"]["working_memory_sessions"] == 2
     assert receipt["requested_by"] == "local"
     refused = remem(settings, "erase", check=False)
-    assert refused.returncode == 1 and "name a user_id" in refused.stderr
+    assert refused.returncode == 2 and "name a user_id" in refused.stderr
