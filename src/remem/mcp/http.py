@@ -53,8 +53,15 @@ def jsonrpc_refusal(
 def _reason(detail: Any) -> str:
     """A remem detail as one line; FastAPI's list of errors joined."""
     if isinstance(detail, list):
-        return "; ".join(str(e.get("ctx", {}).get("error") or e.get("msg")) for e in detail)
+        return "; ".join(_one_reason(error) for error in detail)
     return str(detail or "")
+
+
+def _one_reason(error: Any) -> str:
+    if not isinstance(error, dict):
+        return str(error)
+    ctx = error.get("ctx")
+    return str((ctx.get("error") if isinstance(ctx, dict) else None) or error.get("msg"))
 
 
 class HttpEndpoint:
