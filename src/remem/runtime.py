@@ -14,22 +14,22 @@ from docket import Worker
 from redis.asyncio import Redis
 
 from remem.auth.audit import AuditLog
+from remem.background.extraction import Extraction, VerbatimExtractor
+from remem.background.llm_extraction import LLMExtractor
+from remem.background.periodic import Maintenance, forget_policy
+from remem.background.promotion import Promoter
+from remem.background.summarization import LLMSummarizer, Summarization, TrimNote
+from remem.background.summary_views import SummaryViews
+from remem.background.view_summarizers import Digest, LLMViewSummary
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of, judge_distance_of
 from remem.foreground import Foreground
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
-from remem.memory.extraction import Extraction, VerbatimExtractor
 from remem.memory.limits import Limits
-from remem.memory.llm_extraction import LLMExtractor
 from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.maintenance import Maintenance, forget_policy
-from remem.memory.promotion import Promoter
 from remem.memory.query_rewrite import QueryRewriter
-from remem.memory.summarization import LLMSummarizer, Summarization, TrimNote
-from remem.memory.summary_views import SummaryViews
-from remem.memory.view_summary import Digest, LLMViewSummary
 from remem.memory.working import WorkingMemoryService
 from remem.store.connection import check_modules, connect
 from remem.store.embedded import EmbeddedRedis

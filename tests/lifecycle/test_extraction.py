@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 
 from remem.api.app import create_app
+from remem.background.extraction import Batch, VerbatimExtractor
 from remem.config import Settings
-from remem.memory.extraction import Batch, VerbatimExtractor
 from remem.models.memory import MemoryRecord
 from tests.helpers import wait_until
 from tests.lifecycle.conftest import DEBOUNCE, search

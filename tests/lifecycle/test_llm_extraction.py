@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 
 from remem.api.app import create_app
+from remem.background.extraction import Batch
+from remem.background.llm_extraction import CONTEXT_BUDGET, MAX_BATCH_CHARS, LLMExtractor
 from remem.config import Settings
-from remem.memory.extraction import Batch
-from remem.memory.llm_extraction import CONTEXT_BUDGET, MAX_BATCH_CHARS, LLMExtractor
 from remem.models.memory import MemoryRecord
 from remem.store.working import Session
 from tests.helpers import wait_until

@@ -20,10 +20,10 @@ from docket import Docket, ExponentialRetry, Worker
 from fastapi import FastAPI
 
 from remem.api.app import create_app
+from remem.background.extraction import Batch, VerbatimExtractor
 from remem.config import Settings
 from remem.errors import LLMUnavailable
 from remem.logs import quiet_expected_retries
-from remem.memory.extraction import Batch, VerbatimExtractor
 from remem.models.memory import MemoryRecord
 from remem.tasks.jobs import EXPECTED_RETRIES
 from tests.helpers import wait_until

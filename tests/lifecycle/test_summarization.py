@@ -18,9 +18,9 @@ import pytest
 from fastapi import FastAPI
 
 from remem.api.app import create_app
+from remem.background.extraction import Batch, VerbatimExtractor
+from remem.background.summarization import LLMSummarizer, Summarization
 from remem.config import Settings
-from remem.memory.extraction import Batch, VerbatimExtractor
-from remem.memory.summarization import LLMSummarizer, Summarization
 from remem.memory.tokens import messages_tokens
 from remem.models.memory import MemoryRecord
 from remem.models.working import MemoryMessage

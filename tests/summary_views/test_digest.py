@@ -1,12 +1,12 @@
 """The summary without an LLM: a digest of the memories alone, the same for the same memories
-whatever their order (README and ``memory.view_summary`` describe it)."""
+whatever their order (README and ``background.view_summarizers`` describe it)."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
 
-from remem.memory.view_summary import DIGEST_NEWEST, digest
+from remem.background.view_summarizers import DIGEST_NEWEST, digest
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from remem.api.app import create_app
+from remem.background.view_summarizers import LLMViewSummary
 from remem.config import Settings
 from remem.llm.client import LLMClient
-from remem.memory.view_summary import LLMViewSummary
 from remem.models.memory import MemoryRecord
 from remem.models.views import SummaryView
 from tests.helpers import assert_4xx_with_reason, wait_until

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from remem.memory.summary_views import Scope
+from remem.background.summary_views import Scope
 from remem.models.views import Task, TaskStatusEnum, TaskTypeEnum
 from remem.runtime import Resources
 from tests.helpers import assert_4xx_with_reason, wait_until

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
+from remem.background.summary_views import SummaryViews
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.summary_views import SummaryViews
 from remem.memory.working import WorkingMemoryService
 from remem.runtime import Resources
 

@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable
 
 from remem.auth.context import caller
 from remem.auth.principal import Principal
+from remem.background.summary_views import Scope as ViewScope
 from remem.errors import Forbidden, InvalidInput, NotFound
 from remem.memory.filters import Within
 from remem.memory.identifiers import optional_id
-from remem.memory.summary_views import Scope as ViewScope
 from remem.models.memory import MemoryRecord
 from remem.models.prompt import MemoryPromptRequest
 from remem.models.search import SearchFilters, TagFilter

@@ -76,7 +76,7 @@ Default mode
 A request that names no ``search_mode`` (the official ``agent-memory-client`` has no such
 parameter) is a hybrid search, the mode that finds the most: end to end on LoCoMo
 (``eval/locomo_e2e.py``) recall@10 0.742 hybrid, 0.707 keyword, 0.549 semantic before the
-extraction changes of ``memory.extraction``, 0.788 / 0.771 / 0.562 after. ``semantic`` named
+extraction changes of ``background.extraction``, 0.788 / 0.771 / 0.562 after. ``semantic`` named
 explicitly stays a pure vector search.
 
 Filters the caller gave are never dropped, even when nothing matches.

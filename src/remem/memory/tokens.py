@@ -75,3 +75,9 @@ def keep_within(messages: list[MemoryMessage], window: int) -> list[MemoryMessag
         kept.append(message)
         used += cost
     return kept[::-1]
+
+
+def summarization_due(messages: Sequence[MemoryMessage], window: int, threshold: float) -> bool:
+    """True when the messages use more than ``threshold`` of the window: a write leaves the
+    session due for summarisation (``background.summarization``)."""
+    return messages_tokens(messages) > threshold * window

@@ -20,8 +20,13 @@ from remem.config import default
 from remem.errors import Conflict, InvalidInput, NotFound
 from remem.memory.identifiers import check_id, optional_id
 from remem.memory.limits import Limits
-from remem.memory.summarization import due
-from remem.memory.tokens import context_window, keep_within, messages_tokens, usage_percentages
+from remem.memory.tokens import (
+    context_window,
+    keep_within,
+    messages_tokens,
+    summarization_due,
+    usage_percentages,
+)
 from remem.memory.unreadable import Unreadable, reason
 from remem.models.working import (
     AppendMessages,
@@ -275,13 +280,13 @@ class WorkingMemoryService:
         context_window_max: int | None,
     ) -> WorkingMemoryResponse:
         """The response to a write, scheduling summarisation when the messages passed the
-        threshold of the window the write named (``memory.summarization``)."""
+        threshold of the window the write named (``background.summarization``)."""
         response = self._response(doc, model_name, context_window_max)
         window = context_window(model_name, context_window_max)
         if (
             window
             and self.debounce_seconds is not None
-            and due(response.messages, window, self.summarization_threshold)
+            and summarization_due(response.messages, window, self.summarization_threshold)
         ):
             await self.store.summarize_due(
                 session, window, self.debounce_seconds, self.max_wait_seconds

@@ -6,7 +6,7 @@
 - tasks: one string a task, ``<prefix>task:<id>``, expiring ``TASK_TTL`` seconds after its last
   change, as upstream's (7 days): task records are operational, not memories.
 
-The store knows JSON text and keys; what the values mean is ``memory.summary_views``'s.
+The store knows JSON text and keys; what the values mean is ``background.summary_views``'s.
 """
 
 from __future__ import annotations

@@ -20,13 +20,13 @@ from typing import Any
 
 from docket import CurrentDocket, Docket, ExponentialRetry
 
+from remem.background.extraction import Extraction
+from remem.background.periodic import Maintenance
+from remem.background.promotion import Promoter
+from remem.background.summarization import NotExtractedYet, SessionChanged, Summarization
+from remem.background.summary_views import Scope, SummaryViews
 from remem.errors import BackendUnavailable, LLMOutputInvalid
 from remem.logs import quiet_expected_retries
-from remem.memory.extraction import Extraction
-from remem.memory.maintenance import Maintenance
-from remem.memory.promotion import Promoter
-from remem.memory.summarization import NotExtractedYet, SessionChanged, Summarization
-from remem.memory.summary_views import Scope, SummaryViews
 from remem.store.working import Session
 
 Task = Callable[..., Awaitable[Any]]
@@ -161,7 +161,7 @@ async def refresh_summary_view(
     docket: Docket = CurrentDocket(),
 ) -> None:
     """Summarise every partition of a summary view within the scope, keeping the task record
-    (``memory.summary_views``) up to date. Not retried: a failure is written to the record."""
+    (``background.summary_views``) up to date. Not retried: a failure is written to the record."""
     views = _lifecycle(docket).summary_views
     if views is None:
         raise RuntimeError("summary views are not set up in this process")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from docket import Docket
 from docket.execution import Disposition, TaskCall
 
-from remem.memory.summary_views import Scope
+from remem.background.summary_views import Scope
 from remem.store.connection import backend_errors
 from remem.store.due import DueSet, TaskRuns
 from remem.store.keys import Keys

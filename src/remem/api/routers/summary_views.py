@@ -1,6 +1,6 @@
 """Summary views and tasks: /v1/summary-views and /v1/tasks/{task_id} (Agent Memory Server
 0.15.2 paths and shapes, as agent-memory-client 0.14.0 calls them). The work is
-``memory.summary_views``'s; ``auth.guard`` says who may make views and in which scope a view
+``background.summary_views``'s; ``auth.guard`` says who may make views and in which scope a view
 reads memories."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from remem.api.deps import summary_views
 from remem.auth import guard
+from remem.background.summary_views import SummaryViews
 from remem.memory.identifiers import check_id
-from remem.memory.summary_views import SummaryViews
 from remem.models.common import AckResponse
 from remem.models.views import (
     CreateSummaryViewRequest,

@@ -36,7 +36,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from remem.llm.client import LLMClient
-from remem.memory.tokens import message_tokens, messages_tokens
+from remem.memory.tokens import message_tokens, summarization_due
 from remem.models.working import MemoryMessage
 from remem.store.working import Session, WorkingMemoryStore
 
@@ -57,11 +57,6 @@ class SessionChanged(Exception):
 class NotExtractedYet(Exception):
     """Messages due for summarisation are not extracted yet: the task's retry runs after
     extraction (logged at INFO without a traceback, ``tasks.jobs.EXPECTED_RETRIES``)."""
-
-
-def due(messages: Sequence[MemoryMessage], window: int, threshold: float) -> bool:
-    """True when the messages use more than ``threshold`` of the window."""
-    return messages_tokens(messages) > threshold * window
 
 
 def split(
@@ -205,7 +200,7 @@ class Summarization:
         if doc is None:
             return 0
         messages = [MemoryMessage.model_validate(m) for m in doc.get("messages") or []]
-        if not due(messages, window, self.threshold):
+        if not summarization_due(messages, window, self.threshold):
             return 0
         older, _ = split(messages, window, self.threshold)
         if not older:

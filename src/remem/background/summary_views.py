@@ -3,7 +3,7 @@ records of their background runs (``/v1/tasks``).
 
 A view selects memories by exact ``filters`` (user_id, namespace, session_id, memory_type) and
 an optional ``time_window_days``, and partitions them by ``group_by`` (a subset of the same
-four fields). A partition's summary is made by ``memory.view_summary`` (the LLM, or a
+four fields). A partition's summary is made by ``background.view_summarizers`` (the LLM, or a
 deterministic digest without one) and stored; listing partitions reads what was stored.
 
 - ``run_partition``: one partition, synchronously, its memories found with one query
@@ -32,12 +32,12 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 from ulid import ULID
 
+from remem.background.view_summarizers import PartitionSummary
 from remem.errors import Conflict, InvalidInput, NotFound, RememError
 from remem.memory.filters import epoch
 from remem.memory.identifiers import check_id
 from remem.memory.records import RECORD_FIELDS, read_record
 from remem.memory.unreadable import Unreadable
-from remem.memory.view_summary import PartitionSummary
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.views import (
     GROUP_FIELDS,

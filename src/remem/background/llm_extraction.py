@@ -1,4 +1,4 @@
-"""Extraction with an LLM: one chat completion per batch (``remem.memory.extraction``) returns
+"""Extraction with an LLM: one chat completion per batch (``remem.background.extraction``) returns
 the memories with their type, topics, entities, event date and the messages they came from
 (the upstream server made one call per message plus one each for topics and entities). A batch
 of more than ``MAX_BATCH_CHARS`` of new text (a long thread PUT at once) is sent in parts.
@@ -42,8 +42,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from remem.background.extraction import Batch
 from remem.llm.client import LLMClient
-from remem.memory.extraction import Batch
 from remem.memory.identifiers import id_problem
 from remem.models.bounds import StoredDatetime
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
