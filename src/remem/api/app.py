@@ -107,5 +107,5 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     declare_security(app, authenticator)  # for /docs: Authorize, then "Try it out" with it
     app.add_middleware(CatchAll)  # also catches the others' faults
     app.add_middleware(SecurityHeaders)  # on every answer, CatchAll's 500 included
-    app.add_middleware(CountRequests, foreground=foreground)  # outermost
+    app.add_middleware(CountRequests, foreground=foreground)  # outermost of the REST app
     return app
