@@ -27,7 +27,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from remem.auth.context import caller
 from remem.config import Settings
 from remem.errors import Forbidden
-from remem.mcp.server import build_server, url_namespace
+from remem.mcp.server import build_server
+from remem.mcp.tools import url_namespace
 
 # In stateless mode the transport would open an event stream for a GET and, having no session
 # to send anything on, never end it: a client or proxy waited forever.
