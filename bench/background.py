@@ -125,7 +125,7 @@ def main() -> None:
         return statistics.median(row[key] for row in rows[extract])
 
     print(f"\n`python bench/background.py --seconds {args.seconds:g} --rounds {args.rounds} "
-          f"--concurrency {args.concurrency}"
+          f"--concurrency {args.concurrency} --rate {args.rate:g}"
           + "".join(f" --setting {s}" for s in args.setting)
           + "`: medians over rounds\n")  # fmt: skip
     print("| | extraction off | extraction on | on/off |")

@@ -29,6 +29,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How long a worker whose slots are all taken waits before it looks for a free one (Docket's
+# ``minimum_check_interval``, also how long its stream read blocks). Docket's 250 ms left each
+# slot idle for most of that time once a task ended, capping extraction at about
+# concurrency / 0.25 s sessions a second (16 at the default 4: 44 s behind after 20 s of 500
+# messages a second); at 50 ms extraction keeps up at concurrency 4, which disturbs requests far
+# less than more slots do (bench/background.py, in docs/lifecycle.md). Idle, it costs Redis
+# about 0.4 ms of CPU a second more per worker.
+CHECK_INTERVAL = timedelta(milliseconds=50)
+
 
 @contextlib.asynccontextmanager
 async def running_worker(
@@ -44,6 +53,7 @@ async def running_worker(
             concurrency=settings.worker_concurrency,
             redelivery_timeout=timedelta(seconds=settings.task_redelivery_seconds),
             schedule_automatic_tasks=False,
+            minimum_check_interval=CHECK_INTERVAL,
         ) as worker:
             poller = Poller(
                 tasks,
