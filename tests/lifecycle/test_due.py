@@ -167,3 +167,22 @@ async def test_a_poll_schedules_what_is_due_and_drops_what_it_cannot_read(
     assert queued
     dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert len(dropped) == 2, dropped
+
+
+async def test_a_poll_schedules_no_more_than_the_queue_has_room_for(resources: Resources) -> None:
+    """The due set is the backlog: a poll tops Docket's queue up to ``ahead`` tasks (waiting or
+    running, every worker's) and leaves the rest due, unclaimed, for a later poll."""
+    from remem.tasks.poller import Poller
+
+    due = resources.working.store.due
+    for n in range(5):
+        await due.mark("extract", resources.keys.working_memory(f"s{n}", "u", "ns"), 0)
+    poller = Poller(resources.tasks, due, every_seconds=1, lease_seconds=30, periodic={}, ahead=3)
+    assert await poller.poll() == 3
+    assert await resources.tasks.queued() == 3
+    assert await poller.poll() == 0  # full: nothing claimed, nothing leased
+    assert await resources.redis.zcard(resources.keys.tasks_due) == 2
+    await resources.redis.xtrim(resources.tasks.docket.stream_key, maxlen=0)  # workers took them
+    assert await poller.poll() == 2
+    assert await resources.tasks.queued() == 2
+    assert await resources.redis.zcard(resources.keys.tasks_due) == 0

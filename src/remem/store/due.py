@@ -199,3 +199,8 @@ class TaskRuns:
     async def delete(self, keys: Sequence[str]) -> None:
         if keys:
             await self.redis.delete(*keys)
+
+    async def queued(self, stream: str) -> int:
+        """Tasks in pydocket's stream: waiting for a worker or running (a run's entry goes
+        when it ends)."""
+        return int(await self.redis.xlen(stream))

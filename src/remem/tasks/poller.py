@@ -12,6 +12,13 @@ Every ``task_poll_seconds`` a worker claims up to ``BATCH`` members due now (lea
 task redelivery timeout, so a worker that dies mid-claim leaves them to another), schedules
 them, and settles them: session work leaves the set unless it was marked again meanwhile;
 periodic work is re-armed one interval ahead. A full batch is followed by the next at once.
+
+The due set is the backlog; Docket holds only what the workers can start soon. A poll claims no
+more than ``ahead`` less the tasks already queued (waiting or running, every worker's), so
+under a load extraction cannot keep up with, the scheduling of thousands of tasks does not
+compete with the requests that are writing them: work is scheduled as fast as it is done.
+Unthrottled, 20 s of unpaced writes at concurrency 16 had the poller schedule 16,000 tasks
+(7% of the server's CPU and half of Redis's per message) while 1% of them ran.
 """
 
 from __future__ import annotations
@@ -42,11 +49,13 @@ class Poller:
         every_seconds: float,
         lease_seconds: float,
         periodic: Mapping[str, float],
+        ahead: int = BATCH,
     ) -> None:
         self.queue = queue
         self.due = due
         self.every = every_seconds
         self.lease = lease_seconds
+        self.ahead = ahead
         self.periodic = {f"{PERIODIC}:{name}": s for name, s in periodic.items() if s > 0}
         self._stop = asyncio.Event()
 
@@ -83,8 +92,12 @@ class Poller:
         self._stop.set()
 
     async def poll(self) -> int:
-        """Claim, schedule and settle what is due now; how many members were claimed."""
-        claim = await self.due.claim(BATCH, self.lease)
+        """Claim, schedule and settle what is due now, as much as there is room for in the
+        queue; how many members were claimed."""
+        room = min(BATCH, self.ahead - await self.queue.queued())
+        if room <= 0:
+            return 0
+        claim = await self.due.claim(room, self.lease)
         if not claim.members:
             return 0
         periodic = f"{PERIODIC}:"

@@ -82,6 +82,11 @@ class TaskQueue:
     ) -> None:
         await self.docket.__aexit__(exc_type, exc, tb)
 
+    async def queued(self) -> int:
+        """Tasks scheduled to run now that have not ended (waiting or running), all workers'."""
+        with backend_errors():
+            return await self.runs.queued(self.docket.stream_key)
+
     async def extract_again(self, session: Session) -> None:
         """Schedule the session's extraction after the debounce, whatever was scheduled (called
         by a run that found messages written during it: that run is on a worker)."""

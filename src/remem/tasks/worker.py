@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 # less than more slots do (bench/background.py, in docs/lifecycle.md). Idle, it costs Redis
 # about 0.4 ms of CPU a second more per worker.
 CHECK_INTERVAL = timedelta(milliseconds=50)
+# Tasks a poll tops the queue up to, per slot of this worker: 128 at the default concurrency,
+# over a second of extraction without an LLM, so slots never wait for the next poll while the
+# rest of a backlog stays in the due set (``tasks.poller``).
+AHEAD_PER_SLOT = 32
 
 
 @contextlib.asynccontextmanager
@@ -64,6 +68,7 @@ async def running_worker(
                     "compact": settings.compaction_interval_seconds,
                     "forget": settings.forgetting_interval_seconds,
                 },
+                ahead=AHEAD_PER_SLOT * settings.worker_concurrency,
             )
             polling = asyncio.create_task(poller.run(), name="remem due-work poller")
             running = asyncio.create_task(worker.run_forever(), name="remem worker")
