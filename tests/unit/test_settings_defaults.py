@@ -10,6 +10,8 @@ import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic_settings import BaseSettings
+
 import remem
 from remem.config import Settings
 from remem.memory.working import WorkingMemoryService
@@ -24,7 +26,7 @@ def _callables() -> Iterator[tuple[str, Any]]:
         for name, obj in vars(module).items():
             if getattr(obj, "__module__", None) != module.__name__:
                 continue
-            if inspect.isclass(obj) and obj is not Settings:
+            if inspect.isclass(obj) and not issubclass(obj, BaseSettings):  # the settings' parts
                 yield f"{module.__name__}.{name}", obj
                 for meth_name, meth in vars(obj).items():
                     if inspect.isfunction(meth):

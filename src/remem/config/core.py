@@ -1,27 +1,22 @@
-"""Settings: one object, built at the edge (CLI, app factory, tests) and passed in.
-
-Environment variables use the prefix ``REMEM_``; where the upstream Agent Memory Server has a
-variable with the same meaning (``REDIS_URL``), that name is read too.
-"""
+"""The core settings: Redis, limits, embeddings, the LLM, tasks and forgetting (the
+``Settings`` of ``remem.config`` adds authentication and observability)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, Self
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings
 
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("remem", appauthor=False))
 
 
-class Settings(BaseSettings):
-    """remem configuration. The README's configuration table is generated from these fields."""
-
-    model_config = SettingsConfigDict(env_prefix="REMEM_", extra="ignore", populate_by_name=True)
+class CoreSettings(BaseSettings):
+    """Where remem keeps data and how it serves, remembers and works in the background."""
 
     redis_url: str | None = Field(
         default=None,
@@ -99,7 +94,6 @@ class Settings(BaseSettings):
         description="User of memories and sessions MCP tools write without one; also read "
         "from DEFAULT_MCP_USER_ID.",
     )
-    log_level: str = Field(default="info", description="Log level of the server.")
     long_term_memory_index: str = Field(
         default="long_term_memory_idx",
         description="Name (an alias of the versioned index) of the long-term memory index.",
@@ -277,7 +271,7 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _forgetting_has_a_policy(self) -> Settings:
+    def _forgetting_has_a_policy(self) -> Self:
         if self.forgetting_interval_seconds > 0 and (
             self.forgetting_max_age_days is None
             and self.forgetting_max_inactive_days is None
@@ -289,128 +283,3 @@ class Settings(BaseSettings):
                 "REMEM_FORGETTING_BUDGET"
             )
         return self
-
-    # -- authentication (remem.auth; README "Security") ------------------------------------
-    auth_mode: Literal["disabled", "token", "oauth2"] = Field(
-        default="disabled",
-        validation_alias=AliasChoices("REMEM_AUTH_MODE", "AUTH_MODE", "auth_mode"),
-        description="`disabled`: every caller is the local admin (loopback binds only, see "
-        "REMEM_ALLOW_REMOTE_WITHOUT_AUTH). `token`: API tokens from `remem token create`. "
-        "`oauth2`: JWTs signed by the REMEM_OAUTH2_ISSUER_URL's keys. Also read from the "
-        "upstream server's AUTH_MODE; `remem serve --auth` sets it.",
-    )
-    disable_auth: bool | None = Field(
-        default=None,
-        validation_alias=AliasChoices("REMEM_DISABLE_AUTH", "DISABLE_AUTH", "disable_auth"),
-        description="The upstream server's DISABLE_AUTH, read so its deployments mean the same "
-        "here: `true` with an auth mode other than `disabled`, or `false` with no auth mode, "
-        "refuses to start (the upstream server would silently run without auth).",
-    )
-    token_auth_enabled: bool | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "REMEM_TOKEN_AUTH_ENABLED", "TOKEN_AUTH_ENABLED", "token_auth_enabled"
-        ),
-        description="The upstream server's TOKEN_AUTH_ENABLED: `true` with no auth mode set "
-        "means `token`; with another mode set, it refuses to start.",
-    )
-    allow_remote_without_auth: bool = Field(
-        default=False,
-        description="Let `remem serve` listen on a non-loopback address with auth disabled "
-        "(anyone who reaches the port is the admin). Off: it refuses to start.",
-    )
-    token_hash_key: SecretStr | None = Field(
-        default=None,
-        description="Key of the HMAC-SHA256 under which API tokens are stored (32+ random "
-        "bytes, e.g. `openssl rand -hex 32`). Unset: generated once and kept in Redis, so "
-        "whoever reads Redis holds both the key and the digests.",
-    )
-    mcp_token: SecretStr | None = Field(
-        default=None,
-        description="An API token `remem mcp` (stdio) runs as, with that token's scope. "
-        "Unset: the local admin.",
-    )
-    oauth2_issuer_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "REMEM_OAUTH2_ISSUER_URL", "OAUTH2_ISSUER_URL", "oauth2_issuer_url"
-        ),
-        description="`oauth2` mode: the `iss` every JWT must carry (required; also "
-        "OAUTH2_ISSUER_URL).",
-    )
-    oauth2_audience: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "REMEM_OAUTH2_AUDIENCE", "OAUTH2_AUDIENCE", "oauth2_audience"
-        ),
-        description="`oauth2` mode: the `aud` every JWT must carry (required: a token minted "
-        "for another service of the same issuer is refused; also OAUTH2_AUDIENCE).",
-    )
-    oauth2_jwks_url: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices(
-            "REMEM_OAUTH2_JWKS_URL", "OAUTH2_JWKS_URL", "oauth2_jwks_url"
-        ),
-        description="`oauth2` mode: where the issuer's public keys are (also OAUTH2_JWKS_URL). "
-        "Unset: `<issuer>/.well-known/jwks.json`.",
-    )
-    oauth2_algorithms: list[str] = Field(
-        default=["RS256", "RS384", "RS512"],
-        validation_alias=AliasChoices(
-            "REMEM_OAUTH2_ALGORITHMS", "OAUTH2_ALGORITHMS", "oauth2_algorithms"
-        ),
-        description="`oauth2` mode: JWT signature algorithms accepted (a JSON list; also "
-        "OAUTH2_ALGORITHMS). Public-key ones only (RS, PS, ES, EdDSA): `none` and HS* are "
-        "refused at start.",
-    )
-    oauth2_jwks_cache_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        description="`oauth2` mode: how long fetched keys are used before fetching again. A "
-        "token naming an unknown key id fetches at once, at most every 30 s.",
-    )
-    oauth2_namespaces_claim: str = Field(
-        default="namespaces",
-        description="`oauth2` mode: the claim holding the caller's namespaces (a list, or a "
-        "space-separated string; exact names or prefixes ending in `*`; `*` = all). A JWT "
-        "without it is refused.",
-    )
-    oauth2_user_claim: str = Field(
-        default="user_id",
-        description="`oauth2` mode: the claim holding the one user the caller may act for "
-        "(absent: any user in its namespaces).",
-    )
-    oauth2_role_claim: str = Field(
-        default="role",
-        description="`oauth2` mode: the claim holding the role, `read`, `write` or `admin` (a "
-        "list: the highest known one counts; absent or unknown: `read`).",
-    )
-
-    @model_validator(mode="after")
-    def _upstream_token_mode(self) -> Settings:
-        """TOKEN_AUTH_ENABLED=true with no mode named asks for token auth (remem.auth.modes
-        refuses it beside another mode)."""
-        if self.token_auth_enabled and "auth_mode" not in self.model_fields_set:
-            self.auth_mode = "token"
-        return self
-
-
-def default(name: str) -> Any:
-    """The default of the setting ``name``: where a constructor needs a default for a value the
-    settings pass in, it takes this one, so each default is written once, above."""
-    return Settings.model_fields[name].default
-
-
-def settings_table() -> str:
-    """The README's configuration table, generated from the fields above."""
-    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        env = f"REMEM_{name.upper()}"
-        if name == "redis_url":
-            env = "REDIS_URL / REMEM_REDIS_URL"
-        if field.default_factory is not None:
-            default = "user data dir (`~/.local/share/remem`)" if name == "data_dir" else "computed"
-        else:
-            default = "unset" if field.default is None else f"`{field.default}`"
-        rows.append(f"| `{env}` | {default} | {field.description or ''} |")
-    return "\n".join(rows)
