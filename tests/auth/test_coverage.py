@@ -11,8 +11,10 @@ from remem.config import Settings
 from remem.mcp.server import build_server
 from tests.auth.test_leaks import REST, TOOLS
 
-# Served without credentials: they hold no memory (remem.api.authenticate.OPEN_PATHS).
+# Served without credentials: they hold no memory (remem.api.authenticate.OPEN_PATHS; the
+# console's static pages and files, whose data calls are the API routes tried below).
 OPEN = {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN |= {"/ui", "/ui/{page:path}", "/ui/static/{name}"}
 
 
 def guarded_routes(app: Any) -> set[str]:

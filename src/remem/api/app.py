@@ -17,7 +17,7 @@ from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
 from remem.api.openapi import declare_security
 from remem.api.ratelimit import RateLimit
-from remem.api.routers import health, longterm, prompt, security, summary_views, working
+from remem.api.routers import console, health, longterm, prompt, security, summary_views, working
 from remem.api.wellformed import WellFormed
 from remem.auth.authenticate import Authenticator
 from remem.auth.modes import build_authenticator
@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
     app.include_router(security.router)
+    app.include_router(console.router)  # /ui: static pages, the data through the API
     app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute:  # inside Authenticate: counts per caller

@@ -2,7 +2,8 @@
 the MCP transport mounted beside it) and serves it as the caller it proved to be.
 
 A request that fails is answered 401 here, before any route runs. Paths in ``open_paths``
-(health, the OpenAPI document and its viewers) are served without credentials, as the local
+(health, the OpenAPI document and its viewers) and the console's pages and files (``/ui``,
+whose data calls carry their own credentials) are served without credentials, as the local
 caller would be refused nothing there: they hold no memory.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem.api.errors import error_response
-from remem.api.headers import DOCS_ASSETS
+from remem.api.headers import CONSOLE, DOCS_ASSETS
 from remem.auth.authenticate import Authenticator
 from remem.auth.context import acting_as
 from remem.errors import RememError
@@ -59,4 +60,5 @@ class Authenticate:
 
 
 def _is_docs_asset(path: str) -> bool:
-    return path.startswith(DOCS_ASSETS)
+    """The docs' files, and the console's pages and files (static: they hold no memory)."""
+    return path.startswith(DOCS_ASSETS) or path == CONSOLE or path.startswith(CONSOLE + "/")

@@ -10,7 +10,8 @@ answer (REST, MCP, errors from the other middlewares, the docs):
   nothing needs allowing); the docs pages (/docs, /redoc) load their scripts and styles from
   remem itself (``FastAPIOffline``) and run one inline script (Swagger UI's set-up) and inline
   styles, ReDoc a worker from a blob, so theirs allows ``'self'``, those inline parts and
-  ``blob:`` workers, and nothing from elsewhere.
+  ``blob:`` workers, and nothing from elsewhere; the console (/ui) runs only remem's own
+  scripts and styles (no inline ones), calls only remem, and submits its forms to itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ DOCS_CSP = (
     b"img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+CONSOLE_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+CONSOLE = "/ui"
 DOCS_PAGES = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
 DOCS_ASSETS = "/static-offline-docs/"
 _COMMON = [
@@ -43,9 +49,7 @@ class SecurityHeaders:
         path: str = scope.get("path", "")
         asset = path.startswith(DOCS_ASSETS)
         added = list(_COMMON)
-        added.append(
-            (b"content-security-policy", DOCS_CSP if asset or path in DOCS_PAGES else API_CSP)
-        )
+        added.append((b"content-security-policy", _policy(path, asset)))
         if not asset:
             added.append((b"cache-control", b"no-store"))
         names = {name for name, _ in added}
@@ -57,3 +61,11 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def _policy(path: str, asset: bool) -> bytes:
+    if asset or path in DOCS_PAGES:
+        return DOCS_CSP
+    if path == CONSOLE or path.startswith(CONSOLE + "/"):
+        return CONSOLE_CSP
+    return API_CSP
