@@ -142,3 +142,15 @@ async def test_deleting_a_memory_asks_first(site: str, page: tuple[Page, Log]) -
         assert (await http.get("/v1/long-term-memory/m-fruit")).status_code == 404
     assert len(asked) == 2 and "m-fruit" in asked[0]
     clean(log)
+
+
+@pytest.mark.parametrize("path", [f"/ui/sessions?namespace={NS}", f"/ui/memories?q={NEEDLE}"])
+async def test_the_pages_fit_a_phone(site: str, page: tuple[Page, Log], path: str) -> None:
+    """At 390 px nothing is wider than the screen (long ids and texts wrap, tables scroll
+    inside their own box)."""
+    tab, log = page
+    await tab.set_viewport_size({"width": 390, "height": 844})
+    await tab.goto(site + path)
+    await tab.locator("main table, main .result").first.wait_for()
+    assert await tab.evaluate("document.documentElement.scrollWidth") <= 390
+    clean(log)

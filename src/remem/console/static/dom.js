@@ -63,7 +63,8 @@ export function display(value) {
 export function when(iso) {
   if (!iso) return "-";
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : date.toISOString().replace(".000Z", "Z");
+  if (Number.isNaN(date.getTime())) return String(iso);
+  return `${date.toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 // Seconds as its two largest units: "2 d 3 h", "59 min 58 s".

@@ -91,7 +91,8 @@ export async function session(id, params) {
   show(
     el("p", {}, el("a", { href: href(["sessions"], { namespace: s.namespace }) }, "Sessions")),
     el("h1", {}, "Session ", el("code", {}, s.session_id)),
-    fields({ ...s, time_left: timeLeft(s) }, ["namespace", "user_id", "created_at", "updated_at",
+    fields({ ...s, created_at: when(s.created_at), updated_at: when(s.updated_at),
+      time_left: timeLeft(s) }, ["namespace", "user_id", "created_at", "updated_at",
       "time_left", "ttl_seconds", "tokens", "long_term_memory_strategy"]),
     el("h2", {}, "Context"),
     el("p", { class: "text" }, s.context || "(no summary yet)"),
