@@ -21,5 +21,5 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
 
 def app_from_env() -> FastAPI:
     settings = Settings()
-    configure(settings.log_level)
+    configure(settings.log_level, settings.log_format)
     return build_app(settings)

@@ -233,12 +233,34 @@ async def check_layers(block: Block, world: World) -> None:
     assert drawn == layers
 
 
+async def check_json_log(block: Block, world: World) -> None:
+    """The line shown is what REMEM_LOG_FORMAT=json writes for that record in that request:
+    the same fields, in the same order, but the time."""
+    import logging
+
+    from remem.logs import JsonFormatter, RequestContext, request_id
+
+    shown = json.loads(block.text)
+    level = logging.getLevelNamesMapping()[shown["level"]]
+    record = logging.LogRecord(shown["logger"], level, __file__, 0, shown["message"], None, None)
+    record.error_id = shown.get("error_id")
+    token = request_id.set(shown.get("request_id"))
+    try:
+        RequestContext().filter(record)
+    finally:
+        request_id.reset(token)
+    written = json.loads(JsonFormatter().format(record))
+    assert list(written) == list(shown), written
+    assert {**written, "time": shown["time"]} == shown and shown["time"].endswith("Z")
+
+
 CHECKS: dict[str, Callable[[Block, World], Awaitable[None]]] = {
     "output": check_output,
     "mcp-stdio": check_mcp_stdio,
     "mcp-http": check_mcp_http,
     "mcp-http-token": check_mcp_http_token,
     "jwt-claims": check_jwt_claims,
+    "json-log": check_json_log,
     "layers": check_layers,
 }
 # Blocks of pages this project does not mark (docs/architecture.md has its own owner): by page

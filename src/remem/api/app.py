@@ -11,12 +11,14 @@ from fastapi_offline import FastAPIOffline
 
 from remem import __version__
 from remem.api.authenticate import Authenticate
+from remem.api.cors import add_cors
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
 from remem.api.openapi import declare_security
 from remem.api.ratelimit import RateLimit
+from remem.api.requestid import RequestId
 from remem.api.routers import console, health, longterm, prompt, security, summary_views, working
 from remem.api.wellformed import WellFormed
 from remem.auth.authenticate import Authenticator
@@ -107,6 +109,9 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.add_middleware(Authenticate, authenticator=authenticator)
     declare_security(app, authenticator)  # for /docs: Authorize, then "Try it out" with it
     app.add_middleware(CatchAll)  # also catches the others' faults
+    # Outside Authenticate: preflights carry no token, and a 401 or a 500 is readable by the page.
+    add_cors(app, settings.cors_origins)
     app.add_middleware(SecurityHeaders)  # on every answer, CatchAll's 500 included
+    app.add_middleware(RequestId)  # outside all that logs: their records carry the request id
     app.add_middleware(CountRequests, foreground=foreground)  # outermost of the REST app
     return app

@@ -37,7 +37,11 @@ class CatchAll:
         except Exception:
             error_id = uuid.uuid4().hex[:16]
             log.exception(
-                "unexpected error %s in %s %s", error_id, scope.get("method"), scope.get("path")
+                "unexpected error %s in %s %s",
+                error_id,
+                scope.get("method"),
+                scope.get("path"),
+                extra={"error_id": error_id},
             )
             if started:  # half an answer went out: only closing the connection can end it
                 raise

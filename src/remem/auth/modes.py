@@ -35,6 +35,11 @@ def check_auth_settings(settings: Settings) -> None:
         raise InvalidInput(
             f"TOKEN_AUTH_ENABLED=true contradicts auth mode {mode!r}: unset one of them"
         )
+    if mode == "disabled" and "*" in settings.cors_origins:
+        raise InvalidInput(
+            'REMEM_CORS_ORIGINS=["*"] with auth disabled would let every web page a browser '
+            "opens read and write every memory: list the origins of your pages, or turn auth on"
+        )
     if settings.token_hash_key is not None and len(settings.token_hash_key.get_secret_value()) < 32:
         raise InvalidInput(
             "REMEM_TOKEN_HASH_KEY: at least 32 characters (e.g. `openssl rand -hex 32`)"

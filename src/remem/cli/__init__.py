@@ -107,7 +107,7 @@ def serve(
             raise UsageError(f"--auth {auth!r}: one of disabled, token, oauth2")
         os.environ["REMEM_AUTH_MODE"] = auth
     settings = _settings(data_dir, redis_url)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:  # before anything starts: a server must not run less protected than asked
         check_auth_settings(settings)
         check_bind(settings, host or settings.host)
@@ -119,7 +119,8 @@ def serve(
     os.environ["REMEM_DATA_DIR"] = str(settings.data_dir)
     if settings.redis_url:
         os.environ["REMEM_REDIS_URL"] = settings.redis_url
-    serving.run(host or settings.host, port or settings.port, workers, settings.log_level)
+    address = (host or settings.host, port or settings.port)
+    serving.run(*address, workers, settings.log_level, settings.log_format)
 
 
 @app.command()
@@ -129,7 +130,7 @@ def worker(data_dir: DataDir = None, redis_url: RedisUrl = None) -> None:
     from remem.runtime import run_worker
 
     settings = _settings(data_dir, redis_url)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     _run(run_worker(settings))
 
 
@@ -182,7 +183,8 @@ def mcp(
     """Serve the MCP tools over stdio (for Claude Desktop, Cursor, VS Code...): the same
     memories as `remem serve`, whose HTTP server also answers MCP at /mcp."""
     settings = _settings(data_dir, redis_url)
-    configure_logging(settings.log_level)  # on stderr: stdout carries the protocol
+    # On stderr: stdout carries the protocol.
+    configure_logging(settings.log_level, settings.log_format)
     try:
         _run(_serve_mcp_stdio(settings))
     except RememError as exc:
