@@ -4,6 +4,8 @@ without a case there (and so, maybe, without a guard) fails this test."""
 from __future__ import annotations
 
 import asyncio
+import re
+from importlib.resources import files
 from typing import Any
 
 from remem.app import build_app
@@ -51,3 +53,20 @@ def test_every_mcp_tool_is_in_the_leak_suite() -> None:
     missing = sorted(tools - set(TOOLS))
     assert not missing, f"MCP tools with no case in tests/auth/test_leaks.py: {missing}"
     assert not set(TOOLS) - tools
+
+
+def test_every_call_of_the_console_is_in_the_leak_suite() -> None:
+    """The web console (/ui) reads only through API routes the leak suite tries: each
+    ``call(METHOD, path)`` of its scripts matches a route of ``REST``."""
+    script = (files("remem") / "console" / "static" / "api.js").read_text()
+    calls = re.findall(r'call\("([A-Z]+)", [`"](/v1/[^`"]*)[`"]', script)
+    assert len(calls) >= 6, calls  # the enumeration works
+    routes = [key.split(" ", 1) for key in REST]
+    for method, path in calls:
+        path = re.sub(r"\$\{[^}]*\}", "x", path)
+        matched = [
+            route
+            for verb, route in routes
+            if verb == method and re.fullmatch(re.sub(r"\{[^}]*\}", ".+", route), path)
+        ]
+        assert matched, f"the console calls {method} {path}, which the leak suite does not try"

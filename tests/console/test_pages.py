@@ -154,3 +154,22 @@ async def test_the_pages_fit_a_phone(site: str, page: tuple[Page, Log], path: st
     await tab.locator("main table, main .result").first.wait_for()
     assert await tab.evaluate("document.documentElement.scrollWidth") <= 390
     clean(log)
+
+
+async def test_a_memory_shows_its_fields_and_history(site: str, page: tuple[Page, Log]) -> None:
+    tab, log = page
+    async with httpx.AsyncClient(base_url=site) as http:
+        old = {"id": "m-city-1", "text": "Bob lives in Lyon", "namespace": NS, "user_id": "bob"}
+        new = {**old, "id": "m-city-2", "text": "Bob lives in Porto", "supersedes": ["m-city-1"]}
+        for memory in (old, new):
+            r = await http.post("/v1/long-term-memory/", json={"memories": [memory]})
+            assert r.status_code == 200, r.text
+    await tab.goto(f"{site}/ui/memories/m-city-2")
+    await expect(tab.locator(".lead")).to_have_text("Bob lives in Porto")
+    await expect(tab.locator(".fields")).to_contain_text("supersedes")
+    versions = tab.get_by_role("table", name="Versions of this fact, oldest first")
+    await expect(versions.locator("tbody tr")).to_have_count(2)
+    await expect(versions.locator("tbody tr").first).to_contain_text("Bob lives in Lyon")
+    await versions.get_by_role("link", name="m-city-1").click()
+    await expect(tab.locator(".lead")).to_have_text("Bob lives in Lyon")
+    clean(log)
