@@ -113,3 +113,22 @@ async def test_the_token_stays_with_its_tab(secured: Site, browser: Browser) -> 
         assert await first.evaluate(f"sessionStorage.getItem('{KEY}')") is None
     finally:
         await context.close()
+
+
+async def test_the_audit_log_is_for_an_admin(secured: Site, page: tuple[Page, Log]) -> None:
+    url, tokens = secured
+    tab, log = page
+    async with httpx.AsyncClient(base_url=url) as http:  # a refusal the log records
+        bogus = {"Authorization": "Bearer rmm_000000000000_forged"}
+        assert (await http.get("/v1/working-memory/", headers=bogus)).status_code == 401
+    await tab.goto(f"{url}/ui/audit")
+    await tab.locator("#token").fill(tokens["a"])
+    await tab.locator("#token").press("Enter")
+    await expect(tab.get_by_role("alert")).to_contain_text("may not see")
+    await tab.locator("#token").fill(tokens["admin"])
+    await tab.locator("#token").press("Enter")
+    entries = tab.get_by_role("table", name="Audit log, newest first")
+    await expect(entries.locator("tbody tr").filter(has_text="auth.failure")).not_to_have_count(0)
+    await expect(entries).to_contain_text("000000000000")  # the token's public id, no secret
+    await expect(entries).not_to_contain_text("forged")
+    no_policy_errors(log)

@@ -58,4 +58,5 @@ export const api = {
   memory: (id) => call("GET", `/v1/long-term-memory/${encodeURIComponent(id)}`),
   history: (id) => call("GET", `/v1/long-term-memory/${encodeURIComponent(id)}/history`),
   deleteMemory: (id) => call("DELETE", "/v1/long-term-memory", { query: { memory_ids: id } }),
+  audit: (query) => call("GET", "/v1/audit", { query }),
 };

@@ -42,6 +42,7 @@ function route() {
   if (path.startsWith("/ui/sessions/")) return views.session(rest("/ui/sessions/"), params);
   if (path === "/ui/memories") return views.memories(params);
   if (path.startsWith("/ui/memories/")) return views.memory(rest("/ui/memories/"));
+  if (path === "/ui/audit") return views.audit(params);
   return show(el("h1", {}, "Not found"), el("p", {}, "No console page here."));
 }
 

@@ -171,3 +171,21 @@ export async function memory(id) {
     confirmDelete(`memory ${m.id}`, () => api.deleteMemory(m.id),
       href(["memories"], { namespace: m.namespace })));
 }
+
+const epochIso = (seconds) => new Date(seconds * 1000).toISOString();
+
+export async function audit(params) {
+  const limit = Math.min(1000, Math.max(1, Number(params.get("limit") || 100)));
+  const out = el("div", { "aria-live": "polite" }, el("p", { role: "status" }, "Loading..."));
+  show(el("h1", {}, "Audit log"),
+    el("p", {}, "Erasures, exports, token changes and refused credentials, newest first. "
+      + "Reading it takes an admin token over every namespace."), out);
+  const entries = await api.audit({ limit });
+  const rows = entries.map((e) => [when(epochIso(e.at)), e.action, e.outcome, e.caller, e.via,
+    el("code", {}, display(e.details))]);
+  out.replaceChildren(
+    el("p", { role: "status", class: rows.length ? "" : "empty" },
+      rows.length ? `The newest ${rows.length} entries` : "The audit log is empty."),
+    rows.length ? table("Audit log, newest first",
+      ["When", "Action", "Outcome", "Caller", "Via", "Details"], rows) : []);
+}
