@@ -23,6 +23,7 @@ from remem.background.summary_views import SummaryViews
 from remem.background.view_summarizers import Digest, LLMViewSummary
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of, judge_distance_of
+from remem.embeddings.observed import Observed
 from remem.foreground import Foreground
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
@@ -101,7 +102,7 @@ class Resources:
                 memories_per_request=self.settings.max_memories_per_request,
             )
             store = await self._working_memory(limits)
-            self.embedder = await build_embedder_from(self.settings)
+            self.embedder = Observed(await build_embedder_from(self.settings))
             self.llm = build_llm(self.settings)
             await self._long_term_memory(limits)
             # One Docket for the process, scheduled by its worker's poller (tasks.poller).

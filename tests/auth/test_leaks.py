@@ -709,6 +709,20 @@ async def audit_log_is_the_admins(w: World) -> None:
     assert isinstance(await h.ok("tok-admin", "GET", path), list)
 
 
+@rest("GET /metrics")
+async def metrics_are_the_admins(w: World) -> None:
+    """Every tenant's load is in the metrics: the admin over everything only. No label names a
+    namespace, a user or a memory's words."""
+    h, path = w.http, "/metrics"
+    await h.refused(401, None, "GET", path)
+    for who in ("tok-a", "tok-ro", "tok-b", "tok-all"):
+        await h.refused(403, who, "GET", path)
+    r = await h.call("tok-admin", "GET", path)
+    assert r.status_code == 200 and "http_requests_total" in r.text
+    for word in (NS_A, NS_B, "alice", "ALPHA", "BRAVO"):
+        assert word not in r.text, word
+
+
 # -- MCP tools ---------------------------------------------------------------------------------
 SCOPE = "outside this caller's scope"
 

@@ -233,6 +233,23 @@ async def check_layers(block: Block, world: World) -> None:
     assert drawn == layers
 
 
+async def check_prometheus_scrape(block: Block, world: World) -> None:
+    """The scrape configuration names the shown address and a path the page's remem answers
+    in the Prometheus text format (read by prometheus-client's own parser)."""
+    import yaml
+    from prometheus_client.parser import text_string_to_metric_families
+
+    (job,) = yaml.safe_load(block.text)["scrape_configs"]
+    (target,) = job["static_configs"][0]["targets"]
+    assert f"http://{target}" == SHOWN, target
+    assert job["authorization"]["credentials_file"]
+    async with httpx.AsyncClient() as http:
+        r = await http.get(f"{world.url}{job['metrics_path']}")
+    assert r.status_code == 200, r.text
+    names = {family.name for family in text_string_to_metric_families(r.text)}
+    assert {"http_requests", "remem_search_duration_seconds"} <= names, names
+
+
 async def check_json_log(block: Block, world: World) -> None:
     """The line shown is what REMEM_LOG_FORMAT=json writes for that record in that request:
     the same fields, in the same order, but the time."""
@@ -262,6 +279,7 @@ CHECKS: dict[str, Callable[[Block, World], Awaitable[None]]] = {
     "jwt-claims": check_jwt_claims,
     "json-log": check_json_log,
     "layers": check_layers,
+    "prometheus-scrape": check_prometheus_scrape,
 }
 # Blocks of pages this project does not mark (docs/architecture.md has its own owner): by page
 # and place among the page's blocks.
@@ -282,7 +300,7 @@ async def run_block(block: Block, world: World, place: int) -> None:
         await run_bash(block, world)
     else:
         name = block.marker or UNMARKED.get((block.page, place))
-        assert block.lang in ("json", "text", "") and name in CHECKS, (
+        assert block.lang in ("json", "text", "yaml", "") and name in CHECKS, (
             f"{block.where}: a ```{block.lang} block needs a check (a marker named in CHECKS)"
         )
         await CHECKS[name](block, world)

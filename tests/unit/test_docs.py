@@ -1,9 +1,9 @@
-"""The docs' configuration table and command reference are the ones the code generates
-(`python -m tests.docs.generated` rewrites both)."""
+"""The docs' configuration table, command reference and metrics table are the ones the code
+generates (`python -m tests.docs.generated` rewrites them)."""
 
 from __future__ import annotations
 
-from tests.docs.generated import CLI_REFERENCE, CONFIG_TABLE
+from tests.docs.generated import CLI_REFERENCE, CONFIG_TABLE, METRICS_TABLE
 
 
 def test_the_configuration_page_table_matches_settings() -> None:
@@ -12,3 +12,7 @@ def test_the_configuration_page_table_matches_settings() -> None:
 
 def test_the_command_line_page_reference_matches_the_commands() -> None:
     assert CLI_REFERENCE.shown() == CLI_REFERENCE.make(), "run `python -m tests.docs.generated`"
+
+
+def test_the_metrics_page_table_matches_the_metrics() -> None:
+    assert METRICS_TABLE.shown() == METRICS_TABLE.make(), "run `python -m tests.docs.generated`"

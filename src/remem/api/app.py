@@ -11,15 +11,23 @@ from fastapi_offline import FastAPIOffline
 
 from remem import __version__
 from remem.api.authenticate import Authenticate
-from remem.api.cors import add_cors
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.headers import SecurityHeaders
 from remem.api.limits import BodySizeLimit
+from remem.api.metrics import HttpMetrics
 from remem.api.openapi import declare_security
 from remem.api.ratelimit import RateLimit
-from remem.api.requestid import RequestId
-from remem.api.routers import console, health, longterm, prompt, security, summary_views, working
+from remem.api.routers import (
+    console,
+    health,
+    longterm,
+    metrics,
+    prompt,
+    security,
+    summary_views,
+    working,
+)
 from remem.api.wellformed import WellFormed
 from remem.auth.authenticate import Authenticator
 from remem.auth.modes import build_authenticator
@@ -98,6 +106,8 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
     app.include_router(security.router)
+    if settings.metrics_enabled:
+        app.include_router(metrics.router)
     app.include_router(console.router)  # /ui: static pages, the data through the API
     app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -109,9 +119,8 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.add_middleware(Authenticate, authenticator=authenticator)
     declare_security(app, authenticator)  # for /docs: Authorize, then "Try it out" with it
     app.add_middleware(CatchAll)  # also catches the others' faults
-    # Outside Authenticate: preflights carry no token, and a 401 or a 500 is readable by the page.
-    add_cors(app, settings.cors_origins)
     app.add_middleware(SecurityHeaders)  # on every answer, CatchAll's 500 included
-    app.add_middleware(RequestId)  # outside all that logs: their records carry the request id
+    if settings.metrics_enabled:  # outside all but CountRequests: sees every answer
+        app.add_middleware(HttpMetrics)
     app.add_middleware(CountRequests, foreground=foreground)  # outermost of the REST app
     return app

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from remem.errors import BackendUnavailable, RateLimited, RememError, Unauthenticated
+from remem.metrics import count_refusal
 
 log = logging.getLogger("remem.api")
 
@@ -67,11 +68,10 @@ def error_response(exc: RememError) -> JSONResponse:
     A server fault (5xx) answers what failed without the addresses and paths in its detail
     (``RememError.public_detail``), with an error id under which the log keeps all of it."""
     content: dict[str, Any] = {"detail": exc.detail, "code": exc.code, **exc.extra}
+    count_refusal(exc.code, exc.status, exc.detail)
     if exc.status >= 500:
         error_id = uuid.uuid4().hex[:16]
-        log.warning(
-            "%s %s (error id %s)", exc.code, exc.detail, error_id, extra={"error_id": error_id}
-        )
+        log.warning("%s %s (error id %s)", exc.code, exc.detail, error_id)
         content = {"detail": exc.public_detail, "code": exc.code, "error_id": error_id}
     headers = None
     if isinstance(exc, BackendUnavailable | RateLimited):  # retryable: say when to come back

@@ -234,6 +234,14 @@ def audit_log() -> None:
         raise Forbidden("reading the audit log needs a scope over every namespace and user")
 
 
+def metrics() -> None:
+    """The metrics describe the whole server, every tenant's load: admin over everything only."""
+    who = caller()
+    who.require("admin", "reading the metrics")
+    if not who.unrestricted:
+        raise Forbidden("reading the metrics needs a scope over every namespace and user")
+
+
 # -- helpers -----------------------------------------------------------------------------------
 def _positive(f: TagFilter) -> list[str]:
     """The values a filter asks for (as opposed to excludes)."""

@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -57,6 +58,7 @@ from typing import Protocol
 from remem.errors import NotFound
 from remem.foreground import Foreground
 from remem.memory.longterm import LongTermMemoryService
+from remem.metrics import LAG_SECONDS
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
 from remem.models.working import MemoryMessage, MemoryStrategyConfig
@@ -174,7 +176,7 @@ class Extraction:
         )
         if not pending.items:
             return 0
-        doc_strategy = await self.working.strategy(session)
+        doc_strategy, written = await self.working.strategy(session)
         batch = Batch(
             session=session,
             strategy=MemoryStrategyConfig.model_validate(doc_strategy or {}),
@@ -190,9 +192,12 @@ class Extraction:
             for record in records:  # a context message's memory: its keyword text, if there
                 if record.id in renewed:
                     await self._refresh(record)
-            return await self.working.mark(
+            marked = await self.working.mark(
                 session, "messages", "discrete_memory_extracted", "t", pending.raw
             )
+        if written is not None:  # searchable now, since the session's last write
+            LAG_SECONDS.observe(max(0.0, time.time() - written))
+        return marked
 
     async def _refresh(self, record: MemoryRecord) -> None:
         """Set the ``search_text`` of the stored memory ``record`` renews, changing nothing else:

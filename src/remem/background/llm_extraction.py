@@ -241,7 +241,7 @@ class LLMExtractor:
 
     async def _extract(self, batch: Batch) -> list[MemoryRecord]:
         messages, schema = batch_prompt(batch)
-        answer = await self.client.complete_json(messages, schema)
+        answer = await self.client.complete_json(messages, schema, purpose="extraction")
         extracted: list[ExtractedMemory] = getattr(answer, "memories", [])
         batch_ids = [m.id for m in batch.messages]
         known = set(batch_ids)

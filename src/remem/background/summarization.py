@@ -133,7 +133,7 @@ class LLMSummarizer:
             {"role": "system", "content": _INSTRUCTIONS},
             {"role": "user", "content": json.dumps(payload, ensure_ascii=False)},
         ]
-        answer = await self.llm.complete_json(asked, Summary)
+        answer = await self.llm.complete_json(asked, Summary, purpose="summary")
         return answer.summary.strip()
 
 

@@ -153,6 +153,6 @@ class LLMViewSummary:
                 {"role": "system", "content": system},
                 {"role": "user", "content": json.dumps(asked, ensure_ascii=False)},
             ]
-            summary = (await self.llm.complete_json(messages, Summary)).summary
+            summary = (await self.llm.complete_json(messages, Summary, purpose="summary")).summary
         assert summary is not None  # at least one memory, so at least one chunk
         return summary

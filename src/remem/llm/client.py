@@ -30,9 +30,12 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from remem.errors import LLMOutputInvalid, LLMUnavailable
+from remem.metrics import LLM_DURATION, LLM_TOKENS, counted_call, timed
 
 T = TypeVar("T", bound=BaseModel)
 Mode = Literal["json_schema", "json_object", "text"]
+# What a call is for, a label of its metrics: a short fixed list, never the caller's text.
+Purpose = Literal["extraction", "dedup", "summary", "query", "other"]
 MODES: tuple[Mode, ...] = ("json_schema", "json_object", "text")
 NO_KEY = "not-needed"  # local servers take any key; the SDK insists on one
 
@@ -118,20 +121,26 @@ class LLMClient:
         return None
 
     async def complete(
-        self, messages: list[dict[str, Any]], *, response_format: dict[str, Any] | None = None
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        response_format: dict[str, Any] | None = None,
+        purpose: Purpose = "other",
     ) -> str:
-        """The text of the model's answer to ``messages``."""
+        """The text of the model's answer to ``messages`` (asked for ``purpose``, which labels
+        the call's metrics)."""
         extra: dict[str, Any] = (
             {} if response_format is None else {"response_format": response_format}
         )
         if self.temperature is not None:
             extra["temperature"] = self.temperature
         try:
-            answer = await self._sdk.chat.completions.create(
-                model=self.model,
-                messages=messages,  # type: ignore[arg-type]
-                **extra,
-            )
+            with timed(LLM_DURATION, self.model, purpose), counted_call(self.model, purpose):
+                answer = await self._sdk.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    **extra,
+                )
         except openai.APIStatusError:
             raise  # the caller tells a refused response_format from other refusals
         except openai.APITimeoutError as exc:
@@ -144,11 +153,17 @@ class LLMClient:
         if answer.usage is not None:
             self.usage.prompt_tokens += answer.usage.prompt_tokens or 0
             self.usage.completion_tokens += answer.usage.completion_tokens or 0
+            tokens = LLM_TOKENS.labels(self.model, purpose, "prompt")
+            tokens.inc(answer.usage.prompt_tokens or 0)
+            tokens = LLM_TOKENS.labels(self.model, purpose, "completion")
+            tokens.inc(answer.usage.completion_tokens or 0)
         if not answer.choices:
             raise LLMUnavailable(f"the LLM at {self.base_url} answered with no choice")
         return answer.choices[0].message.content or ""
 
-    async def _complete_in_mode(self, messages: list[dict[str, Any]], schema: type[T]) -> str:
+    async def _complete_in_mode(
+        self, messages: list[dict[str, Any]], schema: type[T], purpose: Purpose
+    ) -> str:
         """Ask in the best mode the server takes, stepping down when it refuses one."""
         while True:
             fmt: dict[str, Any] | None = None
@@ -164,7 +179,7 @@ class LLMClient:
             elif self.mode == "json_object":
                 fmt = {"type": "json_object"}
             try:
-                return await self.complete(messages, response_format=fmt)
+                return await self.complete(messages, response_format=fmt, purpose=purpose)
             except openai.APIStatusError as exc:
                 if self.temperature is not None and _refuses(exc, "temperature"):
                     self.temperature = None
@@ -177,10 +192,12 @@ class LLMClient:
                     f"{exc.message})"
                 ) from None
 
-    async def complete_json(self, messages: list[dict[str, Any]], schema: type[T]) -> T:
+    async def complete_json(
+        self, messages: list[dict[str, Any]], schema: type[T], *, purpose: Purpose = "other"
+    ) -> T:
         """The model's answer to ``messages`` as a ``schema`` instance (one repair retry)."""
         asked = [{"role": "system", "content": _schema_prompt(schema)}, *messages]
-        text = await self._complete_in_mode(asked, schema)
+        text = await self._complete_in_mode(asked, schema, purpose)
         try:
             return schema.model_validate(extract_json(text))
         except (ValueError, ValidationError) as exc:
@@ -195,7 +212,7 @@ class LLMClient:
                 + "\nAnswer again with the corrected JSON object only.",
             },
         ]
-        text = await self._complete_in_mode(repair, schema)
+        text = await self._complete_in_mode(repair, schema, purpose)
         try:
             return schema.model_validate(extract_json(text))
         except (ValueError, ValidationError) as exc:

@@ -24,6 +24,7 @@ from remem.memory.dedup import (
     refine,
     union,
 )
+from remem.memory.observed import count_writes
 from remem.memory.validity import link_to_stored, outdate, supersede, valid_from
 from remem.models.memory import MemoryRecord
 from remem.store.longterm import Link, MemoryDocuments
@@ -206,4 +207,5 @@ class Plan:
                     similar=(self.similar[created.id],) if created.id in self.similar else (),
                 )
             out.append(created)
+        count_writes(out)
         return out

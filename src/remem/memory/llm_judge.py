@@ -53,7 +53,7 @@ def llm_judge(client: LLMClient) -> Judge:
             {"role": "system", "content": PROMPT},
             {"role": "user", "content": json.dumps({"pairs": listed}, ensure_ascii=False)},
         ]
-        answer = await client.complete_json(messages, Verdicts)
+        answer = await client.complete_json(messages, Verdicts, purpose="dedup")
         got = {v.pair: v.verdict for v in answer.verdicts}
         missing = [n for n in range(1, len(pairs) + 1) if n not in got]
         if missing:  # an incomplete answer decides nothing: keep both, retry another time

@@ -31,6 +31,7 @@ from remem.memory.filters import Within, compile_filters, epoch, validity, withi
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
+from remem.memory.observed import searched
 from remem.memory.query_rewrite import QueryRewriter
 from remem.memory.records import (
     RECORD_FIELDS,
@@ -313,6 +314,7 @@ class LongTermMemoryService:
         return await self.store.documents.delete_many(list(ids))
 
     # -- search ------------------------------------------------------------------------------
+    @searched
     async def search(
         self, request: SearchRequest, within: Within | None = None, *, optimize_query: bool = False
     ) -> MemoryRecordResults:
@@ -371,12 +373,9 @@ class LongTermMemoryService:
             ranking = await self._ranking(request, query, at)
         ids = [h.id for h in ranking.hits]
         docs = await self.store.documents.get_fields(ids, RECORD_FIELDS)
-        query_vector = ranking.vector
-        unmeasured = [h.id for h in ranking.hits if h.dist is None]
+        unmeasured, vector = [h.id for h in ranking.hits if h.dist is None], ranking.vector
         measured = (
-            await self.store.documents.distances(unmeasured, query_vector)
-            if query_vector is not None
-            else {}
+            {} if vector is None else await self.store.documents.distances(unmeasured, vector)
         )
         results = []
         for hit, doc in zip(ranking.hits, docs, strict=True):

@@ -128,7 +128,7 @@ class QueryRewriter:
         ]
         try:
             async with asyncio.timeout(self.timeout):
-                answer = await self.llm.complete_json(messages, RewrittenQuery)
+                answer = await self.llm.complete_json(messages, RewrittenQuery, purpose="query")
         except TimeoutError:
             log.warning(
                 "optimize_query: no rewrite within %g s; searching the text as given", self.timeout

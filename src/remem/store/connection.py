@@ -14,6 +14,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from remem.errors import BackendUnavailable, IncompatibleBackend
+from remem.metrics import REDIS_ERRORS
 
 
 def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
@@ -81,6 +82,7 @@ _UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 def _unavailable(exc: BaseException) -> BackendUnavailable:
+    REDIS_ERRORS.inc()
     return BackendUnavailable(f"Redis unavailable: {exc}")
 
 

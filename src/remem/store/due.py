@@ -159,6 +159,19 @@ class DueSet:
         await self.redis.zrem(self.keys.tasks_due, member)
         await self.redis.hdel(self.keys.tasks_due_since, member)
 
+    async def backlog(self) -> tuple[int, float]:
+        """How many members are due now (not leased, not yet due later), and how long ago the
+        oldest of them fell due (seconds by Redis's clock, which scores the set; 0 when none)."""
+        seconds, micros = await self.redis.time()
+        now = seconds + micros / 1e6
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcount(self.keys.tasks_due, "-inf", repr(now))
+            pipe.zrangebyscore(
+                self.keys.tasks_due, "-inf", repr(now), start=0, num=1, withscores=True
+            )
+            count, oldest = await pipe.execute()
+        return int(count), (now - float(oldest[0][1]) if oldest else 0.0)
+
     async def score(self, member: str) -> float | None:
         """When ``member`` is due (epoch seconds), None if it is not in the set."""
         found = await self.redis.zscore(self.keys.tasks_due, member)

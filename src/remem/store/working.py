@@ -307,13 +307,19 @@ class WorkingMemoryStore:
         (no later than ``max_wait`` after its batch's first mark)."""
         await self.due.mark(f"summarize:{window}", self._key(session), delay, max_wait)
 
-    async def strategy(self, session: Session) -> dict[str, Any] | None:
-        """The session's ``long_term_memory_strategy`` (None: no session, or none set)."""
+    async def strategy(self, session: Session) -> tuple[dict[str, Any] | None, float | None]:
+        """The session's ``long_term_memory_strategy`` (None: no session, or none set) and
+        when it was last written (``updated_at``, epoch seconds; None: no session)."""
         raw = await self.redis.execute_command(
-            "JSON.GET", self._key(session), "$.long_term_memory_strategy"
+            "JSON.GET", self._key(session), "$.long_term_memory_strategy", "$.updated_at"
         )
-        found = json.loads(raw) if raw else []
-        return found[0] if found and isinstance(found[0], dict) else None
+        found = json.loads(raw) if raw else {}
+        strategy = found.get("$.long_term_memory_strategy") or [None]
+        written = found.get("$.updated_at") or [None]
+        return (
+            strategy[0] if isinstance(strategy[0], dict) else None,
+            float(written[0]) if isinstance(written[0], int | float) else None,
+        )
 
     async def mark(
         self, session: Session, array: ItemArray, field: str, value: Any, raw: Sequence[str]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from docket import CurrentDocket, Docket, ExponentialRetry
+from docket import CurrentDocket, CurrentExecution, Docket, Execution, ExponentialRetry
 
 from remem.background.extraction import Extraction
 from remem.background.periodic import Maintenance
@@ -27,6 +28,7 @@ from remem.background.summarization import NotExtractedYet, SessionChanged, Summ
 from remem.background.summary_views import Scope, SummaryViews
 from remem.errors import BackendUnavailable, LLMOutputInvalid
 from remem.logs import quiet_expected_retries
+from remem.metrics import task_run
 from remem.store.working import Session
 
 Task = Callable[..., Awaitable[Any]]
@@ -77,6 +79,11 @@ def unbind(docket_name: str) -> None:
     _bound.pop(docket_name, None)
 
 
+def counted(kind: str, execution: Execution) -> AbstractContextManager[None]:
+    """The run's ``remem_task_*`` metrics (``remem.metrics``)."""
+    return task_run(kind, attempt=execution.attempt, redelivered=execution.redelivered)
+
+
 def _lifecycle(docket: Docket) -> Lifecycle:
     try:
         return _bound[docket.name]
@@ -90,10 +97,11 @@ async def promote_memories(
     namespace: str | None,
     docket: Docket = CurrentDocket(),
     retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
+    execution: Execution = CurrentExecution(),
 ) -> int:
     """Move the session's unpersisted structured memories to long-term memory."""
-    session = Session(session_id, user_id, namespace)
-    return await _lifecycle(docket).promoter.promote(session)
+    with counted("promote", execution):
+        return await _lifecycle(docket).promoter.promote(Session(session_id, user_id, namespace))
 
 
 async def extract_memories(
@@ -102,6 +110,7 @@ async def extract_memories(
     namespace: str | None,
     docket: Docket = CurrentDocket(),
     retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
+    execution: Execution = CurrentExecution(),
 ) -> int:
     """Turn the session's messages not yet extracted into long-term memories; if messages
     are left after the run (written during it), schedule the next run. The write marked the
@@ -109,9 +118,10 @@ async def extract_memories(
     not depend on the due set (a safety net that costs a schedule only when messages are left)."""
     session = Session(session_id, user_id, namespace)
     lifecycle = _lifecycle(docket)
-    done = await lifecycle.extraction.run(session)
-    if lifecycle.extract_again is not None and await lifecycle.extraction.left(session):
-        await lifecycle.extract_again(session)
+    with counted("extract", execution):
+        done = await lifecycle.extraction.run(session)
+        if lifecycle.extract_again is not None and await lifecycle.extraction.left(session):
+            await lifecycle.extract_again(session)
     return done
 
 
@@ -122,13 +132,15 @@ async def summarize_working_memory(
     window: int,
     docket: Docket = CurrentDocket(),
     retry: ExponentialRetry = ExponentialRetry(RETRY_ATTEMPTS, RETRY_MIN, RETRY_MAX),
+    execution: Execution = CurrentExecution(),
 ) -> int:
     """Fold the session's oldest messages into its context once they pass the threshold of
     ``window`` tokens (an LLM failure raises: nothing is written, the retry runs it again)."""
     summarization = _lifecycle(docket).summarization
     if summarization is None:
         raise RuntimeError("summarisation is not set up in this process")
-    return await summarization.run(Session(session_id, user_id, namespace), window)
+    with counted("summarize", execution):
+        return await summarization.run(Session(session_id, user_id, namespace), window)
 
 
 def _maintenance(docket: Docket) -> Maintenance:
@@ -139,16 +151,22 @@ def _maintenance(docket: Docket) -> Maintenance:
 
 
 # Periodic tasks have no retry: a failed run is logged, and the next interval runs again.
-async def compact_memories(docket: Docket = CurrentDocket()) -> int:
+async def compact_memories(
+    docket: Docket = CurrentDocket(), execution: Execution = CurrentExecution()
+) -> int:
     """Periodic compaction of every namespace; logs the counts, returns memories merged away."""
-    before, after = await _maintenance(docket).compact()
+    with counted("compact", execution):
+        before, after = await _maintenance(docket).compact()
     log.info("periodic compaction: %d memories before, %d after", before, after)
     return before - after
 
 
-async def forget_memories(docket: Docket = CurrentDocket()) -> int:
+async def forget_memories(
+    docket: Docket = CurrentDocket(), execution: Execution = CurrentExecution()
+) -> int:
     """Periodic forgetting by the configured policy; logs the counts, returns the deleted."""
-    done = await _maintenance(docket).forget()
+    with counted("forget", execution):
+        done = await _maintenance(docket).forget()
     log.info("periodic forgetting: %d memories scanned, %d deleted", done.scanned, done.deleted)
     return done.deleted
 
@@ -159,13 +177,15 @@ async def refresh_summary_view(
     namespace: str | None,
     user_id: str | None,
     docket: Docket = CurrentDocket(),
+    execution: Execution = CurrentExecution(),
 ) -> None:
     """Summarise every partition of a summary view within the scope, keeping the task record
     (``background.summary_views``) up to date. Not retried: a failure is written to the record."""
     views = _lifecycle(docket).summary_views
     if views is None:
         raise RuntimeError("summary views are not set up in this process")
-    await views.run_task(view_id, task_id, Scope(namespace, user_id))
+    with counted("summary_view", execution):
+        await views.run_task(view_id, task_id, Scope(namespace, user_id))
 
 
 TASKS: tuple[Task, ...] = (
