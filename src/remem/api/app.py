@@ -11,6 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from remem import __version__
 from remem.api.authenticate import Authenticate
+from remem.api.cors import add_cors
 from remem.api.errors import install_error_handlers
 from remem.api.failures import CatchAll
 from remem.api.headers import SecurityHeaders
@@ -18,6 +19,7 @@ from remem.api.limits import BodySizeLimit
 from remem.api.metrics import HttpMetrics
 from remem.api.openapi import declare_security
 from remem.api.ratelimit import RateLimit
+from remem.api.requestid import RequestId
 from remem.api.routers import (
     console,
     health,
@@ -106,9 +108,9 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
     app.include_router(security.router)
+    app.include_router(console.router)  # /ui: static pages, the data through the API
     if settings.metrics_enabled:
         app.include_router(metrics.router)
-    app.include_router(console.router)  # /ui: static pages, the data through the API
     app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.rate_limit_per_minute:  # inside Authenticate: counts per caller
@@ -119,8 +121,11 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.add_middleware(Authenticate, authenticator=authenticator)
     declare_security(app, authenticator)  # for /docs: Authorize, then "Try it out" with it
     app.add_middleware(CatchAll)  # also catches the others' faults
+    # Outside Authenticate: preflights carry no token, and a 401 or a 500 is readable by the page.
+    add_cors(app, settings.cors_origins)
     app.add_middleware(SecurityHeaders)  # on every answer, CatchAll's 500 included
     if settings.metrics_enabled:  # outside all but CountRequests: sees every answer
         app.add_middleware(HttpMetrics)
+    app.add_middleware(RequestId)  # outside all that logs: their records carry the request id
     app.add_middleware(CountRequests, foreground=foreground)  # outermost of the REST app
     return app

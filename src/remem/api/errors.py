@@ -71,7 +71,9 @@ def error_response(exc: RememError) -> JSONResponse:
     count_refusal(exc.code, exc.status, exc.detail)
     if exc.status >= 500:
         error_id = uuid.uuid4().hex[:16]
-        log.warning("%s %s (error id %s)", exc.code, exc.detail, error_id)
+        log.warning(
+            "%s %s (error id %s)", exc.code, exc.detail, error_id, extra={"error_id": error_id}
+        )
         content = {"detail": exc.public_detail, "code": exc.code, "error_id": error_id}
     headers = None
     if isinstance(exc, BackendUnavailable | RateLimited):  # retryable: say when to come back

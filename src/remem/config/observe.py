@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
+
+ORIGIN = re.compile(r"https?://[^/?#\s]+")  # what a browser sends in Origin: no path, no slash
 
 
 class ObserveSettings(BaseSettings):
     """What a running remem shows of itself."""
 
     log_level: str = Field(default="info", description="Log level of the server.")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text`: `LEVEL logger: message [request id]` lines on stderr. `json`: one "
+        "JSON object a line (time, level, logger, message, request_id, trace_id, span_id, "
+        "error_id, exception), uvicorn's lines included.",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve `GET /metrics` (Prometheus text format; admin only with auth on) and "
         "count HTTP requests for it. `false`: no route, no counting middleware.",
     )
+    cors_origins: list[str] = Field(
+        default=[],
+        description="Browser origins allowed to call remem (CORS; a JSON list of exact origins, "
+        'e.g. `["https://app.example"]`, or `["*"]`, refused with auth disabled). Empty: no '
+        "CORS headers. Never with credentials: tokens go in `Authorization`.",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"REMEM_CORS_ORIGINS: {origin!r} is not an origin such as "
+                    "https://app.example or http://localhost:3000 (no path, no trailing slash)"
+                )
+        return origins
