@@ -189,3 +189,15 @@ def test_several_server_processes_answer_with_every_process_counted(tmp_path: Pa
         proc.terminate()
         proc.wait(timeout=60)
         log.close()
+
+
+async def test_a_method_no_route_knows_is_counted_as_other(
+    app_client: httpx.AsyncClient,
+) -> None:
+    """A client may send any token as its method: it never becomes a label of its own."""
+    r = await app_client.request("BREW", "/v1/health")
+    assert r.status_code == 405
+    after = await scrape(app_client)
+    other = {"method": "other", "route": "/v1/health", "status": "405"}
+    assert value(after, "http_requests_total", **other) >= 1
+    assert not any(dict(k[1]).get("method") == "BREW" for k in after)

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remem.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 UNMATCHED = "<unmatched>"
+# A method label outside these is "other": a client may send any token as its method.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_of(scope: Scope) -> str:
@@ -29,6 +32,9 @@ def route_of(scope: Scope) -> str:
 class HttpMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The metrics' children by (method, route, status), a bounded set: labels() costs
+        # about 1.5 µs a call, three times an observation.
+        self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +52,13 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            method, route = scope["method"], route_of(scope)
-            HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            key = (method, route_of(scope), status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    HTTP_DURATION.labels(key[0], key[1]),
+                    HTTP_REQUESTS.labels(key[0], key[1], str(status)),
+                )
+            children[0].observe(time.perf_counter() - started)
+            children[1].inc()

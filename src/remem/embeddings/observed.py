@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from remem.embeddings.base import Embedder, Vectors
-from remem.metrics import EMBEDDING_BATCH, EMBEDDINGS, timed
+from remem.metrics import EMBEDDING_BATCH, EMBEDDINGS
 
 
 class Observed:
@@ -15,6 +16,8 @@ class Observed:
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
+        self._sizes = EMBEDDING_BATCH.labels(inner.name)
+        self._times = EMBEDDINGS.labels(inner.name)
 
     @property
     def name(self) -> str:
@@ -25,9 +28,12 @@ class Observed:
         return self.inner.dimensions
 
     async def embed_batch(self, texts: Sequence[str]) -> Vectors:
-        EMBEDDING_BATCH.labels(self.inner.name).observe(len(texts))
-        with timed(EMBEDDINGS, self.inner.name):
+        self._sizes.observe(len(texts))
+        started = time.perf_counter()
+        try:
             return await self.inner.embed_batch(texts)
+        finally:
+            self._times.observe(time.perf_counter() - started)
 
     async def warm_up(self) -> None:
         await self.inner.warm_up()

@@ -4,15 +4,19 @@ writes by outcome."""
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from remem.metrics import SEARCH_RESULTS, SEARCHES, WRITES, timed
+from remem.metrics import SEARCH_RESULTS, SEARCHES, WRITES
 from remem.models.search import MemoryRecordResults, SearchRequest
 
 P = ParamSpec("P")
 S = TypeVar("S")
 
+MODES = ("semantic", "keyword", "hybrid")  # models.search.SearchRequest.search_mode
+TIMES = {mode: SEARCHES.labels(mode) for mode in MODES}  # labels() once, not per search
+SIZES = {mode: SEARCH_RESULTS.labels(mode) for mode in MODES}
 # A create's statuses (memory.create_plan.Status) as the metric's outcomes.
 OUTCOMES = {"created": "added", "updated": "updated", "duplicate": "merged", "merged": "merged"}
 
@@ -26,9 +30,12 @@ def searched(
     async def timed_search(
         self: S, request: SearchRequest, /, *args: P.args, **kwargs: P.kwargs
     ) -> MemoryRecordResults:
-        with timed(SEARCHES, request.search_mode):
+        started = time.perf_counter()
+        try:
             results = await search(self, request, *args, **kwargs)
-        SEARCH_RESULTS.labels(request.search_mode).observe(len(results.memories))
+        finally:
+            TIMES[request.search_mode].observe(time.perf_counter() - started)
+        SIZES[request.search_mode].observe(len(results.memories))
         return results
 
     return timed_search
