@@ -11,6 +11,7 @@ from remem.auth.authenticate import Authenticator
 from remem.config import Settings
 from remem.logs import configure
 from remem.mcp.http import mount
+from remem.tracing import setup as setup_tracing
 
 
 def build_app(settings: Settings, *, authenticator: Authenticator | None = None) -> FastAPI:
@@ -22,4 +23,5 @@ def build_app(settings: Settings, *, authenticator: Authenticator | None = None)
 def app_from_env() -> FastAPI:
     settings = Settings()
     configure(settings.log_level, settings.log_format)
+    setup_tracing(trace_content=settings.trace_content)  # before the app: its spans need it
     return build_app(settings)

@@ -30,6 +30,7 @@ from remem.api.routers import (
     summary_views,
     working,
 )
+from remem.api.tracing import trace_http
 from remem.api.wellformed import WellFormed
 from remem.auth.authenticate import Authenticator
 from remem.auth.modes import build_authenticator
@@ -100,6 +101,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
         "Redis Agent Memory Server.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        telemetry={"tracing": False},  # FastAPI's own spans: the server span is api.tracing's
     )
     install_error_handlers(app)
     app.include_router(health.router)
@@ -128,4 +130,5 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
         app.add_middleware(HttpMetrics)
     app.add_middleware(RequestId)  # outside all that logs: their records carry the request id
     app.add_middleware(CountRequests, foreground=foreground)  # outermost of the REST app
+    trace_http(app)  # with traces on, the HTTP server span around everything
     return app

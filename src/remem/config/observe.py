@@ -26,6 +26,11 @@ class ObserveSettings(BaseSettings):
         description="Serve `GET /metrics` (Prometheus text format; admin only with auth on) and "
         "count HTTP requests for it. `false`: no route, no counting middleware.",
     )
+    trace_content: bool = Field(
+        default=False,
+        description="With traces on (the `otel` extra and the standard `OTEL_*` variables): "
+        "let spans carry text a caller sent (a search's query). Off: counts and modes only.",
+    )
     cors_origins: list[str] = Field(
         default=[],
         description="Browser origins allowed to call remem (CORS; a JSON list of exact origins, "

@@ -1,4 +1,5 @@
-"""An embedder that times its batches for ``/metrics`` (``remem_embedding_*``, by model)."""
+"""An embedder that times its batches for ``/metrics`` (``remem_embedding_*``, by model) and,
+with traces on, makes each an ``embeddings {model}`` span (GenAI conventions; no text)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
+from remem import tracing
 from remem.embeddings.base import Embedder, Vectors
 from remem.metrics import EMBEDDING_BATCH, EMBEDDINGS
 
@@ -28,6 +32,19 @@ class Observed:
         return self.inner.dimensions
 
     async def embed_batch(self, texts: Sequence[str]) -> Vectors:
+        if not tracing.on():
+            return await self._timed(texts)
+        asked: dict[str, str | int] = {
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.request.model": self.inner.name,
+            "remem.embeddings.texts": len(texts),
+        }
+        with tracing.TRACER.start_as_current_span(
+            f"embeddings {self.inner.name}", kind=SpanKind.CLIENT, attributes=asked
+        ):
+            return await self._timed(texts)
+
+    async def _timed(self, texts: Sequence[str]) -> Vectors:
         self._sizes.observe(len(texts))
         started = time.perf_counter()
         try:

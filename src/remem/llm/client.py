@@ -25,10 +25,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import openai
+from opentelemetry.trace import Span, SpanKind
 from pydantic import BaseModel, ValidationError
 
+from remem import tracing
 from remem.errors import LLMOutputInvalid, LLMUnavailable
 from remem.metrics import LLM_DURATION, LLM_TOKENS, counted_call, timed
 
@@ -72,6 +75,18 @@ def _refuses_response_format(exc: openai.APIStatusError) -> bool:
     return _refuses(exc, "response_format", "json_schema", "response format")
 
 
+def _answered(span: Span, answer: Any) -> None:
+    """The answer's model, finish reasons and token usage on its span (GenAI conventions)."""
+    if answer.model:
+        span.set_attribute("gen_ai.response.model", answer.model)
+    reasons = [c.finish_reason for c in answer.choices or () if c.finish_reason]
+    if reasons:
+        span.set_attribute("gen_ai.response.finish_reasons", reasons)
+    if answer.usage is not None:
+        span.set_attribute("gen_ai.usage.input_tokens", answer.usage.prompt_tokens or 0)
+        span.set_attribute("gen_ai.usage.output_tokens", answer.usage.completion_tokens or 0)
+
+
 def _schema_prompt(schema: type[BaseModel]) -> str:
     return "Answer with one JSON object only, no prose, matching this JSON schema:\n" + json.dumps(
         schema.model_json_schema(), separators=(",", ":")
@@ -97,6 +112,13 @@ class LLMClient:
         # 0 for repeatable answers; dropped for good when refused (OpenAI's reasoning models
         # accept only their default)
         self.temperature: float | None = 0.0
+        self._span_attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",  # the API spoken, whoever serves it
+            "gen_ai.system": "openai",  # the older conventions' name of the same
+            "gen_ai.request.model": model,
+            "server.address": urlsplit(base_url).hostname or "",
+        }
         self._sdk = openai.AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or NO_KEY,
@@ -128,7 +150,27 @@ class LLMClient:
         purpose: Purpose = "other",
     ) -> str:
         """The text of the model's answer to ``messages`` (asked for ``purpose``, which labels
-        the call's metrics)."""
+        the call's metrics), in a ``chat {model}`` span with traces on (GenAI conventions:
+        model, token usage, no message text)."""
+        if not tracing.on():
+            return await self._complete(messages, response_format, purpose, None)
+        asked = {**self._span_attributes, "remem.llm.purpose": purpose}
+        with tracing.TRACER.start_as_current_span(
+            f"chat {self.model}", kind=SpanKind.CLIENT, attributes=asked
+        ) as span:
+            try:
+                return await self._complete(messages, response_format, purpose, span)
+            except Exception as exc:
+                span.set_attribute("error.type", type(exc).__qualname__)
+                raise
+
+    async def _complete(
+        self,
+        messages: list[dict[str, Any]],
+        response_format: dict[str, Any] | None,
+        purpose: Purpose,
+        span: Span | None,
+    ) -> str:
         extra: dict[str, Any] = (
             {} if response_format is None else {"response_format": response_format}
         )
@@ -157,6 +199,8 @@ class LLMClient:
             tokens.inc(answer.usage.prompt_tokens or 0)
             tokens = LLM_TOKENS.labels(self.model, purpose, "completion")
             tokens.inc(answer.usage.completion_tokens or 0)
+        if span is not None:
+            _answered(span, answer)
         if not answer.choices:
             raise LLMUnavailable(f"the LLM at {self.base_url} answered with no choice")
         return answer.choices[0].message.content or ""

@@ -31,7 +31,7 @@ from remem.memory.filters import Within, compile_filters, epoch, validity, withi
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
-from remem.memory.observed import searched
+from remem.memory.observed import created, searched
 from remem.memory.query_rewrite import QueryRewriter
 from remem.memory.records import (
     RECORD_FIELDS,
@@ -109,7 +109,7 @@ class LongTermMemoryService:
         vector: np.ndarray = (await self.embed([text]))[0]
         return vector
 
-    # -- create ------------------------------------------------------------------------------
+    @created  # -- create ---------------------------------------------------------------------
     async def create(
         self,
         records: Sequence[MemoryRecord],

@@ -15,10 +15,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from remem.errors import BackendUnavailable, IncompatibleBackend
 from remem.metrics import REDIS_ERRORS
+from remem.tracing import instrument_redis
 
 
 def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
-    return Redis.from_url(
+    """A client of ``url`` (traced when tracing is on, as its twins)."""
+    client: Redis = Redis.from_url(
         url,
         protocol=3,
         decode_responses=True,
@@ -27,6 +29,7 @@ def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
         max_connections=max_connections,
         health_check_interval=30,
     )
+    return instrument_redis(client)  # type: ignore[no-any-return]
 
 
 def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:
@@ -43,11 +46,12 @@ def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:
     kwargs = {k: v for k, v in pool.connection_kwargs.items() if "maint_notifications" not in k}
     kwargs["protocol"] = 2
     kwargs["decode_responses"] = decode_responses
-    return Redis(
+    twin = Redis(
         connection_pool=ConnectionPool(
             connection_class=pool.connection_class, max_connections=pool.max_connections, **kwargs
         )
     )
+    return instrument_redis(twin)  # type: ignore[no-any-return]
 
 
 StoreClass = TypeVar("StoreClass", bound=type)
