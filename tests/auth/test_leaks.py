@@ -723,6 +723,25 @@ async def metrics_are_the_admins(w: World) -> None:
         assert word not in r.text, word
 
 
+# -- REST: the console's overview --------------------------------------------------------------
+@rest("GET /v1/namespaces")
+async def namespaces_only_within_the_scope(w: World) -> None:
+    """Each tenant sees its own namespaces only (B: its prefix, bob's data only, so not carol's
+    namespace, nor the look-alike outside the prefix); the admin every one."""
+    h, path = w.http, "/v1/namespaces"
+    for who in ("tok-a", "tok-ro"):
+        got = await h.ok(who, "GET", path)  # counts: other cases write in tenant-a too
+        assert [n["name"] for n in got["namespaces"]] == [NS_A] and got["total"] == 1
+        assert got["namespaces"][0]["sessions"] >= 1 and got["namespaces"][0]["memories"] >= 2
+    got = await h.ok("tok-b", "GET", path)
+    assert [n["name"] for n in got["namespaces"]] == [NS_B] and got["total"] == 1
+    assert got["namespaces"][0]["memories"] >= 1  # bob's (carol's namespace is not listed)
+    got = await h.ok("tok-admin", "GET", path, params={"limit": 1000})
+    assert {NS_A, NS_B, NS_B2, NS_XYLO} <= {n["name"] for n in got["namespaces"]}
+    for bad in ({"limit": 0}, {"limit": 1001}, {"offset": -1}, {"offset": "x"}):
+        await h.refused(422, "tok-a", "GET", path, params=bad)
+
+
 # -- MCP tools ---------------------------------------------------------------------------------
 SCOPE = "outside this caller's scope"
 

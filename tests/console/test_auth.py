@@ -132,3 +132,23 @@ async def test_the_audit_log_is_for_an_admin(secured: Site, page: tuple[Page, Lo
     await expect(entries).to_contain_text("000000000000")  # the token's public id, no secret
     await expect(entries).not_to_contain_text("forged")
     no_policy_errors(log)
+
+
+async def test_a_tenant_is_offered_its_own_namespaces(
+    secured: Site, page: tuple[Page, Log]
+) -> None:
+    url, tokens = secured
+    tab, log = page
+    await tab.goto(f"{url}/ui/namespaces")
+    await tab.locator("#token").fill(tokens["a"])
+    await tab.locator("#token").press("Enter")
+    rows = tab.get_by_role("table", name="Namespaces, by name").locator("tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows).to_contain_text(NS_A)
+    await tab.goto(f"{url}/ui/memories")
+    choices = tab.locator("datalist#namespace-choices option")
+    await expect(choices).to_have_count(1)
+    assert await choices.first.get_attribute("value") == NS_A
+    await never_b(tab)
+    await expect(tab.locator("body")).not_to_contain_text(NS_B)
+    no_policy_errors(log)

@@ -173,3 +173,22 @@ async def test_a_memory_shows_its_fields_and_history(site: str, page: tuple[Page
     await versions.get_by_role("link", name="m-city-1").click()
     await expect(tab.locator(".lead")).to_have_text("Bob lives in Lyon")
     clean(log)
+
+
+async def test_the_namespaces_page_counts_and_links(site: str, page: tuple[Page, Log]) -> None:
+    tab, log = page
+    await tab.goto(f"{site}/ui/namespaces")
+    rows = tab.get_by_role("table", name="Namespaces, by name").locator("tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.first).to_contain_text(NS)
+    await expect(rows.nth(1)).to_contain_text("elsewhere")
+    await expect(rows.first.get_by_role("cell").nth(1)).to_have_text("1")  # one session
+    await expect(rows.first.get_by_role("cell").nth(2)).to_have_text("2")  # two memories
+    await rows.first.get_by_role("cell").nth(1).get_by_role("link").click()
+    await expect(tab.get_by_role("row").filter(has_text=SESSION)).to_be_visible()
+    # The sessions page offers the namespaces as suggestions; any other can still be typed.
+    choices = tab.locator("datalist#namespace-choices option")
+    await expect(choices).to_have_count(2)
+    assert await choices.first.get_attribute("value") == NS
+    assert await tab.locator("input[name=namespace]").get_attribute("list") == "namespace-choices"
+    clean(log)

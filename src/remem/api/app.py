@@ -25,6 +25,7 @@ from remem.api.routers import (
     health,
     longterm,
     metrics,
+    overview,
     prompt,
     security,
     summary_views,
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
     app.include_router(prompt.router)
     app.include_router(summary_views.router)
     app.include_router(security.router)
+    app.include_router(overview.router)  # namespaces, tasks, tokens
     app.include_router(console.router)  # /ui: static pages, the data through the API
     if settings.metrics_enabled:
         app.include_router(metrics.router)

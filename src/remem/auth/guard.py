@@ -226,6 +226,22 @@ def export(
     return user, namespace
 
 
+def namespace_listing() -> tuple[Callable[[str], bool] | None, str | None]:
+    """Which namespaces a listing of namespaces may show (None: all) and the user its counts
+    are narrowed to (None: every user)."""
+    who = caller()
+    who.require("read", "listing namespaces")
+    return (None if who.every_namespace else who.allows_namespace), who.user_id
+
+
+def admin_overview(what: str) -> None:
+    """Background work and the API tokens span every tenant: admin over everything only."""
+    who = caller()
+    who.require("admin", f"reading {what}")
+    if not who.unrestricted:
+        raise Forbidden(f"reading {what} needs a scope over every namespace and user")
+
+
 def audit_log() -> None:
     """The audit log names every tenant's users and namespaces: admin over everything only."""
     who = caller()

@@ -59,4 +59,5 @@ export const api = {
   history: (id) => call("GET", `/v1/long-term-memory/${encodeURIComponent(id)}/history`),
   deleteMemory: (id) => call("DELETE", "/v1/long-term-memory", { query: { memory_ids: id } }),
   audit: (query) => call("GET", "/v1/audit", { query }),
+  namespaces: (query) => call("GET", "/v1/namespaces", { query }),
 };

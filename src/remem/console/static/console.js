@@ -24,6 +24,7 @@ function tokenForm() {
 function home() {
   show(el("h1", {}, "remem console"),
     el("p", {}, "Browse what remem holds: ",
+      el("a", { href: "/ui/namespaces" }, "namespaces"), ", ",
       el("a", { href: "/ui/sessions" }, "sessions"), " (working memory) and ",
       el("a", { href: "/ui/memories" }, "long-term memories"), "."),
     el("p", {}, "With authentication on, enter an API token above: it is kept for this tab "
@@ -43,6 +44,7 @@ function route() {
   if (path === "/ui/memories") return views.memories(params);
   if (path.startsWith("/ui/memories/")) return views.memory(rest("/ui/memories/"));
   if (path === "/ui/audit") return views.audit(params);
+  if (path === "/ui/namespaces") return views.namespaces(params);
   return show(el("h1", {}, "Not found"), el("p", {}, "No console page here."));
 }
 

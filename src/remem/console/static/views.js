@@ -5,11 +5,23 @@ import { display, duration, el, fields, href, show, table, when } from "./dom.js
 
 const PAGE = 20;
 
+// The namespaces the token may see, offered as the namespace field's suggestions (any other
+// name can still be typed). Asked once a page; a refusal leaves the field as it is.
+function namespaceChoices() {
+  const list = el("datalist", { id: "namespace-choices" });
+  api.namespaces({ limit: 1000 }).then((found) => list.replaceChildren(
+    ...found.namespaces.map((n) => el("option", { value: n.name },
+      `${n.sessions} sessions, ${n.memories} memories`)))).catch(() => {});
+  return list;
+}
+
 function filterForm(action, params, extra = []) {
   return el("form", { class: "filters", action, method: "get", role: "search" },
     extra,
     el("label", {}, "Namespace ",
-      el("input", { name: "namespace", value: params.get("namespace") || "", spellcheck: "false" })),
+      el("input", { name: "namespace", value: params.get("namespace") || "", spellcheck: "false",
+        list: "namespace-choices", autocomplete: "off" })),
+    namespaceChoices(),
     el("label", {}, "User ",
       el("input", { name: "user_id", value: params.get("user_id") || "", spellcheck: "false" })),
     el("button", { type: "submit" }, action.endsWith("memories") ? "Search" : "List"));
@@ -188,4 +200,22 @@ export async function audit(params) {
       rows.length ? `The newest ${rows.length} entries` : "The audit log is empty."),
     rows.length ? table("Audit log, newest first",
       ["When", "Action", "Outcome", "Caller", "Via", "Details"], rows) : []);
+}
+
+export async function namespaces(params) {
+  const offset = Number(params.get("offset") || 0);
+  const out = el("div", { "aria-live": "polite" }, el("p", { role: "status" }, "Loading..."));
+  show(el("h1", {}, "Namespaces"),
+    el("p", {}, "The namespaces your token may see that hold sessions or memories."), out);
+  const found = await api.namespaces({ limit: PAGE, offset });
+  const rows = found.namespaces.map((n) => [
+    el("code", {}, n.name),
+    el("a", { href: href(["sessions"], { namespace: n.name }) }, String(n.sessions)),
+    el("a", { href: href(["memories"], { namespace: n.name }) }, String(n.memories)),
+  ]);
+  out.replaceChildren(
+    el("p", { role: "status", class: rows.length ? "" : "empty" }, rows.length
+      ? `${found.total} namespace${found.total === 1 ? "" : "s"}` : "No namespaces hold anything."),
+    rows.length ? table("Namespaces, by name", ["Namespace", "Sessions", "Memories"], rows) : [],
+    pager(["namespaces"], params, found.total));
 }

@@ -1,0 +1,79 @@
+"""The namespaces that hold anything, with their counts: one ``FT.AGGREGATE ... GROUPBY
+@namespace REDUCE COUNT 0`` per index (working memory, long-term memory), sent together in one
+round trip. Records without a namespace form no group. The only user value a query holds is the
+user a caller's scope is bound to, written by the escaper (``store.query``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from remem.store.connection import translates_errors
+from remem.store.query import numeric_not, tag_equals
+
+
+@dataclass(frozen=True, slots=True)
+class NamespaceCounts:
+    """One namespace: its live sessions and its long-term memories."""
+
+    name: str
+    sessions: int = 0
+    memories: int = 0
+
+
+def _groups(reply: Any) -> dict[str, int]:
+    """namespace -> count from an ``FT.AGGREGATE`` reply (RESP3 map or RESP2 array)."""
+    rows: list[dict[str, Any]] = []
+    if isinstance(reply, dict):  # RESP3
+        for result in reply.get("results", []):
+            rows.append(result.get("extra_attributes", {}))
+    else:  # RESP2: [total, [k, v, k, v], ...]
+        for row in reply[1:]:
+            rows.append(dict(zip(row[::2], row[1::2], strict=False)))
+    out: dict[str, int] = {}
+    for row in rows:
+        name, count = row.get("namespace"), row.get("count")
+        if name is None or name == "" or count is None:
+            continue  # no namespace: no group
+        out[str(name)] = out.get(str(name), 0) + int(count)
+    return out
+
+
+def _aggregate(index: str, query: str) -> list[Any]:
+    return [
+        "FT.AGGREGATE", index, query,
+        "GROUPBY", "1", "@namespace", "REDUCE", "COUNT", "0", "AS", "count",
+        "DIALECT", "2",
+    ]  # fmt: skip
+
+
+@translates_errors
+@dataclass
+class Namespaces:
+    """Counts per namespace over the working-memory and long-term indexes."""
+
+    redis: Redis
+    working_index: str
+    long_term_index: str
+
+    async def counts(self, user_id: str | None = None) -> list[NamespaceCounts]:
+        """Every namespace with a live session or a memory (of ``user_id`` only, when given),
+        sorted by name. A session past its expiry that Redis has not reclaimed yet (up to
+        about half a second) is not counted."""
+        alive = numeric_not("expires_at", None, time.time())
+        user = tag_equals("user_id", user_id) if user_id is not None else ""
+        working = f"{alive} {user}".strip()
+        long_term = user or "*"
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.execute_command(*_aggregate(self.working_index, working))
+            pipe.execute_command(*_aggregate(self.long_term_index, long_term))
+            sessions, memories = await pipe.execute()
+        per_session, per_memory = _groups(sessions), _groups(memories)
+        names = sorted(set(per_session) | set(per_memory))
+        return [
+            NamespaceCounts(name, per_session.get(name, 0), per_memory.get(name, 0))
+            for name in names
+        ]
