@@ -55,6 +55,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from opentelemetry.trace import Span
+
+from remem import tracing
 from remem.errors import NotFound
 from remem.foreground import Foreground
 from remem.memory.longterm import LongTermMemoryService
@@ -170,19 +173,30 @@ class Extraction:
     foreground: Foreground = field(default_factory=lambda: Foreground(serving=False))
 
     async def run(self, session: Session) -> int:
-        """Extract the session's messages not yet extracted; how many were marked."""
+        """Extract the session's messages not yet extracted; how many were marked. With traces
+        on, in a ``remem.extract`` span linked to the write that made it due."""
+        if not tracing.on():
+            return await self._run(session, None)
+        with tracing.TRACER.start_as_current_span("remem.extract") as span:
+            return await self._run(session, span)
+
+    async def _run(self, session: Session, span: Span | None) -> int:
         pending = await self.working.pending(
             session, "messages", "discrete_memory_extracted", "f", CONTEXT_MESSAGES
         )
         if not pending.items:
             return 0
-        doc_strategy, written = await self.working.strategy(session)
+        doc_strategy, written, parent = await self.working.strategy(session)
         batch = Batch(
             session=session,
             strategy=MemoryStrategyConfig.model_validate(doc_strategy or {}),
             messages=[MemoryMessage.model_validate(m) for m in pending.items],
             context=[MemoryMessage.model_validate(m) for m in pending.context],
         )
+        if span is not None:
+            for link in tracing.link_to(parent):
+                span.add_link(link.context)
+            span.set_attribute("remem.extract.messages", len(batch.messages))
         records = [scoped(r, batch) for r in await self.extractor.extract(batch)]
         renewed = {message_memory_id(session, m.id) for m in batch.context}
         async with self.foreground.turn():  # the writes: between a serving process's requests
@@ -195,6 +209,8 @@ class Extraction:
             marked = await self.working.mark(
                 session, "messages", "discrete_memory_extracted", "t", pending.raw
             )
+        if span is not None:
+            span.set_attribute("remem.extract.memories", len(records))
         if written is not None:  # searchable now, since the session's last write
             LAG_SECONDS.observe(max(0.0, time.time() - written))
         return marked

@@ -32,6 +32,10 @@ from remem.store.query import (
     conjunction,
     tag_equals,
 )
+from remem.tracing import traceparent
+
+TRACE_PARENT = "trace_parent"  # the last traced write's span, for the work it makes due
+WRITTEN = ("$.long_term_memory_strategy", "$.updated_at", f"$.{TRACE_PARENT}")  # strategy()
 
 # PUT replaces the document, keeping the first created_at. A message already extracted (marked
 # "t" in the stored document) and sent again unchanged (same id, role and content) stays marked:
@@ -81,14 +85,15 @@ return created
 """
 )
 
-# ARGV[4]: seconds until the session's extraction is due ('' : none); messages from ARGV[5].
+# ARGV[4]: seconds until the session's extraction is due ('' : none); ARGV[5]: the writing
+# span's traceparent ('' : none, left as it was); messages from ARGV[6].
 _APPEND = (
     DUE_LUA
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
 else
-  redis.call('JSON.ARRAPPEND', KEYS[1], '$.messages', unpack(ARGV, 5))
+  redis.call('JSON.ARRAPPEND', KEYS[1], '$.messages', unpack(ARGV, 6))
   redis.call('JSON.SET', KEYS[1], '$.updated_at', ARGV[2])
   if ARGV[3] ~= '' then
     redis.call('JSON.SET', KEYS[1], '$.ttl_seconds', ARGV[3] == 'null' and 'null' or ARGV[3])
@@ -103,6 +108,7 @@ else
   redis.call('JSON.SET', KEYS[1], '$.expires_at', 'null')
   redis.call('PERSIST', KEYS[1])
 end
+if ARGV[5] ~= '' then redis.call('JSON.SET', KEYS[1], '$.trace_parent', '"' .. ARGV[5] .. '"') end
 due('extract', ARGV[4])
 return redis.call('JSON.GET', KEYS[1])
 """
@@ -246,6 +252,8 @@ class WorkingMemoryStore:
         The key expires at the document's ``expires_at`` (epoch seconds; None: never). The
         session is marked due for the work ``due`` names, in the same script."""
         expires = doc.get("expires_at")
+        if (parent := traceparent()) is not None:  # for the background work it causes
+            doc = {**doc, TRACE_PARENT: parent}
         at_ms = "" if expires is None else str(round(expires * 1000))
         args = [
             json.dumps(doc),
@@ -276,7 +284,7 @@ class WorkingMemoryStore:
         and mark it due for extraction as ``due`` says, in the same script."""
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
         args = [json.dumps(new_doc), repr(now), ttl_arg, delay_arg(due.extract, due.max_wait)]
-        args += [json.dumps(m) for m in messages]
+        args += [traceparent() or "", *(json.dumps(m) for m in messages)]
         raw = await self._append(keys=self._due_keys(session), args=args)
         doc: dict[str, Any] = json.loads(raw)
         return doc
@@ -307,18 +315,19 @@ class WorkingMemoryStore:
         (no later than ``max_wait`` after its batch's first mark)."""
         await self.due.mark(f"summarize:{window}", self._key(session), delay, max_wait)
 
-    async def strategy(self, session: Session) -> tuple[dict[str, Any] | None, float | None]:
-        """The session's ``long_term_memory_strategy`` (None: no session, or none set) and
-        when it was last written (``updated_at``, epoch seconds; None: no session)."""
-        raw = await self.redis.execute_command(
-            "JSON.GET", self._key(session), "$.long_term_memory_strategy", "$.updated_at"
-        )
+    async def strategy(
+        self, session: Session
+    ) -> tuple[dict[str, Any] | None, float | None, str | None]:
+        """The session's ``long_term_memory_strategy`` (None: no session, or none set), when it
+        was last written (``updated_at``, epoch seconds; None: no session) and the traceparent
+        of that write (None: not traced), in one read."""
+        raw = await self.redis.execute_command("JSON.GET", self._key(session), *WRITTEN)
         found = json.loads(raw) if raw else {}
-        strategy = found.get("$.long_term_memory_strategy") or [None]
-        written = found.get("$.updated_at") or [None]
+        strategy, written, parent = (found.get(path) or [None] for path in WRITTEN)
         return (
             strategy[0] if isinstance(strategy[0], dict) else None,
             float(written[0]) if isinstance(written[0], int | float) else None,
+            parent[0] if isinstance(parent[0], str) else None,
         )
 
     async def mark(

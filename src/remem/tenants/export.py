@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from remem.auth.principal import Principal
 from remem.runtime import Resources
 from remem.store.owned import OwnedData
+from remem.store.working import TRACE_PARENT
 from remem.tenants.transfer import SESSION_KIND, Transferred, header, memory_lines
 
 
@@ -43,6 +44,7 @@ async def export_lines(
             for _, doc in page:
                 if caller.sees(doc.get("namespace"), doc.get("user_id")):
                     done.sessions += 1
+                    doc.pop(TRACE_PARENT, None)  # a span of this server's traces, not data
                     yield json.dumps({"kind": SESSION_KIND, **doc}, ensure_ascii=False) + "\n"
         async for line in memory_lines(
             res.long_term, namespace=namespace, user_id=user_id, visible=caller.sees,
