@@ -6,6 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from remem.store.keys import Keys
+from remem.tasks.status import describe
+
 
 async def seed(client: httpx.AsyncClient) -> None:
     for ns, user in (("zeta", "u1"), ("alpha", "u1"), ("alpha", "u2"), (None, "u3")):
@@ -55,3 +58,41 @@ async def test_bad_paging_is_a_clear_422(
     r = await client.get("/v1/namespaces", params=params)
     assert r.status_code == 422, r.text
     assert field in r.text
+
+
+async def test_tasks_show_the_due_work_and_the_queue(client: httpx.AsyncClient) -> None:
+    body = {"messages": [{"role": "user", "content": "hi"}], "user_id": "u/1", "namespace": "n s"}
+    assert (await client.put("/v1/working-memory/s-1", json=body)).status_code == 200
+    r = await client.get("/v1/tasks", params={"limit": 5})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert set(got) == {"due", "queued", "running", "scheduled", "workers"}
+    mine = [w for w in got["due"]["next"] if w.get("session_id") == "s-1"]
+    assert mine and mine[0]["namespace"] == "n s" and mine[0]["user_id"] == "u/1"
+    assert mine[0]["kind"] == "extract" and mine[0]["due_at"]
+    assert got["due"]["members"] >= 1 and isinstance(got["queued"], int)
+    assert len(got["due"]["next"]) <= 5
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 1001}, {"limit": "many"}])
+async def test_tasks_refuse_a_bad_limit(
+    client: httpx.AsyncClient, params: dict[str, object]
+) -> None:
+    r = await client.get("/v1/tasks", params=params)
+    assert r.status_code == 422 and "limit" in r.text, r.text
+
+
+def test_task_keys_are_read_into_their_parts() -> None:
+    keys = Keys("p:")
+    session = keys.working_memory("s:1", "u/1", "n {s}")
+    want = {"namespace": "n {s}", "user_id": "u/1", "session_id": "s:1", "name": None}
+
+    def parts(key: str) -> dict[str, object]:
+        return describe(key, keys).model_dump()
+
+    assert parts(f"extract:{session}") == {"kind": "extract", **want}
+    assert parts(f"summarize:4096:{session}") == {"kind": "summarize", **want}
+    none = {"namespace": None, "user_id": None, "session_id": None}
+    assert parts("periodic:compact") == {"kind": "periodic", "name": "compact", **none}
+    assert parts("view:t-1") == {"kind": "view", "name": "t-1", **none}
+    assert parts("newer:thing") == {"kind": "newer", "name": None, **none}

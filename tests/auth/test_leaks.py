@@ -742,6 +742,19 @@ async def namespaces_only_within_the_scope(w: World) -> None:
         await h.refused(422, "tok-a", "GET", path, params=bad)
 
 
+@rest("GET /v1/tasks")
+async def tasks_are_the_admins(w: World) -> None:
+    """The due set and Docket's keys name every tenant's sessions: the admin over everything
+    only."""
+    h, path = w.http, "/v1/tasks"
+    await h.refused(401, None, "GET", path)
+    for who in ("tok-a", "tok-ro", "tok-b", "tok-all"):
+        await h.refused(403, who, "GET", path)
+    got = await h.ok("tok-admin", "GET", path)
+    assert {"due", "queued", "running", "scheduled", "workers"} <= set(got)
+    await h.refused(422, "tok-admin", "GET", path, params={"limit": -1})
+
+
 # -- MCP tools ---------------------------------------------------------------------------------
 SCOPE = "outside this caller's scope"
 

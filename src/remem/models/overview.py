@@ -1,7 +1,9 @@
-"""Wire models of the console's overview routes: ``GET /v1/namespaces`` (remem only; the
-upstream server has none of them)."""
+"""Wire models of the console's overview routes: ``GET /v1/namespaces``, ``GET /v1/tasks``
+(remem only; the upstream server has none of them)."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -15,3 +17,47 @@ class NamespaceInfo(BaseModel):
 class NamespaceList(BaseModel):
     namespaces: list[NamespaceInfo] = Field(description="This page, sorted by name.")
     total: int = Field(description="Namespaces the caller may see that hold anything.")
+
+
+class Work(BaseModel):
+    """A piece of background work, named by its key: what it does (``kind``: promote, extract,
+    summarize, periodic, view) and the session it is for, or the periodic job's ``name``."""
+
+    kind: str
+    namespace: str | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    name: str | None = Field(default=None, description="A periodic job's name, a view task's id.")
+
+
+class DueWork(Work):
+    due_at: datetime = Field(description="When it is due (a claimed one: when its lease ends).")
+
+
+class DueSummary(BaseModel):
+    members: int = Field(description="Work in the due set: due now, later, or claimed.")
+    due_now: int = Field(description="Due now and not yet claimed by a worker's poller.")
+    oldest_due_seconds: float = Field(description="How long ago the oldest of those fell due.")
+    next: list[DueWork] = Field(description="The soonest due, up to limit.")
+
+
+class TaskRun(Work):
+    task: str = Field(description="The task function.")
+    when: datetime = Field(description="When it was scheduled to run.")
+    worker: str | None = Field(default=None, description="The worker running it.")
+    started: datetime | None = None
+
+
+class WorkerSeen(BaseModel):
+    name: str
+    last_seen: datetime
+
+
+class TaskOverview(BaseModel):
+    due: DueSummary
+    queued: int = Field(description="Tasks Docket holds to run now: waiting or running.")
+    running: list[TaskRun] = Field(description="Running now, up to limit.")
+    scheduled: list[TaskRun] = Field(
+        description="Waiting for a worker or a later time, up to limit."
+    )
+    workers: list[WorkerSeen] = Field(description="Workers seen lately.")

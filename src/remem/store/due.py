@@ -172,6 +172,15 @@ class DueSet:
             count, oldest = await pipe.execute()
         return int(count), (now - float(oldest[0][1]) if oldest else 0.0)
 
+    async def upcoming(self, limit: int) -> tuple[int, list[tuple[str, float]]]:
+        """How many members the set holds, and the ``limit`` soonest due (member, epoch
+        second), claimed ones included (their score is the end of their lease)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.keys.tasks_due)
+            pipe.zrange(self.keys.tasks_due, 0, limit - 1, withscores=True)
+            total, soonest = await pipe.execute()
+        return int(total), [(m, float(s)) for m, s in soonest]
+
     async def score(self, member: str) -> float | None:
         """When ``member`` is due (epoch seconds), None if it is not in the set."""
         found = await self.redis.zscore(self.keys.tasks_due, member)

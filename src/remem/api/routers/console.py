@@ -24,6 +24,7 @@ ASSETS = {
     "api.js": "text/javascript; charset=utf-8",
     "dom.js": "text/javascript; charset=utf-8",
     "views.js": "text/javascript; charset=utf-8",
+    "admin.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, Query
 
 from remem.api.deps import resources
 from remem.auth import guard
-from remem.models.overview import NamespaceList
+from remem.models.overview import NamespaceList, TaskOverview
 from remem.runtime import Resources
+from remem.tasks.status import task_overview
 from remem.tenants.namespaces import list_namespaces
 
 router = APIRouter(tags=["overview"])
@@ -27,3 +28,16 @@ async def namespaces(
     counts that user's only. ``total`` is exact."""
     allowed, user_id = guard.namespace_listing()
     return await list_namespaces(res, allowed, user_id, limit=limit, offset=offset)
+
+
+@router.get("/v1/tasks", response_model=TaskOverview)
+async def tasks(
+    limit: int = Query(default=50, ge=1, le=MAX_PAGE), res: Resources = Res
+) -> TaskOverview:
+    """Background work now: the due set (how many members, how many due now and how long the
+    oldest has waited, the ``limit`` soonest with the session each is for), Docket's queue
+    length, its running and scheduled executions (``limit`` of each) and its workers. Docket
+    keeps no readable list of failed runs: see the worker's log and ``/metrics``. Needs the
+    admin role over every namespace (the keys name every tenant's sessions)."""
+    guard.admin_overview("background work")
+    return await task_overview(res.tasks, limit)

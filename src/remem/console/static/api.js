@@ -60,4 +60,5 @@ export const api = {
   deleteMemory: (id) => call("DELETE", "/v1/long-term-memory", { query: { memory_ids: id } }),
   audit: (query) => call("GET", "/v1/audit", { query }),
   namespaces: (query) => call("GET", "/v1/namespaces", { query }),
+  tasks: (query) => call("GET", "/v1/tasks", { query }),
 };

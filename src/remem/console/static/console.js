@@ -2,6 +2,7 @@
 
 import { ApiError, token } from "./api.js";
 import { el, show } from "./dom.js";
+import * as admin from "./admin.js";
 import * as views from "./views.js";
 
 function tokenForm() {
@@ -45,6 +46,7 @@ function route() {
   if (path.startsWith("/ui/memories/")) return views.memory(rest("/ui/memories/"));
   if (path === "/ui/audit") return views.audit(params);
   if (path === "/ui/namespaces") return views.namespaces(params);
+  if (path === "/ui/tasks") return admin.tasks(params);
   return show(el("h1", {}, "Not found"), el("p", {}, "No console page here."));
 }
 

@@ -1,0 +1,80 @@
+"""The admin's console pages with token auth on: background work (and, below, the tokens) for
+an admin token over every namespace; a tenant's token is told it may not see them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+from pydantic import SecretStr
+
+from remem.app import build_app
+from remem.config import Settings
+from tests.console.conftest import Log
+from tests.console.test_auth import HASH_KEY, NS_A, make_tokens, no_policy_errors
+from tests.serving import served
+
+Site = tuple[str, dict[str, str]]
+
+
+@pytest.fixture
+async def admin_site(settings: Settings) -> AsyncIterator[Site]:
+    """Token auth on; extraction waits ten minutes, so written sessions stay due."""
+    on = settings.model_copy(
+        update={
+            "auth_mode": "token",
+            "token_hash_key": SecretStr(HASH_KEY),
+            "extraction_debounce_seconds": 600.0,
+        }
+    )
+    tokens = await make_tokens(on)
+    async with served(build_app(on)) as url:
+        yield url, tokens
+
+
+async def write_session(url: str, token: str, session_id: str) -> None:
+    async with httpx.AsyncClient(base_url=url) as http:
+        body = {
+            "namespace": NS_A,
+            "user_id": "ann",
+            "messages": [{"role": "user", "content": "hi"}],
+        }
+        r = await http.put(
+            f"/v1/working-memory/{session_id}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+
+
+async def use(tab: Page, token: str) -> None:
+    await tab.locator("#token").fill(token)
+    await tab.locator("#token").press("Enter")
+
+
+async def test_background_work_is_shown_to_an_admin(
+    admin_site: Site, page: tuple[Page, Log]
+) -> None:
+    url, tokens = admin_site
+    tab, log = page
+    await write_session(url, tokens["admin"], "first")
+    await tab.goto(f"{url}/ui/tasks")
+    await use(tab, tokens["a"])
+    await expect(tab.get_by_role("alert")).to_contain_text("may not see")
+    await use(tab, tokens["admin"])
+    due = tab.get_by_role("table", name="Due work, soonest first")
+    row = due.locator("tbody tr").filter(has_text="first")
+    await expect(row).to_contain_text("extract")
+    await expect(row).to_contain_text(NS_A)
+    await expect(row).to_contain_text("ann")
+    await expect(tab.locator("main [role=status]").first).to_contain_text("1 in the due set")
+    await write_session(url, tokens["admin"], "second")  # shown on Refresh, not before
+    await expect(due.locator("tbody tr")).to_have_count(1)
+    await tab.get_by_role("button", name="Refresh").click()
+    await expect(due.locator("tbody tr").filter(has_text="second")).to_have_count(1)
+    await expect(due.locator("tbody tr")).to_have_count(2)
+    await due.get_by_role("link", name="first").click()
+    await expect(tab.get_by_role("heading", level=1)).to_contain_text("first")
+    no_policy_errors(log)
