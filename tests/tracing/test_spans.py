@@ -47,6 +47,8 @@ async def test_a_search_is_a_tree_http_then_memory_search_then_redis(
     }
     redis_spans = [s for s in found if scope_of(s) == REDIS]
     assert redis_spans, [s.name for s in found]
+    # The worker's poller reads Redis all along (every 50 ms here): those roots are dropped.
+    assert all(s.parent is not None for s in redis_spans)
     under_search = [
         s for s in redis_spans if s.parent and s.parent.span_id == search.context.span_id
     ]
