@@ -19,11 +19,33 @@ from remem.config import Settings
 _exporter = InMemorySpanExporter()
 
 
+class WhileOn(SimpleSpanProcessor):
+    """Keeps spans only while a test of this directory runs (``every``: whether remem's
+    tracing is on or not): the provider outlives them, and pydocket's spans in the rest of
+    the run would pile up in memory."""
+
+    every = False
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if tracing.on() or WhileOn.every:
+            super().on_end(span)
+
+
 @pytest.fixture(scope="session")
 def provider() -> Iterator[InMemorySpanExporter]:
-    tracing.install(tracing.provider([SimpleSpanProcessor(_exporter)]))
+    tracing.install(tracing.provider([WhileOn(_exporter)]))
     tracing._state["on"] = False  # on for the tests that ask for ``spans``
     yield _exporter
+
+
+@pytest.fixture
+def every_span(provider: InMemorySpanExporter) -> Iterator[InMemorySpanExporter]:
+    """The exporter, emptied, keeping every span while remem's tracing stays off."""
+    WhileOn.every = True
+    provider.clear()
+    yield provider
+    WhileOn.every = False
+    provider.clear()
 
 
 @pytest.fixture
