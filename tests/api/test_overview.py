@@ -1,13 +1,24 @@
 """The console's overview routes over the real app and Redis (auth off: the local admin):
-``GET /v1/namespaces`` counts, sorts and pages; bad paging is a 422 saying which parameter."""
+``GET /v1/namespaces`` counts, sorts and pages; ``GET /v1/tasks`` shows due work;
+``GET /v1/tokens`` lists and ``DELETE`` revokes (token auth on); bad paging is a 422 saying
+which parameter."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+import redis.asyncio
+from pydantic import SecretStr
 
+from remem.api.app import create_app
+from remem.auth.tokens import TokenStore
+from remem.config import Settings
 from remem.store.keys import Keys
 from remem.tasks.status import describe
+
+KEY = "overview-" + "k" * 32
 
 
 async def seed(client: httpx.AsyncClient) -> None:
@@ -96,3 +107,48 @@ def test_task_keys_are_read_into_their_parts() -> None:
     assert parts("periodic:compact") == {"kind": "periodic", "name": "compact", **none}
     assert parts("view:t-1") == {"kind": "view", "name": "t-1", **none}
     assert parts("newer:thing") == {"kind": "newer", "name": None, **none}
+
+
+async def test_tokens_are_listed_without_secrets_and_revoked(settings: Settings) -> None:
+    """With token auth on: the admin lists tokens (no secret, no hash) and revokes one, which
+    is refused from then on and recorded in the audit log."""
+    on = settings.model_copy(update={"auth_mode": "token", "token_hash_key": SecretStr(KEY)})
+    client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        store = TokenStore(client, Keys(settings.key_prefix), KEY)
+        admin, _ = await store.create(["*"], role="admin")
+        tenant, info = await store.create(["team-a"], role="write", user_id="ann")
+        app = create_app(on)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://remem") as http:
+                as_admin = {"Authorization": f"Bearer {admin}"}
+                r = await http.get("/v1/tokens", headers=as_admin)
+                assert r.status_code == 200, r.text
+                assert admin not in r.text and tenant not in r.text
+                digests = await client.hvals(Keys(settings.key_prefix).auth_tokens)
+                assert digests and not any(d in r.text for d in digests)
+                mine = [t for t in r.json() if t["id"] == info.id]
+                assert mine == [
+                    {
+                        "id": info.id,
+                        "namespaces": ["team-a"],
+                        "role": "write",
+                        "user_id": "ann",
+                        "status": "active",
+                        "created_at": mine[0]["created_at"],
+                        "expires_at": None,
+                        "revoked_at": None,
+                    }
+                ]
+                as_tenant = {"Authorization": f"Bearer {tenant}"}
+                assert (await http.get("/v1/tokens", headers=as_tenant)).status_code == 403
+                r = await http.delete(f"/v1/tokens/{info.id}", headers=as_admin)
+                assert r.status_code == 200 and r.json()["status"] == "revoked", r.text
+                assert (await http.get("/v1/namespaces", headers=as_tenant)).status_code == 401
+                log = (await http.get("/v1/audit", headers=as_admin)).json()
+                assert any(e["action"] == "token.revoke" and info.id in json.dumps(e) for e in log)
+                r = await http.delete("/v1/tokens/000000000000", headers=as_admin)
+                assert r.status_code == 404, r.text
+    finally:
+        await client.aclose()

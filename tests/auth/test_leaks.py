@@ -755,6 +755,26 @@ async def tasks_are_the_admins(w: World) -> None:
     await h.refused(422, "tok-admin", "GET", path, params={"limit": -1})
 
 
+@rest("GET /v1/tokens", "DELETE /v1/tokens/{token_id}")
+async def tokens_are_the_admins(w: World) -> None:
+    """Listing and revoking tokens: the admin over everything only; a list never holds a
+    secret. A refused revocation leaves the token working."""
+    h, path = w.http, "/v1/tokens"
+    a_id = SUBJECTS["tok-a"].removeprefix("token:")
+    for who in (None, "not-a-token"):
+        await h.refused(401, who, "GET", path)
+    for who in ("tok-a", "tok-ro", "tok-b", "tok-all"):
+        await h.refused(403, who, "GET", path)
+        await h.refused(403, who, "DELETE", f"{path}/{a_id}")
+    listed = await h.ok("tok-admin", "GET", path)
+    assert {t["id"] for t in listed} >= {s.removeprefix("token:") for s in SUBJECTS.values()}
+    r = await h.call("tok-admin", "GET", path)
+    for secret in REAL.values():
+        assert secret[17:] not in r.text  # rmm_<12-character id>_<secret>
+    await h.refused(404, "tok-admin", "DELETE", f"{path}/000000000000")
+    await h.ok("tok-a", "GET", "/v1/working-memory/")  # still works
+
+
 # -- MCP tools ---------------------------------------------------------------------------------
 SCOPE = "outside this caller's scope"
 

@@ -78,3 +78,38 @@ async def test_background_work_is_shown_to_an_admin(
     await due.get_by_role("link", name="first").click()
     await expect(tab.get_by_role("heading", level=1)).to_contain_text("first")
     no_policy_errors(log)
+
+
+async def test_an_admin_lists_and_revokes_tokens(admin_site: Site, page: tuple[Page, Log]) -> None:
+    url, tokens = admin_site
+    tab, log = page
+    answers = iter([False, True])
+    asked: list[str] = []
+
+    async def answer(dialog: object) -> None:
+        asked.append(dialog.message)  # type: ignore[attr-defined]
+        await (dialog.accept() if next(answers) else dialog.dismiss())  # type: ignore[attr-defined]
+
+    tab.on("dialog", answer)
+    await tab.goto(f"{url}/ui/tokens")
+    await use(tab, tokens["a"])
+    await expect(tab.get_by_role("alert")).to_contain_text("may not see")
+    await use(tab, tokens["admin"])
+    listed = tab.get_by_role("table", name="API tokens, oldest first")
+    await expect(listed.locator("tbody tr")).to_have_count(2)
+    a_id = tokens["a"][4:16]
+    row = listed.locator("tbody tr").filter(has_text=a_id)
+    await expect(row).to_contain_text("active")
+    await expect(row).to_contain_text(NS_A)
+    for secret in tokens.values():  # no secret on the page
+        await expect(tab.locator("body")).not_to_contain_text(secret[17:])
+    revoke = row.get_by_role("button", name=f"Revoke {a_id}")
+    await revoke.click()  # dismissed: nothing happens
+    await expect(row).to_contain_text("active")
+    await revoke.click()
+    await expect(row).to_contain_text("revoked")
+    assert len(asked) == 2 and a_id in asked[0]
+    async with httpx.AsyncClient(base_url=url) as http:
+        r = await http.get("/v1/namespaces", headers={"Authorization": f"Bearer {tokens['a']}"})
+        assert r.status_code == 401, r.text
+    no_policy_errors(log)

@@ -234,12 +234,12 @@ def namespace_listing() -> tuple[Callable[[str], bool] | None, str | None]:
     return (None if who.every_namespace else who.allows_namespace), who.user_id
 
 
-def admin_overview(what: str) -> None:
+def admin_overview(action: str) -> None:
     """Background work and the API tokens span every tenant: admin over everything only."""
     who = caller()
-    who.require("admin", f"reading {what}")
+    who.require("admin", action)
     if not who.unrestricted:
-        raise Forbidden(f"reading {what} needs a scope over every namespace and user")
+        raise Forbidden(f"{action} needs a scope over every namespace and user")
 
 
 def audit_log() -> None:

@@ -19,10 +19,9 @@ token = typer.Typer(help="API tokens: create, list and revoke.", no_args_is_help
 
 
 def _store(res: Any) -> Any:
-    from remem.auth.tokens import TokenStore
+    from remem.tenants.tokens import token_store
 
-    key = res.settings.token_hash_key
-    return TokenStore(res.redis, res.keys, key.get_secret_value() if key else None)
+    return token_store(res)
 
 
 def _when(moment: float | None) -> str:
@@ -108,9 +107,9 @@ def revoke(
     from remem.auth import LOCAL_ADMIN
 
     async def work(res: Any) -> Any:
-        info = await _store(res).revoke(token_id)
-        await res.audit.record("token.revoke", LOCAL_ADMIN, token_id=info.id)
-        return info
+        from remem.tenants.tokens import revoke_token
+
+        return await revoke_token(res, LOCAL_ADMIN, token_id)
 
     info = _with_resources(data_dir, redis_url, work)
     typer.echo(f"revoked token {info.id}")

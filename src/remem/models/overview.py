@@ -61,3 +61,16 @@ class TaskOverview(BaseModel):
         description="Waiting for a worker or a later time, up to limit."
     )
     workers: list[WorkerSeen] = Field(description="Workers seen lately.")
+
+
+class TokenView(BaseModel):
+    """What is kept of an API token: never the token, nor its keyed hash."""
+
+    id: str = Field(description="The public id (the 12 characters after `rmm_`).")
+    namespaces: list[str]
+    role: str
+    user_id: str | None = None
+    status: str = Field(description="active, revoked or expired.")
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None

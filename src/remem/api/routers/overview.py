@@ -7,10 +7,12 @@ from fastapi import APIRouter, Depends, Query
 
 from remem.api.deps import resources
 from remem.auth import guard
-from remem.models.overview import NamespaceList, TaskOverview
+from remem.auth.context import caller
+from remem.models.overview import NamespaceList, TaskOverview, TokenView
 from remem.runtime import Resources
 from remem.tasks.status import task_overview
 from remem.tenants.namespaces import list_namespaces
+from remem.tenants.tokens import list_tokens, revoke_token
 
 router = APIRouter(tags=["overview"])
 Res = Depends(resources)
@@ -39,5 +41,21 @@ async def tasks(
     length, its running and scheduled executions (``limit`` of each) and its workers. Docket
     keeps no readable list of failed runs: see the worker's log and ``/metrics``. Needs the
     admin role over every namespace (the keys name every tenant's sessions)."""
-    guard.admin_overview("background work")
+    guard.admin_overview("reading background work")
     return await task_overview(res.tasks, limit)
+
+
+@router.get("/v1/tokens", response_model=list[TokenView])
+async def tokens(res: Resources = Res) -> list[TokenView]:
+    """Every API token's metadata, oldest first: id, namespaces, role, user, status and dates
+    (never a secret: none is stored). Needs the admin role over every namespace."""
+    guard.admin_overview("reading the API tokens")
+    return await list_tokens(res)
+
+
+@router.delete("/v1/tokens/{token_id}", response_model=TokenView)
+async def revoke(token_id: str, res: Resources = Res) -> TokenView:
+    """Revoke a token: every server refuses it from now on (404 for an unknown id). Kept in
+    the audit log. Needs the admin role over every namespace."""
+    guard.admin_overview("revoking a token")
+    return await revoke_token(res, caller(), token_id)

@@ -56,3 +56,33 @@ export async function tasks(params) {
       + "form it lists: see the worker's log and /metrics."), refresh, out);
   await loadTasks(out, limit);
 }
+
+function revokeButton(t) {
+  if (t.status !== "active") return "-";
+  return el("button", {
+    type: "button",
+    class: "danger",
+    onclick: async (event) => {
+      if (!window.confirm(`Revoke token ${t.id}? Every server refuses it from now on.`)) return;
+      event.target.disabled = true;
+      await api.revokeToken(t.id);
+      location.reload();
+    },
+  }, `Revoke ${t.id}`);
+}
+
+export async function tokens() {
+  const out = el("div", { "aria-live": "polite" }, el("p", { role: "status" }, "Loading..."));
+  show(el("h1", {}, "API tokens"),
+    el("p", {}, "Every token remem keeps, oldest first: its scope, role and dates. No secret is "
+      + "stored, so none is shown. Reading them takes an admin token over every namespace."), out);
+  const found = await api.tokens();
+  const rows = found.map((t) => [el("code", {}, t.id), t.status, t.role,
+    t.namespaces.join(" "), display(t.user_id), when(t.created_at), when(t.expires_at),
+    when(t.revoked_at), revokeButton(t)]);
+  out.replaceChildren(
+    el("p", { role: "status", class: rows.length ? "" : "empty" },
+      rows.length ? `${rows.length} token${rows.length === 1 ? "" : "s"}` : "No tokens."),
+    rows.length ? table("API tokens, oldest first", ["Token", "Status", "Role", "Namespaces",
+      "User", "Created", "Expires", "Revoked", ""], rows) : []);
+}

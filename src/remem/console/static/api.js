@@ -61,4 +61,6 @@ export const api = {
   audit: (query) => call("GET", "/v1/audit", { query }),
   namespaces: (query) => call("GET", "/v1/namespaces", { query }),
   tasks: (query) => call("GET", "/v1/tasks", { query }),
+  tokens: () => call("GET", "/v1/tokens"),
+  revokeToken: (id) => call("DELETE", `/v1/tokens/${encodeURIComponent(id)}`),
 };

@@ -47,6 +47,7 @@ function route() {
   if (path === "/ui/audit") return views.audit(params);
   if (path === "/ui/namespaces") return views.namespaces(params);
   if (path === "/ui/tasks") return admin.tasks(params);
+  if (path === "/ui/tokens") return admin.tokens();
   return show(el("h1", {}, "Not found"), el("p", {}, "No console page here."));
 }
 
