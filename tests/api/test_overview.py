@@ -152,3 +152,34 @@ async def test_tokens_are_listed_without_secrets_and_revoked(settings: Settings)
                 assert r.status_code == 404, r.text
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("scope", "names"),
+    [
+        (["alpha"], ["alpha"]),
+        (["a*"], ["alpha"]),
+        (["m*", "zeta"], ["mid", "zeta"]),
+        (["nothing*"], []),
+        (["ghost"], []),
+    ],
+)
+async def test_a_tokens_scope_is_asked_of_the_engine(
+    client: httpx.AsyncClient, settings: Settings, scope: list[str], names: list[str]
+) -> None:
+    """Exact names and prefixes, also ones that match nothing (no query is sent then)."""
+    await seed(client)
+    on = settings.model_copy(update={"auth_mode": "token", "token_hash_key": SecretStr(KEY)})
+    redis_client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        token, _ = await TokenStore(redis_client, Keys(settings.key_prefix), KEY).create(scope)
+    finally:
+        await redis_client.aclose()
+    app = create_app(on)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://remem") as http:
+            r = await http.get("/v1/namespaces", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert [n["name"] for n in r.json()["namespaces"]] == names
+    assert r.json()["total"] == len(names)

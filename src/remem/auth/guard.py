@@ -226,12 +226,12 @@ def export(
     return user, namespace
 
 
-def namespace_listing() -> tuple[Callable[[str], bool] | None, str | None]:
-    """Which namespaces a listing of namespaces may show (None: all) and the user its counts
-    are narrowed to (None: every user)."""
+def namespace_listing() -> tuple[tuple[str, ...] | None, str | None]:
+    """The namespace patterns a listing of namespaces covers (None: all) and the user its
+    counts are narrowed to (None: every user)."""
     who = caller()
     who.require("read", "listing namespaces")
-    return (None if who.every_namespace else who.allows_namespace), who.user_id
+    return who.namespace_patterns(None), who.user_id
 
 
 def admin_overview(action: str) -> None:

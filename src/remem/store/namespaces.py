@@ -1,18 +1,19 @@
 """The namespaces that hold anything, with their counts: one ``FT.AGGREGATE ... GROUPBY
 @namespace REDUCE COUNT 0`` per index (working memory, long-term memory), sent together in one
-round trip. Records without a namespace form no group. The only user value a query holds is the
-user a caller's scope is bound to, written by the escaper (``store.query``)."""
+round trip. Records without a namespace form no group. A caller's scope (its namespaces, its user)
+is asked of the engine, every value written by the escaper (``store.query``)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
 
 from remem.store.connection import translates_errors
-from remem.store.query import numeric_not, tag_equals
+from remem.store.query import conjunction, is_prefix, numeric_not, tag_equals, tag_patterns
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,17 +60,25 @@ class Namespaces:
     working_index: str
     long_term_index: str
 
-    async def counts(self, user_id: str | None = None) -> list[NamespaceCounts]:
+    async def counts(
+        self, user_id: str | None = None, namespaces: Sequence[str] | None = None
+    ) -> list[NamespaceCounts]:
         """Every namespace with a live session or a memory (of ``user_id`` only, when given),
-        sorted by name. A session past its expiry that Redis has not reclaimed yet (up to
-        about half a second) is not counted."""
-        alive = numeric_not("expires_at", None, time.time())
+        sorted by name; with ``namespaces`` (exact names, prefixes ending in ``*``: a caller's
+        scope), only those, asked of the engine. A session past its expiry that Redis has not
+        reclaimed yet (up to about half a second) is not counted."""
+        scope = ""
+        if namespaces is not None:
+            values = await self._values() if any(map(is_prefix, namespaces)) else ()
+            found = tag_patterns("namespace", namespaces, values)
+            if found is None:
+                return []
+            scope = found
         user = tag_equals("user_id", user_id) if user_id is not None else ""
-        working = f"{alive} {user}".strip()
-        long_term = user or "*"
+        alive = numeric_not("expires_at", None, time.time())
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command(*_aggregate(self.working_index, working))
-            pipe.execute_command(*_aggregate(self.long_term_index, long_term))
+            pipe.execute_command(*_aggregate(self.working_index, conjunction([alive, scope, user])))
+            pipe.execute_command(*_aggregate(self.long_term_index, conjunction([scope, user])))
             sessions, memories = await pipe.execute()
         per_session, per_memory = _groups(sessions), _groups(memories)
         names = sorted(set(per_session) | set(per_memory))
@@ -77,3 +86,11 @@ class Namespaces:
             NamespaceCounts(name, per_session.get(name, 0), per_memory.get(name, 0))
             for name in names
         ]
+
+    async def _values(self) -> set[str]:
+        """Every namespace either index holds (``FT.TAGVALS`` of each, one round trip)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for index in (self.working_index, self.long_term_index):
+                pipe.execute_command("FT.TAGVALS", index, "namespace")
+            replies = await pipe.execute()
+        return {v.decode() if isinstance(v, bytes) else str(v) for r in replies for v in r}

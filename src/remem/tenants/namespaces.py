@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from remem.auth.principal import namespace_matches
 from remem.models.overview import NamespaceInfo, NamespaceList
 from remem.runtime import Resources
 from remem.store.namespaces import Namespaces
@@ -12,16 +11,21 @@ from remem.store.namespaces import Namespaces
 
 async def list_namespaces(
     res: Resources,
-    allowed: Callable[[str], bool] | None,
+    patterns: tuple[str, ...] | None,
     user_id: str | None,
     *,
     limit: int,
     offset: int,
 ) -> NamespaceList:
-    """A page of the namespaces ``allowed`` covers (None: every one), sorted by name, with
-    the sessions and memories of ``user_id`` (None: every user) in each; ``total`` exact."""
+    """A page of the namespaces ``patterns`` cover (None: every one), sorted by name, with the
+    sessions and memories of ``user_id`` (None: every user) in each; ``total`` exact. The
+    store asks the engine for the patterns only; each name is checked against them again."""
     store = Namespaces(res.redis, res.working.store.index, res.long_term.store.index.name)
-    found = [n for n in await store.counts(user_id) if allowed is None or allowed(n.name)]
+    found = [
+        n
+        for n in await store.counts(user_id, patterns)
+        if patterns is None or any(namespace_matches(p, n.name) for p in patterns)
+    ]
     page = found[offset : offset + limit]
     return NamespaceList(
         namespaces=[

@@ -28,8 +28,8 @@ async def namespaces(
     """The namespaces the caller may see that hold anything (a live session or a long-term
     memory), sorted by name, with how many of each they hold; a token bound to one user
     counts that user's only. ``total`` is exact."""
-    allowed, user_id = guard.namespace_listing()
-    return await list_namespaces(res, allowed, user_id, limit=limit, offset=offset)
+    patterns, user_id = guard.namespace_listing()
+    return await list_namespaces(res, patterns, user_id, limit=limit, offset=offset)
 
 
 @router.get("/v1/tasks", response_model=TaskOverview)
