@@ -171,6 +171,7 @@ class Resources:
             after_extraction=self.settings.extract_messages,
         )
         self.lifecycle.extract_again = self.tasks.extract_again
+        self.lifecycle.failures = self.tasks.failures
         # Partition summaries: one LLM call a partition (chunked), or the digest without.
         self.summary_views = SummaryViews(
             ViewStore(self.redis, self.keys),

@@ -77,7 +77,7 @@ async def test_tasks_show_the_due_work_and_the_queue(client: httpx.AsyncClient) 
     r = await client.get("/v1/tasks", params={"limit": 5})
     assert r.status_code == 200, r.text
     got = r.json()
-    assert set(got) == {"due", "queued", "running", "scheduled", "workers"}
+    assert set(got) == {"due", "queued", "running", "scheduled", "workers", "failed"}
     mine = [w for w in got["due"]["next"] if w.get("session_id") == "s-1"]
     assert mine and mine[0]["namespace"] == "n s" and mine[0]["user_id"] == "u/1"
     assert mine[0]["kind"] == "extract" and mine[0]["due_at"]

@@ -9,9 +9,12 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 from pydantic import SecretStr
+from redis.asyncio import Redis
 
 from remem.app import build_app
 from remem.config import Settings
+from remem.store.failures import TaskFailures
+from remem.store.keys import Keys
 from tests.console.conftest import Log
 from tests.console.test_auth import HASH_KEY, NS_A, make_tokens, no_policy_errors
 from tests.serving import served
@@ -77,6 +80,30 @@ async def test_background_work_is_shown_to_an_admin(
     await expect(due.locator("tbody tr")).to_have_count(2)
     await due.get_by_role("link", name="first").click()
     await expect(tab.get_by_role("heading", level=1)).to_contain_text("first")
+    no_policy_errors(log)
+
+
+async def test_failed_runs_are_shown_as_text(
+    admin_site: Site, page: tuple[Page, Log], settings: Settings
+) -> None:
+    url, tokens = admin_site
+    tab, log = page
+    redis = Redis.from_url(settings.redis_url or "")
+    try:
+        keys = Keys(settings.key_prefix)
+        failures = TaskFailures(redis, keys)
+        key = f"extract:{keys.working_memory('broken', 'ann', NS_A)}"
+        error = "LLMUnavailable: <img src=x onerror=alert(1)> timed out"
+        await failures.record(key, "extract_memories", error, 6, final=True)
+    finally:
+        await redis.aclose()
+    await tab.goto(f"{url}/ui/tasks")
+    await use(tab, tokens["admin"])
+    failed = tab.get_by_role("table", name="Failed runs, newest first")
+    row = failed.locator("tbody tr").filter(has_text="broken")
+    await expect(row).to_contain_text("<img src=x onerror=alert(1)>")  # as text, not an element
+    await expect(row).to_contain_text("6 (given up)")
+    await expect(failed.locator("img")).to_have_count(0)
     no_policy_errors(log)
 
 

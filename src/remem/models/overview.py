@@ -53,6 +53,14 @@ class WorkerSeen(BaseModel):
     last_seen: datetime
 
 
+class FailedRun(Work):
+    task: str = Field(description="The task function.")
+    error: str = Field(description="The exception's type and the first line of its message.")
+    attempt: int = Field(description="Which attempt failed (1 for the first).")
+    final: bool = Field(description="No retry follows: the work was given up.")
+    at: datetime = Field(description="When it failed.")
+
+
 class TaskOverview(BaseModel):
     due: DueSummary
     queued: int = Field(description="Tasks Docket holds to run now: waiting or running.")
@@ -61,6 +69,12 @@ class TaskOverview(BaseModel):
         description="Waiting for a worker or a later time, up to limit."
     )
     workers: list[WorkerSeen] = Field(description="Workers seen lately.")
+    failed: list[FailedRun] = Field(
+        default_factory=list,
+        description="The newest failed runs, newest first, up to limit (remem keeps the last "
+        "200; an expected wait, such as summarisation waiting for extraction, is left out "
+        "unless it was the last attempt).",
+    )
 
 
 class TokenView(BaseModel):

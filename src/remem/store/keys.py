@@ -120,6 +120,11 @@ class Keys:
         return f"{self.prefix}tasks:due_since"
 
     @property
+    def task_failures(self) -> str:
+        """Stream of the newest failed task runs (``store.failures``), outside Docket's keys."""
+        return f"{self.prefix}task_failures"
+
+    @property
     def memory_prefix(self) -> str:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"

@@ -12,9 +12,10 @@ an earlier one stored instead of adding copies.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from remem.background.summary_views import Scope, SummaryViews
 from remem.errors import BackendUnavailable, LLMOutputInvalid
 from remem.logs import quiet_expected_retries
 from remem.metrics import task_run
+from remem.store.failures import TaskFailures
 from remem.store.working import Session
 
 Task = Callable[..., Awaitable[Any]]
@@ -63,6 +65,7 @@ class Lifecycle:
     extract_again: Callable[[Session], Awaitable[None]] | None = None
     summary_views: SummaryViews | None = None  # set by Resources once built
     maintenance: Maintenance | None = None  # periodic compaction and forgetting
+    failures: TaskFailures | None = None  # remem's list of failed runs, set by Resources
 
 
 _bound: dict[str, Lifecycle] = {}
@@ -79,9 +82,28 @@ def unbind(docket_name: str) -> None:
     _bound.pop(docket_name, None)
 
 
-def counted(kind: str, execution: Execution) -> AbstractContextManager[None]:
-    """The run's ``remem_task_*`` metrics (``remem.metrics``)."""
-    return task_run(kind, attempt=execution.attempt, redelivered=execution.redelivered)
+@asynccontextmanager
+async def counted(
+    kind: str, execution: Execution, docket: Docket, attempts: int = RETRY_ATTEMPTS
+) -> AsyncIterator[None]:
+    """The run's ``remem_task_*`` metrics (``remem.metrics``), and a failed run in remem's list
+    of failures (``store.failures``): the last attempt's whatever it raised, an earlier one's
+    unless its exception is an expected wait (``EXPECTED_RETRIES`` below WARNING)."""
+    with task_run(kind, attempt=execution.attempt, redelivered=execution.redelivered):
+        try:
+            yield
+        except Exception as exc:
+            final = execution.attempt >= attempts
+            level = next((v for k, v in EXPECTED_RETRIES.items() if isinstance(exc, k)), None)
+            lifecycle = _bound.get(docket.name)
+            failures = lifecycle.failures if lifecycle is not None else None
+            if failures is not None and (final or level is None or level >= logging.WARNING):
+                error = f"{type(exc).__name__}: {str(exc).partition(chr(10))[0]}"
+                with contextlib.suppress(Exception):  # the list must not hide the failure
+                    await failures.record(
+                        execution.key, execution.function_name, error, execution.attempt, final
+                    )
+            raise
 
 
 def _lifecycle(docket: Docket) -> Lifecycle:
@@ -100,7 +122,7 @@ async def promote_memories(
     execution: Execution = CurrentExecution(),
 ) -> int:
     """Move the session's unpersisted structured memories to long-term memory."""
-    with counted("promote", execution):
+    async with counted("promote", execution, docket):
         return await _lifecycle(docket).promoter.promote(Session(session_id, user_id, namespace))
 
 
@@ -118,7 +140,7 @@ async def extract_memories(
     not depend on the due set (a safety net that costs a schedule only when messages are left)."""
     session = Session(session_id, user_id, namespace)
     lifecycle = _lifecycle(docket)
-    with counted("extract", execution):
+    async with counted("extract", execution, docket):
         done = await lifecycle.extraction.run(session)
         if lifecycle.extract_again is not None and await lifecycle.extraction.left(session):
             await lifecycle.extract_again(session)
@@ -139,7 +161,7 @@ async def summarize_working_memory(
     summarization = _lifecycle(docket).summarization
     if summarization is None:
         raise RuntimeError("summarisation is not set up in this process")
-    with counted("summarize", execution):
+    async with counted("summarize", execution, docket):
         return await summarization.run(Session(session_id, user_id, namespace), window)
 
 
@@ -155,7 +177,7 @@ async def compact_memories(
     docket: Docket = CurrentDocket(), execution: Execution = CurrentExecution()
 ) -> int:
     """Periodic compaction of every namespace; logs the counts, returns memories merged away."""
-    with counted("compact", execution):
+    async with counted("compact", execution, docket, attempts=1):
         before, after = await _maintenance(docket).compact()
     log.info("periodic compaction: %d memories before, %d after", before, after)
     return before - after
@@ -165,7 +187,7 @@ async def forget_memories(
     docket: Docket = CurrentDocket(), execution: Execution = CurrentExecution()
 ) -> int:
     """Periodic forgetting by the configured policy; logs the counts, returns the deleted."""
-    with counted("forget", execution):
+    async with counted("forget", execution, docket, attempts=1):
         done = await _maintenance(docket).forget()
     log.info("periodic forgetting: %d memories scanned, %d deleted", done.scanned, done.deleted)
     return done.deleted
@@ -184,7 +206,7 @@ async def refresh_summary_view(
     views = _lifecycle(docket).summary_views
     if views is None:
         raise RuntimeError("summary views are not set up in this process")
-    with counted("summary_view", execution):
+    async with counted("summary_view", execution, docket, attempts=1):
         await views.run_task(view_id, task_id, Scope(namespace, user_id))
 
 

@@ -36,6 +36,7 @@ from docket.execution import Disposition, TaskCall
 from remem.background.summary_views import Scope
 from remem.store.connection import backend_errors
 from remem.store.due import DueSet, TaskRuns
+from remem.store.failures import TaskFailures
 from remem.store.keys import Keys
 from remem.store.working import Session
 from remem.tasks import jobs
@@ -61,6 +62,7 @@ class TaskQueue:
         self.keys = keys
         self.due = DueSet(redis, keys)  # remem's keys; Docket speaks to its own
         self.runs = TaskRuns(redis)
+        self.failures = TaskFailures(redis, keys)
         self.debounce = timedelta(seconds=debounce_seconds)
         self.docket = Docket(name=docket_name(keys), url=url)
         for task in (*jobs.TASKS, *jobs.PERIODIC.values()):
@@ -145,9 +147,11 @@ class TaskQueue:
         (Docket's cancel, best effort), and the run records Docket keeps for 15 minutes
         (``runs:<task key>``, which hold the session's ids) unlinked. Returns how much pending
         work was dropped: due-set members, and tasks with a record (scheduled, running or run
-        within the last 15 minutes)."""
+        within the last 15 minutes). Their failed runs leave remem's list of failures."""
         task_keys = [self._task_key(kind, s) for s in sessions for kind in KINDS]
-        records = await self.due.forget([self.keys.working_memory(*s) for s in sessions])
+        session_keys = [self.keys.working_memory(*s) for s in sessions]
+        records = await self.due.forget(session_keys)
+        await self.failures.forget(session_keys)  # a failure names its session
         for start in range(0, len(task_keys), CANCELS_AT_ONCE):
             chunk = task_keys[start : start + CANCELS_AT_ONCE]
             runs = [self.docket.runs_key(k) for k in chunk]

@@ -1,8 +1,7 @@
 """Background work as it stands (``GET /v1/tasks``): the due set (what writes marked, not yet
 handed to Docket), Docket's queue, its running and scheduled executions and its workers, read
-through Docket's public ``snapshot()``. Docket keeps no readable list of failed runs (a run's
-record, under its key, lasts 15 minutes and is found only by that key): failures are in the
-worker's log and in the metrics' task counters."""
+through Docket's public ``snapshot()``, and remem's own list of the newest failed runs
+(``store.failures``: Docket keeps a run's record 15 minutes under its key only)."""
 
 from __future__ import annotations
 
@@ -10,7 +9,15 @@ from datetime import UTC, datetime
 
 from docket.execution import Execution
 
-from remem.models.overview import DueSummary, DueWork, TaskOverview, TaskRun, Work, WorkerSeen
+from remem.models.overview import (
+    DueSummary,
+    DueWork,
+    FailedRun,
+    TaskOverview,
+    TaskRun,
+    Work,
+    WorkerSeen,
+)
 from remem.store.connection import backend_errors
 from remem.store.keys import Keys
 from remem.tasks.queue import PERIODIC, TaskQueue
@@ -64,4 +71,16 @@ async def task_overview(queue: TaskQueue, limit: int) -> TaskOverview:
         running=[_run(e, keys) for e in running],
         scheduled=[_run(e, keys) for e in future],
         workers=[WorkerSeen(name=w.name, last_seen=w.last_seen) for w in snapshot.workers],
+        failed=[_failed(f, keys) for f in await queue.failures.recent(limit)],
+    )
+
+
+def _failed(fields: dict[str, str], keys: Keys) -> FailedRun:
+    return FailedRun(
+        **describe(fields["key"], keys).model_dump(),
+        task=fields["task"],
+        error=fields["error"],
+        attempt=int(fields["attempt"]),
+        final=fields["final"] == "1",
+        at=datetime.fromtimestamp(float(fields["at"]), UTC),
     )

@@ -34,7 +34,11 @@ async function loadTasks(out, limit) {
       "Session", "When"], t.scheduled.map((r) => [r.task, ...workCells(r), when(r.when)]),
     "Nothing is scheduled."),
     ...section("Workers", "Workers seen lately", ["Worker", "Last seen"],
-      t.workers.map((w) => [w.name, when(w.last_seen)]), "No worker seen."));
+      t.workers.map((w) => [w.name, when(w.last_seen)]), "No worker seen."),
+    ...section("Failed", "Failed runs, newest first", ["Task", "Kind", "Namespace", "User",
+      "Session", "Error", "Attempt", "When"], t.failed.map((f) => [f.task, ...workCells(f),
+      f.error, f.final ? `${f.attempt} (given up)` : String(f.attempt), when(f.at)]),
+    "No run failed."));
 }
 
 export async function tasks(params) {
