@@ -27,6 +27,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 
@@ -193,14 +194,25 @@ def timed(histogram: Histogram, *labels: str) -> Iterator[None]:
         child.observe(time.perf_counter() - started)
 
 
+def registry() -> CollectorRegistry:
+    """This process's metrics, or, in multiprocess mode, every process's."""
+    directory = os.environ.get(MULTIPROC_DIR)
+    if not directory:
+        return DEFAULT_REGISTRY
+    from prometheus_client import multiprocess
+
+    gathered = CollectorRegistry()
+    multiprocess.MultiProcessCollector(gathered, path=directory)  # type: ignore[no-untyped-call]
+    return gathered
+
+
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Serve ``/metrics`` on ``host:port`` from a thread (``remem worker``, which has no API:
+    the client's own small HTTP server, no auth, so a loopback address by default)."""
+    start_http_server(port, addr=host, registry=registry())
+
+
 def exposition() -> bytes:
     """The text a scrape gets: this process's metrics, or every process's in multiprocess
     mode."""
-    directory = os.environ.get(MULTIPROC_DIR)
-    if not directory:
-        return generate_latest(DEFAULT_REGISTRY)
-    from prometheus_client import multiprocess
-
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
+    return generate_latest(registry())

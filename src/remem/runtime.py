@@ -13,7 +13,7 @@ from typing import Any
 from docket import Worker
 from redis.asyncio import Redis
 
-from remem import tracing
+from remem import metrics, tracing
 from remem.auth.audit import AuditLog
 from remem.background.extraction import Extraction, VerbatimExtractor
 from remem.background.llm_extraction import LLMExtractor
@@ -244,6 +244,8 @@ async def build_embedder_from(settings: Settings) -> Embedder:
 async def run_worker(settings: Settings) -> None:
     """``remem worker``: run tasks until SIGINT or SIGTERM."""
     tracing.setup(trace_content=settings.trace_content)
+    if settings.worker_metrics_port:
+        metrics.serve(settings.worker_metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import pytest
@@ -201,3 +202,61 @@ async def test_a_method_no_route_knows_is_counted_as_other(
     other = {"method": "other", "route": "/v1/health", "status": "405"}
     assert value(after, "http_requests_total", **other) >= 1
     assert not any(dict(k[1]).get("method") == "BREW" for k in after)
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    command = [sys.executable, "-c", "from remem.cli import main; main()", "worker"]
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(command, env=env, stdout=log, stderr=log), log
+
+
+async def test_a_worker_serves_its_own_metrics_on_loopback(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``remem worker`` with REMEM_WORKER_METRICS_PORT: the extraction it ran for a session
+    written through a server without a worker is counted on its own /metrics."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REMEM_", "PROMETHEUS"))}
+    env |= {
+        "REDIS_URL": settings.redis_url or "",
+        "REMEM_KEY_PREFIX": settings.key_prefix,
+        "REMEM_WORKING_MEMORY_INDEX": settings.working_memory_index,
+        "REMEM_LONG_TERM_MEMORY_INDEX": settings.long_term_memory_index,
+        "REMEM_DATA_DIR": str(tmp_path / "unused"),
+        "REMEM_EXTRACTION_DEBOUNCE_SECONDS": "0.2",
+        "REMEM_TASK_POLL_SECONDS": "0.05",
+        "REMEM_WORKER_METRICS_PORT": str(port),
+    }
+    proc, log = start_worker(env, tmp_path / "worker.log")
+    url = f"http://127.0.0.1:{port}/metrics"
+    ok = {"kind": "extract", "outcome": "ok"}
+    try:
+        app = create_app(settings.model_copy(update={"run_worker": False}))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://remem") as http:
+                body = {"messages": [{"role": "user", "content": "my cat is called Miso"}]}
+                r = await http.put("/v1/working-memory/w-1", json={**body, **SCOPE})
+                assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as http:
+            while True:
+                assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+                try:
+                    text = (await http.get(url, timeout=2)).text
+                except httpx.HTTPError:
+                    text = ""
+                samples = {
+                    (s.name, tuple(sorted(s.labels.items()))): s.value
+                    for family in text_string_to_metric_families(text)
+                    for s in family.samples
+                }
+                if value(samples, "remem_task_runs_total", **ok) >= 1:
+                    break
+                assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+                await asyncio.sleep(0.2)
+        assert value(samples, "remem_extraction_lag_seconds_count") >= 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()

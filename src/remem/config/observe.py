@@ -21,6 +21,14 @@ class ObserveSettings(BaseSettings):
         "JSON object a line (time, level, logger, message, request_id, trace_id, span_id, "
         "error_id, exception), uvicorn's lines included.",
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="`remem worker` serves its metrics (tasks, extraction, the LLM) at "
+        "`http://127.0.0.1:<port>/metrics`, loopback only. Unset: not served (a worker serves "
+        "no HTTP otherwise).",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve `GET /metrics` (Prometheus text format; admin only with auth on) and "
