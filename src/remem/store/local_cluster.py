@@ -1,0 +1,196 @@
+"""A Redis Cluster of a few primaries on loopback ports, from the embedded Redis's wheels.
+
+For the tests (``tests/cluster``), benchmarks and CI: every primary is the same ``redis-server``
+as the embedded one with the Query Engine and JSON modules, started with ``--cluster-enabled
+yes``. They are joined with ``CLUSTER MEET`` and given an equal share of the 16,384 hash slots
+with ``CLUSTER ADDSLOTSRANGE``, all through redis-py (the wheels' ``redis-cli`` does not run
+everywhere), and the cluster is ready once every node says ``cluster_state:ok`` and knows every
+other. No replicas, no persistence: a throwaway cluster.
+
+``python -m remem.store.local_cluster start DIR`` starts one in the background and prints a
+node's URL (the pids are in ``DIR/<port>/redis.pid``); ``... stop DIR`` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from remem.store.embedded import find_binaries, pid_alive
+
+SLOTS = 16384
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def slot_ranges(primaries: int) -> list[tuple[int, int]]:
+    """The hash slots of each of ``primaries`` nodes: equal contiguous ranges, inclusive."""
+    bounds = [SLOTS * i // primaries for i in range(primaries + 1)]
+    return [(bounds[i], bounds[i + 1] - 1) for i in range(primaries)]
+
+
+@dataclass
+class LocalCluster:
+    """``with LocalCluster(dir) as cluster:`` a ready cluster; ``cluster.url`` names one node
+    (any node will do for a cluster client), ``cluster.urls`` every primary."""
+
+    data_dir: Path
+    primaries: int = 3
+    timeout: float = 30.0
+    ports: list[int] = field(default_factory=list)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"redis://127.0.0.1:{port}" for port in self.ports]
+
+    @property
+    def url(self) -> str:
+        return self.urls[0]
+
+    def start(self, *, detach: bool = False) -> str:
+        """Start the primaries, join them, give them their slots; wait until the cluster is
+        ok. ``detach``: the servers outlive this process (``stop_dir`` stops them)."""
+        binaries = find_binaries()
+        self.ports = [free_port() for _ in range(self.primaries)]
+        for port in self.ports:
+            node_dir = self.data_dir / str(port)
+            node_dir.mkdir(parents=True, exist_ok=True)
+            args = [
+                str(binaries.server), "--port", str(port), "--bind", "127.0.0.1",
+                "--dir", str(node_dir), "--save", "", "--appendonly", "no",
+                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", "5000", "--pidfile", str(node_dir / "redis.pid"),
+                "--logfile", str(node_dir / "redis.log"),
+                "--hash-max-listpack-value", "4096",  # as the embedded Redis (store.embedded)
+                "--loadmodule", str(binaries.search), "--loadmodule", str(binaries.json),
+            ]  # fmt: skip
+            self.procs.append(
+                subprocess.Popen(
+                    args,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=detach,
+                )
+            )
+        try:
+            self._form()
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def _form(self) -> None:
+        clients = [redis.Redis(port=port, socket_timeout=5) for port in self.ports]
+        try:
+            for client, proc in zip(clients, self.procs, strict=True):
+                self._wait(lambda c=client: bool(c.ping()), proc)
+            for client in clients[1:]:
+                client.execute_command("CLUSTER", "MEET", "127.0.0.1", self.ports[0])
+            for client, (first, last) in zip(clients, slot_ranges(self.primaries), strict=True):
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
+            for client, proc in zip(clients, self.procs, strict=True):
+                self._wait(lambda c=client: self._ready(c), proc)
+        finally:
+            for client in clients:
+                client.close()
+
+    def _ready(self, client: redis.Redis) -> bool:
+        info = client.cluster("INFO")
+        return (
+            info.get("cluster_state") == "ok"
+            and int(info.get("cluster_known_nodes", 0)) == self.primaries
+            and int(info.get("cluster_slots_ok", 0)) == SLOTS
+        )
+
+    def _wait(self, ready: object, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"a cluster node exited ({proc.returncode}): {self._log()}")
+            try:
+                if ready():  # type: ignore[operator]
+                    return
+            except redis.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the cluster was not ready in {self.timeout} s: {self._log()}")
+            time.sleep(0.05)
+
+    def _log(self) -> str:
+        tails = []
+        for port in self.ports:
+            path = self.data_dir / str(port) / "redis.log"
+            if path.exists():
+                tails.append(f"{port}: " + " | ".join(path.read_text().splitlines()[-3:]))
+        return "; ".join(tails) or "(no log)"
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.procs.clear()
+
+    def __enter__(self) -> LocalCluster:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def stop_dir(data_dir: Path) -> int:
+    """Stop the detached nodes whose pid files are under ``data_dir``; return how many."""
+    stopped = 0
+    for pidfile in sorted(data_dir.glob("*/redis.pid")):
+        pid = int(pidfile.read_text().strip() or 0)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            stopped += 1
+    return stopped
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: python -m remem.store.local_cluster start|stop DIR [PRIMARIES]"
+    if len(argv) < 2 or argv[0] not in ("start", "stop"):
+        print(usage, file=sys.stderr)
+        return 2
+    data_dir = Path(argv[1]).absolute()
+    if argv[0] == "stop":
+        print(f"stopped {stop_dir(data_dir)} nodes")
+        return 0
+    cluster = LocalCluster(data_dir, primaries=int(argv[2]) if len(argv) > 2 else 3)
+    print(cluster.start(detach=True))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - a command for CI and benchmarks
+    sys.exit(main(sys.argv[1:]))

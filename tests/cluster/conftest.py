@@ -1,0 +1,33 @@
+"""A three-primary Redis Cluster for the tests of this folder (marker ``cluster``, selected with
+``-m cluster``), started once per run from the embedded Redis's wheels
+(``remem.store.local_cluster``) or named by ``REMEM_TEST_CLUSTER_URL`` (any node of a running
+cluster)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from remem.store.local_cluster import LocalCluster
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A node of the cluster the tests run against: ``REMEM_TEST_CLUSTER_URL`` (CI may start one
+    with ``python -m remem.store.local_cluster start DIR``) or one started here."""
+    given = os.environ.get("REMEM_TEST_CLUSTER_URL")
+    if given:
+        yield given
+        return
+    with LocalCluster(Path(tmp_path_factory.mktemp("cluster"))) as started:
+        yield started.url
