@@ -25,6 +25,7 @@ from remem.background.view_summarizers import Digest, LLMViewSummary
 from remem.config import Settings
 from remem.embeddings import Embedder, build_embedder, dedup_distance_of, judge_distance_of
 from remem.embeddings.observed import Observed
+from remem.errors import IncompatibleBackend
 from remem.foreground import Foreground
 from remem.llm.client import LLMClient
 from remem.llm.status import build_llm
@@ -33,7 +34,7 @@ from remem.memory.llm_judge import llm_judge
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.query_rewrite import QueryRewriter
 from remem.memory.working import WorkingMemoryService
-from remem.store.connection import check_modules, connect
+from remem.store.connection import check_modules, is_cluster, open_redis
 from remem.store.embedded import EmbeddedRedis
 from remem.store.keys import Keys
 from remem.store.longterm import LongTermStore
@@ -46,6 +47,15 @@ from remem.tasks.queue import TaskQueue
 from remem.tasks.worker import running_worker
 
 log = logging.getLogger(__name__)
+
+# A Redis Cluster is detected and spoken to (store.connection.open_redis), but remem does not
+# serve on one yet: the indexes of every primary and the task queue's own Redis are still to
+# come (docs/architecture.md, "Redis Cluster").
+CLUSTER_NOT_YET = (
+    "REDIS_URL names a node of a Redis Cluster ({} primaries); remem does not serve on a "
+    "cluster yet (its search indexes live on one primary each and its task queue needs one "
+    "Redis): point REDIS_URL at a single Redis"
+)
 
 
 class Resources:
@@ -90,12 +100,14 @@ class Resources:
             self._supervisor = Supervisor(self.embedded)  # restarts it if it dies
             self._supervisor.start()
         try:
-            self.redis = connect(
+            self.redis = await open_redis(
                 self.redis_url,
                 timeout=self.settings.redis_timeout_seconds,
                 max_connections=self.settings.redis_max_connections,
             )
             self.versions = await check_modules(self.redis)
+            if is_cluster(self.redis):
+                raise IncompatibleBackend(CLUSTER_NOT_YET.format(self.versions["primaries"]))
             self.audit = AuditLog(self.redis, self.keys)
             limits = Limits(
                 messages_per_write=self.settings.max_messages_per_write,

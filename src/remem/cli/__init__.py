@@ -280,9 +280,9 @@ def show_config() -> None:
 
 
 async def _preflight(settings: Settings) -> None:
-    from remem.store.connection import check_modules, connect
+    from remem.store.connection import check_modules, open_redis
 
-    redis = connect(
+    redis = await open_redis(
         settings.redis_url or "", timeout=settings.redis_timeout_seconds, max_connections=2
     )
     try:

@@ -50,12 +50,18 @@ async def _redis(
 ) -> Any | None:
     """A client of a Redis that can serve remem (started, if embedded, as every command
     starts it), or None with the failure in ``checks``."""
-    from remem.store.connection import check_modules, connect
+    from remem.store.connection import check_modules, open_redis
 
     url = settings.redis_url or await _embedded(settings, stack, checks)
     if url is None:
         return None
-    redis = connect(url, timeout=settings.redis_timeout_seconds, max_connections=4)
+    try:
+        redis = await open_redis(url, timeout=settings.redis_timeout_seconds, max_connections=4)
+    except RememError as exc:
+        checks.append(
+            Check("Redis", False, f"{exc.detail.rstrip('.')}; is Redis running at {url}?")
+        )
+        return None
     stack.push_async_callback(redis.aclose)
     try:
         versions = await check_modules(redis)

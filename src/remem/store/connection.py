@@ -6,9 +6,10 @@ import contextlib
 import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -32,6 +33,70 @@ def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
     return instrument_redis(client)  # type: ignore[no-any-return]
 
 
+class Cluster(RedisCluster):
+    """redis-py's cluster client, remembering how it was opened (``cluster_client``), so its
+    RESP2 twin is opened the same way."""
+
+    url: str = ""
+    timeout: float = 0.0
+    node_connections: int = 0
+
+
+def cluster_client(
+    url: str, *, timeout: float, max_connections: int, protocol: int, decode_responses: bool
+) -> Cluster:
+    """A cluster client starting from the node ``url`` names (``max_connections`` a node)."""
+    client = cast(
+        Cluster,
+        Cluster.from_url(
+            url,
+            protocol=protocol,
+            decode_responses=decode_responses,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            max_connections=max_connections,
+            health_check_interval=30,
+        ),
+    )
+    client.url, client.timeout, client.node_connections = url, timeout, max_connections
+    return client
+
+
+def is_cluster(redis: Redis) -> bool:
+    """Whether ``redis`` speaks to a Redis Cluster (``open_redis`` found one)."""
+    return isinstance(redis, RedisCluster)
+
+
+async def open_redis(url: str, *, timeout: float, max_connections: int) -> Redis:
+    """A client of ``url``: of one Redis as ``connect`` opens it, or, when the server there is a
+    node of a Redis Cluster (``INFO cluster`` says ``cluster_enabled:1``), redis-py's cluster
+    client, which finds the other nodes and sends each command to the node holding its keys.
+    Nothing is configured: the server says what it is. A unix socket (the embedded Redis) is
+    never a cluster, and is not asked.
+
+    The cluster client is handed to the store typed as ``Redis``: both have the command
+    methods, pipelines and scripts the store uses; where they differ (the RESP2 twin, commands
+    to every primary) the store asks ``is_cluster``.
+    """
+    client = connect(url, timeout=timeout, max_connections=max_connections)
+    if url.startswith("unix://"):
+        return client
+    with backend_errors():
+        try:
+            info = await client.info("cluster")
+        except ResponseError:  # INFO refused (an ACL): not a cluster remem can use anyway
+            return client
+    if not int(info.get("cluster_enabled", 0)):
+        return client
+    await client.aclose()
+    cluster = cluster_client(
+        url, timeout=timeout, max_connections=max_connections, protocol=3, decode_responses=True
+    )
+    with backend_errors():
+        await cluster.initialize()
+    return cast(Redis, instrument_redis(cluster))
+
+
 def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:
     """A client of the same server, with the same settings, that speaks RESP2 (and answers in
     bytes with ``decode_responses=False``, for binary values such as vectors).
@@ -40,6 +105,15 @@ def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:
     parses in half the time (100 KNN results: 0.3 ms of CPU less, 0.16 ms for 100 BM25
     results), so the store sends its hot searches through this twin.
     """
+    if isinstance(redis, Cluster):
+        twin_of_cluster = cluster_client(
+            redis.url,
+            timeout=redis.timeout,
+            max_connections=redis.node_connections,
+            protocol=2,
+            decode_responses=decode_responses,
+        )
+        return cast(Redis, instrument_redis(twin_of_cluster))
     pool = redis.connection_pool
     # redis-py >= 7 adds maintenance-notification handlers to a RESP3 pool's settings over TCP
     # (not over a unix socket); they refuse a RESP2 connection, so the twin leaves them out.
@@ -106,7 +180,10 @@ async def ping(redis: Redis) -> None:
 
 
 async def check_modules(redis: Redis) -> dict[str, Any]:
-    """Fail with a clear message unless Redis has the Query Engine and JSON; return versions."""
+    """Fail with a clear message unless Redis has the Query Engine and JSON; return versions
+    (on a cluster, those of every primary, and ``primaries``: how many)."""
+    if isinstance(redis, RedisCluster):
+        return await _check_cluster_modules(redis)
     with backend_errors():
         try:
             await redis.execute_command("FT._LIST")
@@ -122,6 +199,30 @@ async def check_modules(redis: Redis) -> dict[str, Any]:
         with contextlib.suppress(ResponseError):
             for module in await redis.execute_command("MODULE", "LIST"):
                 versions[str(module["name"])] = module["ver"]
+    require_search_version(versions)
+    return versions
+
+
+async def _check_cluster_modules(cluster: RedisCluster) -> dict[str, Any]:
+    """Every primary must have both modules: each indexes its own keys (no coordinator)."""
+    versions: dict[str, Any] = {}
+    primaries = cluster.get_primaries()
+    with backend_errors():
+        for node in primaries:
+            modules = {
+                str(m["name"]): m["ver"]
+                for m in await cluster.execute_command("MODULE", "LIST", target_nodes=node)
+            }
+            if not {"search", "ReJSON"} <= modules.keys():
+                raise IncompatibleBackend(
+                    "remem needs the Query Engine (RediSearch) and JSON modules on every "
+                    f"primary of a Redis Cluster; {node.name} has {sorted(modules) or 'none'}"
+                )
+            info = await cluster.execute_command("INFO", "server", target_nodes=node)
+            versions.setdefault("redis", info.get("redis_version"))
+            for name, version in modules.items():  # the oldest, if they differ
+                versions[name] = min(version, versions.get(name, version))
+    versions["primaries"] = len(primaries)
     require_search_version(versions)
     return versions
 

@@ -14,6 +14,7 @@ node's URL (the pids are in ``DIR/<port>/redis.pid``); ``... stop DIR`` stops it
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,10 +31,24 @@ from remem.store.embedded import find_binaries, pid_alive
 SLOTS = 16384
 
 
-def free_port() -> int:
+BUS_OFFSET = 10000  # a node's cluster bus listens on its port + 10,000 (so a port <= 55,535)
+
+
+def _free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A loopback port that is free, and its cluster bus port too."""
+    while True:
+        port = random.randrange(20000, 65536 - BUS_OFFSET)
+        if _free(port) and _free(port + BUS_OFFSET):
+            return port
 
 
 def slot_ranges(primaries: int) -> list[tuple[int, int]]:

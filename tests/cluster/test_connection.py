@@ -1,0 +1,87 @@
+"""remem notices a Redis Cluster by itself: a ``REDIS_URL`` naming any node opens redis-py's
+cluster client (and its RESP2 twin), every primary is checked for the modules, and a single
+Redis keeps the plain client it always had."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from remem.config import Settings
+from remem.errors import IncompatibleBackend
+from remem.runtime import Resources
+from remem.store.connection import Cluster, check_modules, flat_twin, is_cluster, open_redis
+
+
+def _nodes(url: str) -> list[str]:
+    with redis.Redis.from_url(url, decode_responses=True) as node:
+        return [f"redis://{address.split('@')[0]}" for address in node.cluster("NODES")]
+
+
+async def test_any_node_opens_the_cluster_client_and_its_twin(cluster_url: str) -> None:
+    for url in _nodes(cluster_url):
+        client = await open_redis(url, timeout=5, max_connections=4)
+        twin = flat_twin(client)
+        try:
+            assert is_cluster(client) and isinstance(twin, Cluster)
+            assert len(client.get_primaries()) == 3  # type: ignore[attr-defined]
+            # Keys of every slot, each answered by the node holding it (MOVED followed).
+            keys = [f"conn-test:{i}" for i in range(64)]
+            for key in keys:
+                await client.set(key, key)
+            assert [await client.get(key) for key in keys] == keys
+            await client.delete(*[k for k in keys])  # redis-py splits it by slot
+        finally:
+            await twin.aclose()
+            await client.aclose()
+
+
+async def test_the_twin_answers_searches_as_flat_lists(cluster_url: str) -> None:
+    client = await open_redis(cluster_url, timeout=5, max_connections=4)
+    twin = flat_twin(client)
+    try:
+        # An index name is routed like a key: this one, and its documents, share a slot.
+        await client.execute_command(
+            "FT.CREATE", "conn-test:idx:{t}", "ON", "HASH", "PREFIX", "1", "conn-test:{t}:",
+            "SCHEMA", "word", "TEXT",
+        )  # fmt: skip
+        await client.hset("conn-test:{t}:1", "word", "hello")
+        reply = await twin.execute_command("FT.SEARCH", "conn-test:idx:{t}", "hello")
+        assert reply == [1, "conn-test:{t}:1", ["word", "hello"]]  # RESP2: count, id, fields
+        answer = await client.execute_command("FT.SEARCH", "conn-test:idx:{t}", "hello")
+        assert answer["total_results"] == 1  # RESP3: a map
+    finally:
+        await client.execute_command("FT.DROPINDEX", "conn-test:idx:{t}", "DD")
+        await twin.aclose()
+        await client.aclose()
+
+
+async def test_every_primary_is_checked_for_the_modules(cluster_url: str) -> None:
+    client = await open_redis(cluster_url, timeout=5, max_connections=4)
+    try:
+        versions = await check_modules(client)
+    finally:
+        await client.aclose()
+    assert versions["primaries"] == 3
+    assert versions["search"] >= 21000 and versions["ReJSON"] > 0
+    assert str(versions["redis"]).startswith("8.")
+
+
+async def test_a_single_redis_keeps_its_plain_client(redis_url: str) -> None:
+    client = await open_redis(redis_url, timeout=5, max_connections=4)
+    twin = flat_twin(client)
+    try:
+        assert type(client) is Redis and type(twin) is Redis
+        assert not is_cluster(client)
+        assert "primaries" not in await check_modules(client)
+    finally:
+        await twin.aclose()
+        await client.aclose()
+
+
+async def test_remem_says_it_does_not_serve_on_a_cluster_yet(cluster_url: str) -> None:
+    settings = Settings(redis_url=cluster_url, key_prefix="conn-test:", llm_base_url=None)
+    with pytest.raises(IncompatibleBackend, match="Redis Cluster \\(3 primaries\\)"):
+        async with Resources(settings):
+            pass
