@@ -85,6 +85,7 @@ class Resources:
         self._supervisor: Supervisor | None = None
         self.versions: dict[str, Any] = {}
         self._ensure_indexes = ensure_indexes
+        self._tasks_redis: Redis | None = None  # REMEM_TASKS_REDIS_URL's, when set
 
     @property
     def redis_url(self) -> str:
@@ -118,16 +119,30 @@ class Resources:
             self.embedder = Observed(await build_embedder_from(self.settings))
             self.llm = build_llm(self.settings)
             await self._long_term_memory(limits)
-            # One Docket for the process, scheduled by its worker's poller (tasks.poller).
-            self.tasks = TaskQueue(
-                self.redis_url, self.keys, self.settings.extraction_debounce_seconds, self.redis
-            )
+            self.tasks = await self._task_queue()
             await self.tasks.__aenter__()
             self._lifecycle(store)
         except BaseException:
             await self._close()
             raise
         return self
+
+    async def _task_queue(self) -> TaskQueue:
+        """One Docket for the process, scheduled by its worker's poller (tasks.poller), in
+        the Redis of REMEM_TASKS_REDIS_URL when set: a single Redis, since pydocket's scripts
+        name keys of several slots (refused by a Redis Cluster with CROSSSLOT)."""
+        url = self.settings.tasks_redis_url
+        if url:
+            self._tasks_redis = await open_redis(
+                url, timeout=self.settings.redis_timeout_seconds, max_connections=4
+            )
+            if is_cluster(self._tasks_redis):
+                raise IncompatibleBackend(
+                    "REMEM_TASKS_REDIS_URL names a node of a Redis Cluster; the task queue "
+                    "(pydocket) needs a single Redis: its scripts name keys of several slots"
+                )
+        debounce = self.settings.extraction_debounce_seconds
+        return TaskQueue(url or self.redis_url, self.keys, debounce, self.redis, self._tasks_redis)
 
     async def _working_memory(self, limits: Limits) -> WorkingMemoryStore:
         """The working-memory service (and its index); the store it writes through."""
@@ -221,6 +236,8 @@ class Resources:
             if self.llm is not None:
                 await self.llm.aclose()
                 self.llm = None
+            if self._tasks_redis is not None:
+                await self._tasks_redis.aclose()
             if hasattr(self, "redis"):
                 await self.redis.aclose()
         finally:  # a failed flush (Redis down for good) must not leave Redis running for ever

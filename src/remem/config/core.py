@@ -25,6 +25,12 @@ class CoreSettings(BaseSettings):
         "and JSON). "
         "Unset: remem starts an embedded Redis in the data directory.",
     )
+    tasks_redis_url: str | None = Field(
+        default=None,
+        description="A single Redis of its own for the task queue (pydocket), whose scripts "
+        "name keys of several hash slots and so cannot run on a Redis Cluster; the due set "
+        "stays with the sessions. Unset: the task queue shares REDIS_URL's Redis.",
+    )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Where the embedded Redis keeps its data (AOF) and its address.",

@@ -56,12 +56,22 @@ def docket_name(keys: Keys) -> str:
 
 
 class TaskQueue:
-    """``async with TaskQueue(url, keys, debounce) as queue:`` then ``schedule_due(members)``."""
+    """``async with TaskQueue(url, keys, debounce, redis) as queue:`` then
+    ``schedule_due(members)``. ``url`` is Docket's Redis; ``redis`` remem's (the due set, the
+    failures); ``docket_redis`` a client of ``url`` when that is another Redis
+    (``REMEM_TASKS_REDIS_URL``), through which remem reads Docket's run records."""
 
-    def __init__(self, url: str, keys: Keys, debounce_seconds: float, redis: Redis) -> None:
+    def __init__(
+        self,
+        url: str,
+        keys: Keys,
+        debounce_seconds: float,
+        redis: Redis,
+        docket_redis: Redis | None = None,
+    ) -> None:
         self.keys = keys
         self.due = DueSet(redis, keys)  # remem's keys; Docket speaks to its own
-        self.runs = TaskRuns(redis)
+        self.runs = TaskRuns(docket_redis or redis)
         self.failures = TaskFailures(redis, keys)
         self.debounce = timedelta(seconds=debounce_seconds)
         self.docket = Docket(name=docket_name(keys), url=url)
