@@ -12,10 +12,11 @@ from remem.app import build_app
 from remem.config import Settings
 from remem.mcp.server import build_server
 from tests.auth.test_leaks import REST, TOOLS
+from tests.auth.test_leaks_managed import MANAGED
 
 # Served without credentials: they hold no memory (remem.api.authenticate.OPEN_PATHS; the
 # console's static pages and files, whose data calls are the API routes tried below).
-OPEN = {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+OPEN = {"/v1/health", "/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 OPEN |= {"/ui", "/ui/{page:path}", "/ui/static/{name}"}
 
 
@@ -41,9 +42,10 @@ def test_every_rest_route_is_in_the_leak_suite() -> None:
     assert "GET /v1/working-memory/{session_id:path}" in routes  # the enumeration works
     mcp = {"* /mcp", "* /{namespace}/mcp"}
     assert mcp <= routes
-    missing = sorted(routes - mcp - set(REST))
-    assert not missing, f"routes with no case in tests/auth/test_leaks.py: {missing}"
-    stale = sorted(set(REST) - routes)
+    cases = set(REST) | set(MANAGED)  # the managed API's in test_leaks_managed.py
+    missing = sorted(routes - mcp - cases)
+    assert not missing, f"routes with no case in tests/auth/test_leaks*.py: {missing}"
+    stale = sorted(cases - routes)
     assert not stale, f"cases for routes the app does not have: {stale}"
 
 

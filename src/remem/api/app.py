@@ -24,6 +24,7 @@ from remem.api.routers import (
     console,
     health,
     longterm,
+    managed,
     metrics,
     overview,
     prompt,
@@ -105,14 +106,11 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
         telemetry={"tracing": False},  # FastAPI's own spans: the server span is api.tracing's
     )
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(working.router)
-    app.include_router(longterm.router)
-    app.include_router(prompt.router)
-    app.include_router(summary_views.router)
-    app.include_router(security.router)
+    for routes in (health, working, longterm, prompt, summary_views, security):
+        app.include_router(routes.router)
     app.include_router(overview.router)  # namespaces, tasks, tokens
     app.include_router(console.router)  # /ui: static pages, the data through the API
+    app.include_router(managed.router)  # the managed Agent Memory API: a store is a namespace
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through

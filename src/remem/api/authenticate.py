@@ -52,7 +52,7 @@ class Authenticate:
             if is_open:
                 await self.app(scope, receive, send)  # served with no caller: nothing to leak
                 return
-            await error_response(exc)(scope, receive, send)
+            await error_response(exc, scope.get("path", ""))(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
         with acting_as(principal):

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from remem.api.problems import is_managed, problem, problem_body, validation_problem
 from remem.errors import BackendUnavailable, RateLimited, RememError, Unauthenticated
 from remem.metrics import count_refusal
 
@@ -61,9 +62,10 @@ def not_utf8(start: int, reason: str) -> dict[str, Any]:
     }
 
 
-def error_response(exc: RememError) -> JSONResponse:
+def error_response(exc: RememError, path: str = "") -> JSONResponse:
     """The answer to ``exc``: its status, ``{"detail", "code"}``, and ``Retry-After`` when
     retrying later may succeed. Also used by the middlewares that answer before the routes.
+    On the managed API's paths (``path``: ``api.problems``) the body is its problem body.
 
     A server fault (5xx) answers what failed without the addresses and paths in its detail
     (``RememError.public_detail``), with an error id under which the log keeps all of it."""
@@ -75,6 +77,9 @@ def error_response(exc: RememError) -> JSONResponse:
             "%s %s (error id %s)", exc.code, exc.detail, error_id, extra={"error_id": error_id}
         )
         content = {"detail": exc.public_detail, "code": exc.code, "error_id": error_id}
+    if is_managed(path):
+        detail = content["detail"] if exc.status < 500 else f"{content['detail']} ({error_id})"
+        content = problem_body(exc.status, detail)
     headers = None
     if isinstance(exc, BackendUnavailable | RateLimited):  # retryable: say when to come back
         headers = {"Retry-After": str(exc.retry_after_seconds)}
@@ -86,13 +91,18 @@ def error_response(exc: RememError) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RememError)
     async def _remem_error(request: Request, exc: RememError) -> JSONResponse:
-        return error_response(exc)
+        return error_response(exc, request.url.path)
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
         """FastAPI's own answers, but a body that is not UTF-8 (FastAPI: a 400 "There was an
         error parsing the body") is the 422 of a body that is not JSON, saying where."""
         cause = exc.__cause__
+        if is_managed(request.url.path):
+            if isinstance(cause, UnicodeDecodeError):
+                return problem(400, f"not UTF-8: {cause.reason} at byte {cause.start}", [])
+            detail = exc.detail if isinstance(exc.detail, str) else "refused"
+            return problem(exc.status_code, detail, [], headers=exc.headers)
         if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
             error = not_utf8(cause.start, f"not UTF-8: {cause.reason} at byte {cause.start}")
             return JSONResponse(status_code=422, content={"detail": [error]})
@@ -100,5 +110,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        """FastAPI's 422 (``detail`` as its list of errors), renderable whatever the input."""
+        """FastAPI's 422 (``detail`` as its list of errors), renderable whatever the input;
+        on the managed API's paths its 400 naming each field."""
+        if is_managed(request.url.path):
+            return validation_problem(json_safe(exc.errors()))
         return JSONResponse(status_code=422, content={"detail": json_safe(exc.errors())})

@@ -14,6 +14,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from remem.api.problems import is_managed, problem_body
+
 log = logging.getLogger("remem.api")
 
 
@@ -45,14 +47,11 @@ class CatchAll:
             )
             if started:  # half an answer went out: only closing the connection can end it
                 raise
-            body = json.dumps(
-                {
-                    "detail": f"Internal server error (error id {error_id}); the server log "
-                    "has the details",
-                    "code": "internal_error",
-                    "error_id": error_id,
-                }
-            ).encode()
+            detail = f"Internal server error (error id {error_id}); the server log has the details"
+            answer = {"detail": detail, "code": "internal_error", "error_id": error_id}
+            if is_managed(scope.get("path", "")):
+                answer = problem_body(500, detail)
+            body = json.dumps(answer).encode()
             await send(
                 {
                     "type": "http.response.start",

@@ -26,7 +26,7 @@ class BodySizeLimit:
             return
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await error_response(self._too_large())(scope, receive, send)
+                await error_response(self._too_large(), scope.get("path", ""))(scope, receive, send)
                 return
         seen = 0
         overflowed = started = False
@@ -54,7 +54,7 @@ class BodySizeLimit:
             if not overflowed:
                 raise
         if overflowed and not started:
-            await error_response(self._too_large())(scope, receive, send)
+            await error_response(self._too_large(), scope.get("path", ""))(scope, receive, send)
 
     def _too_large(self) -> PayloadTooLarge:
         # Made only when needed: an exception built for every request cost 1-2 µs of each.

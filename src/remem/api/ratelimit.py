@@ -51,6 +51,6 @@ class RateLimit:
                 f"{seconds} s",
                 retry_after_seconds=seconds,
             )
-            await error_response(refusal)(scope, receive, send)
+            await error_response(refusal, scope.get("path", ""))(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remem.api.errors import not_utf8
+from remem.api.problems import is_managed, validation_problem
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of arrays and objects in a request body, the body's own braces included.
@@ -67,7 +68,10 @@ class WellFormed:
             if message["type"] == "http.request":
                 error = body_error(message.get("body", b""), self.max_depth)
         if error is not None:
-            await JSONResponse(status_code=422, content={"detail": [error]})(scope, receive, send)
+            answer = JSONResponse(status_code=422, content={"detail": [error]})
+            if is_managed(scope.get("path", "")):  # the managed API's 400 naming the field
+                answer = validation_problem([error])
+            await answer(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

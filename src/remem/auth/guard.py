@@ -30,7 +30,7 @@ from remem.auth.principal import Principal
 from remem.background.summary_views import Scope as ViewScope
 from remem.errors import Forbidden, InvalidInput, NotFound
 from remem.memory.filters import Within
-from remem.memory.identifiers import optional_id
+from remem.memory.identifiers import check_id, optional_id
 from remem.models.memory import MemoryRecord
 from remem.models.prompt import MemoryPromptRequest
 from remem.models.search import SearchFilters, TagFilter
@@ -70,6 +70,23 @@ def sessions(
     if namespace is not None:
         return who.namespace(namespace), None, who.user(user_id)
     return None, who.namespace_patterns(None), who.user(user_id)
+
+
+# -- the managed API's stores ------------------------------------------------------------------
+def store(store_id: str, *, write: bool = False) -> tuple[str, str | None, Visible]:
+    """A managed API store is remem's namespace of the same name: (that namespace, the user
+    the caller is bound to or None, the test of the records it may touch there). A store
+    outside the scope is a 403, as a namespace is; writes need write."""
+    who = caller()
+    if write:
+        who.require("write", "writing to a store")
+    namespace = who.namespace(check_id("storeId", store_id))
+    assert namespace is not None  # named, so resolved to itself
+
+    def in_store(record_namespace: str | None, user_id: str | None) -> bool:
+        return record_namespace == namespace and who.allows_user(user_id)
+
+    return namespace, who.user_id, in_store
 
 
 # -- long-term memory: records ---------------------------------------------------------------

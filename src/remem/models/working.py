@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 from ulid import ULID
 
-from remem.models.bounds import MAX_TTL_SECONDS, Count, JsonObject, TtlSeconds
+from remem.models.bounds import MAX_TTL_SECONDS, Count, JsonObject, JsonValue, TtlSeconds
 from remem.models.common import utcnow
 from remem.models.memory import MemoryRecord
 
@@ -25,6 +25,18 @@ class MemoryMessage(BaseModel):
     created_at: datetime = Field(default_factory=utcnow)
     persisted_at: datetime | None = None
     discrete_memory_extracted: Literal["t", "f"] = "f"
+    # remem: who sent the message and any JSON about it, as the managed API's session events
+    # carry them (``actorId``, ``metadata``); left out of answers when unset.
+    actor_id: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Who sent it (remem; the managed API's actorId).",
+    )
+    metadata: JsonValue = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Any JSON about the message (remem; the managed API's event metadata).",
+    )
 
 
 class _WorkingMemoryFields(BaseModel):

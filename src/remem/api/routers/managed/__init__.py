@@ -1,0 +1,12 @@
+"""The managed Agent Memory API (what the ``redis-agent-memory`` 0.4.1 SDK calls), served over
+the same data as remem's own API: a store is a namespace (docs/managed-api.md)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from remem.api.routers.managed import health, sessions
+
+router = APIRouter()
+router.include_router(health.router)
+router.include_router(sessions.router)

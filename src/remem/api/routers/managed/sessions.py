@@ -1,0 +1,170 @@
+"""The managed API's session memory: ``/v1/stores/{storeId}/session-memory``.
+
+A store's sessions are the working-memory sessions of its namespace; each event is one
+message (``remem.memory.events``). Success codes are the SDK's: 201 for a new event, 204 for
+a delete.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
+from ulid import ULID
+
+from remem.api.routers.managed.paging import next_token, offset_of
+from remem.api.routers.managed.wire import STORE, answer, event, no_content
+from remem.auth import guard
+from remem.errors import InvalidInput, NotFound
+from remem.memory.events import SessionEvents
+from remem.models.bounds import MAX_COUNT
+from remem.models.managed import (
+    AddEvent,
+    EventAnswer,
+    SessionList,
+    SessionMemory,
+    SessionSummary,
+)
+from remem.models.working import MemoryMessage, WorkingMemoryResponse
+from remem.runtime import Resources
+from remem.store.events import SessionMessages
+
+router = APIRouter(tags=["managed API: session memory"])
+SESSIONS = "/v1/stores/{storeId}/session-memory"
+
+
+async def session_events(request: Request) -> SessionEvents:
+    res: Resources = request.app.state.resources
+    return SessionEvents(res.working, SessionMessages(res.redis, res.keys))
+
+
+Events = Depends(session_events)
+SESSION = Path(alias="sessionId")
+EVENT = Path(alias="eventId")
+
+
+@router.get(SESSIONS, response_model=SessionList)
+async def list_sessions(
+    store_id: str = STORE,
+    limit: int = Query(100, ge=1, le=1000),
+    page_token: str | None = Query(None, alias="pageToken", max_length=200),
+    filter_owner_id: str | None = Query(None, alias="filterOwnerId", min_length=1),
+    include_all: bool = Query(False, alias="includeAll"),
+    events: SessionEvents = Events,
+) -> Response:
+    """The store's session ids, newest first: those of one owner (``filterOwnerId``) or all
+    of them (``includeAll=true``), one of the two."""
+    if (filter_owner_id is None) == (not include_all):
+        raise InvalidInput("name either filterOwnerId or includeAll=true (and not both)")
+    namespace, _, _ = guard.store(store_id)
+    _, _, user = guard.sessions(namespace, filter_owner_id)
+    offset = offset_of(page_token, MAX_COUNT)
+    listed = await events.working.list_sessions(
+        namespace=namespace,
+        user_id=user,
+        limit=limit,
+        offset=offset,
+        sort="created_at",
+        descending=True,
+    )
+    token = next_token(offset, len(listed.sessions), limit, listed.total)
+    return answer(SessionList(items=listed.sessions, total=listed.total, next_page_token=token))
+
+
+@router.post(f"{SESSIONS}/events", response_model=EventAnswer, status_code=201)
+async def add_session_event(
+    body: AddEvent, store_id: str = STORE, events: SessionEvents = Events
+) -> Response:
+    """Append one event, making the session (and its id, when none is sent) if it is new;
+    a new session's owner is this event's actor (the caller's user, for a caller bound to
+    one)."""
+    if body.namespace is not None or body.namespace_ref is not None:
+        raise InvalidInput("namespace labels and namespaceRef on sessions are not served yet")
+    namespace, user, _ = guard.store(store_id, write=True)
+    session_id = body.session_id or str(ULID())
+    message = MemoryMessage(
+        role=body.role.lower(),
+        content="\n".join(part.text for part in body.content),
+        created_at=body.created_at,
+        actor_id=body.actor_id,
+        metadata=body.metadata,
+    )
+    owner = user if user is not None else body.actor_id
+    doc = await events.add(session_id, namespace, message, owner=owner, user_id=user)
+    stored = next(m for m in reversed(doc.messages) if m.id == message.id)
+    made = event(stored, doc.session_id, doc.user_id)
+    return answer(EventAnswer(event=made), status_code=201)
+
+
+def session_memory(doc: WorkingMemoryResponse) -> SessionMemory:
+    summary = None
+    if doc.context:  # what summarisation folded the oldest messages into (and removed)
+        summary = SessionSummary(
+            text=doc.context,
+            summarized_up_to_event_id="",
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+        )
+    return SessionMemory(
+        session_id=doc.session_id,
+        owner_id=doc.user_id or "",
+        events=[event(m, doc.session_id, doc.user_id) for m in doc.messages],
+        summary=summary,
+    )
+
+
+@router.get(f"{SESSIONS}/{{sessionId}}", response_model=SessionMemory)
+async def get_session_memory(
+    session_id: str = SESSION,
+    store_id: str = STORE,
+    include_summarised_events: bool = Query(False, alias="includeSummarisedEvents"),
+    events: SessionEvents = Events,
+) -> Response:
+    """The session's events and summary. Summarised events are folded into the summary and
+    removed, so ``includeSummarisedEvents`` has none to add."""
+    namespace, user, _ = guard.store(store_id)
+    return answer(session_memory(await events.session(session_id, namespace, user)))
+
+
+@router.delete(f"{SESSIONS}/{{sessionId}}", status_code=204, response_class=Response)
+async def delete_session_memory(
+    session_id: str = SESSION, store_id: str = STORE, events: SessionEvents = Events
+) -> Response:
+    """Delete the session and its events (404 when there is none). Memories already
+    extracted from it stay."""
+    namespace, user, _ = guard.store(store_id, write=True)
+    found = await events.session(session_id, namespace, user)
+    await events.working.delete(session_id, namespace=namespace, user_id=found.user_id)
+    return no_content()
+
+
+def _event_of(doc: WorkingMemoryResponse, event_id: str) -> EventAnswer:
+    for message in doc.messages:
+        if message.id == event_id:
+            return EventAnswer(event=event(message, doc.session_id, doc.user_id))
+    raise NotFound(f"event {event_id!r} not found in session {doc.session_id!r}")
+
+
+@router.get(f"{SESSIONS}/{{sessionId}}/events/{{eventId}}", response_model=EventAnswer)
+async def get_session_event(
+    session_id: str = SESSION,
+    event_id: str = EVENT,
+    store_id: str = STORE,
+    events: SessionEvents = Events,
+) -> Response:
+    namespace, user, _ = guard.store(store_id)
+    return answer(_event_of(await events.session(session_id, namespace, user), event_id))
+
+
+@router.delete(
+    f"{SESSIONS}/{{sessionId}}/events/{{eventId}}", status_code=204, response_class=Response
+)
+async def delete_session_event(
+    session_id: str = SESSION,
+    event_id: str = EVENT,
+    store_id: str = STORE,
+    events: SessionEvents = Events,
+) -> Response:
+    """Remove one event; memories already extracted from it stay."""
+    namespace, user, _ = guard.store(store_id, write=True)
+    await events.remove(session_id, namespace, user, event_id)
+    return no_content()
