@@ -123,6 +123,74 @@ async def events_of_the_callers_stores_only(w: World) -> None:
     await h.refused(404, "tok-a", "GET", mine)
 
 
+# -- long-term memory ----------------------------------------------------------------------
+MEMORIES = "/v1/stores/{storeId}/long-term-memory"
+OTHERS = ["m-b1", "m-c1", "m-x1", "m-n1"]  # every seeded memory outside A's namespace
+
+
+@managed(f"POST {MEMORIES}")
+async def create_memories_only_in_the_callers_stores_with_write(w: World) -> None:
+    h, path = w.http, f"{A}/long-term-memory"
+    body = {"memories": [{"id": "m-a-new", "text": "ALPHA new", "ownerId": "alice"}]}
+    await h.refused(403, "tok-ro", "POST", path, json=body)
+    await h.refused(403, "tok-b", "POST", path, json=body)
+    await h.refused(403, "tok-a", "POST", f"{XYLO}/long-term-memory", json=body)
+    taken = {"memories": [{"id": i, "text": "overwritten", "ownerId": "alice"} for i in OTHERS]}
+    r = await h.call("tok-a", "POST", path, json=taken)
+    assert r.status_code == 201 and r.json()["created"] == [], r.text
+    assert sorted(e["id"] for e in r.json()["errors"]) == sorted(OTHERS)
+    await memories_untouched(h)
+    r = await h.call("tok-a", "POST", path, json=body)
+    assert r.status_code == 201 and r.json()["created"] == ["m-a-new"], r.text
+
+
+@managed(f"DELETE {MEMORIES}")
+async def delete_memories_only_of_the_callers_stores(w: World) -> None:
+    h, path = w.http, f"{A}/long-term-memory"
+    await h.refused(403, "tok-ro", "DELETE", path, json={"memoryIds": ["m-a1"]})
+    await h.refused(403, "tok-b", "DELETE", path, json={"memoryIds": ["m-a1"]})
+    await h.refused(403, "tok-b", "DELETE", f"{XYLO}/long-term-memory", json={"memoryIds": OTHERS})
+    done = await h.ok("tok-a", "DELETE", path, json={"memoryIds": OTHERS})
+    assert done["deleted"] == [] and len(done["errors"]) == len(OTHERS)
+    await memories_untouched(h)
+
+
+@managed(f"POST {MEMORIES}/search")
+async def search_never_leaves_the_callers_store(w: World) -> None:
+    h, path = w.http, f"{A}/long-term-memory/search"
+    for who in ("tok-a", "tok-ro"):
+        found = await h.ok(who, "POST", path, json={"text": "green tea", "limit": 100})
+        assert {m["id"] for m in found["items"]} >= {"m-a1", "m-a2"}
+        wide = {"filter": {"ownerId": {"ne": "alice"}, "topics": {"ne": "x"}}, "filterOp": "any"}
+        found = await h.ok(who, "POST", path, json=wide | {"limit": 100})
+        assert all(m["id"].startswith("m-a") for m in found["items"])
+    await h.refused(403, "tok-b", "POST", path, json={"text": "green tea"})
+    await h.refused(403, "tok-a", "POST", f"{XYLO}/long-term-memory/search", json={})
+
+
+@managed(f"GET {MEMORIES}/{{memoryId}}")
+async def get_memory_of_another_store_is_not_found(w: World) -> None:
+    h = w.http
+    assert (await h.ok("tok-a", "GET", f"{A}/long-term-memory/m-a1"))["ownerId"] == "alice"
+    for other in OTHERS:
+        await h.refused(404, "tok-a", "GET", f"{A}/long-term-memory/{other}")
+    await h.refused(403, "tok-b", "GET", f"{A}/long-term-memory/m-a1")
+    await h.refused(403, "tok-a", "GET", f"{XYLO}/long-term-memory/m-x1")
+
+
+@managed(f"PATCH {MEMORIES}/{{memoryId}}")
+async def patch_memory_of_another_store_is_not_found_and_untouched(w: World) -> None:
+    h = w.http
+    change = {"text": "overwritten"}
+    await h.refused(403, "tok-ro", "PATCH", f"{A}/long-term-memory/m-a1", json=change)
+    await h.refused(403, "tok-b", "PATCH", f"{A}/long-term-memory/m-a1", json=change)
+    await h.refused(403, "tok-a", "PATCH", f"{XYLO}/long-term-memory/m-x1", json=change)
+    for other in OTHERS:
+        await h.refused(404, "tok-a", "PATCH", f"{A}/long-term-memory/{other}", json=change)
+    await memories_untouched(h)
+
+
+# -- the test ------------------------------------------------------------------------------
 def _unique(cases: dict[str, Case]) -> list[Case]:
     return list(dict.fromkeys(cases.values()))
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from remem.api.routers.managed import health, sessions
+from remem.api.routers.managed import health, memories, sessions
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(sessions.router)
+router.include_router(memories.router)

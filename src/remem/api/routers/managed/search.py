@@ -1,0 +1,124 @@
+"""A store's search, as remem's: the managed API's filter as ``SearchFilters``, within the
+store's namespace.
+
+- ``similarityThreshold`` is a cosine similarity: memories with ``1 - distance`` below it are
+  left out (a semantic search with ``distance_threshold = 1 - similarityThreshold``; without a
+  threshold the search is remem's hybrid).
+- Operators: ``eq``, ``ne``, ``in`` (remem's ``any``), ``all``; dates ``gt gte lt lte eq``.
+  ``memoryType`` values match without regard to case.
+- ``filterOp: "all"`` ANDs the conditions (one per field) in one search; ``"any"`` ORs them:
+  one search per condition, each of the first ``offset + limit`` hits, merged by score (the
+  best score a memory got), so a memory matching any condition is found.
+- ``pageToken`` holds the offset of the next page.
+- Not served yet (a 400): the ``namespace`` label, ``namespaceRef``, ``unnamespaced`` and
+  ``attributes`` filters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from pydantic import ValidationError
+
+from remem.api.routers.managed import records
+from remem.api.routers.managed.paging import next_token, offset_of
+from remem.auth import guard
+from remem.errors import InvalidInput
+from remem.memory.longterm import LongTermMemoryService
+from remem.models.managed import DateOps, MemoryFilter, Search, SearchPage, TagOps
+from remem.models.search import (
+    DateFilter,
+    MemoryRecordResult,
+    MemoryTypeFilter,
+    SearchRequest,
+    TagFilter,
+)
+
+ANY_DEEPEST = 1000  # filterOp any: each search reads offset + limit hits (remem's limit)
+UNSERVED = ("namespace", "namespace_ref", "unnamespaced", "attributes")
+# managed filter field -> remem's
+FIELDS = {
+    "session_id": "session_id",
+    "owner_id": "user_id",
+    "topics": "topics",
+    "memory_type": "memory_type",
+    "created_at": "created_at",
+}
+
+
+def _tag(ops: TagOps, *, types: bool = False) -> TagFilter:
+    def one(value: str | None) -> Any:
+        return None if value is None or not types else records.memory_type(value)
+
+    def many(values: list[str] | None) -> Any:
+        return None if values is None or not types else [records.memory_type(v) for v in values]
+
+    if types:
+        return MemoryTypeFilter(
+            eq=one(ops.eq), ne=one(ops.ne), any=many(ops.in_), all=many(ops.all)
+        )
+    return TagFilter(eq=ops.eq, ne=ops.ne, any=ops.in_, all=ops.all)
+
+
+def conditions(found: MemoryFilter | None) -> dict[str, Any]:
+    """remem's filter field -> its condition, one per managed field sent."""
+    if found is None:
+        return {}
+    for name in UNSERVED:
+        if getattr(found, name) is not None:
+            raise InvalidInput(f"the {name} filter is not served yet")
+    out: dict[str, Any] = {}
+    for name, field in FIELDS.items():
+        ops = getattr(found, name)
+        if isinstance(ops, DateOps):
+            out[field] = DateFilter(**ops.model_dump(exclude_none=True))
+        elif isinstance(ops, TagOps):
+            out[field] = _tag(ops, types=name == "memory_type")
+    return out
+
+
+def request(
+    body: Search, namespace: str, where: dict[str, Any], offset: int, limit: int
+) -> SearchRequest:
+    threshold = body.similarity_threshold
+    try:
+        return SearchRequest(
+            text=body.text or "",
+            namespace=TagFilter(eq=namespace),
+            search_mode="semantic" if threshold is not None else "hybrid",
+            distance_threshold=None if threshold is None else 1.0 - threshold,
+            limit=limit,
+            offset=offset,
+            **where,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(f"search refused: {exc.errors()[0]['msg']}") from None
+
+
+async def search_store(service: LongTermMemoryService, namespace: str, body: Search) -> SearchPage:
+    offset = offset_of(body.page_token)
+    where = conditions(body.filter)
+    if body.filter_op == "all" or len(where) < 2:
+        one = request(body, namespace, where, offset, body.limit)
+        found = await service.search(one, guard.search(one))
+        items = [records.memory(m) for m in found.memories]
+        token = next_token(offset, len(items), body.limit, found.total)
+        return SearchPage(items=items, next_page_token=token)
+    if offset + body.limit > ANY_DEEPEST:
+        raise InvalidInput(f"filterOp any pages no deeper than the first {ANY_DEEPEST} memories")
+    asked = [request(body, namespace, {f: c}, 0, offset + body.limit) for f, c in where.items()]
+    pages = await asyncio.gather(*(service.search(r, guard.search(r)) for r in asked))
+    best: dict[str, MemoryRecordResult] = {}
+    for page in pages:
+        for hit in page.memories:
+            kept = best.get(hit.id)
+            if kept is None or _rank(hit) < _rank(kept):
+                best[hit.id] = hit
+    merged = sorted(best.values(), key=_rank)[offset : offset + body.limit]
+    items = [records.memory(m) for m in merged]
+    return SearchPage(items=items, next_page_token=next_token(offset, len(items), body.limit))
+
+
+def _rank(hit: MemoryRecordResult) -> tuple[float, float, str]:
+    return (-(hit.score if hit.score is not None else 1.0 - hit.dist), hit.dist, hit.id)
