@@ -41,6 +41,11 @@ class Cluster(RedisCluster):
     timeout: float = 0.0
     node_connections: int = 0
 
+    def __init__(self, **kwargs: Any) -> None:
+        # Only what ``cluster_client`` passes (through ``from_url``): no defaults of its own
+        # beside remem's settings (redis-py's ``port=6379`` would shadow REMEM_PORT's).
+        super().__init__(**kwargs)
+
 
 def cluster_client(
     url: str, *, timeout: float, max_connections: int, protocol: int, decode_responses: bool
