@@ -190,6 +190,19 @@ async def patch_memory_of_another_store_is_not_found_and_untouched(w: World) -> 
     await memories_untouched(h)
 
 
+@managed(f"PATCH {MEMORIES}/{{memoryId}}/fields")
+async def patch_fields_of_another_store_is_not_found_and_untouched(w: World) -> None:
+    h = w.http
+    change = {"memoryType": "semantic", "text": "overwritten"}
+    await h.refused(403, "tok-ro", "PATCH", f"{A}/long-term-memory/m-a1/fields", json=change)
+    await h.refused(403, "tok-b", "PATCH", f"{A}/long-term-memory/m-a1/fields", json=change)
+    await h.refused(403, "tok-a", "PATCH", f"{XYLO}/long-term-memory/m-x1/fields", json=change)
+    for other in OTHERS:
+        path = f"{A}/long-term-memory/{other}/fields"
+        await h.refused(404, "tok-a", "PATCH", path, json=change)
+    await memories_untouched(h)
+
+
 # -- the test ------------------------------------------------------------------------------
 def _unique(cases: dict[str, Case]) -> list[Case]:
     return list(dict.fromkeys(cases.values()))

@@ -153,3 +153,21 @@ async def test_memories_cross_between_the_two_apis(both: Both) -> None:
     assert deleted.deleted == ["from-ams"]
     hits = await both.ams.search_long_term_memory(text="red bicycle", namespace=Namespace(eq=STORE))
     assert "from-ams" not in [m.id for m in hits.memories]
+
+
+async def test_update_fields_only_while_the_type_still_holds(both: Both) -> None:
+    await create(both, record("f1", "draft text", memory_type="episodic", attributes={"a": 1}))
+    await both.sdk.update_long_term_memory_fields_async(
+        memory_id="f1", memory_type="EPISODIC", text="final text", attributes={"b": [1.5, 2.5]}
+    )
+    got = await both.sdk.get_long_term_memory_async(memory_id="f1")
+    assert got.text == "final text" and got.attributes == {"b": [1.5, 2.5]}
+    for wrong in ({"memory_type": "semantic"}, {"memory_type": "episodic", "namespace": "x"}):
+        with pytest.raises(errors.APIError) as caught:  # the SDK maps no 409 here
+            await both.sdk.update_long_term_memory_fields_async(memory_id="f1", **wrong)  # type: ignore[arg-type]
+        assert caught.value.status_code == 409
+    assert (await both.sdk.get_long_term_memory_async(memory_id="f1")).text == "final text"
+    with pytest.raises(errors.NotFoundErrorResponseContent):
+        await both.store("store-t").update_long_term_memory_fields_async(
+            memory_id="f1", memory_type="episodic", text="stolen"
+        )

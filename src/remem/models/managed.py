@@ -172,6 +172,17 @@ class MemoryEdit(Camel):
     session_id: str | None = Field(default=None, max_length=64)
 
 
+class MemoryFieldsEdit(Camel):
+    """``PATCH .../fields``: asserts the stored ``memoryType`` (and placement), then sets the
+    fields sent."""
+
+    memory_type: str = Field(min_length=1, max_length=64)
+    namespace: str | None = Field(default=None, max_length=64)
+    namespace_ref: NamespaceRefInput | None = None
+    text: Text | None = None
+    attributes: JsonObject | None = None
+
+
 class TagOps(Camel):
     """A tag condition: ``eq`` one value, ``ne`` not it, ``in`` any of, ``all`` every one of."""
 

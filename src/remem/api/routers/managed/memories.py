@@ -28,6 +28,7 @@ from remem.models.managed import (
     ItemError,
     Memory,
     MemoryEdit,
+    MemoryFieldsEdit,
     Search,
     SearchPage,
 )
@@ -133,4 +134,21 @@ async def update_long_term_memory(
     if patch is None:
         return answer(records.memory(await stored(service, memory_id, in_store)))
     guard.edit(patch.model_fields_set, None, patch.user_id)
+    return answer(records.memory(await service.update(memory_id, patch, in_store)))
+
+
+@router.patch(f"{MEMORIES}/{{memoryId}}/fields", response_model=Memory)
+async def update_long_term_memory_fields(
+    body: MemoryFieldsEdit,
+    memory_id: str = MEMORY,
+    store_id: str = STORE,
+    service: LongTermMemoryService = Service,
+) -> Response:
+    """Set ``text`` and ``attributes`` if the memory is still of ``memoryType`` (409 if not).
+    The type is checked on a read before the write, not under the write's WATCH."""
+    _, _, in_store = guard.store(store_id, write=True)
+    found = await stored(service, memory_id, in_store)
+    patch = records.fields_edit(body, found)
+    if patch is None:
+        return answer(records.memory(found))
     return answer(records.memory(await service.update(memory_id, patch, in_store)))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from remem.errors import InvalidInput
-from remem.models.managed import Memory, MemoryEdit, NewMemory
+from remem.errors import Conflict, InvalidInput
+from remem.models.managed import Memory, MemoryEdit, MemoryFieldsEdit, NewMemory
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
 
@@ -89,4 +89,26 @@ def edit(change: MemoryEdit) -> EditMemoryRecordRequest | None:
         out["user_id"] = change.owner_id
     if "session_id" in sent:
         out["session_id"] = change.session_id or None
+    return EditMemoryRecordRequest(**out) if out else None
+
+
+def fields_edit(change: MemoryFieldsEdit, stored: MemoryRecord) -> EditMemoryRecordRequest | None:
+    """``PATCH .../fields`` as remem's edit of ``stored``, or a 409 when what it asserts does
+    not hold: the stored ``memoryType``, and no placement (remem's records have none yet, so a
+    ``namespace`` or ``namespaceRef`` sent never matches)."""
+    if memory_type(change.memory_type) != stored.memory_type:
+        raise Conflict(
+            f"memory {stored.id!r} is of type {stored.memory_type.value!r}, "
+            f"not {change.memory_type!r}"
+        )
+    if change.namespace or change.namespace_ref is not None:
+        raise Conflict(f"memory {stored.id!r} has no namespace placement")
+    out: dict[str, Any] = {}
+    if change.text is not None:
+        out["text"] = change.text
+    if "attributes" in change.model_fields_set:
+        kept = {k: v for k, v in (stored.metadata or {}).items() if k != "attributes"}
+        if change.attributes is not None:
+            kept["attributes"] = change.attributes
+        out["metadata"] = kept or None
     return EditMemoryRecordRequest(**out) if out else None
