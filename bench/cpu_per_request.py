@@ -48,9 +48,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from _asgi import Call
+from _asgi import caller as asgi_caller
 
 NS, USER = "bench", "bench-user"
 SUBJECTS = ["Alice", "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi"]
@@ -61,49 +63,12 @@ OBJECTS = ["green tea", "Lisbon", "the violin", "a red bicycle", "spicy ramen", 
 PROTOCOL = "@@ "  # the lines a child answers its parent with (anything else is ignored)
 KINDS = ("semantic", "hybrid", "keyword", "create", "PUT wm", "PUT new wm", "GET wm")
 
-Call = Callable[[], Awaitable[bytes]]
 EXTRA_HEADERS: list[tuple[bytes, bytes]] = []  # the bearer token, with --scoped
 
 
 # -- the child: one version's app on one Redis -----------------------------------------------------
 def caller(app: Any, method: str, path: str, query: bytes = b"", body: bytes = b"") -> Call:
-    headers = [
-        (b"host", b"remem"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *EXTRA_HEADERS,
-    ]
-
-    async def call() -> bytes:
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": query, "root_path": "", "headers": headers,
-            "server": ("remem", 80), "client": ("bench", 1),
-        }  # fmt: skip
-        sent, status, out = False, 0, []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            raise AssertionError
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            else:
-                out.append(message.get("body", b""))
-
-        await app(scope, receive, send)
-        if status != 200:
-            raise SystemExit(f"{method} {path}: {status} {b''.join(out)[:300]!r}")
-        return b"".join(out)
-
-    return call
+    return asgi_caller(app, method, path, query, body, EXTRA_HEADERS)
 
 
 def text(i: int) -> str:

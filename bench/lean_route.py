@@ -21,10 +21,10 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from _asgi import caller
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
@@ -32,8 +32,6 @@ from remem.api.app import create_app
 from remem.api.routers import longterm, working
 from remem.config import Settings
 from remem.store.embedded import EmbeddedRedis
-
-Call = Callable[[], Awaitable[bytes]]
 
 
 def twin_app(settings: Settings) -> FastAPI:
@@ -69,55 +67,6 @@ def _plain(router: APIRouter) -> APIRouter:
             route_class_override=APIRoute,
         )
     return plain
-
-
-def caller(app: FastAPI, method: str, path: str, query: bytes = b"", body: bytes = b"") -> Call:
-    headers = [
-        (b"host", b"remem"),
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-
-    async def call() -> bytes:
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": method,
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": query,
-            "root_path": "",
-            "headers": headers,
-            "server": ("remem", 80),
-            "client": ("bench", 1),
-        }
-        sent = False
-        status = 0
-        out: list[bytes] = []
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.sleep(3600)
-            raise AssertionError
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            else:
-                out.append(message.get("body", b""))
-
-        await app(scope, receive, send)
-        if status != 200:
-            raise SystemExit(f"{method} {path}: {status} {b''.join(out)[:300]!r}")
-        return b"".join(out)
-
-    return call
 
 
 async def main(rounds: int, requests: int) -> None:
