@@ -17,9 +17,10 @@ def caller(
     query: bytes = b"",
     body: bytes = b"",
     headers: Sequence[tuple[bytes, bytes]] = (),
+    expect: int = 200,
 ) -> Call:
     """A call of ``method path?query`` with ``body``: the answer's body, or exit on a status
-    other than 200 (a benchmark of failing requests measures nothing)."""
+    other than ``expect`` (a benchmark of failing requests measures nothing)."""
     sent_headers = [
         (b"host", b"remem"),
         (b"content-type", b"application/json"),
@@ -52,7 +53,7 @@ def caller(
                 out.append(message.get("body", b""))
 
         await app(scope, receive, send)
-        if status != 200:
+        if status != expect:
             raise SystemExit(f"{method} {path}: {status} {b''.join(out)[:300]!r}")
         return b"".join(out)
 
