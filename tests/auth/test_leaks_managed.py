@@ -203,6 +203,54 @@ async def patch_fields_of_another_store_is_not_found_and_untouched(w: World) -> 
     await memories_untouched(h)
 
 
+# -- namespace resources -------------------------------------------------------------------
+NAMESPACES = "/v1/stores/{storeId}/namespaces"
+
+
+async def a_namespace(w: World, name: str) -> str:
+    r = await w.http.call(
+        "tok-a", "POST", f"{A}/namespaces", json={"name": name, "scope": "SHARED"}
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["namespace"]["namespaceId"])
+
+
+@managed(f"GET {NAMESPACES}", f"POST {NAMESPACES}")
+async def namespaces_of_the_callers_stores_only(w: World) -> None:
+    h, body = w.http, {"name": "ALPHA-ns", "scope": "SHARED"}
+    await h.refused(403, "tok-ro", "POST", f"{A}/namespaces", json=body)
+    await h.refused(403, "tok-b", "POST", f"{A}/namespaces", json=body)
+    await h.refused(403, "tok-a", "POST", f"{XYLO}/namespaces", json=body)
+    made = await a_namespace(w, "ALPHA-listed")
+    listed = await h.ok("tok-ro", "GET", f"{A}/namespaces")
+    assert made in [n["namespaceId"] for n in listed["items"]]
+    await h.refused(403, "tok-b", "GET", f"{A}/namespaces")
+    await h.refused(403, "tok-a", "GET", f"{XYLO}/namespaces")
+    admin = await h.ok("tok-admin", "GET", f"{XYLO}/namespaces")
+    assert made not in [n["namespaceId"] for n in admin["items"]]
+
+
+@managed(
+    f"GET {NAMESPACES}/{{namespaceId}}",
+    f"PATCH {NAMESPACES}/{{namespaceId}}",
+    f"DELETE {NAMESPACES}/{{namespaceId}}",
+)
+async def one_namespace_of_the_callers_stores_only(w: World) -> None:
+    h = w.http
+    made = await a_namespace(w, "ALPHA-one")
+    path = f"{A}/namespaces/{made}"
+    assert (await h.ok("tok-ro", "GET", path))["namespace"]["name"] == "ALPHA-one"
+    await h.refused(403, "tok-b", "GET", path)
+    await h.refused(404, "tok-admin", "GET", f"{XYLO}/namespaces/{made}")  # another store's
+    for who in ("tok-ro", "tok-b"):
+        await h.refused(403, who, "PATCH", path, json={"name": "renamed"})
+        await h.refused(403, who, "DELETE", path)
+    await h.refused(404, "tok-admin", "PATCH", f"{XYLO}/namespaces/{made}", json={"name": "x"})
+    await h.refused(404, "tok-admin", "DELETE", f"{XYLO}/namespaces/{made}")
+    assert (await h.ok("tok-a", "GET", path))["namespace"]["name"] == "ALPHA-one"
+    assert (await h.call("tok-a", "DELETE", path)).status_code == 204
+
+
 # -- the test ------------------------------------------------------------------------------
 def _unique(cases: dict[str, Case]) -> list[Case]:
     return list(dict.fromkeys(cases.values()))

@@ -46,6 +46,10 @@ class Keys:
         user, _, session = tail.partition(":")
         return decode_part(tag.removeprefix("{")), decode_part(user), unquote(session)
 
+    def managed_namespaces(self, store: str) -> str:
+        """The managed API's namespace resources of one store (a hash: id -> JSON record)."""
+        return f"{self.prefix}mns:{{{encode_part(store)}}}"
+
     def index_name(self, base: str, version: str) -> str:
         return f"{self.prefix}idx:{base}:{version}"
 

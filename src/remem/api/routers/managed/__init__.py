@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from remem.api.routers.managed import health, memories, sessions
+from remem.api.routers.managed import health, memories, namespaces, sessions
 
 router = APIRouter()
 router.include_router(health.router)
 router.include_router(sessions.router)
 router.include_router(memories.router)
+router.include_router(namespaces.router)
