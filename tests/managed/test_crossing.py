@@ -80,3 +80,45 @@ async def test_a_token_reaches_its_stores_only(settings: Settings) -> None:
             with pytest.raises(errors.AuthenticationErrorResponseContent) as denied:
                 await nobody.list_sessions_async(include_all=True)
             assert denied.value.data.status == 401
+
+
+async def test_a_token_bound_to_a_user_reaches_only_that_users_data(settings: Settings) -> None:
+    key = "managed-" + "k" * 32
+    secured = Settings(**{**settings.model_dump(), "auth_mode": "token", "token_hash_key": key})
+    client = redis.asyncio.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        tokens = TokenStore(client, Keys(settings.key_prefix), key)
+        admin, _ = await tokens.create(("*",), role="admin", user_id=None)
+        bob, _ = await tokens.create(("store-a",), role="write", user_id="bob")
+    finally:
+        await client.aclose()
+    now = datetime.now(UTC)
+    async with served(create_app(secured)) as url:
+        async with AgentMemory(server_url=url, store_id="store-a", api_key=admin) as root:
+            await root.add_session_event_async(
+                actor_id="alice", role="USER", content=[{"text": "alice's"}], created_at=now,
+                session_id="alice-chat",
+            )  # fmt: skip
+            await root.bulk_create_long_term_memories_async(
+                memories=[{"id": "a-1", "text": "alice likes plums", "owner_id": "alice"}]
+            )
+        async with AgentMemory(server_url=url, store_id="store-a", api_key=bob) as sdk:
+            made = await sdk.add_session_event_async(
+                actor_id="assistant-1", role="ASSISTANT", content=[{"text": "hi"}],
+                created_at=now, session_id="bob-chat",
+            )  # fmt: skip
+            assert made.event.actor_id == "assistant-1"
+            assert (await sdk.get_session_memory_async(session_id="bob-chat")).owner_id == "bob"
+            assert (await sdk.list_sessions_async(include_all=True)).items == ["bob-chat"]
+            with pytest.raises(errors.NotFoundErrorResponseContent):
+                await sdk.get_session_memory_async(session_id="alice-chat")
+            with pytest.raises(errors.NotFoundErrorResponseContent):
+                await sdk.get_long_term_memory_async(memory_id="a-1")
+            refused = await sdk.bulk_create_long_term_memories_async(
+                memories=[{"id": "b-1", "text": "as alice", "owner_id": "alice"}]
+            )
+            assert refused.created == [] and [e.id for e in refused.errors] == ["b-1"]
+            found = await sdk.search_long_term_memory_async(request={"text": "plums"})
+            assert found.items == []
+            with pytest.raises(errors.ForbiddenErrorResponseContent):
+                await sdk.list_namespaces_async()
