@@ -110,10 +110,13 @@ def delay_arg(seconds: float | None, max_wait: float | None = None) -> str:
 
 
 class Claim(NamedTuple):
-    """Members claimed, and the lease (their score until ``done``) as Redis holds it."""
+    """Members claimed, and the lease (their score until ``done``) as Redis holds it; on a
+    cluster (``store.due_cluster``) each member's own, in ``leases``, since each due set is
+    leased on its primary's clock."""
 
     members: list[str]
     lease: str
+    leases: tuple[str, ...] = ()
 
 
 @translates_errors
@@ -133,6 +136,10 @@ class DueSet:
         later than ``max_wait`` after the first mark of its batch."""
         keys = [what, self.keys.tasks_due, self.keys.tasks_due_since]
         await self._mark(keys=keys, args=[kind, delay_arg(delay, max_wait)])
+
+    async def register(self, tag: str) -> None:
+        """Nothing on a single Redis: its one due set is always found (``store.due_cluster``
+        registers a namespace's set)."""
 
     async def seed(self, member: str, delay: float) -> bool:
         """``member`` is due in ``delay`` seconds unless already in the set (True if added)."""

@@ -25,9 +25,18 @@ def decode_part(part: str) -> str | None:
     return unquote(part) if part else None
 
 
+DUE_REGISTRIES = 16  # on a cluster: the shards of the registry of due sets (``due_registry``)
+PERIODIC_TAG = "%periodic"  # the due set of periodic work: no percent-encoded namespace is this
+
+
 @dataclass(frozen=True)
 class Keys:
+    """``cluster``: name the keys for a Redis Cluster, where what one script or MULTI names
+    must share a hash slot (docs/architecture.md, "Which keys share a slot"); a single Redis
+    keeps the names it always had."""
+
     prefix: str = "remem:"
+    cluster: bool = False
 
     @property
     def working_memory_prefix(self) -> str:
@@ -122,6 +131,35 @@ class Keys:
         """Hash of due-set member -> when its pending batch was first marked (``store.due``):
         the start of the longest a trailing debounce may hold work back."""
         return f"{self.prefix}tasks:due_since"
+
+    def due_tag(self, member: str) -> str:
+        """On a cluster: the hash tag of the due set holding ``member`` (``<kind>:<session
+        key>``, ``summarize:<window>:<session key>`` or ``periodic:<name>``): the session's
+        namespace tag (its slot), or ``PERIODIC_TAG``."""
+        start = member.find(self.working_memory_prefix + "{")
+        if start < 0:
+            return PERIODIC_TAG
+        start += len(self.working_memory_prefix) + 1
+        return member[start : member.index("}", start)]
+
+    def due_set(self, tag: str) -> tuple[str, str]:
+        """The due set and its due-since hash: on a single Redis the one pair for everything
+        (``tasks_due``, ``tasks_due_since``); on a cluster the pair of the hash tag ``tag``
+        (a namespace's, from ``due_tag``), in that namespace's slot beside its sessions."""
+        if not self.cluster:
+            return self.tasks_due, self.tasks_due_since
+        return f"{self.prefix}tasks:due:{{{tag}}}", f"{self.prefix}tasks:due_since:{{{tag}}}"
+
+    def due_set_of(self, member: str) -> tuple[str, str]:
+        """``due_set`` of the set holding ``member`` (a session key, or a member naming one)."""
+        if not self.cluster:
+            return self.tasks_due, self.tasks_due_since
+        return self.due_set(self.due_tag(member))
+
+    def due_registry(self, shard: int) -> str:
+        """On a cluster: one of ``DUE_REGISTRIES`` sets of the tags whose due set may hold
+        members (a tag's shard is ``due_registry_shard``), so pollers find them."""
+        return f"{self.prefix}tasks:due_sets:{{d{shard}}}"
 
     @property
     def task_failures(self) -> str:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from remem.store.connection import translates_errors
-from remem.store.due import DUE_LUA, DueSet, delay_arg
+from remem.store.due import DUE_LUA, delay_arg
+from remem.store.due_cluster import due_set
 from remem.store.keys import Keys
 from remem.store.listing import (
     PLAIN_BELOW,
@@ -28,10 +30,7 @@ from remem.store.listing import (
     alive,
     ids_of,
 )
-from remem.store.query import (
-    conjunction,
-    tag_equals,
-)
+from remem.store.query import conjunction, tag_equals
 from remem.tracing import traceparent
 
 TRACE_PARENT = "trace_parent"  # the last traced write's span, for the work it makes due
@@ -232,7 +231,7 @@ class WorkingMemoryStore:
         self._pending = self.redis.register_script(_PENDING)
         self._mark = self.redis.register_script(_MARK)
         self._summarized = self.redis.register_script(_SUMMARIZED)
-        self.due = DueSet(self.redis, self.keys)
+        self.due = due_set(self.redis, self.keys)
         self.listing = SessionListing(
             self.redis, self.keys, self.index, self.plain_below, self.plain_deep_below
         )
@@ -241,9 +240,15 @@ class WorkingMemoryStore:
     def _key(self, session: Session) -> str:
         return self.keys.working_memory(*session)
 
-    def _due_keys(self, session: Session) -> list[str]:
-        """KEYS of a write script that marks its session due (``store.due.DUE_LUA``)."""
-        return [self._key(session), self.keys.tasks_due, self.keys.tasks_due_since]
+    async def _write(
+        self, script: AsyncScript, session: Session, args: list[Any], *due: object
+    ) -> Any:
+        """A write script marking its session due (``DUE_LUA``) as ``due`` says."""
+        keys = [key := self._key(session), *self.keys.due_set_of(key)]
+        reply = await script(keys=keys, args=args)
+        if self.keys.cluster and any(due):
+            await self.due.register(self.keys.due_tag(key))
+        return reply
 
     async def put(
         self, session: Session, doc: dict[str, Any], due: Due = NOTHING_DUE
@@ -261,7 +266,7 @@ class WorkingMemoryStore:
             delay_arg(due.extract, due.max_wait),
             delay_arg(due.promote),
         ]
-        kept = await self._put(keys=self._due_keys(session), args=args)
+        kept = await self._write(self._put, session, args, args[2], args[3])
         return float(kept) if kept else None
 
     async def get(self, session: Session) -> dict[str, Any] | None:
@@ -285,7 +290,7 @@ class WorkingMemoryStore:
         ttl_arg = "" if ttl_seconds == "keep" else ("null" if ttl_seconds is None else ttl_seconds)
         args = [json.dumps(new_doc), repr(now), ttl_arg, delay_arg(due.extract, due.max_wait)]
         args += [traceparent() or "", *(json.dumps(m) for m in messages)]
-        raw = await self._append(keys=self._due_keys(session), args=args)
+        raw = await self._write(self._append, session, args, args[3])
         doc: dict[str, Any] = json.loads(raw)
         return doc
 

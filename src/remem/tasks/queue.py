@@ -35,7 +35,8 @@ from docket.execution import Disposition, TaskCall
 
 from remem.background.summary_views import Scope
 from remem.store.connection import backend_errors
-from remem.store.due import DueSet, TaskRuns
+from remem.store.due import TaskRuns
+from remem.store.due_cluster import due_set
 from remem.store.failures import TaskFailures
 from remem.store.keys import Keys
 from remem.store.working import Session
@@ -70,7 +71,7 @@ class TaskQueue:
         docket_redis: Redis | None = None,
     ) -> None:
         self.keys = keys
-        self.due = DueSet(redis, keys)  # remem's keys; Docket speaks to its own
+        self.due = due_set(redis, keys)  # remem's keys; Docket speaks to its own
         self.runs = TaskRuns(docket_redis or redis)
         self.failures = TaskFailures(redis, keys)
         self.debounce = timedelta(seconds=debounce_seconds)
