@@ -114,6 +114,7 @@ async def test_erasing_a_user_with_10000_memories_and_100_sessions(settings: Set
             "long_term_memories": 10_000,
             "access_counters": 0,
             "task_records": 200,
+            "managed_namespaces": 0,
         }
         assert receipt["user_id"] == USER and receipt["namespace"] is None
         assert receipt["requested_by"] == "local"
@@ -169,11 +170,18 @@ async def test_erasing_a_namespace(served_app: tuple[httpx.AsyncClient, Resource
         return await index_count(resources, lt, "user_id", OTHER) == 2
 
     await wait_until(promoted)
+    for name in ("a", "b"):  # the managed API's namespace resources of store "gone"
+        made = {"name": name, "scope": "SHARED"}
+        assert (await client.post("/v1/stores/gone/namespaces", json=made)).status_code == 201
+    assert (await client.post("/v1/stores/stays/namespaces", json=made)).status_code == 201
     r = await client.post("/v1/erasures", json={"namespace": "gone"})
     assert r.status_code == 200, r.text
     counts = r.json()["counts"]
     assert counts["long_term_memories"] == 22
     assert counts["working_memory_sessions"] == 2
+    assert counts["managed_namespaces"] == 2
+    assert (await client.get("/v1/stores/gone/namespaces")).json()["items"] == []
+    assert len((await client.get("/v1/stores/stays/namespaces")).json()["items"]) == 1
     assert (await client.get(f"/v1/long-term-memory/{kept[0]}")).status_code == 200
 
 

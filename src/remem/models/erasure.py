@@ -25,6 +25,11 @@ class ErasureCounts(BaseModel):
         description="Task records of the sessions (pending, running or run in the last 15 "
         "minutes) cancelled and removed."
     )
+    managed_namespaces: int = Field(
+        default=0,
+        description="The managed API's namespace resources of the namespace's store removed "
+        "(erasing a namespace only).",
+    )
 
 
 class ErasureReceipt(BaseModel):

@@ -158,3 +158,12 @@ class NamespaceTree:
     async def delete(self, store: str, namespace_id: str) -> None:
         keys = [self.keys.managed_namespaces(store)]
         _outcome(await self._delete(keys=keys, args=[namespace_id]))
+
+    async def erase(self, store: str) -> int:
+        """Delete the store's whole tree (its namespace is erased); how many it held."""
+        key = self.keys.managed_namespaces(store)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hlen(key)
+            pipe.delete(key)
+            held, _ = await pipe.execute()
+        return int(held)

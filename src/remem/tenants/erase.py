@@ -36,6 +36,7 @@ from remem.auth.principal import Principal
 from remem.errors import Forbidden
 from remem.models.erasure import ErasureCounts, ErasureReceipt
 from remem.runtime import Resources
+from remem.store.namespace_tree import NamespaceTree
 from remem.store.owned import OwnedData
 
 
@@ -67,6 +68,9 @@ async def erase(
         sessions, unlinked = await erasure.sessions(namespace, user_id)
         tasks = await res.tasks.forget_sessions(sessions)
         memories, counters = await erasure.memories(namespace, user_id)
+        trees = 0
+        if namespace is not None and user_id is None:  # its store's namespace resources too
+            trees = await NamespaceTree(res.redis, res.keys).erase(namespace)
     finally:
         await erasure.aclose()
     receipt = ErasureReceipt(
@@ -78,6 +82,7 @@ async def erase(
             long_term_memories=memories,
             access_counters=counters,
             task_records=tasks,
+            managed_namespaces=trees,
         ),
         started_at=datetime.fromtimestamp(started, UTC),
         finished_at=datetime.now(UTC),
