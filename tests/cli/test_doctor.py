@@ -26,6 +26,8 @@ async def test_a_healthy_setup_passes_every_check(
     assert all(line.startswith("ok") for line in lines), done.stdout
     assert any("long-term index" in line and "1 memories" in line for line in lines)
     assert any(line.startswith("ok   LLM: off (") for line in lines)
+    assert any(line.startswith("ok   APIs: Agent Memory Server") for line in lines)
+    assert any("managed Agent Memory (/v1/stores/{storeId}/" in line for line in lines)
     parsed = json.loads(remem(settings, "doctor", "--json").stdout)
     assert [c["name"] for c in parsed][:2] == ["Redis", "embedding model"]
     assert all(c["ok"] for c in parsed)
@@ -89,6 +91,7 @@ def test_an_unreachable_embedding_provider_is_named_and_the_rest_still_checked(
         "long-term index": "skip",
         "working-memory index": "ok",
         "LLM": "ok",
+        "APIs": "ok",
     }, done.stdout
     failed = next(line for line in done.stdout.splitlines() if line.startswith("FAIL"))
     assert "unreachable" in failed and "REMEM_EMBEDDING_BASE_URL" in failed
@@ -101,6 +104,6 @@ def test_an_llm_base_url_without_a_model_fails(settings: Settings) -> None:
         settings, "doctor", check=False, REMEM_LLM_BASE_URL=f"http://127.0.0.1:{free_port()}/v1"
     )
     assert done.returncode == 1, done.stdout
-    last = done.stdout.splitlines()[-1]
-    assert last.startswith("FAIL LLM: ") and "REMEM_LLM_MODEL is not set" in last
-    assert all(line.startswith("ok") for line in done.stdout.splitlines()[:-1]), done.stdout
+    *others, llm, apis = done.stdout.splitlines()
+    assert llm.startswith("FAIL LLM: ") and "REMEM_LLM_MODEL is not set" in llm
+    assert all(line.startswith("ok") for line in [*others, apis]), done.stdout

@@ -42,7 +42,15 @@ async def diagnose(settings: Settings) -> list[Check]:
         if redis is not None:
             await _indexes(redis, settings, dims, checks)
     checks.append(await _llm(settings))
+    checks.append(Check("APIs", True, APIS))
     return checks
+
+
+# What `remem serve` answers, over the same data (docs/rest-api.md, docs/managed-api.md).
+APIS = (
+    "Agent Memory Server (/v1/working-memory, /v1/long-term-memory...) and managed Agent "
+    "Memory (/v1/stores/{storeId}/..., a store being a namespace), MCP at /mcp"
+)
 
 
 async def _redis(
