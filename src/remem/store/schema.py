@@ -21,7 +21,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from remem.errors import IncompatibleBackend
+from remem.store.connection import is_cluster
 from remem.store.keys import Keys
+from remem.store.slots import primary_tags
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +126,43 @@ async def _wait_indexed(redis: Redis, name: str, timeout: float) -> None:
 
 
 async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: float = 600) -> str:
-    """Make the alias ``spec.name`` point at an index matching ``spec``; return the live name."""
+    """Make the alias ``spec.name`` point at an index matching ``spec``; return the live name.
+    On a cluster, one such index and alias on every primary (``ensure_on_every_primary``)."""
+    if is_cluster(redis):
+        return (await ensure_on_every_primary(redis, keys, spec, timeout=timeout))[0]
     live = keys.index_name(spec.name, spec.version)
+    await _ensure(redis, spec, live, spec.name, keys.index_name(spec.name, ""), {}, timeout)
+    return live
+
+
+async def ensure_on_every_primary(
+    redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: float = 600
+) -> list[str]:
+    """On a Redis Cluster, whose Query Engine has no coordinator (each primary indexes its own
+    keys): the index and alias of ``spec`` on every primary, each name ending in the hash tag of
+    one of that primary's slots (``slots.primary_tags``: an index name is routed like a key).
+    Returns the live names."""
+    made = []
+    for node, tag in primary_tags(redis).items():
+        live = f"{keys.index_name(spec.name, spec.version)}:{{{tag}}}"
+        stale = keys.index_name(spec.name, "")
+        where = {"target_nodes": redis.get_node(node_name=node)}  # type: ignore[attr-defined]
+        await _ensure(redis, spec, live, f"{spec.name}:{{{tag}}}", stale, where, timeout)
+        made.append(live)
+    return made
+
+
+async def _ensure(
+    redis: Redis,
+    spec: IndexSpec,
+    live: str,
+    alias: str,
+    stale_prefix: str,
+    where: dict[str, Any],
+    timeout: float,
+) -> None:
+    """The index ``live`` as ``spec`` declares it, ``alias`` pointing at it, and other
+    versions (names under ``stale_prefix``) dropped; ``FT._LIST`` asked ``where``."""
     info = await _info(redis, live)
     if info is not None and _live_attributes(info) != _declared_attributes(spec):
         log.warning("index %s differs from its declaration; rebuilding it", live)
@@ -140,21 +177,19 @@ async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: fl
                 raise
     await _wait_indexed(redis, live, timeout)
 
-    holder = await _info(redis, spec.name)
-    if holder is not None and holder.get("index_name") == spec.name:
+    holder = await _info(redis, alias)
+    if holder is not None and holder.get("index_name") == alias:
         raise IncompatibleBackend(
-            f"an index named {spec.name!r} that remem did not create exists in this Redis "
+            f"an index named {alias!r} that remem did not create exists in this Redis "
             "(the Agent Memory Server's?): run `remem migrate` to move its data over"
         )
-    await redis.execute_command("FT.ALIASUPDATE", spec.name, live)
+    await redis.execute_command("FT.ALIASUPDATE", alias, live)
 
-    stale_prefix = keys.index_name(spec.name, "")
-    for name in await redis.execute_command("FT._LIST"):
+    for name in await redis.execute_command("FT._LIST", **where):
         if name.startswith(stale_prefix) and name != live:
             log.info("dropping index %s, replaced by %s (documents kept)", name, live)
             with contextlib.suppress(ResponseError):  # another process dropped it first
                 await redis.execute_command("FT.DROPINDEX", name)
-    return live
 
 
 # -- long-term memory ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ tag of one of that primary's slots.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from redis.crc import key_slot as _crc_slot
 
@@ -43,3 +44,13 @@ def slot_tag(slot: int) -> str:
     """A hash tag's content whose slot is ``slot``: ``key_slot("x{" + slot_tag(s) + "}")``
     is ``s``."""
     return _tags()[slot]
+
+
+def primary_tags(cluster: Any) -> dict[str, str]:
+    """Node name -> the tag of the lowest slot it serves, for each primary of ``cluster`` (a
+    redis-py cluster client, as its slot map last stood): a name with that tag lives on that
+    primary while the slot does."""
+    tags: dict[str, str] = {}
+    for slot, nodes in sorted(cluster.nodes_manager.slots_cache.items()):
+        tags.setdefault(nodes[0].name, slot_tag(slot))
+    return tags

@@ -1,0 +1,112 @@
+"""Indexes on a Redis Cluster without a coordinator: the session index and its alias exist on
+every primary, each named into one of that primary's slots; each sees only its primary's keys,
+so a namespace is found whole on the primary holding its slot, and all of them across every
+primary."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from redis.asyncio import Redis
+
+from remem.store.connection import open_redis
+from remem.store.keys import Keys
+from remem.store.query import tag_equals
+from remem.store.schema import (
+    FieldSpec,
+    ensure_index,
+    ensure_on_every_primary,
+    working_memory_index,
+)
+from remem.store.slots import key_slot, primary_tags
+from remem.store.working import WorkingMemoryStore
+
+
+@pytest.fixture
+async def redis(cluster_url: str) -> AsyncIterator[Redis]:
+    client = await open_redis(cluster_url, timeout=5, max_connections=8)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def keys(redis: Redis) -> AsyncIterator[Keys]:
+    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
+    yield keys
+    for node in redis.get_primaries():  # type: ignore[attr-defined]
+        for name in await redis.execute_command("FT._LIST", target_nodes=node):
+            if name.startswith(keys.prefix):
+                await redis.execute_command("FT.DROPINDEX", name, "DD")
+
+
+async def _listed(redis: Redis, prefix: str) -> dict[str, list[str]]:
+    return {
+        node.name: sorted(
+            n
+            for n in await redis.execute_command("FT._LIST", target_nodes=node)
+            if n.startswith(prefix)
+        )
+        for node in redis.get_primaries()  # type: ignore[attr-defined]
+    }
+
+
+async def test_every_primary_has_the_index_and_alias(redis: Redis, keys: Keys) -> None:
+    spec = working_memory_index(keys, f"{keys.prefix}sessions")
+    lives = await ensure_on_every_primary(redis, keys, spec)
+    assert await ensure_index(redis, keys, spec) == lives[0]  # again: nothing changes
+    tags = primary_tags(redis)
+    listed = await _listed(redis, keys.prefix)
+    assert len(listed) == 3
+    for node, tag in tags.items():
+        (live,) = listed[node]  # one index on each primary, named into its slots
+        assert live.endswith(f":{{{tag}}}") and live in lives
+        info = await redis.execute_command("FT.INFO", f"{spec.name}:{{{tag}}}")
+        assert info["index_name"] == live  # the primary's alias points at its own index
+
+
+async def test_a_changed_declaration_replaces_every_primary_s_index(
+    redis: Redis, keys: Keys
+) -> None:
+    spec = working_memory_index(keys, f"{keys.prefix}sessions")
+    old = await ensure_on_every_primary(redis, keys, spec)
+    changed = replace(spec, fields=(*spec.fields, FieldSpec("$.topic", "topic", "TAG")))
+    new = await ensure_on_every_primary(redis, keys, changed)
+    assert not set(old) & set(new)
+    assert sorted(
+        n for names in (await _listed(redis, keys.prefix)).values() for n in names
+    ) == sorted(new)
+
+
+async def test_a_namespace_is_found_whole_on_its_primary(redis: Redis, keys: Keys) -> None:
+    spec = working_memory_index(keys, f"{keys.prefix}sessions")
+    await ensure_on_every_primary(redis, keys, spec)
+    store = WorkingMemoryStore(redis, keys, spec.name)
+    namespaces = {f"ns{i}": 1 + i % 4 for i in range(30)}
+    for ns, count in namespaces.items():
+        for i in range(count):
+            doc = {"session_id": f"s{i}", "namespace": ns, "user_id": "u", "created_at": i,
+                   "updated_at": i, "expires_at": None, "messages": []}  # fmt: skip
+            await store.put((f"s{i}", "u", ns), doc)
+    tags = primary_tags(redis)
+    holders = set()
+    for ns, count in namespaces.items():
+        node = redis.nodes_manager.get_node_from_slot(key_slot(ns))  # type: ignore[attr-defined]
+        holders.add(node.name)
+        found = await redis.execute_command(
+            "FT.SEARCH", f"{spec.name}:{{{tags[node.name]}}}", tag_equals("namespace", ns),
+            "NOCONTENT", "LIMIT", 0, 10, "DIALECT", 2,
+        )  # fmt: skip
+        assert found["total_results"] == count, ns
+    assert len(holders) == 3
+    totals = [
+        (
+            await redis.execute_command(
+                "FT.SEARCH", f"{spec.name}:{{{tag}}}", "*", "LIMIT", 0, 0, "DIALECT", 2
+            )
+        )["total_results"]
+        for tag in tags.values()
+    ]
+    assert sum(totals) == sum(namespaces.values()) and min(totals) > 0
