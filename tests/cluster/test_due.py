@@ -133,3 +133,26 @@ async def test_one_due_set_for_every_namespace_would_cross_slots(redis: Redis, k
     # redis-py's cluster client refuses it before Redis would (CROSSSLOT).
     with pytest.raises(RedisClusterException, match="all keys must map to the same key slot"):
         await store.put(("s", "u", "ns"), _doc("s", "ns"), Due(extract=0.0))
+
+
+async def test_a_session_without_namespace_marks_a_set_in_its_own_slot(
+    redis: Redis, keys: Keys
+) -> None:
+    """Its key's tag is empty, so Redis hashes the whole key: its due set takes the tag of
+    that slot, and such sessions spread over the primaries with their sets."""
+    store = WorkingMemoryStore(redis, keys, "unused-index")
+    sessions = [f"s{i}" for i in range(12)]
+    for sid in sessions:
+        await store.put((sid, "u", None), _doc(sid, ""), Due(promote=0.0))
+    slots = set()
+    for sid in sessions:
+        session = keys.working_memory(sid, "u", None)
+        assert key_slot(keys.due_set_of(session)[0]) == key_slot(session)
+        slots.add(key_slot(session))
+    assert len(slots) > 1
+    claim = await store.due.claim(100, 30)
+    assert sorted(claim.members) == sorted(
+        f"promote:{keys.working_memory(sid, 'u', None)}" for sid in sessions
+    )
+    assert await store.due.done(claim, [None] * len(sessions)) == len(sessions)
+    assert await store.due.tags() == []

@@ -14,6 +14,8 @@ from functools import lru_cache
 from typing import ClassVar
 from urllib.parse import quote, unquote
 
+from remem.store.slots import key_slot, slot_tag
+
 
 @lru_cache(maxsize=1 << 16)  # search results name the same memories again and again
 def encode_part(value: str | None) -> str:
@@ -134,13 +136,15 @@ class Keys:
 
     def due_tag(self, member: str) -> str:
         """On a cluster: the hash tag of the due set holding ``member`` (``<kind>:<session
-        key>``, ``summarize:<window>:<session key>`` or ``periodic:<name>``): the session's
-        namespace tag (its slot), or ``PERIODIC_TAG``."""
+        key>``, ``summarize:<window>:<session key>`` or ``periodic:<name>``) in the session's
+        slot: its namespace's tag, for a session without one the tag of its key's slot
+        (``slots.slot_tag``); ``PERIODIC_TAG`` for periodic work."""
         start = member.find(self.working_memory_prefix + "{")
         if start < 0:
             return PERIODIC_TAG
-        start += len(self.working_memory_prefix) + 1
-        return member[start : member.index("}", start)]
+        tag = member[start + len(self.working_memory_prefix) + 1 : member.index("}", start)]
+        # No namespace: an empty tag, so Redis hashes the whole key; the set takes that slot.
+        return tag or slot_tag(key_slot(member[start:]))
 
     def due_set(self, tag: str) -> tuple[str, str]:
         """The due set and its due-since hash: on a single Redis the one pair for everything
