@@ -25,11 +25,11 @@ from remem.store.keys import Keys
 from remem.store.listing import (
     PLAIN_BELOW,
     PLAIN_DEEP_BELOW,
-    SessionListing,
     SortField,
     alive,
     ids_of,
 )
+from remem.store.listing_cluster import session_listing
 from remem.store.query import conjunction, tag_equals
 from remem.tracing import traceparent
 
@@ -232,7 +232,7 @@ class WorkingMemoryStore:
         self._mark = self.redis.register_script(_MARK)
         self._summarized = self.redis.register_script(_SUMMARIZED)
         self.due = due_set(self.redis, self.keys)
-        self.listing = SessionListing(
+        self.listing = session_listing(
             self.redis, self.keys, self.index, self.plain_below, self.plain_deep_below
         )
 
