@@ -107,12 +107,14 @@ class Keys:
 
     @property
     def summary_views(self) -> str:
-        """Hash of summary view id -> the view's JSON."""
-        return f"{self.prefix}views"
+        """Hash of summary view id -> the view's JSON. On a cluster the views' keys share the
+        tag ``{views}``: deleting a view and its summaries is one MULTI."""
+        return f"{self.prefix}{{views}}:views" if self.cluster else f"{self.prefix}views"
 
     def summary_view_results(self, view_id: str) -> str:
         """Hash of partition key -> the partition's summary JSON, for one view."""
-        return f"{self.prefix}view:{encode_part(view_id)}:results"
+        tag = "{views}:" if self.cluster else ""
+        return f"{self.prefix}{tag}view:{encode_part(view_id)}:results"
 
     def task(self, task_id: str) -> str:
         """A task's record (JSON), kept for ``TASK_TTL`` seconds (see store.views)."""
