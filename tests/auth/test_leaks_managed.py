@@ -251,6 +251,21 @@ async def one_namespace_of_the_callers_stores_only(w: World) -> None:
     assert (await h.call("tok-a", "DELETE", path)).status_code == 204
 
 
+@managed(f"POST {MEMORIES}/move")
+async def move_only_the_callers_memories_into_its_stores_namespaces(w: World) -> None:
+    h = w.http
+    target = await a_namespace(w, "ALPHA-target")
+    body = {"memoryIds": OTHERS, "namespaceRef": {"namespaceId": target}}
+    await h.refused(403, "tok-ro", "POST", f"{A}/long-term-memory/move", json=body)
+    await h.refused(403, "tok-b", "POST", f"{A}/long-term-memory/move", json=body)
+    await h.refused(404, "tok-admin", "POST", f"{XYLO}/long-term-memory/move", json=body)
+    done = await h.ok("tok-a", "POST", f"{A}/long-term-memory/move", json=body)
+    assert done["moved"] == [] and len(done["errors"]) == len(OTHERS)
+    for other in OTHERS:
+        assert "namespace_id" not in await h.memory(other)
+    await memories_untouched(h)
+
+
 # -- the test ------------------------------------------------------------------------------
 def _unique(cases: dict[str, Case]) -> list[Case]:
     return list(dict.fromkeys(cases.values()))

@@ -55,6 +55,7 @@ TAG_FIELDS = (
     "extraction_strategy",
     "memory_type",
     "role",
+    "namespace_id",
 )
 DATE_FIELDS = ("created_at", "last_accessed", "event_date")
 

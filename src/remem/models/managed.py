@@ -202,6 +202,14 @@ class DateOps(Camel):
     eq: StoredDatetime | None = None
 
 
+class RefOps(Camel):
+    """A placement condition: ``eq`` one namespace resource, ``in`` any of them."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    eq: str | None = None
+    in_: list[str] | None = Field(default=None, alias="in")
+
+
 class MemoryFilter(Camel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     session_id: TagOps | None = None
@@ -210,7 +218,7 @@ class MemoryFilter(Camel):
     memory_type: TagOps | None = None
     created_at: DateOps | None = None
     namespace: TagOps | None = None
-    namespace_ref: dict[str, Any] | None = None
+    namespace_ref: RefOps | None = None
     unnamespaced: bool | None = None
     attributes: dict[str, Any] | None = None
 
@@ -222,6 +230,18 @@ class Search(Camel):
     filter_op: Literal["all", "any"] = "all"
     limit: int = Field(default=10, ge=1, le=100)
     page_token: str | None = Field(default=None, max_length=200)
+
+
+class Move(Camel):
+    memory_ids: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        min_length=1, max_length=100
+    )
+    namespace_ref: NamespaceRefInput
+
+
+class Moved(Camel):
+    moved: list[str]
+    errors: list[ItemError] = Field(default_factory=list)
 
 
 class SearchPage(Camel):

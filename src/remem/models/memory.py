@@ -65,3 +65,10 @@ class MemoryRecord(BaseModel):
     # remem: who said the message a memory was extracted from ("user", "assistant"...), so a
     # search can prefer or filter the user's own words (memory.search, first-person boost).
     role: str | None = None
+    # remem: the managed API's namespace resource the memory is placed in (its namespaceRef),
+    # within the store that is its namespace; left out of answers when unset.
+    namespace_id: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The managed API's namespace resource holding it (remem).",
+    )

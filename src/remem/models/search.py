@@ -76,6 +76,7 @@ class SearchFilters(BaseModel):
     extraction_strategy: TagFilter | None = None
     memory_type: MemoryTypeFilter | None = None
     role: TagFilter | None = None  # remem: the role of the message a memory came from
+    namespace_id: TagFilter | None = None  # remem: the managed API's namespace resource
     created_at: DateFilter | None = None
     last_accessed: DateFilter | None = None
     event_date: DateFilter | None = None
@@ -189,6 +190,7 @@ class EditMemoryRecordRequest(BaseModel):
     invalid_at: StoredDatetime | None = None
     pinned: bool | None = None
     metadata: dict[str, Any] | None = None
+    namespace_id: str | None = None
 
     @model_validator(mode="after")
     def _required_not_null(self) -> EditMemoryRecordRequest:

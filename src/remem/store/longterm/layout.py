@@ -42,6 +42,7 @@ TEXTS = frozenset(
         "search_terms",
         "origin",
         "role",
+        "namespace_id",
     }
 )
 TAG_LISTS = frozenset({"topics", "entities", "supersedes", "superseded_by", "merged_ids"})

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from remem.api.deps import long_term_memory
 from remem.api.routers.managed import records
+from remem.api.routers.managed.namespaces import namespace_tree
 from remem.api.routers.managed.search import search_store
 from remem.api.routers.managed.wire import STORE, answer
 from remem.auth import guard
@@ -29,15 +30,19 @@ from remem.models.managed import (
     Memory,
     MemoryEdit,
     MemoryFieldsEdit,
+    Move,
+    Moved,
     Search,
     SearchPage,
 )
 from remem.models.memory import MemoryRecord
-from remem.models.search import NewMemoryRecord
+from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
+from remem.store.namespace_tree import NamespaceTree
 
 router = APIRouter(tags=["managed API: long-term memory"])
 MEMORIES = "/v1/stores/{storeId}/long-term-memory"
 Service = Depends(long_term_memory)
+Trees = Depends(namespace_tree)
 MEMORY = Path(alias="memoryId")
 
 
@@ -51,18 +56,22 @@ async def stored(service: LongTermMemoryService, memory_id: str, in_store: Visib
 
 @router.post(MEMORIES, response_model=BulkCreated, status_code=201)
 async def bulk_create_long_term_memories(
-    body: BulkCreate, store_id: str = STORE, service: LongTermMemoryService = Service
+    body: BulkCreate,
+    store_id: str = STORE,
+    service: LongTermMemoryService = Service,
+    trees: NamespaceTree = Trees,
 ) -> Response:
     """Store each memory (searchable on return), deduplicated as remem's create does;
     ``created`` names the memory that holds each one, ``errors`` the ones refused."""
     namespace, user, _ = guard.store(store_id, write=True)
+    tree = await trees.all(namespace)
     ready: list[NewMemoryRecord] = []
     errors: list[ItemError] = []
     for sent in body.memories:
         try:
             if user is not None and sent.owner_id != user:
                 raise InvalidInput(f"ownerId {sent.owner_id!r} is outside this caller's scope")
-            ready.append(records.new_record(sent, namespace))
+            ready.append(records.new_record(sent, namespace, tree))
         except RememError as exc:
             errors.append(ItemError(id=sent.id, error=exc.detail))
     created: list[str] = []
@@ -107,18 +116,55 @@ async def bulk_delete_long_term_memories(
 
 @router.post(f"{MEMORIES}/search", response_model=SearchPage)
 async def search_long_term_memory(
-    body: Search, store_id: str = STORE, service: LongTermMemoryService = Service
+    body: Search,
+    store_id: str = STORE,
+    service: LongTermMemoryService = Service,
+    trees: NamespaceTree = Trees,
 ) -> Response:
     namespace, _, _ = guard.store(store_id)
-    return answer(await search_store(service, namespace, body))
+    hits, token = await search_store(service, namespace, body)
+    tree = await trees.all(namespace) if any(m.namespace_id for m in hits) else {}
+    items = [records.memory(m, tree) for m in hits]
+    return answer(SearchPage(items=items, next_page_token=token))
+
+
+@router.post(f"{MEMORIES}/move", response_model=Moved)
+async def move_long_term_memories(
+    body: Move,
+    store_id: str = STORE,
+    service: LongTermMemoryService = Service,
+    trees: NamespaceTree = Trees,
+) -> Response:
+    """Place each memory in the namespace resource ``namespaceRef`` (404 missing, 409
+    archived); a memory not in the store is an error of its own."""
+    namespace, _, in_store = guard.store(store_id, write=True)
+    target = records.placement(await trees.all(namespace), body.namespace_ref.namespace_id)
+    patch = EditMemoryRecordRequest(namespace_id=target)
+    moved: list[str] = []
+    errors: list[ItemError] = []
+    for memory_id in dict.fromkeys(body.memory_ids):
+        try:
+            await service.update(memory_id, patch, in_store)
+            moved.append(memory_id)
+        except NotFound:
+            errors.append(ItemError(id=memory_id, error="not found"))
+    return answer(Moved(moved=moved, errors=errors))
+
+
+async def _answer(record: MemoryRecord, trees: NamespaceTree, namespace: str) -> Response:
+    tree = await trees.all(namespace) if record.namespace_id else {}
+    return answer(records.memory(record, tree))
 
 
 @router.get(f"{MEMORIES}/{{memoryId}}", response_model=Memory)
 async def get_long_term_memory(
-    memory_id: str = MEMORY, store_id: str = STORE, service: LongTermMemoryService = Service
+    memory_id: str = MEMORY,
+    store_id: str = STORE,
+    service: LongTermMemoryService = Service,
+    trees: NamespaceTree = Trees,
 ) -> Response:
-    _, _, in_store = guard.store(store_id)
-    return answer(records.memory(await stored(service, memory_id, in_store)))
+    namespace, _, in_store = guard.store(store_id)
+    return await _answer(await stored(service, memory_id, in_store), trees, namespace)
 
 
 @router.patch(f"{MEMORIES}/{{memoryId}}", response_model=Memory)
@@ -127,14 +173,16 @@ async def update_long_term_memory(
     memory_id: str = MEMORY,
     store_id: str = STORE,
     service: LongTermMemoryService = Service,
+    trees: NamespaceTree = Trees,
 ) -> Response:
-    """Change the fields sent (re-embedded when the text changes)."""
-    _, _, in_store = guard.store(store_id, write=True)
-    patch = records.edit(body)
+    """Change the fields sent (re-embedded when the text changes); ``namespaceRef`` moves it."""
+    namespace, _, in_store = guard.store(store_id, write=True)
+    tree = await trees.all(namespace) if body.namespace_ref is not None else {}
+    patch = records.edit(body, tree)
     if patch is None:
-        return answer(records.memory(await stored(service, memory_id, in_store)))
+        return await _answer(await stored(service, memory_id, in_store), trees, namespace)
     guard.edit(patch.model_fields_set, None, patch.user_id)
-    return answer(records.memory(await service.update(memory_id, patch, in_store)))
+    return await _answer(await service.update(memory_id, patch, in_store), trees, namespace)
 
 
 @router.patch(f"{MEMORIES}/{{memoryId}}/fields", response_model=Memory)
@@ -143,12 +191,13 @@ async def update_long_term_memory_fields(
     memory_id: str = MEMORY,
     store_id: str = STORE,
     service: LongTermMemoryService = Service,
+    trees: NamespaceTree = Trees,
 ) -> Response:
-    """Set ``text`` and ``attributes`` if the memory is still of ``memoryType`` (409 if not).
-    The type is checked on a read before the write, not under the write's WATCH."""
-    _, _, in_store = guard.store(store_id, write=True)
+    """Set ``text`` and ``attributes`` if the memory is still of ``memoryType`` and placed as
+    asserted (409 if not). Both are checked on a read before the write, not under its WATCH."""
+    namespace, _, in_store = guard.store(store_id, write=True)
     found = await stored(service, memory_id, in_store)
     patch = records.fields_edit(body, found)
-    if patch is None:
-        return answer(records.memory(found))
-    return answer(records.memory(await service.update(memory_id, patch, in_store)))
+    if patch is not None:
+        found = await service.update(memory_id, patch, in_store)
+    return await _answer(found, trees, namespace)

@@ -3,8 +3,8 @@
 A store's namespaces are a tree kept by ``store.namespace_tree`` (one hash per store, each change
 one script): roots (``PERSONAL`` with an owner, or ``SHARED``) and their children, a ``path``
 made of the names from the root. Sibling names are unique, an archived namespace takes no
-children and no change, and only a leaf is deleted (409 otherwise). Records cannot be placed
-in them yet, so every namespace is empty of records. A caller bound to one user may not use
+children, no placement and no change, and only an empty leaf (no children, no memory placed
+in it) is deleted (409 otherwise). A caller bound to one user may not use
 them (403): they are the store's, shared by its users.
 """
 
@@ -17,10 +17,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from ulid import ULID
 
+from remem.api.deps import long_term_memory
 from remem.api.routers.managed.paging import next_token, offset_of
+from remem.api.routers.managed.records import path_of
 from remem.api.routers.managed.wire import STORE, answer, no_content
 from remem.auth import guard
-from remem.errors import Forbidden, InvalidInput, NotFound
+from remem.errors import Conflict, Forbidden, InvalidInput, NotFound
+from remem.memory.longterm import LongTermMemoryService
 from remem.models.bounds import MAX_COUNT
 from remem.models.managed_namespaces import (
     CreateNamespace,
@@ -29,6 +32,7 @@ from remem.models.managed_namespaces import (
     NamespacePage,
     UpdateNamespace,
 )
+from remem.models.search import SearchRequest, TagFilter
 from remem.runtime import Resources
 from remem.store.namespace_tree import NamespaceTree
 
@@ -52,17 +56,6 @@ def _store(store_id: str, *, write: bool = False) -> str:
     return namespace
 
 
-def _path(records: dict[str, dict[str, Any]], record: dict[str, Any]) -> str:
-    names = [record["name"]]
-    seen = {record["namespaceId"]}
-    parent = records.get(record["parentId"])
-    while parent is not None and parent["namespaceId"] not in seen:
-        names.append(parent["name"])
-        seen.add(parent["namespaceId"])
-        parent = records.get(parent["parentId"])
-    return "/".join(reversed(names))
-
-
 def _wire(records: dict[str, dict[str, Any]], record: dict[str, Any]) -> Namespace:
     return Namespace(
         namespace_id=record["namespaceId"],
@@ -73,7 +66,7 @@ def _wire(records: dict[str, dict[str, Any]], record: dict[str, Any]) -> Namespa
         revision=record["revision"],
         created_at=record["createdAt"] / 1000,
         updated_at=record["updatedAt"] / 1000,
-        path=_path(records, record),
+        path=path_of(records, record),
         parent_id=record["parentId"] or None,
         owner_id=record["ownerId"] or None,
     )
@@ -185,10 +178,29 @@ async def update_namespace(
     return answer(await _one(tree, store, namespace_id))
 
 
+async def placed(service: LongTermMemoryService, store: str, namespace_id: str) -> int:
+    """How many of the store's memories are placed in ``namespace_id`` (superseded ones too)."""
+    asked = SearchRequest(
+        namespace=TagFilter(eq=store),
+        namespace_id=TagFilter(eq=namespace_id),
+        search_mode="keyword",
+        include_superseded=True,
+        limit=1,
+    )
+    return (await service.search(asked)).total
+
+
 @router.delete(f"{NAMESPACES}/{{namespaceId}}", status_code=204, response_class=Response)
 async def delete_namespace(
-    namespace_id: str = NAMESPACE, store_id: str = STORE, tree: NamespaceTree = Tree
+    namespace_id: str = NAMESPACE,
+    store_id: str = STORE,
+    tree: NamespaceTree = Tree,
+    service: LongTermMemoryService = Depends(long_term_memory),
 ) -> Response:
-    """Delete a leaf (409 for a namespace with children)."""
-    await tree.delete(_store(store_id, write=True), namespace_id)
+    """Delete an empty leaf: 409 for a namespace with children or memories placed in it
+    (counted just before the script that checks the children and deletes)."""
+    store = _store(store_id, write=True)
+    if namespace_id in await tree.all(store) and await placed(service, store, namespace_id):
+        raise Conflict(f"namespace {namespace_id!r} holds memories: move or delete them first")
+    await tree.delete(store, namespace_id)
     return no_content()

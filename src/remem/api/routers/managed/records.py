@@ -4,21 +4,25 @@
 - ``memoryType``: remem's three types (``semantic``, ``episodic``, ``message``), matched
   without regard to case; another is refused (no operation of the API registers custom ones).
 - ``attributes`` are kept in the record's ``metadata`` under ``attributes``.
-- Namespace labels and ``namespaceRef`` placements inside a store are not served yet: sent,
-  they are refused (a 400, or the item's error in a bulk create).
+- ``namespaceRef``: the record's ``namespace_id``, a namespace resource of the store's tree
+  (``store.namespace_tree``), which must exist (404) and be active (409) to take a record.
+  Read back as ``{namespaceId, name, path}`` from the live tree.
+- The deprecated ``namespace`` label inside a store is not served: sent, it is refused (a 400,
+  or the item's error in a bulk create); an empty one (clearing it) changes nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from remem.errors import Conflict, InvalidInput
-from remem.models.managed import Memory, MemoryEdit, MemoryFieldsEdit, NewMemory
+from remem.errors import Conflict, InvalidInput, NotFound
+from remem.models.managed import Memory, MemoryEdit, MemoryFieldsEdit, NamespaceRef, NewMemory
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
 
+Tree = dict[str, dict[str, Any]]  # a store's namespace resources by id, as the store reads them
 TYPES = ", ".join(t.value for t in MemoryTypeEnum)
-NO_PLACEMENTS = "namespace labels and namespaceRef inside a store are not served yet"
+NO_LABELS = "namespace labels inside a store are not served: place it with namespaceRef"
 
 
 def memory_type(value: str) -> MemoryTypeEnum:
@@ -28,10 +32,31 @@ def memory_type(value: str) -> MemoryTypeEnum:
         raise InvalidInput(f"memoryType {value!r} is not one of {TYPES}") from None
 
 
-def new_record(memory: NewMemory, namespace: str) -> NewMemoryRecord:
-    """The record ``memory`` becomes in the store's namespace (InvalidInput: why not)."""
-    if memory.namespace is not None or memory.namespace_ref is not None:
-        raise InvalidInput(NO_PLACEMENTS)
+def path_of(tree: Tree, node: dict[str, Any]) -> str:
+    """The names from the root down to ``node``, joined by ``/``."""
+    names, seen = [node["name"]], {node["namespaceId"]}
+    parent = tree.get(node["parentId"])
+    while parent is not None and parent["namespaceId"] not in seen:
+        names.append(parent["name"])
+        seen.add(parent["namespaceId"])
+        parent = tree.get(parent["parentId"])
+    return "/".join(reversed(names))
+
+
+def placement(tree: Tree, namespace_id: str) -> str:
+    """``namespace_id`` if it can take records: 404 missing, 409 archived."""
+    node = tree.get(namespace_id)
+    if node is None:
+        raise NotFound(f"namespace {namespace_id!r} not found")
+    if node["state"] == "ARCHIVED":
+        raise Conflict(f"namespace {node['name']!r} is archived")
+    return namespace_id
+
+
+def new_record(memory: NewMemory, namespace: str, tree: Tree) -> NewMemoryRecord:
+    """The record ``memory`` becomes in the store's namespace (a RememError: why not)."""
+    if memory.namespace is not None:
+        raise InvalidInput(NO_LABELS)
     record = NewMemoryRecord(
         id=memory.id,
         text=memory.text,
@@ -40,6 +65,8 @@ def new_record(memory: NewMemory, namespace: str) -> NewMemoryRecord:
         namespace=namespace,
         topics=memory.topics,
     )
+    if memory.namespace_ref is not None:
+        record.namespace_id = placement(tree, memory.namespace_ref.namespace_id)
     if memory.memory_type is not None:
         record.memory_type = memory_type(memory.memory_type)
     if memory.attributes is not None:
@@ -52,7 +79,16 @@ def attributes(record: MemoryRecord) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def memory(record: MemoryRecord) -> Memory:
+def reference(tree: Tree, namespace_id: str | None) -> NamespaceRef | None:
+    node = tree.get(namespace_id) if namespace_id else None
+    if node is None:  # none, or a namespace deleted since
+        return None
+    return NamespaceRef(
+        namespace_id=node["namespaceId"], name=node["name"], path=path_of(tree, node)
+    )
+
+
+def memory(record: MemoryRecord, tree: Tree) -> Memory:
     return Memory(
         id=record.id,
         text=record.text,
@@ -61,19 +97,20 @@ def memory(record: MemoryRecord) -> Memory:
         memory_type=record.memory_type.value,
         session_id=record.session_id,
         owner_id=record.user_id,
+        namespace_ref=reference(tree, record.namespace_id),
         topics=record.topics,
         attributes=attributes(record),
     )
 
 
-def edit(change: MemoryEdit) -> EditMemoryRecordRequest | None:
-    """A PATCH as remem's edit: only the fields sent; an empty ``sessionId`` clears it. None:
-    nothing to change (an empty ``namespace``, clearing a label no record has)."""
+def edit(change: MemoryEdit, tree: Tree) -> EditMemoryRecordRequest | None:
+    """A PATCH as remem's edit: only the fields sent; an empty ``sessionId`` clears it;
+    ``namespaceRef`` places the memory. None: nothing to change (an empty ``namespace``)."""
     sent = change.model_fields_set
     if not sent:
         raise InvalidInput("No fields provided for update")
-    if change.namespace_ref is not None or change.namespace:
-        raise InvalidInput(NO_PLACEMENTS)
+    if change.namespace:
+        raise InvalidInput(NO_LABELS)
     out: dict[str, Any] = {}
     if "text" in sent:
         if change.text is None:
@@ -89,20 +126,23 @@ def edit(change: MemoryEdit) -> EditMemoryRecordRequest | None:
         out["user_id"] = change.owner_id
     if "session_id" in sent:
         out["session_id"] = change.session_id or None
+    if change.namespace_ref is not None:
+        out["namespace_id"] = placement(tree, change.namespace_ref.namespace_id)
     return EditMemoryRecordRequest(**out) if out else None
 
 
 def fields_edit(change: MemoryFieldsEdit, stored: MemoryRecord) -> EditMemoryRecordRequest | None:
     """``PATCH .../fields`` as remem's edit of ``stored``, or a 409 when what it asserts does
-    not hold: the stored ``memoryType``, and no placement (remem's records have none yet, so a
-    ``namespace`` or ``namespaceRef`` sent never matches)."""
+    not hold: the stored ``memoryType``, and the placement (``namespaceRef``; sending neither
+    asserts none; a label never matches, as none is stored)."""
     if memory_type(change.memory_type) != stored.memory_type:
         raise Conflict(
             f"memory {stored.id!r} is of type {stored.memory_type.value!r}, "
             f"not {change.memory_type!r}"
         )
-    if change.namespace or change.namespace_ref is not None:
-        raise Conflict(f"memory {stored.id!r} has no namespace placement")
+    asserted = change.namespace_ref.namespace_id if change.namespace_ref else None
+    if change.namespace or asserted != stored.namespace_id:
+        raise Conflict(f"memory {stored.id!r} is not placed as asserted")
     out: dict[str, Any] = {}
     if change.text is not None:
         out["text"] = change.text

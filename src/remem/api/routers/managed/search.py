@@ -10,8 +10,8 @@ store's namespace.
   one search per condition, each of the first ``offset + limit`` hits, merged by score (the
   best score a memory got), so a memory matching any condition is found.
 - ``pageToken`` holds the offset of the next page.
-- Not served yet (a 400): the ``namespace`` label, ``namespaceRef``, ``unnamespaced`` and
-  ``attributes`` filters.
+- ``namespaceRef`` (``eq``, ``in``): the memories placed in those namespace resources.
+- Not served yet (a 400): the ``namespace`` label, ``unnamespaced`` and ``attributes`` filters.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from remem.api.routers.managed.paging import next_token, offset_of
 from remem.auth import guard
 from remem.errors import InvalidInput
 from remem.memory.longterm import LongTermMemoryService
-from remem.models.managed import DateOps, MemoryFilter, Search, SearchPage, TagOps
+from remem.models.managed import DateOps, MemoryFilter, RefOps, Search, TagOps
 from remem.models.search import (
     DateFilter,
     MemoryRecordResult,
@@ -36,7 +36,7 @@ from remem.models.search import (
 )
 
 ANY_DEEPEST = 1000  # filterOp any: each search reads offset + limit hits (remem's limit)
-UNSERVED = ("namespace", "namespace_ref", "unnamespaced", "attributes")
+UNSERVED = ("namespace", "unnamespaced", "attributes")
 # managed filter field -> remem's
 FIELDS = {
     "session_id": "session_id",
@@ -75,6 +75,8 @@ def conditions(found: MemoryFilter | None) -> dict[str, Any]:
             out[field] = DateFilter(**ops.model_dump(exclude_none=True))
         elif isinstance(ops, TagOps):
             out[field] = _tag(ops, types=name == "memory_type")
+    if isinstance(found.namespace_ref, RefOps):
+        out["namespace_id"] = TagFilter(eq=found.namespace_ref.eq, any=found.namespace_ref.in_)
     return out
 
 
@@ -96,15 +98,17 @@ def request(
         raise InvalidInput(f"search refused: {exc.errors()[0]['msg']}") from None
 
 
-async def search_store(service: LongTermMemoryService, namespace: str, body: Search) -> SearchPage:
+Found = tuple[list[MemoryRecordResult], str | None]  # a page of hits, the next page's token
+
+
+async def search_store(service: LongTermMemoryService, namespace: str, body: Search) -> Found:
     offset = offset_of(body.page_token)
     where = conditions(body.filter)
     if body.filter_op == "all" or len(where) < 2:
         one = request(body, namespace, where, offset, body.limit)
         found = await service.search(one, guard.search(one))
-        items = [records.memory(m) for m in found.memories]
-        token = next_token(offset, len(items), body.limit, found.total)
-        return SearchPage(items=items, next_page_token=token)
+        hits = found.memories
+        return hits, next_token(offset, len(hits), body.limit, found.total)
     if offset + body.limit > ANY_DEEPEST:
         raise InvalidInput(f"filterOp any pages no deeper than the first {ANY_DEEPEST} memories")
     asked = [request(body, namespace, {f: c}, 0, offset + body.limit) for f, c in where.items()]
@@ -116,8 +120,7 @@ async def search_store(service: LongTermMemoryService, namespace: str, body: Sea
             if kept is None or _rank(hit) < _rank(kept):
                 best[hit.id] = hit
     merged = sorted(best.values(), key=_rank)[offset : offset + body.limit]
-    items = [records.memory(m) for m in merged]
-    return SearchPage(items=items, next_page_token=next_token(offset, len(items), body.limit))
+    return merged, next_token(offset, len(merged), body.limit)
 
 
 def _rank(hit: MemoryRecordResult) -> tuple[float, float, str]:
