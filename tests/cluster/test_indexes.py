@@ -12,12 +12,14 @@ from dataclasses import replace
 import pytest
 from redis.asyncio import Redis
 
+from remem.errors import IncompatibleBackend
 from remem.store.connection import open_redis
 from remem.store.keys import Keys
 from remem.store.query import tag_equals
 from remem.store.schema import (
     FieldSpec,
     ensure_index,
+    ensure_long_term_index,
     ensure_on_every_primary,
     working_memory_index,
 )
@@ -110,3 +112,23 @@ async def test_a_namespace_is_found_whole_on_its_primary(redis: Redis, keys: Key
         for tag in tags.values()
     ]
     assert sum(totals) == sum(namespaces.values()) and min(totals) > 0
+
+
+async def test_the_long_term_index_on_every_primary_checks_each(redis: Redis, keys: Keys) -> None:
+    """Built on every primary; a later start with another vector dimension is refused, and so
+    is a store in the old JSON layout, wherever its memories sit."""
+    name = f"{keys.prefix}memories"
+    live = await ensure_long_term_index(redis, keys, name, 8)
+    assert sum(len(v) for v in (await _listed(redis, keys.prefix)).values()) == 3
+    assert await ensure_long_term_index(redis, keys, name, 8) == live
+    with pytest.raises(IncompatibleBackend, match="8-dimensional vectors"):
+        await ensure_long_term_index(redis, keys, name, 16)
+
+    other = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
+    key = other.memory("old")  # in the JSON layout of earlier versions, with no index
+    await redis.execute_command("JSON.SET", key, "$", '{"id": "old", "text": "t"}')
+    try:
+        with pytest.raises(IncompatibleBackend, match="remem migrate"):
+            await ensure_long_term_index(redis, other, f"{other.prefix}memories", 8)
+    finally:
+        await redis.delete(key)

@@ -267,18 +267,22 @@ def _on_json(info: dict[str, Any]) -> bool:
     return str((info.get("index_definition") or {}).get("key_type", "")).upper() == "JSON"
 
 
-async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int) -> None:
+async def check_vector_dims(
+    redis: Redis, keys: Keys, spec: IndexSpec, dims: int, alias: str | None = None, **where: Any
+) -> None:
     """Refuse to serve when stored memories cannot be searched with this index: kept in the
     old JSON layout (``remem migrate``), or with vectors of another dimension than the
     embedder's (``remem reindex``).
 
     Looked at, in order: the index the alias points at, every older version of the index, and
     (when no index exists) one stored memory. Building a new index over old vectors would
-    leave every memory unindexed, so this raises ``IncompatibleBackend`` instead.
+    leave every memory unindexed, so this raises ``IncompatibleBackend`` instead. On a
+    cluster, asked of each primary: its ``alias``, with ``where`` naming it.
     """
-    names = [spec.name]
+    names = [alias or spec.name]
     stale_prefix = keys.index_name(spec.name, "")
-    names += [n for n in await redis.execute_command("FT._LIST") if n.startswith(stale_prefix)]
+    listed = await redis.execute_command("FT._LIST", **where)
+    names += [n for n in listed if n.startswith(stale_prefix)]
     seen = False
     for name in names:
         info = await _info(redis, name)
@@ -293,9 +297,9 @@ async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int
                 f"index {name!r} holds {live}-dimensional vectors but the embedding model "
                 f"gives {dims}: {REINDEX_HINT}"
             )
-    if not seen and await _sample_memory(redis, spec, "ReJSON-RL"):
+    if not seen and await _sample_memory(redis, spec, "ReJSON-RL", names[0], where):
         raise IncompatibleBackend(OLD_LAYOUT_HINT)
-    for key in await _sample_memory(redis, spec, "hash"):
+    for key in await _sample_memory(redis, spec, "hash", names[0], where):
         if not await redis.hexists(key, "search_terms"):
             raise IncompatibleBackend(
                 "stored memories predate the keyword index's search_terms field: " + REINDEX_HINT
@@ -311,18 +315,25 @@ async def check_vector_dims(redis: Redis, keys: Keys, spec: IndexSpec, dims: int
             )
 
 
-async def _sample_memory(redis: Redis, spec: IndexSpec, kind: str) -> list[str]:
+async def _sample_memory(
+    redis: Redis, spec: IndexSpec, kind: str, index: str, where: dict[str, Any]
+) -> list[str]:
     """One stored memory's key of Redis type ``kind`` (none when there are none): through the
-    index when there is one (hashes only), else by scanning the keyspace until one turns up."""
+    index when there is one (hashes only), else by scanning the keyspace (of the node ``where``
+    names, on a cluster) until one turns up."""
     if kind == "hash":
         with contextlib.suppress(ResponseError):
             reply = await redis.execute_command(
-                "FT.SEARCH", spec.name, "*", "NOCONTENT", "LIMIT", 0, 1, "DIALECT", 2
+                "FT.SEARCH", index, "*", "NOCONTENT", "LIMIT", 0, 1, "DIALECT", 2
             )
             return [row["id"] for row in reply.get("results", [])][:1]
-    cursor = 0
+    cursor: Any = 0
     while True:
-        cursor, found = await redis.scan(cursor, match=f"{spec.prefix}*", count=1000, _type=kind)
+        cursor, found = await redis.scan(
+            cursor, match=f"{spec.prefix}*", count=1000, _type=kind, **where
+        )
+        if isinstance(cursor, dict):  # a cluster client's scan of one node: {node: cursor}
+            (cursor,) = cursor.values()
         if found or cursor == 0:
             return [str(k) for k in found[:1]]
 
@@ -360,7 +371,13 @@ async def ensure_long_term_index(
 ) -> str:
     """Check the vector dimension, then ``ensure_index`` the long-term memory index."""
     spec = long_term_memory_index(keys, name, dims)
-    await check_vector_dims(redis, keys, spec, dims)
+    if is_cluster(redis):  # each primary's index and memories (ensure_on_every_primary)
+        for node, tag in primary_tags(redis).items():
+            primary = redis.get_node(node_name=node)  # type: ignore[attr-defined]
+            alias = f"{spec.name}:{{{tag}}}"
+            await check_vector_dims(redis, keys, spec, dims, alias, target_nodes=primary)
+    else:
+        await check_vector_dims(redis, keys, spec, dims)
     await _check_listpack(redis, 2 * dims)
     return await ensure_index(redis, keys, spec, timeout=timeout)
 
