@@ -67,6 +67,21 @@ async def test_the_namespace_ref_filter_and_move(both: Both) -> None:
     assert moved.moved == ["b", "c"] and [e.id for e in moved.errors] == ["nope"]
     assert await placed(here) == ["a"] and await placed(there) == ["b", "c"]
     assert await placed(here, there) == ["a", "b", "c"]
+    await both.sdk.bulk_create_long_term_memories_async(
+        memories=[record("d", "dates are sweet")]  # type: ignore[list-item]
+    )
+
+    async def unnamespaced(flag: bool, **more: Any) -> list[str]:
+        asked = {"filter": {"unnamespaced": flag, **more}, "filter_op": "any", "limit": 100}
+        found = await both.sdk.search_long_term_memory_async(request=asked)  # type: ignore[arg-type]
+        return sorted(m.id for m in found.items)
+
+    assert await unnamespaced(True) == ["d"]
+    assert await unnamespaced(False) == ["a", "b", "c"]
+    either = {"owner_id": {"eq": "alice"}, "session_id": {"eq": "none-such"}}
+    assert await unnamespaced(True, **either) == ["d"]  # ANDed, even with filterOp any
+    with pytest.raises(errors.BadRequestErrorResponseContent):
+        await unnamespaced(True, namespace_ref={"eq": here})
     with pytest.raises(errors.NotFoundErrorResponseContent):
         await both.sdk.move_long_term_memories_async(
             memory_ids=["a"], namespace_ref={"namespace_id": "missing"}

@@ -122,8 +122,11 @@ async def search_long_term_memory(
     trees: NamespaceTree = Trees,
 ) -> Response:
     namespace, _, _ = guard.store(store_id)
-    hits, token = await search_store(service, namespace, body)
-    tree = await trees.all(namespace) if any(m.namespace_id for m in hits) else {}
+    placing = body.filter is not None and body.filter.unnamespaced is not None
+    tree = await trees.all(namespace) if placing else {}
+    hits, token = await search_store(service, namespace, body, list(tree))
+    if not tree and any(m.namespace_id for m in hits):
+        tree = await trees.all(namespace)
     items = [records.memory(m, tree) for m in hits]
     return answer(SearchPage(items=items, next_page_token=token))
 

@@ -11,7 +11,10 @@ store's namespace.
   best score a memory got), so a memory matching any condition is found.
 - ``pageToken`` holds the offset of the next page.
 - ``namespaceRef`` (``eq``, ``in``): the memories placed in those namespace resources.
-- Not served yet (a 400): the ``namespace`` label, ``unnamespaced`` and ``attributes`` filters.
+- ``unnamespaced: true``: the memories placed in no namespace resource of the store (``false``:
+  those placed in one), ANDed with every other condition whatever ``filterOp`` says; it does
+  not combine with ``namespaceRef`` (a 400).
+- Not served yet (a 400): the ``namespace`` label and ``attributes`` filters.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from remem.models.search import (
 )
 
 ANY_DEEPEST = 1000  # filterOp any: each search reads offset + limit hits (remem's limit)
-UNSERVED = ("namespace", "unnamespaced", "attributes")
+UNSERVED = ("namespace", "attributes")
 # managed filter field -> remem's
 FIELDS = {
     "session_id": "session_id",
@@ -80,6 +83,18 @@ def conditions(found: MemoryFilter | None) -> dict[str, Any]:
     return out
 
 
+def always(found: MemoryFilter | None, placements: list[str]) -> dict[str, Any]:
+    """What every search of the request ANDs in: ``unnamespaced`` over the store's namespace
+    resources (``placements``: their ids)."""
+    if found is None or found.unnamespaced is None:
+        return {}
+    if found.namespace_ref is not None:
+        raise InvalidInput("unnamespaced does not combine with namespaceRef")
+    if found.unnamespaced:
+        return {"namespace_id": TagFilter(none=placements)}
+    return {"namespace_id": TagFilter(any=placements)}
+
+
 def request(
     body: Search, namespace: str, where: dict[str, Any], offset: int, limit: int
 ) -> SearchRequest:
@@ -101,17 +116,24 @@ def request(
 Found = tuple[list[MemoryRecordResult], str | None]  # a page of hits, the next page's token
 
 
-async def search_store(service: LongTermMemoryService, namespace: str, body: Search) -> Found:
+async def search_store(
+    service: LongTermMemoryService, namespace: str, body: Search, placements: list[str]
+) -> Found:
+    """The page ``body`` asks of the store's memories (``placements``: the ids of the store's
+    namespace resources)."""
     offset = offset_of(body.page_token)
     where = conditions(body.filter)
+    base = always(body.filter, placements)
     if body.filter_op == "all" or len(where) < 2:
-        one = request(body, namespace, where, offset, body.limit)
+        one = request(body, namespace, where | base, offset, body.limit)
         found = await service.search(one, guard.search(one))
         hits = found.memories
         return hits, next_token(offset, len(hits), body.limit, found.total)
     if offset + body.limit > ANY_DEEPEST:
         raise InvalidInput(f"filterOp any pages no deeper than the first {ANY_DEEPEST} memories")
-    asked = [request(body, namespace, {f: c}, 0, offset + body.limit) for f, c in where.items()]
+    asked = [
+        request(body, namespace, {f: c} | base, 0, offset + body.limit) for f, c in where.items()
+    ]
     pages = await asyncio.gather(*(service.search(r, guard.search(r)) for r in asked))
     best: dict[str, MemoryRecordResult] = {}
     for page in pages:
