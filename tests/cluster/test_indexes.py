@@ -132,3 +132,39 @@ async def test_the_long_term_index_on_every_primary_checks_each(redis: Redis, ke
             await ensure_long_term_index(redis, other, f"{other.prefix}memories", 8)
     finally:
         await redis.delete(key)
+
+
+async def test_a_primary_s_index_loads_only_documents_of_its_own_slot(
+    redis: Redis, keys: Keys
+) -> None:
+    """Why remem never has the engine load a document on a cluster (RETURN, LOAD): the Query
+    Engine without a coordinator finds a document of another slot than its index's name, on
+    the same primary, but loads none of its fields; values it keeps in the index (SORTABLE,
+    sort keys, tag values) it does give."""
+    spec = working_memory_index(keys, f"{keys.prefix}sessions")
+    assert any(f.name == "namespace" and f.sortable for f in spec.fields)  # for GROUPBY
+    await ensure_on_every_primary(redis, keys, spec)
+    tags = primary_tags(redis)
+    node = redis.nodes_manager.get_node_from_slot(key_slot("a"))  # type: ignore[attr-defined]
+    alias, own = f"{spec.name}:{{{tags[node.name]}}}", tags[node.name]
+    other = next(
+        t
+        for t in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+        if redis.nodes_manager.get_node_from_slot(key_slot(t)).name == node.name  # type: ignore[attr-defined]
+        and key_slot(t) != key_slot(own)
+    )
+    for tag in (own, other):
+        key = f"{keys.working_memory_prefix}{{{tag}}}:u:s"
+        await redis.execute_command("JSON.SET", key, "$", '{"namespace": "n", "created_at": 1}')
+    found = await redis.execute_command(
+        "FT.SEARCH", alias, "*", "RETURN", 1, "namespace", "WITHSORTKEYS", "SORTBY", "created_at"
+    )
+    loaded = {
+        r["id"].split("{")[1].split("}")[0]: r.get("extra_attributes") for r in found["results"]
+    }
+    assert loaded == {own: {"namespace": "n"}, other: None}
+    assert all(r["sortkey"] == "#1" for r in found["results"])
+    grouped = await redis.execute_command(
+        "FT.AGGREGATE", alias, "*", "GROUPBY", 1, "@namespace", "REDUCE", "COUNT", 0, "AS", "n"
+    )
+    assert [r["extra_attributes"] for r in grouped["results"]] == [{"namespace": "n", "n": "2"}]

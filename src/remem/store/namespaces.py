@@ -1,7 +1,8 @@
 """The namespaces that hold anything, with their counts: one ``FT.AGGREGATE ... GROUPBY
 @namespace REDUCE COUNT 0`` per index (working memory, long-term memory), sent together in one
 round trip. Records without a namespace form no group. A caller's scope (its namespaces, its user)
-is asked of the engine, every value written by the escaper (``store.query``)."""
+is asked of the engine, every value written by the escaper (``store.query``). On a Redis Cluster
+every primary's copy of each index is asked, and the counts added up."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from remem.store.connection import translates_errors
+from remem.store.connection import is_cluster, translates_errors
+from remem.store.fanout import aliases
 from remem.store.query import conjunction, is_prefix, numeric_not, tag_equals, tag_patterns
 
 
@@ -40,6 +42,15 @@ def _groups(reply: Any) -> dict[str, int]:
         if name is None or name == "" or count is None:
             continue  # no namespace: no group
         out[str(name)] = out.get(str(name), 0) + int(count)
+    return out
+
+
+def _summed(replies: Sequence[Any]) -> dict[str, int]:
+    """namespace -> count over several primaries' replies (each counts its own records)."""
+    out: dict[str, int] = {}
+    for reply in replies:
+        for name, count in _groups(reply).items():
+            out[name] = out.get(name, 0) + count
     return out
 
 
@@ -76,21 +87,32 @@ class Namespaces:
             scope = found
         user = tag_equals("user_id", user_id) if user_id is not None else ""
         alive = numeric_not("expires_at", None, time.time())
+        working = self._everywhere(self.working_index)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command(*_aggregate(self.working_index, conjunction([alive, scope, user])))
-            pipe.execute_command(*_aggregate(self.long_term_index, conjunction([scope, user])))
-            sessions, memories = await pipe.execute()
-        per_session, per_memory = _groups(sessions), _groups(memories)
+            for index in working:
+                pipe.execute_command(*_aggregate(index, conjunction([alive, scope, user])))
+            for index in self._everywhere(self.long_term_index):
+                pipe.execute_command(*_aggregate(index, conjunction([scope, user])))
+            replies = await pipe.execute()
+        per_session, per_memory = _summed(replies[: len(working)]), _summed(replies[len(working) :])
         names = sorted(set(per_session) | set(per_memory))
         return [
             NamespaceCounts(name, per_session.get(name, 0), per_memory.get(name, 0))
             for name in names
         ]
 
+    def _everywhere(self, index: str) -> list[str]:
+        """The index, or on a cluster its alias on every primary (``store.fanout``)."""
+        return aliases(self.redis, index) if is_cluster(self.redis) else [index]
+
     async def _values(self) -> set[str]:
         """Every namespace either index holds (``FT.TAGVALS`` of each, one round trip)."""
+        everywhere = [
+            *self._everywhere(self.working_index),
+            *self._everywhere(self.long_term_index),
+        ]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for index in (self.working_index, self.long_term_index):
+            for index in everywhere:
                 pipe.execute_command("FT.TAGVALS", index, "namespace")
             replies = await pipe.execute()
         return {v.decode() if isinstance(v, bytes) else str(v) for r in replies for v in r}

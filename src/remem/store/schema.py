@@ -77,7 +77,8 @@ def working_memory_index(keys: Keys, name: str) -> IndexSpec:
         prefix=keys.working_memory_prefix,
         fields=(
             FieldSpec("$.session_id", "session_id", "TAG"),
-            FieldSpec("$.namespace", "namespace", "TAG"),
+            # A cluster primary's index loads no other slot's document: GROUPBY reads SORTABLE.
+            FieldSpec("$.namespace", "namespace", "TAG", sortable=keys.cluster),
             FieldSpec("$.user_id", "user_id", "TAG"),
             FieldSpec("$.created_at", "created_at", "NUMERIC", sortable=True),
             FieldSpec("$.updated_at", "updated_at", "NUMERIC", sortable=True),
@@ -235,7 +236,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         fields=(
             # Keyword search reads each word of search_text once (memory.search.index_terms).
             FieldSpec("search_terms", "search_text", "TEXT", options=("NOSTEM",)),
-            *(FieldSpec(tag, tag, "TAG") for tag in tags),
+            *(FieldSpec(t, t, "TAG", sortable=keys.cluster and t == "namespace") for t in tags),
             FieldSpec("created_at", "created_at", "NUMERIC", sortable=True),
             FieldSpec("updated_at", "updated_at", "NUMERIC", sortable=True),
             FieldSpec("last_accessed", "last_accessed", "NUMERIC", sortable=True),
