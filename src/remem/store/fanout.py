@@ -77,3 +77,18 @@ async def sorted_everywhere(
             rows.append((float(value[1:]) if value else float("-inf"), result["id"]))
     rows.sort(key=lambda row: (-row[0] if descending else row[0], row[1]))
     return total, [key for _, key in rows[offset : offset + limit]]
+
+
+async def keys_everywhere(
+    redis: Redis, alias: str, query: str, namespace: str | None, limit: int
+) -> list[str]:
+    """At most ``limit`` keys matching ``query``, unordered: from the primary holding
+    ``namespace`` when one is given, else from every primary."""
+    names = [alias_for(redis, alias, namespace)] if namespace else aliases(redis, alias)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.execute_command(
+                "FT.SEARCH", name, query, "NOCONTENT", "LIMIT", 0, limit, "DIALECT", 2
+            )
+        replies = await pipe.execute()
+    return [row["id"] for reply in replies for row in reply["results"]][:limit]

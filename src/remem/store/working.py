@@ -21,6 +21,7 @@ from redis.commands.core import AsyncScript
 from remem.store.connection import translates_errors
 from remem.store.due import DUE_LUA, delay_arg
 from remem.store.due_cluster import due_set
+from remem.store.fanout import keys_everywhere
 from remem.store.keys import Keys
 from remem.store.listing import (
     PLAIN_BELOW,
@@ -367,8 +368,12 @@ class WorkingMemoryStore:
                 alive(time.time()),
             ]
         )
-        reply = await self._search(query, "NOCONTENT", "LIMIT", 0, limit)
-        found = (self.keys.parse_working_memory(key) for key in ids_of(reply))
+        if self.keys.cluster:  # on its namespace's primary, or on every one (store.fanout)
+            keys = await keys_everywhere(self.redis, self.index, query, namespace, limit)
+        else:
+            search = ("FT.SEARCH", self.index, query, "NOCONTENT", "LIMIT", 0, limit, "DIALECT", 2)
+            keys = ids_of(await self.redis.execute_command(*search))
+        found = map(self.keys.parse_working_memory, keys)
         return [Session(session_id, user, namespace) for namespace, user, session_id in found]
 
     async def list_sessions(
@@ -392,9 +397,3 @@ class WorkingMemoryStore:
             offset=offset,
             limit=limit,
         )
-
-    async def _search(self, query: str, *args: Any) -> dict[str, Any]:
-        reply: dict[str, Any] = await self.redis.execute_command(
-            "FT.SEARCH", self.index, query, *args, "DIALECT", 2
-        )
-        return reply
