@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from redis_agent_memory import errors
+from redis_agent_memory import AgentMemory, errors
 
 from tests.managed.conftest import Both
 
@@ -72,3 +72,15 @@ async def test_the_upstream_api_keeps_its_own_error_body(both: Both) -> None:
     async with httpx.AsyncClient(base_url=both.url) as http:
         r = await http.get("/v1/working-memory/nobody-here", params={"namespace": "s"})
     assert r.status_code == 404 and r.json()["code"] == "not_found" and "type" not in r.json()
+
+
+async def test_an_sdk_without_a_store_is_told_to_set_one(
+    both: Both, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDK sends a literal ``{storeId}`` when no store is configured: a 400 saying so,
+    not a store of that name."""
+    monkeypatch.delenv("AGENT_MEMORY_STORE_ID", raising=False)
+    async with AgentMemory(server_url=both.url) as unset:
+        with pytest.raises(errors.BadRequestErrorResponseContent) as caught:
+            await unset.list_sessions_async(include_all=True)
+    assert "store_id" in (caught.value.data.detail or "")

@@ -77,6 +77,8 @@ def store(store_id: str, *, write: bool = False) -> tuple[str, str | None, Visib
     """A managed API store is remem's namespace of the same name: (that namespace, the user
     the caller is bound to or None, the test of the records it may touch there). A store
     outside the scope is a 403, as a namespace is; writes need write."""
+    if store_id == "{storeId}":  # what the SDK sends when no store is configured
+        raise InvalidInput("no storeId: set the SDK's store_id (or AGENT_MEMORY_STORE_ID)")
     who = caller()
     if write:
         who.require("write", "writing to a store")
