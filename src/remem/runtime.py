@@ -49,12 +49,12 @@ from remem.tasks.worker import running_worker
 log = logging.getLogger(__name__)
 
 # A Redis Cluster is detected and spoken to (store.connection.open_redis), but remem does not
-# serve on one yet: the indexes of every primary and the task queue's own Redis are still to
-# come (docs/architecture.md, "Redis Cluster").
+# serve on one yet: sessions, their due work, indexes and listings are ready for it, long-term
+# memories are not (docs/architecture.md, "Redis Cluster").
 CLUSTER_NOT_YET = (
     "REDIS_URL names a node of a Redis Cluster ({} primaries); remem does not serve on a "
-    "cluster yet (its search indexes live on one primary each and its task queue needs one "
-    "Redis): point REDIS_URL at a single Redis"
+    "cluster yet (its long-term memories are not ready for one): point REDIS_URL at a single "
+    "Redis"
 )
 
 
