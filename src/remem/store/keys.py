@@ -78,6 +78,22 @@ class Keys:
         """Hash of memory id -> search hits not in its document's ``access_count``."""
         return f"{self.prefix}lt:access_count"
 
+    def long_term_generation_of(self, memory_key: str) -> str:
+        """The generation token beside a memory: on a single Redis the one token
+        (``long_term_generation``); on a cluster one per namespace, in its slot
+        (``lt:generation:{<ns>}``, see ``memory_tag``)."""
+        if not self.cluster:
+            return self.long_term_generation
+        return f"{self.long_term_generation}:{{{self.memory_tag(memory_key)}}}"
+
+    def access_counts_of(self, memory_key: str) -> str:
+        """The access-count hash holding a memory's hits: on a single Redis the one hash
+        (``access_counts``); on a cluster one per namespace, in its slot, so a script reads
+        a memory and its hits together (``lt:access_count:{<ns>}``, see ``memory_tag``)."""
+        if not self.cluster:
+            return self.access_counts
+        return f"{self.access_counts}:{{{self.memory_tag(memory_key)}}}"
+
     @property
     def ams_migration(self) -> str:
         """The key prefixes of the upstream server's long-term memories that ``remem migrate``
@@ -177,13 +193,29 @@ class Keys:
         """Prefix of every long-term memory document."""
         return f"{self.prefix}mem:"
 
-    def memory(self, memory_id: str) -> str:
-        """Key of one long-term memory: ``<prefix>mem:<percent-encoded id>``."""
-        return _memory_key(self.prefix, memory_id)
+    def memory(self, memory_id: str, namespace: str | None = None) -> str:
+        """Key of one long-term memory: ``<prefix>mem:<percent-encoded id>`` on a single
+        Redis (``namespace`` unused); on a cluster ``<prefix>mem:{<namespace>}:<id>``, in its
+        namespace's slot beside its sessions (docs/architecture.md, "Long-term memories go to
+        their namespace's slot"), ``{}`` for none: Redis then hashes the whole key."""
+        if not self.cluster:
+            return _memory_key(self.prefix, memory_id)
+        return f"{self.prefix}mem:{{{encode_part(namespace)}}}:{encode_part(memory_id)}"
 
     def parse_memory(self, key: str) -> str:
-        """The memory id of a key built by ``memory``."""
+        """The memory id of a key built by ``memory`` (either form: an encoded id never
+        holds ``{``)."""
+        if key.startswith(f"{self.prefix}mem:{{"):
+            return decode_part(key[key.index("}:", len(self.prefix)) + 2 :]) or ""
         return _memory_id(self.prefix, key)
+
+    def memory_tag(self, memory_key: str) -> str:
+        """On a cluster: the hash tag of the slot of a memory's key: its namespace's tag; for
+        a memory without one (an empty tag, so Redis hashes the whole key) the tag of that
+        key's slot (``slots.slot_tag``), so its generation token and access hash share it."""
+        start = memory_key.index("{", len(self.prefix))
+        tag = memory_key[start + 1 : memory_key.index("}", start)]
+        return tag or slot_tag(key_slot(memory_key))
 
 
 # Searches name the same memories again and again: both directions are cached.

@@ -1,0 +1,56 @@
+"""Where long-term memories are on a Redis Cluster: their keys found by id.
+
+On a cluster a memory is keyed in its namespace's slot (``Keys.memory``: ``mem:{<ns>}:<id>``),
+so its id alone no longer names its key. A read by id without the namespace asks every
+primary's index for the id (a TAG lookup, ``NOCONTENT``: a primary's index gives the keys of
+every document it holds, whatever their slot, though it loads fields only of its own name's
+slot) and reads the keys found, routed to their slots. Given the namespace, only the primary
+holding its slot is asked. Two namespaces may hold one id on a cluster: every key found is
+returned, and the caller keeps the ones it may see.
+
+A memory written since the index last looked is found once the index has it (the Query
+Engine indexes a HASH write before answering the next command on that primary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+
+from remem.store.fanout import alias_for, aliases
+from remem.store.keys import Keys
+from remem.store.query import TagIn
+
+PAGE = 1000  # keys a primary answers at a time; more are asked for in further pages
+
+
+async def keys_by_id(
+    redis: Redis, keys: Keys, alias: str, ids: Sequence[str], namespace: str | None = None
+) -> dict[str, list[str]]:
+    """Memory id -> the keys holding it (sorted; none: not found), of ``ids``: from the
+    primary holding ``namespace`` when one is given (only that namespace's keys are kept),
+    else from every primary's ``alias``. A TAG match ignores case, so keys are kept only when
+    their id is exactly one asked for."""
+    wanted = list(dict.fromkeys(ids))
+    found: dict[str, list[str]] = {memory_id: [] for memory_id in wanted}
+    if not wanted:
+        return found
+    names = [alias_for(redis, alias, namespace)] if namespace else aliases(redis, alias)
+    query = TagIn("id", tuple(wanted)).render()
+    prefix = keys.memory("", namespace) if namespace else None  # mem:{<ns>}:
+    for name in names:
+        offset = 0
+        while True:
+            reply = await redis.execute_command(
+                "FT.SEARCH", name, query, "NOCONTENT", "LIMIT", offset, PAGE, "DIALECT", 2
+            )  # fmt: skip
+            rows = [str(row["id"]) for row in reply["results"]]
+            for key in rows:
+                memory_id = keys.parse_memory(key)
+                if memory_id in found and (prefix is None or key.startswith(prefix)):
+                    found[memory_id].append(key)
+            offset += len(rows)
+            if not rows or offset >= int(reply["total_results"]):
+                break
+    return {memory_id: sorted(held) for memory_id, held in found.items()}
