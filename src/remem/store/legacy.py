@@ -11,7 +11,18 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from remem.store.connection import translates_errors
+from remem.errors import IncompatibleBackend
+from remem.store.connection import is_cluster, open_redis, translates_errors
+
+# The moves name an Agent Memory Server key and remem's key for it in one script: keys of two
+# hash slots, which a Redis Cluster refuses (CROSSSLOT), and the Agent Memory Server ran on a
+# single Redis anyway.
+MIGRATE_ON_CLUSTER = (
+    "REDIS_URL names a node of a Redis Cluster: remem migrate runs on a single Redis (it moves "
+    "each key to its new name in one script, which a cluster refuses across hash slots); "
+    "migrate on the single Redis the Agent Memory Server used, then copy long-term memories to "
+    "the cluster with `remem memories export | remem memories import -`"
+)
 
 _READ = """
 local out = {}
@@ -55,6 +66,17 @@ for i, doc in ipairs(ARGV) do
 end
 return out
 """
+
+
+async def refuse_cluster(url: str, timeout: float) -> None:
+    """Raise ``IncompatibleBackend`` when ``url`` names a node of a Redis Cluster (asked as
+    ``open_redis`` asks: ``INFO cluster``), before a migration touches anything."""
+    redis = await open_redis(url, timeout=timeout, max_connections=2)
+    try:
+        if is_cluster(redis):
+            raise IncompatibleBackend(MIGRATE_ON_CLUSTER)
+    finally:
+        await redis.aclose()
 
 
 @translates_errors

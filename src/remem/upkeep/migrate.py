@@ -44,7 +44,7 @@ from remem.progress import report as progress_line
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
 from remem.store.keys import LegacyKeys
-from remem.store.legacy import LegacySource
+from remem.store.legacy import LegacySource, refuse_cluster
 from remem.store.longterm.convert import convert_long_term
 from remem.store.schema import (
     drop_index,
@@ -173,6 +173,8 @@ async def run_migration(
 ) -> MigrationReport:
     """Migrate (or with ``dry_run`` only count), print the summary with ``echo``, return it."""
     report = MigrationReport(dry_run=dry_run)
+    if settings.redis_url:  # the embedded Redis is never a cluster
+        await refuse_cluster(settings.redis_url, settings.redis_timeout_seconds)
     async with Resources(settings, ensure_indexes=False) as res:
         source = LegacySource.from_url(res.redis_url, settings.redis_timeout_seconds)
         try:
