@@ -68,9 +68,12 @@ return out
 """
 
 
-async def refuse_cluster(url: str, timeout: float) -> None:
+async def refuse_cluster(url: str | None, timeout: float) -> None:
     """Raise ``IncompatibleBackend`` when ``url`` names a node of a Redis Cluster (asked as
-    ``open_redis`` asks: ``INFO cluster``), before a migration touches anything."""
+    ``open_redis`` asks: ``INFO cluster``), before a migration touches anything. None (the
+    embedded Redis) is never a cluster."""
+    if url is None:
+        return
     redis = await open_redis(url, timeout=timeout, max_connections=2)
     try:
         if is_cluster(redis):

@@ -173,8 +173,7 @@ async def run_migration(
 ) -> MigrationReport:
     """Migrate (or with ``dry_run`` only count), print the summary with ``echo``, return it."""
     report = MigrationReport(dry_run=dry_run)
-    if settings.redis_url:  # the embedded Redis is never a cluster
-        await refuse_cluster(settings.redis_url, settings.redis_timeout_seconds)
+    await refuse_cluster(settings.redis_url, settings.redis_timeout_seconds)
     async with Resources(settings, ensure_indexes=False) as res:
         source = LegacySource.from_url(res.redis_url, settings.redis_timeout_seconds)
         try:
@@ -198,12 +197,8 @@ async def run_migration(
                 report.memories_converted = converted
                 report.skipped |= skipped
                 if not dry_run:
-                    await ensure_long_term_index(
-                        res.redis,
-                        res.keys,
-                        settings.long_term_memory_index,
-                        res.embedder.dimensions,
-                    )
+                    index, dims = settings.long_term_memory_index, res.embedder.dimensions
+                    await ensure_long_term_index(res.redis, res.keys, index, dims)
                 await AmsMemories(
                     res.redis,
                     source,
