@@ -11,6 +11,7 @@ from remem.memory.longterm import LongTermMemoryService
 from remem.models.memory import MemoryRecord
 from remem.models.search import SearchRequest
 from remem.store.longterm import LongTermStore
+from remem.store.owned import OwnedData
 from tests.longterm.conftest import WordEmbedder
 
 
@@ -83,3 +84,30 @@ async def test_a_write_search_and_read_keep_their_commands_and_names(
     assert int(await redis.hget(keys.access_counts, "tea") or 0) >= 1
     tagged = [key async for key in redis.scan_iter(match=f"{keys.prefix}*{{*")]
     assert tagged == []
+
+
+async def test_an_erase_of_memories_keeps_its_commands(store: LongTermStore, redis: Redis) -> None:
+    """Per page: one UNLINK a memory, one HDEL of the one access hash, one new token."""
+    service = LongTermMemoryService(store, WordEmbedder(), access_flush_seconds=3600)
+    await service.start()
+    try:
+        records = [MemoryRecord(id=f"m{i}", text=f"fact {i}", namespace="gone") for i in range(5)]
+        await service.create(records)
+        await service.create([MemoryRecord(id="kept", text="fact", namespace="kept")])
+    finally:
+        await service.close()
+    await redis.hincrby(store.keys.access_counts, "m1", 3)
+    owned = OwnedData(redis, store.keys, "unused", store.index.name)
+    try:
+        assert await owned.memories("none", None) == (0, 0)  # opens its connection
+        before = await _calls(redis)
+        assert await owned.memories("gone", None) == (5, 1)
+        assert await _sent(redis, before) == {
+            "cmdstat_FT.SEARCH": 2,  # the page, then the empty one
+            "cmdstat_unlink": 5,
+            "cmdstat_hdel": 1,
+            "cmdstat_set": 1,
+        }
+    finally:
+        await owned.aclose()
+    assert await redis.exists(store.keys.memory("kept")) == 1

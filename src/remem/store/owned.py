@@ -18,6 +18,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from remem.store import owned_cluster as cluster
 from remem.store.connection import backend_errors, flat_twin, translates_errors
 from remem.store.keys import Keys
 from remem.store.query import every, tag_is
@@ -40,7 +41,8 @@ def _scope(namespace: str | None, user_id: str | None) -> str:
 
 @translates_errors
 class OwnedData:
-    """The sessions and memories of one user or namespace, read or unlinked by page."""
+    """The sessions and memories of one user or namespace, read or unlinked by page. On a
+    cluster (``Keys.cluster``) its reads are ``store.owned_cluster``'s."""
 
     def __init__(
         self,
@@ -51,14 +53,16 @@ class OwnedData:
         *,
         page: int = PAGE,
     ) -> None:
-        self.keys, self.page = keys, page
+        self.redis, self.keys, self.page = redis, keys, page
         self.working_index, self.long_term_index = working_index, long_term_index
         self.flat = flat_twin(redis)  # FT.SEARCH NOCONTENT as a flat list of keys
 
     async def aclose(self) -> None:
         await self.flat.aclose()
 
-    async def _page(self, index: str, query: str) -> list[str]:
+    async def _page(self, index: str, query: str, namespace: str | None) -> list[str]:
+        if self.keys.cluster:
+            return await cluster.first_keys(self.redis, index, query, namespace, self.page)
         reply: list[Any] = await self.flat.execute_command(
             "FT.SEARCH", index, query, "NOCONTENT", "LIMIT", 0, self.page, "DIALECT", 2
         )
@@ -72,10 +76,10 @@ class OwnedData:
         query = _scope(namespace, user_id)
         found: list[Session] = []
         unlinked = 0
-        while keys := await self._page(self.working_index, query):
+        while keys := await self._page(self.working_index, query, namespace):
             async with self.flat.pipeline(transaction=False) as pipe:
                 for key in keys:
-                    pipe.unlink(key)
+                    pipe.execute_command("UNLINK", key)  # queued on a cluster pipeline too
                 removed = sum(int(n) for n in await pipe.execute())
             found += [Session(s, u, n) for n, u, s in map(self.keys.parse_working_memory, keys)]
             unlinked += removed
@@ -89,18 +93,24 @@ class OwnedData:
         process keeps counting what is gone (``store.longterm.cache``)."""
         query = _scope(namespace, user_id)
         memories = counters = 0
-        while keys := await self._page(self.long_term_index, query):
+        while keys := await self._page(self.long_term_index, query, namespace):
             removed = 0
             for start in range(0, len(keys), UNLINK_CHUNK):
                 chunk = keys[start : start + UNLINK_CHUNK]
+                # One access hash and token on a single Redis; a namespace's on a cluster.
+                hits: dict[str, list[str]] = {}
+                for key in chunk:
+                    hits.setdefault(self.keys.access_counts_of(key), []).append(key)
                 async with self.flat.pipeline(transaction=False) as pipe:
                     for key in chunk:
-                        pipe.unlink(key)
-                    pipe.hdel(self.keys.access_counts, *map(self.keys.parse_memory, chunk))
-                    pipe.set(self.keys.long_term_generation, secrets.token_hex(8))
+                        pipe.execute_command("UNLINK", key)  # queued on a cluster pipeline too
+                    for held, of in hits.items():
+                        pipe.hdel(held, *map(self.keys.parse_memory, of))
+                    for token in dict.fromkeys(map(self.keys.long_term_generation_of, chunk)):
+                        pipe.set(token, secrets.token_hex(8))
                     replies = await pipe.execute()
                 removed += sum(int(n) for n in replies[: len(chunk)])
-                counters += int(replies[len(chunk)])
+                counters += sum(int(n) for n in replies[len(chunk) : len(chunk) + len(hits)])
             memories += removed
             if not removed:
                 break
@@ -110,6 +120,11 @@ class OwnedData:
         self, namespace: str | None, user_id: str | None, offset: int
     ) -> list[tuple[str, dict[str, Any]]]:
         """A page of the scope's sessions from ``offset``, oldest first: (key, document)."""
+        if self.keys.cluster:
+            query = _scope(namespace, user_id)
+            return await cluster.session_documents(
+                self.redis, self.working_index, query, offset, self.page
+            )
         reply: list[Any] = await self.flat.execute_command(
             "FT.SEARCH", self.working_index, _scope(namespace, user_id), "NOCONTENT",
             "SORTBY", "created_at", "ASC", "LIMIT", offset, self.page, "DIALECT", 2,
@@ -132,6 +147,11 @@ class OwnedData:
         (FT.AGGREGATE WITHCURSOR): what an export reads costs the scope's memories, not every
         memory stored, and pages do not shift as memories are written meanwhile."""
         query, index = _scope(namespace, user_id), self.long_term_index
+        if self.keys.cluster:
+            pages = cluster.memory_keys(self.redis, index, query, namespace, self.page)
+            async for keys in pages:
+                yield list(map(self.keys.parse_memory, keys))
+            return
         with backend_errors():
             rows, cursor = await self.flat.execute_command(
                 "FT.AGGREGATE", index, query, "LOAD", 1, "@__key",
@@ -158,6 +178,9 @@ class OwnedData:
         query = _scope(namespace, user_id)
         counts = []
         for index in (self.working_index, self.long_term_index):
+            if self.keys.cluster:
+                counts.append(await cluster.count(self.redis, index, query, namespace))
+                continue
             reply = await self.flat.execute_command(
                 "FT.SEARCH", index, query, "LIMIT", 0, 0, "DIALECT", 2
             )
