@@ -30,8 +30,8 @@ async def keys_by_id(
 ) -> dict[str, list[str]]:
     """Memory id -> the keys holding it (sorted; none: not found), of ``ids``: from the
     primary holding ``namespace`` when one is given (only that namespace's keys are kept),
-    else from every primary's ``alias``. A TAG match ignores case, so keys are kept only when
-    their id is exactly one asked for."""
+    else from every primary's ``alias``. A key is kept only when the id its name holds is one
+    asked for (the index's ``id`` field is what was written, the key's name is the truth)."""
     wanted = list(dict.fromkeys(ids))
     found: dict[str, list[str]] = {memory_id: [] for memory_id in wanted}
     if not wanted:
