@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
+from remem.store.longterm.index_cluster import ClusterSearches
 from remem.store.longterm.layout import vector_bytes
 from remem.store.longterm.values import Counts, Row, Scored, number
 from remem.store.query import Filter, TagIn, TextAny, conjunction, knn, vector_range
@@ -72,6 +73,8 @@ class MemoryIndex:
         self.adhoc_max_matches = adhoc_max_matches
         self.batches_min_selectivity = batches_min_selectivity
         self.flat = flat_twin(redis)  # hot FT.SEARCH commands, parsed as RESP2 arrays
+        # On a cluster: each primary's copy of the index (store.longterm.index_cluster).
+        self.cluster = ClusterSearches(self) if keys.cluster else None
 
     async def aclose(self) -> None:
         """Close the connections of the RESP2 twin."""
@@ -165,6 +168,8 @@ class MemoryIndex:
 
     # -- searches --------------------------------------------------------------------------------
     async def count(self, query: Filter) -> int:
+        if self.cluster:
+            return await self.cluster.count(query)
         return int((await self.flat.execute_command(*self.count_command(query)))[0])
 
     async def nearest(
@@ -177,6 +182,8 @@ class MemoryIndex:
         counts: Counts | None = None,
     ) -> list[Scored]:
         """The ``k`` memories matching ``query`` nearest to ``vector``, nearest first."""
+        if self.cluster:
+            return await self.cluster.nearest(query, vector, k, max_distance, counts)
         command = self.knn_command(query, vector, k, max_distance, counts)
         return self.knn_found(await self.flat.execute_command(*command))
 
@@ -184,17 +191,23 @@ class MemoryIndex:
         self, query: Filter, words: Sequence[str], k: int
     ) -> tuple[int, list[Scored]]:
         """BM25 over ``search_text`` for any of ``words``: (exact total, best ``k``)."""
+        if self.cluster:
+            return await self.cluster.keyword(query, words, k)
         reply = await self.flat.execute_command(*self.keyword_command(query, words, k))
         return self.keyword_found(reply)
 
     async def count_within(self, query: Filter, vector: np.ndarray, max_distance: float) -> int:
         """How many memories matching ``query`` lie within ``max_distance`` of ``vector``."""
         command = self.within_command(query, vector, max_distance)
+        if self.cluster:
+            return await self.cluster.count(query, command)
         return int((await self.flat.execute_command(*command))[0])
 
     async def recent(self, query: Filter, k: int) -> tuple[int, list[Scored]]:
         """Newest first (the keyword search of a query without words): (total, first ``k``),
         each scored by its ``created_at``."""
+        if self.cluster:
+            return await self.cluster.recent(query, k)
         reply = await self.flat.execute_command(
             "FT.SEARCH", self.name, query.render(),
             "SORTBY", "created_at", "DESC",
@@ -211,6 +224,8 @@ class MemoryIndex:
     async def holder_of(self, merged_id: str) -> tuple[str, str | None, str | None] | None:
         """The memory that took in ``merged_id`` (its ``merged_ids`` name it) with its
         namespace and user, or None."""
+        if self.cluster:
+            return await self.cluster.holder_of(TagIn("merged_ids", (merged_id,)))
         reply = await self.flat.execute_command(
             "FT.SEARCH", self.name, TagIn("merged_ids", (merged_id,)).render(),
             "RETURN", 2, "namespace", "user_id",
@@ -230,6 +245,8 @@ class MemoryIndex:
         self, query: Filter, limit: int, offset: int = 0
     ) -> tuple[int, list[Row]]:
         """How many memories match ``query``, and ``limit`` of them, oldest first."""
+        if self.cluster:
+            return await self.cluster.oldest_counted(query, limit, offset)
         reply = await self.flat.execute_command(
             "FT.SEARCH", self.name, query.render(),
             "SORTBY", "created_at", "ASC",
