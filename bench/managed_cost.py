@@ -64,8 +64,10 @@ def pairs(app: Any, memory_id: str) -> dict[str, dict[str, Call]]:
     """Each kind of request: its managed call and its Agent Memory Server call."""
     ams_q = f"namespace={STORE}&user_id={USER}".encode()
     search = {"text": "topic 3 colour", "limit": 10}
-    one = [{"id": "one-managed", "text": "a memory the bench writes again", "ownerId": USER}]
-    one_ams = [{"id": "one-ams", "text": "a memory the bench writes again", "user_id": USER}]
+    # Texts of their own: with the same text the second API's write would be a duplicate of
+    # the first's memory (deduplication writes nothing), not the same work.
+    one = [{"id": "one-managed", "text": "a memory the managed API writes again", "ownerId": USER}]
+    one_ams = [{"id": "one-ams", "text": "a memory the other API writes again", "user_id": USER}]
     one_ams[0]["namespace"] = STORE
     body = json.dumps
     return {

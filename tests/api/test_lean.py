@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from fastapi import APIRouter, Body, Cookie, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Body, Cookie, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field
 
 from remem.api.errors import install_error_handlers
 from remem.api.lean import LeanRoute, json_response
@@ -103,6 +103,14 @@ def declare(router: APIRouter) -> None:
     ) -> Response:
         return _echo(q=q, n=n, m=m, f=f)
 
+    @router.get("/aliased/{itemId}", response_model=Echo)
+    async def get_aliased(
+        item_id: str = Path(alias="itemId", max_length=5),
+        page_token: str | None = Query(None, alias="pageToken", max_length=3),
+        include_all: bool = Query(False, alias="includeAll"),
+    ) -> Response:
+        return _echo(item_id=item_id, page_token=page_token, include_all=include_all)
+
     @router.get("/numbers/{number}", response_model=Echo)
     async def get_number(number: int, even: bool | None = None) -> Response:
         return _echo(number=number, even=even)
@@ -156,6 +164,11 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/items/a", {"params": [("q", "a"), ("q", "b")]}),
     ("GET", "/items/a?q=%ff%fe", {}),
     ("GET", "/numbers/3", {"params": {"even": "true"}}),
+    # parameters named by an alias: read by it (not by the Python name), errors located by it
+    ("GET", "/aliased/a", {"params": {"pageToken": "xy", "includeAll": "true"}}),
+    ("GET", "/aliased/a", {"params": {"page_token": "xy", "include_all": "true"}}),
+    ("GET", "/aliased/a", {"params": {"pageToken": "long", "includeAll": "maybe"}}),
+    ("GET", "/aliased/toolong", {}),
     ("GET", "/required", {}),
     ("GET", "/required", {"params": {"q": "x"}}),
     ("GET", "/required", {"params": {"q": "x", "n": "0", "m": "0"}}),
@@ -246,7 +259,9 @@ async def _optional_body(body: Item | None = None) -> Response: ...
 async def _sync_dependency(value: str = Depends(_sync_dep)) -> Response: ...
 async def _dependency_with_query(value: str = Depends(_get_item_dep)) -> Response: ...
 async def _two_bodies(a: Item, b: Item) -> Response: ...
-async def _aliased(q: str | None = Query(None, alias="query")) -> Response: ...
+async def _aliased(
+    q: str | None = Query(None, validation_alias=AliasChoices("query", "q")),
+) -> Response: ...
 async def _returns_a_model(q: str | None = None) -> Item: ...
 async def _takes_the_request(request: Request) -> Response: ...
 def _sync_endpoint(q: str | None = None) -> Response: ...

@@ -106,11 +106,13 @@ def create_app(settings: Settings, *, authenticator: Authenticator | None = None
         telemetry={"tracing": False},  # FastAPI's own spans: the server span is api.tracing's
     )
     install_error_handlers(app)
+    # The managed Agent Memory API (a store is a namespace) first: its router passes over
+    # every other path at once, where included last its requests walked every other router.
+    app.include_router(managed.router)
     for routes in (health, working, longterm, prompt, summary_views, security):
         app.include_router(routes.router)
     app.include_router(overview.router)  # namespaces, tasks, tokens
     app.include_router(console.router)  # /ui: static pages, the data through the API
-    app.include_router(managed.router)  # the managed Agent Memory API: a store is a namespace
     if settings.metrics_enabled:
         app.include_router(metrics.router)
     app.add_middleware(WellFormed)  # inside BodySizeLimit: reads no more than it lets through

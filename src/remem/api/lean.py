@@ -17,7 +17,8 @@ constraints, defaults and OpenAPI) and validates with those same fields, reading
 shaping the 422 errors as FastAPI does; ``tests/api/test_lean.py`` sends the same requests to
 both and compares the answers byte for byte.
 
-It handles only: path parameters, query parameters of single values, one required body model,
+It handles only: path parameters, query parameters of single values (named as they are or by
+one plain ``alias``, as the managed API's camelCase ones are), one required body model,
 dependencies that are ``async def dep(request)``, and endpoints that return a ``Response``
 (LeanRoute does not serialise a ``response_model``). Anything else is refused when the route is
 declared, so a route can never silently lose a parameter or answer differently.
@@ -180,8 +181,10 @@ class LeanRoute(APIRoute):
             if field_annotation_is_sequence(field.field_info.annotation):
                 refuse(f"query {field.name} takes several values, which is not handled")
         for field in (*dependant.path_params, *dependant.query_params):
-            if field.alias != field.name:
-                refuse(f"{field.name} has an alias, which is not handled")
+            # Read by its alias, as FastAPI reads a parameter with one plain alias; choices
+            # of aliases, or an alias path, are FastAPI's to resolve.
+            if field.field_info.validation_alias not in (None, field.alias):
+                refuse(f"{field.name} has alias choices or an alias path, which is not handled")
         if len(dependant.body_params) > 1:
             refuse("more than one body parameter")
         for field in dependant.body_params:

@@ -220,6 +220,10 @@ class WorkingMemoryService:
             doc["messages"] = messages[-recent_messages_limit:] if recent_messages_limit else []
         return self._response(doc, model_name, context_window_max, truncate=True)
 
+    def response(self, doc: dict[str, Any]) -> WorkingMemoryResponse:
+        """The answer of a stored document read otherwise (the managed API's sessions)."""
+        return self._response(doc, None, None)
+
     async def list_sessions(
         self,
         *,

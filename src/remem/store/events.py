@@ -1,12 +1,19 @@
-"""One message of a session, removed by id (the managed API's "delete a session event")."""
+"""A store's sessions as the managed API reads them: one session found by id in its namespace,
+whatever its user, in one search that answers the document (``find``); and one message removed
+by id ("delete a session event").
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from remem.store.connection import translates_errors
 from remem.store.keys import Keys
+from remem.store.listing import alive
+from remem.store.query import conjunction, tag_equals
 from remem.store.working import Session
 
 if TYPE_CHECKING:
@@ -36,7 +43,33 @@ class SessionMessages:
     def __post_init__(self) -> None:
         self._remove = self.redis.register_script(_REMOVE)
 
+    async def find(
+        self, index: str, session_id: str, namespace: str
+    ) -> list[tuple[Session, dict[str, Any]]]:
+        """The live sessions ``session_id`` of ``namespace`` (any user; two at most, enough to
+        tell one from several), each with its document: one FT.SEARCH returning ``$``, where a
+        search for the key and a JSON.GET of it would be two commands."""
+        query = conjunction(
+            [
+                tag_equals("session_id", session_id),
+                tag_equals("namespace", namespace),
+                alive(time.time()),
+            ]
+        )
+        search = ("FT.SEARCH", index, query, "RETURN", 1, "$", "LIMIT", 0, 2, "DIALECT", 2)
+        found = await self.redis.execute_command(*search)
+        out = []
+        for key, doc in _hits(found):
+            ns, user, sid = self.keys.parse_working_memory(key)
+            out.append((Session(sid, user, ns), json.loads(doc)))
+        return out
+
     async def remove(self, session: Session, message_id: str) -> bool:
         """Remove the message ``message_id`` of ``session``; False when it is not there."""
         key = self.keys.working_memory(*session)
         return bool(await self._remove(keys=[key], args=[message_id]))
+
+
+def _hits(reply: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, JSON text) of each hit of an FT.SEARCH ... RETURN 1 $ answer (RESP3)."""
+    return [(row["id"], row["extra_attributes"]["$"]) for row in reply.get("results", [])]

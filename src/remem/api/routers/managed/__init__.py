@@ -4,11 +4,26 @@ the same data as remem's own API: a store is a namespace (docs/managed-api.md)."
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.routing import Match
+from starlette.types import Scope
 
 from remem.api.routers.managed import health, memories, namespaces, sessions
 
-router = APIRouter()
-router.include_router(health.router)
-router.include_router(sessions.router)
-router.include_router(memories.router)
-router.include_router(namespaces.router)
+
+class StoreRouter(APIRouter):
+    """The managed routes, which the app walks first: a path outside them (not ``/health`` nor
+    under ``/v1/stores/``) is passed over without trying each route. FastAPI matches a request
+    by walking the routers included in the app in turn, so these routes, included last, paid
+    a walk of every other router's routes, about 100 µs a request (bench/managed_cost.py)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path != "/health" and not path.startswith("/v1/stores/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+# One router of their routes, not a router of routers: each level of nesting is a walk more.
+router = StoreRouter()
+for part in (health, sessions, memories, namespaces):
+    router.routes.extend(part.router.routes)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from remem.api.deps import long_term_memory
+from remem.api.lean import lean
 from remem.api.routers.managed import records
 from remem.api.routers.managed.namespaces import namespace_tree
 from remem.api.routers.managed.search import search_store
@@ -64,7 +65,8 @@ async def bulk_create_long_term_memories(
     """Store each memory (searchable on return), deduplicated as remem's create does;
     ``created`` names the memory that holds each one, ``errors`` the ones refused."""
     namespace, user, _ = guard.store(store_id, write=True)
-    tree = await trees.all(namespace)
+    placed = any(m.namespace_ref is not None for m in body.memories)
+    tree = await trees.all(namespace) if placed else {}
     ready: list[NewMemoryRecord] = []
     errors: list[ItemError] = []
     for sent in body.memories:
@@ -114,7 +116,8 @@ async def bulk_delete_long_term_memories(
     return answer(BulkDeleted(deleted=there, errors=errors))
 
 
-@router.post(f"{MEMORIES}/search", response_model=SearchPage)
+# Search skips FastAPI's general request handling (see api.lean), as the other API's does.
+@lean(router, f"{MEMORIES}/search", "POST", response_model=SearchPage)
 async def search_long_term_memory(
     body: Search,
     store_id: str = STORE,
@@ -159,7 +162,9 @@ async def _answer(record: MemoryRecord, trees: NamespaceTree, namespace: str) ->
     return answer(records.memory(record, tree))
 
 
-@router.get(f"{MEMORIES}/{{memoryId}}", response_model=Memory)
+# Reading one memory skips FastAPI's general request handling (see api.lean), as the other
+# API's read does.
+@lean(router, f"{MEMORIES}/{{memoryId}}", "GET", response_model=Memory)
 async def get_long_term_memory(
     memory_id: str = MEMORY,
     store_id: str = STORE,

@@ -7,15 +7,19 @@ a delete.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
+from pydantic_core import to_json
 from ulid import ULID
 
+from remem.api.lean import LeanRoute
 from remem.api.routers.managed.paging import next_token, offset_of
-from remem.api.routers.managed.wire import STORE, answer, event, no_content
+from remem.api.routers.managed.wire import STORE, answer, event_json, no_content
 from remem.auth import guard
 from remem.errors import InvalidInput, NotFound
-from remem.memory.events import SessionEvents
+from remem.memory.events import SessionEvents, SessionOwners
 from remem.models.bounds import MAX_COUNT
 from remem.models.managed import (
     AddEvent,
@@ -28,13 +32,20 @@ from remem.models.working import MemoryMessage, WorkingMemoryResponse
 from remem.runtime import Resources
 from remem.store.events import SessionMessages
 
-router = APIRouter(tags=["managed API: session memory"])
+# Every route skips FastAPI's general request handling (see api.lean), as the working-memory
+# routes do: reading a session cost ~20% more app CPU than theirs without (managed_cost.py).
+router = APIRouter(tags=["managed API: session memory"], route_class=LeanRoute)
 SESSIONS = "/v1/stores/{storeId}/session-memory"
 
 
 async def session_events(request: Request) -> SessionEvents:
+    """The app's sessions as events, with the users of the sessions it has found (one
+    ``SessionOwners`` per app, made by its first managed session request)."""
     res: Resources = request.app.state.resources
-    return SessionEvents(res.working, SessionMessages(res.redis, res.keys))
+    owners = getattr(request.app.state, "managed_session_owners", None)
+    if owners is None:
+        owners = request.app.state.managed_session_owners = SessionOwners()
+    return SessionEvents(res.working, SessionMessages(res.redis, res.keys), owners)
 
 
 Events = Depends(session_events)
@@ -91,12 +102,18 @@ async def add_session_event(
     owner = user if user is not None else body.actor_id
     doc = await events.add(session_id, namespace, message, owner=owner, user_id=user)
     stored = next(m for m in reversed(doc.messages) if m.id == message.id)
-    made = event(stored, doc.session_id, doc.user_id)
-    return answer(EventAnswer(event=made), status_code=201)
+    made = event_json(stored, doc.session_id, doc.user_id)
+    return Response(to_json({"event": made}), status_code=201, media_type="application/json")
 
 
-def session_memory(doc: WorkingMemoryResponse) -> SessionMemory:
-    summary = None
+def session_memory(doc: WorkingMemoryResponse) -> Response:
+    """The session's answer, as ``SessionMemory`` serialises it (a test holds the two equal),
+    its events built as JSON objects rather than models (``event_json``)."""
+    out: dict[str, Any] = {
+        "sessionId": doc.session_id,
+        "ownerId": doc.user_id or "",
+        "events": [event_json(m, doc.session_id, doc.user_id) for m in doc.messages],
+    }
     if doc.context:  # what summarisation folded the oldest messages into (and removed)
         summary = SessionSummary(
             text=doc.context,
@@ -104,12 +121,8 @@ def session_memory(doc: WorkingMemoryResponse) -> SessionMemory:
             created_at=doc.created_at,
             updated_at=doc.updated_at,
         )
-    return SessionMemory(
-        session_id=doc.session_id,
-        owner_id=doc.user_id or "",
-        events=[event(m, doc.session_id, doc.user_id) for m in doc.messages],
-        summary=summary,
-    )
+        out["summary"] = summary.model_dump(by_alias=True, exclude_none=True)
+    return Response(to_json(out), media_type="application/json")
 
 
 @router.get(f"{SESSIONS}/{{sessionId}}", response_model=SessionMemory)
@@ -122,7 +135,7 @@ async def get_session_memory(
     """The session's events and summary. Summarised events are folded into the summary and
     removed, so ``includeSummarisedEvents`` has none to add."""
     namespace, user, _ = guard.store(store_id)
-    return answer(session_memory(await events.session(session_id, namespace, user)))
+    return session_memory(await events.session(session_id, namespace, user))
 
 
 @router.delete(f"{SESSIONS}/{{sessionId}}", status_code=204, response_class=Response)
@@ -137,10 +150,11 @@ async def delete_session_memory(
     return no_content()
 
 
-def _event_of(doc: WorkingMemoryResponse, event_id: str) -> EventAnswer:
+def _event_of(doc: WorkingMemoryResponse, event_id: str) -> Response:
     for message in doc.messages:
         if message.id == event_id:
-            return EventAnswer(event=event(message, doc.session_id, doc.user_id))
+            made = event_json(message, doc.session_id, doc.user_id)
+            return Response(to_json({"event": made}), media_type="application/json")
     raise NotFound(f"event {event_id!r} not found in session {doc.session_id!r}")
 
 
@@ -152,7 +166,7 @@ async def get_session_event(
     events: SessionEvents = Events,
 ) -> Response:
     namespace, user, _ = guard.store(store_id)
-    return answer(_event_of(await events.session(session_id, namespace, user), event_id))
+    return _event_of(await events.session(session_id, namespace, user), event_id)
 
 
 @router.delete(

@@ -3,14 +3,14 @@ unset fields, and the conversion of session messages to events."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Path
 from fastapi.responses import Response
 from pydantic import BaseModel
-from ulid import ULID
 
-from remem.models.managed import SessionEvent, TextPart
 from remem.models.working import MemoryMessage
 
 STORE = Path(alias="storeId", description="The store: remem's namespace of this name.")
@@ -25,25 +25,40 @@ def no_content() -> Response:
     return Response(status_code=204)
 
 
+# A ULID: 26 characters of Crockford's base 32 (any case), the first ten its milliseconds.
+ULID_TEXT = re.compile(r"[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}")
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+AS_BASE32 = str.maketrans(  # Crockford's digits as int(..., 32) reads them
+    CROCKFORD + CROCKFORD.lower(), "0123456789abcdefghijklmnopqrstuv" * 2
+)
+
+
 def ingested(message: MemoryMessage) -> datetime:
     """When the server took the message in: the time its ULID id holds (remem makes every
-    event's id), else, for an id a client chose, when the message says it happened."""
-    try:
-        return ULID.from_str(message.id).datetime
-    except ValueError:
+    event's id), else, for an id a client chose, when the message says it happened. Read
+    from the ULID's first ten characters here: parsing it whole took ~8 µs an event, a tenth of a
+    session's read."""
+    if not ULID_TEXT.fullmatch(message.id):
         return message.created_at
+    ms = int(message.id[:10].translate(AS_BASE32), 32)
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def event(message: MemoryMessage, session_id: str, owner: str | None) -> SessionEvent:
-    """A working-memory message as a session event: the role upper-cased, the content one
-    text part, the actor the message's own or else the session's user (else its role)."""
-    return SessionEvent(
-        event_id=message.id,
-        actor_id=message.actor_id or owner or message.role,
-        session_id=session_id,
-        role=message.role.upper(),
-        content=[TextPart.model_construct(text=message.content)],  # as stored
-        created_at=message.created_at,
-        system_timestamp=ingested(message),
-        metadata=message.metadata,
-    )
+def event_json(message: MemoryMessage, session_id: str, owner: str | None) -> dict[str, Any]:
+    """A working-memory message as a session event's JSON object: the role upper-cased, the
+    content one text part, the actor the message's own or else the session's user (else its
+    role); ``metadata`` left out when unset. Built without a model (a model per event was a
+    fifth of a session's read; and a stored text is answered as stored, not checked against
+    the bounds of the text sent): ``SessionEvent`` is its shape, a test holds the two equal."""
+    out: dict[str, Any] = {
+        "eventId": message.id,
+        "actorId": message.actor_id or owner or message.role,
+        "sessionId": session_id,
+        "role": message.role.upper(),
+        "content": [{"text": message.content}],  # as stored
+        "createdAt": message.created_at,
+        "systemTimestamp": ingested(message),
+    }
+    if message.metadata is not None:
+        out["metadata"] = message.metadata
+    return out
