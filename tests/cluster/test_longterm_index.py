@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from remem.store.connection import connect, open_redis
 from remem.store.keys import Keys
+from remem.store.longterm.cache import GenerationCache
 from remem.store.longterm.index import MemoryIndex
 from remem.store.longterm.layout import vector_bytes
 from remem.store.query import MATCH_ALL, Filter, TagIn, every
@@ -132,3 +133,31 @@ async def test_the_holder_of_a_merged_id(indexes: tuple[MemoryIndex, MemoryIndex
         )
     )
     assert await many.holder_of("never") is None
+
+
+@pytest.mark.parametrize("query", [QUERIES[1], QUERIES[3]], ids=["ns5 ann", "all"])
+async def test_a_search_s_candidates_without_a_kept_count(
+    indexes: tuple[MemoryIndex, MemoryIndex], query: Filter
+) -> None:
+    """On a cluster nothing is kept (no generation token read): the candidates are counted and
+    searched anew each time, and match a single Redis's."""
+    one, many = indexes
+    here, there = (GenerationCache(i.redis, i.keys, i) for i in (one, many))
+    assert here.keeps and not there.keeps
+    vector = np.ones(DIMS, dtype=np.float32) / np.sqrt(DIMS)
+    for _ in range(2):  # the second time a single Redis answers from its kept count
+        near = await here.candidates(query, vector, 5, words=["tea"], max_distance=1.3)
+        far = await there.candidates(query, vector, 5, words=["tea"], max_distance=1.3)
+        assert far.counts.matches == near.counts.matches
+        assert [s.id for s in far.nearest] == [s.id for s in near.nearest]
+        assert far.keyword_total == near.keyword_total
+        assert (far.within, far.keyword_within) == (near.within, near.keyword_within) != (0, 0)
+        assert far.generation is None
+    assert await there.tag_values("namespace") == tuple(sorted(NAMESPACES))
+    assert await there.tag_values("user_id") == ("ann", "bob")
+    assert await there.kept_tag_values("user_id") is None
+    assert await there.any_value("created_at") and not await there.any_value("event_date")
+    total, hits, generation = await there.keyword(query, ["w3"], 50)
+    expected_total, expected = await one.keyword(query, ["w3"], 50)
+    assert (total, generation) == (expected_total, None) and total > 0
+    assert sorted(s.id for s in hits) == sorted(s.id for s in expected)

@@ -51,6 +51,9 @@ class GenerationCache:
         size_ttl: float = SIZE_TTL,
     ) -> None:
         self.redis, self.index = redis, index
+        # On a cluster nothing is kept yet (each namespace has its own token): every count and
+        # tag value list is read anew, across the primaries it needs (store.longterm.index).
+        self.keeps = not keys.cluster
         self.max_age, self.counts_kept, self.size_ttl = max_age, counts_kept, size_ttl
         self._generation = keys.long_term_generation
         self._size: tuple[int, float] = (0, -size_ttl - 1.0)
@@ -65,6 +68,8 @@ class GenerationCache:
         ``size_ttl`` seconds)."""
         cached = self._cached_count(query)
         generation: str | None = None
+        if not self.keeps:
+            return await self._sized(query, await self.index.count(query))
         if cached is not None:
             generation = cast("str | None", await self.redis.get(self._generation))
         return await self._confirmed(query, cached, generation)
@@ -79,6 +84,8 @@ class GenerationCache:
         return await self._sized(query, await self._count_now(query))
 
     def _cached_count(self, query: Filter) -> tuple[str | None, int] | None:
+        if not self.keeps:
+            return None
         if time.monotonic() - self._counted_at > self.max_age:
             self._counts.clear()  # bounds how long a write behind remem's back goes unseen
         return self._counts.get(query)
@@ -131,6 +138,8 @@ class GenerationCache:
         The kept count picks the KNN policy, and the searches go in one pipeline with the
         generation token, which tells whether that count still holds (else it is counted
         again)."""
+        if not self.keeps:
+            return await self._found(query, vector, k, words, max_distance)
         cached = self._cached_count(query)
         counts: Counts | None = None
         if cached is None:
@@ -163,10 +172,33 @@ class GenerationCache:
             generation=replies[0],
         )
 
+    async def _found(
+        self,
+        query: Filter,
+        vector: np.ndarray,
+        k: int,
+        words: Sequence[str],
+        max_distance: float | None,
+    ) -> Found:
+        """``candidates`` with nothing kept (a cluster): the count first, then each search,
+        each asked of the primaries it needs; no generation token."""
+        index, counts = self.index, await self.counts(query)
+        nearest = await index.nearest(query, vector, k, max_distance=max_distance, counts=counts)
+        keyword_total, keyword = await index.keyword(query, words, k) if words else (0, [])
+        within = keyword_within = 0
+        if max_distance is not None:
+            within = await index.count_within(query, vector, max_distance)
+            if words:
+                both = index.keyword_query(query, words)
+                keyword_within = await index.count_within(both, vector, max_distance)
+        return Found(counts, nearest, keyword_total, keyword, within, keyword_within)
+
     async def keyword(
         self, query: Filter, words: Sequence[str], k: int
     ) -> tuple[int, list[Scored], str | None]:
         """``MemoryIndex.keyword`` with the generation token read in the same round trip."""
+        if not self.keeps:
+            return (*await self.index.keyword(query, words, k), None)
         async with self.index.flat.pipeline(transaction=False) as pipe:
             pipe.get(self._generation)
             pipe.execute_command(*self.index.keyword_command(query, words, k))
@@ -181,6 +213,8 @@ class GenerationCache:
 
     async def read_tag_values(self, field: str) -> tuple[str, ...]:
         """Read a tag field's values now, and keep them with the generation they belong to."""
+        if self.index.cluster is not None and not self.keeps:
+            return await self.index.cluster.tag_values(field)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(self._generation)
             pipe.execute_command(*self.index.tag_values_command(field))
@@ -192,7 +226,7 @@ class GenerationCache:
     async def kept_tag_values(self, field: str) -> tuple[str, ...] | None:
         """The values ``tag_values`` kept, if still current (None: written since)."""
         kept = self._tag_values.get(field)
-        if kept is None or time.monotonic() - kept[2] > self.max_age:
+        if kept is None or not self.keeps or time.monotonic() - kept[2] > self.max_age:
             return None
         generation = await self.redis.get(self._generation)
         return kept[1] if generation == kept[0] else None

@@ -139,6 +139,14 @@ class ClusterSearches:
             )
         return total, out
 
+    async def tag_values(self, field: str) -> tuple[str, ...]:
+        """The distinct values of a TAG field over every primary (sorted)."""
+        async with self.flat.pipeline(transaction=False) as pipe:
+            for name in aliases(self.index.redis, self.index.name):
+                pipe.execute_command("FT.TAGVALS", name, field)
+            replies = await pipe.execute()
+        return tuple(sorted({str(value) for reply in replies for value in reply}))
+
     async def holder_of(self, query: Filter) -> tuple[str, str | None, str | None] | None:
         """The first key (in key order) of ``query`` over every primary, with its namespace
         and user read from it."""
