@@ -255,6 +255,7 @@ def export(
 ) -> None:
     """Write memories as JSON Lines (all, or a namespace's / a user's), streamed."""
     from remem.auth import LOCAL_ADMIN, guard
+    from remem.store.namespace_tree import NamespaceTree
     from remem.tenants.export import export_lines
     from remem.tenants.transfer import Transferred, export_memories
 
@@ -262,7 +263,12 @@ def export(
         async def write(out: IO[str]) -> Transferred:
             if not sessions:
                 return await export_memories(
-                    res.long_term, out, namespace=namespace, user_id=user_id, progress=report
+                    res.long_term,
+                    out,
+                    namespace=namespace,
+                    user_id=user_id,
+                    progress=report,
+                    trees=NamespaceTree(res.redis, res.keys),
                 )
             done = Transferred()
             user, ns = guard.export(user_id, namespace, LOCAL_ADMIN)
@@ -282,6 +288,8 @@ def export(
 
     done = _with_resources(data_dir, redis_url, run)
     also = f" and {done.sessions:,} sessions" if sessions else ""
+    if done.managed_namespaces:
+        also += f" and {done.managed_namespaces:,} managed API namespaces"
     report(f"exported {done.memories:,} memories{also} in {done.seconds:.1f} s")
     report.end()
 
@@ -297,13 +305,15 @@ def import_(
 ) -> None:
     """Read memories back from an export: ids and fields kept; vectors kept when the embedding
     model is the same, made again otherwise."""
+    from remem.store.namespace_tree import NamespaceTree
     from remem.tenants.transfer import import_memories
 
     # Opened before anything starts: a missing file is a failure (exit code 1) at once.
     lines = sys.stdin if str(source) == "-" else source.open(encoding="utf-8")
 
     def run(res: Any) -> Awaitable[Any]:
-        return import_memories(res.long_term, lines, progress=report)
+        trees = NamespaceTree(res.redis, res.keys)
+        return import_memories(res.long_term, lines, progress=report, trees=trees)
 
     try:
         done = _with_resources(data_dir, redis_url, run)
@@ -313,7 +323,8 @@ def import_(
     report.end()
     vectors = "embedded again (another model)" if done.reembedded else "kept"
     typer.echo(
-        f"imported {done.memories:,} memories in {done.seconds:.1f} s (vectors {vectors}); "
+        f"imported {done.memories:,} memories in {done.seconds:.1f} s (vectors {vectors}) "
+        f"and {done.managed_namespaces:,} managed API namespaces; "
         f"{done.refused:,} refused (id owned by another namespace or user), "
         f"{done.skipped:,} unreadable skipped"
     )

@@ -61,6 +61,15 @@ class Keys:
         """The managed API's namespace resources of one store (a hash: id -> JSON record)."""
         return f"{self.prefix}mns:{{{encode_part(store)}}}"
 
+    @property
+    def managed_namespaces_pattern(self) -> str:
+        """A SCAN pattern matching every store's namespace resources (``managed_namespaces``)."""
+        return f"{self.prefix}mns:{{*}}"
+
+    def parse_managed_namespaces(self, key: str) -> str | None:
+        """The store of a ``managed_namespaces`` key."""
+        return decode_part(key.removeprefix(f"{self.prefix}mns:{{").removesuffix("}"))
+
     def index_name(self, base: str, version: str) -> str:
         return f"{self.prefix}idx:{base}:{version}"
 

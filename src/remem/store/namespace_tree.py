@@ -107,6 +107,15 @@ return {'ok', ARGV[1]}
 )
 
 
+# KEYS[1] the store's tree, ARGV id, JSON record pairs: the tree as exported, written only
+# where the store has none (an import never merges two trees, which could break their rules).
+_RESTORE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
+
 def _outcome(reply: list[Any]) -> str:
     status, value = (v.decode() if isinstance(v, bytes) else str(v) for v in reply)
     if status == "missing":
@@ -126,6 +135,7 @@ class NamespaceTree:
         self._create = self.redis.register_script(_CREATE)
         self._update = self.redis.register_script(_UPDATE)
         self._delete = self.redis.register_script(_DELETE)
+        self._restore = self.redis.register_script(_RESTORE)
 
     async def all(self, store: str) -> dict[str, dict[str, Any]]:
         """Every namespace of the store, by id."""
@@ -167,3 +177,24 @@ class NamespaceTree:
             pipe.delete(key)
             held, _ = await pipe.execute()
         return int(held)
+
+    async def stores(self) -> list[str]:
+        """Every store holding namespace resources (a SCAN of their keys)."""
+        found: list[str] = []
+        async for key in self.redis.scan_iter(match=self.keys.managed_namespaces_pattern):
+            store = self.keys.parse_managed_namespaces(
+                key.decode() if isinstance(key, bytes) else key
+            )
+            if store is not None:
+                found.append(store)
+        return sorted(set(found))
+
+    async def restore(self, store: str, tree: dict[str, dict[str, Any]]) -> bool:
+        """Write an exported tree as it was, ids kept, unless the store has one (False)."""
+        if not tree:
+            return True
+        args: list[str] = []
+        for namespace_id, record in tree.items():
+            args += [namespace_id, json.dumps(record)]
+        keys = [self.keys.managed_namespaces(store)]
+        return bool(await self._restore(keys=keys, args=args))

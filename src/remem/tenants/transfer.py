@@ -9,6 +9,12 @@ of embedding again. Import keeps ids and every field; a memory whose id another 
 user owns is not written, and counted. An export of a user's or a namespace's data
 (``maintenance.export``, ``GET /v1/export``) also holds its sessions, one line each marked
 ``"kind": "working_memory"``: import counts those and passes over them.
+
+The managed API's namespace resources of each store exported (every store's, or the
+namespace's; none for a user's export, as they are the store's) follow, one line a store:
+``{"kind": "managed_namespaces", "store": ..., "namespaces": {id: record}}``. Import writes a
+store's tree back as it was, ids kept (the memories placed in them keep their places), unless
+the store already has one: two trees are never merged, and the line is counted as skipped.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord
 from remem.models.search import NewMemoryRecord
 from remem.store.longterm.layout import VECTOR_DTYPE
+from remem.store.namespace_tree import NamespaceTree
 
 FORMAT = "remem-memories"
 SESSION_KIND = "working_memory"  # the lines of sessions in an export (maintenance.export)
+TREE_KIND = "managed_namespaces"  # a store's namespace resources (the managed API)
 VERSION = 1
 BATCH = 500
 
@@ -43,6 +51,7 @@ class Transferred:
     refused: int = 0  # import: ids owned by another namespace or user
     skipped: int = 0  # unreadable lines or records
     sessions: int = 0  # working-memory session lines written (export) or passed over (import)
+    managed_namespaces: int = 0  # the managed API's namespace resources written or imported
     reembedded: bool = False
     seconds: float = 0.0
 
@@ -68,14 +77,23 @@ async def export_memories(
     namespace: str | None = None,
     user_id: str | None = None,
     progress: Callable[[str], None] = print,
+    trees: NamespaceTree | None = None,
 ) -> Transferred:
-    """Write the memories (of ``namespace`` / ``user_id`` when given) to ``out``."""
+    """Write the memories (of ``namespace`` / ``user_id`` when given) to ``out``, then the
+    namespace resources of the stores exported (``trees``; none for a user's export)."""
     started, done = time.perf_counter(), Transferred()
     out.write(json.dumps(header(service)) + "\n")
     async for line in memory_lines(
         service, namespace=namespace, user_id=user_id, progress=progress, done=done
     ):
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    if trees is not None and user_id is None:
+        for store in [namespace] if namespace is not None else await trees.stores():
+            tree = await trees.all(store)
+            if tree:
+                line = {"kind": TREE_KIND, "store": store, "namespaces": tree}
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+                done.managed_namespaces += len(tree)
     done.seconds = time.perf_counter() - started
     return done
 
@@ -145,8 +163,10 @@ async def import_memories(
     source: IO[str],
     *,
     progress: Callable[[str], None] = print,
+    trees: NamespaceTree | None = None,
 ) -> Transferred:
-    """Read an export back: ids and fields kept, vectors kept when the model is the same."""
+    """Read an export back: ids and fields kept, vectors kept when the model is the same;
+    each store's namespace resources written back (``trees``) where the store has none."""
     started, done = time.perf_counter(), Transferred()
     try:
         header = json.loads(source.readline() or "{}")
@@ -170,6 +190,9 @@ async def import_memories(
                 raw = json.loads(line)
                 if isinstance(raw, dict) and raw.get("kind") == SESSION_KIND:
                     done.sessions += 1  # an export of a user's data: memories only come back
+                    continue
+                if isinstance(raw, dict) and raw.get("kind") == TREE_KIND:
+                    await _restore(trees, raw, number, done, progress)
                     continue
                 vector = raw.pop("vector", None)
                 records.append(NewMemoryRecord.model_validate(raw))
@@ -196,6 +219,25 @@ async def import_memories(
         progress(f"imported {done.memories:,} memories")
     done.seconds = time.perf_counter() - started
     return done
+
+
+async def _restore(
+    trees: NamespaceTree | None,
+    line: dict[str, Any],
+    number: int,
+    done: Transferred,
+    progress: Callable[[str], None],
+) -> None:
+    """Write one store's exported namespace resources back, or say why not (skipped)."""
+    store, tree = line.get("store"), line.get("namespaces")
+    if not isinstance(store, str) or not isinstance(tree, dict) or trees is None:
+        progress(f"line {number} skipped: namespace resources not imported here")
+        done.skipped += 1
+    elif await trees.restore(store, tree):
+        done.managed_namespaces += len(tree)
+    else:
+        progress(f"line {number} skipped: store {store!r} already has namespace resources")
+        done.skipped += 1
 
 
 def _vector(encoded: object, dimensions: int) -> np.ndarray | None:
