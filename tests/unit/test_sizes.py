@@ -18,7 +18,6 @@ MODULES = {
     "remem/memory/longterm.py": 438,
     "remem/memory/search.py": 502,
     "remem/store/embedded.py": 425,
-    "remem/store/longterm/documents.py": 420,
 }
 # "path:function" -> its lines today
 FUNCTIONS = {

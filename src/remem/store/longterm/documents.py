@@ -33,117 +33,9 @@ from remem.store.longterm.layout import (
     encode,
     flat,
 )
+from remem.store.longterm.scripts import INSERT, LINK, READ, READ_RECORDS, TOUCH, UPSERT
 from remem.store.longterm.values import Facts, Link, Written, number
 from remem.store.schema import TAG_SEPARATOR
-
-# KEYS[1]: the memory; ARGV[1], ARGV[2]: its namespace and user_id, each '' for none or '='
-# and the value; ARGV[3..]: its fields, name and value in turn. A memory owned by another
-# (namespace, user_id) is left alone ({0}): checked here, atomically with the write, so that
-# concurrent creators of one id cannot take it over. Else the hash is replaced (a field the new
-# document lacks must go), keeping a stored created_at ({1, created_at}, or {1} for a new one).
-_UPSERT = """
-local old = nil
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local owner = redis.call('HMGET', KEYS[1], 'namespace', 'user_id')
-  local function tag(v) if not v then return '' end return '=' .. v end
-  if tag(owner[1]) ~= ARGV[1] or tag(owner[2]) ~= ARGV[2] then return {0} end
-  old = redis.call('HGET', KEYS[1], 'created_at')
-  redis.call('DEL', KEYS[1])
-end
-if old then
-  for i = 3, #ARGV, 2 do
-    if ARGV[i] == 'created_at' then ARGV[i + 1] = old end
-  end
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-if old then return {1, old} end
-return {1}
-"""
-
-# KEYS[1]: a memory; ARGV: its fields, name and value in turn. Written only if no memory has
-# the id (1), else left alone (0): what a migration writes must never replace a memory.
-_INSERT = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
-return 1
-"""
-
-# KEYS[1]: a memory; ARGV[1], ARGV[2]: the owner it must have (as _UPSERT's); ARGV[3]: a list
-# field ('superseded_by' or 'supersedes'); ARGV[4]: the id to add to it (once); ARGV[5]: an
-# invalid_at to lower the memory's to ('' for none); ARGV[6]: updated_at. One memory a script
-# (so it runs on any shard), so that two concurrent supersedes of one memory both land:
-# 0 = no such memory (left alone), -1 = another owner's (left alone), 1 = linked.
-_LINK = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local owner = redis.call('HMGET', KEYS[1], 'namespace', 'user_id')
-local function tag(v) if not v then return '' end return '=' .. v end
-if tag(owner[1]) ~= ARGV[1] or tag(owner[2]) ~= ARGV[2] then return -1 end
-local listed = redis.call('HGET', KEYS[1], ARGV[3])
-local found = false
-if listed then
-  for id in string.gmatch(listed, '[^\\31]+') do
-    if id == ARGV[4] then found = true end
-  end
-end
-if not found then
-  if listed and listed ~= '' then listed = listed .. '\\31' .. ARGV[4] else listed = ARGV[4] end
-  redis.call('HSET', KEYS[1], ARGV[3], listed)
-end
-if ARGV[5] ~= '' then
-  local old = tonumber(redis.call('HGET', KEYS[1], 'invalid_at'))
-  if not old or tonumber(ARGV[5]) < old then redis.call('HSET', KEYS[1], 'invalid_at', ARGV[5]) end
-end
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[6])
-return 1
-"""
-
-# A search hit must not rewrite its memory: any write re-indexes the whole hash, vector
-# included (0.5 ms at 10,000 memories, about 1 ms at 100,000), where a field of the access hash
-# costs 10 us. So hits are added to a hash beside the memories (a record's access_count is its
-# own plus the access hash's) and last_accessed, which filters and ranking read from the index,
-# is written only when it moves by at least ARGV[2] seconds. One key a script, so that it runs on
-# any shard: 0 = no such memory, 1 = left alone, 2 = last_accessed written.
-_TOUCH = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local last = tonumber(redis.call('HGET', KEYS[1], 'last_accessed'))
-if last and tonumber(ARGV[1]) - last < tonumber(ARGV[2]) then return 1 end
-redis.call('HSET', KEYS[1], 'last_accessed', ARGV[1])
-return 2
-"""
-
-# KEYS: memories; ARGV: field names (none: every field). Each memory's values in ARGV's order
-# (HMGET), or every name and value (HGETALL); false for a missing memory. One command for a
-# hundred memories, where a pipeline of HMGETs costs redis-py about 15 us of CPU each.
-_READ = """
-local out = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('EXISTS', key) == 0 then out[i] = false
-  elseif #ARGV == 0 then out[i] = redis.call('HGETALL', key)
-  else out[i] = redis.call('HMGET', key, unpack(ARGV)) end
-end
-return out
-"""
-
-# KEYS[1]: the access-count hash; KEYS[2..]: memories; ARGV[1]: n, the number of field names
-# in ARGV[2..n+1]; then, to add each memory's hits, its id (ARGV[n+2..]). Each memory's values
-# in the names' order (HMGET) followed by its hits (HGET, false for none) when ids are given;
-# false for a missing memory. One command for a page of records: the HMGET of the hits that
-# went beside it in a pipeline cost redis-py 37 µs of CPU more (a search pays this once).
-_READ_RECORDS = """
-local n = tonumber(ARGV[1])
-local names = {unpack(ARGV, 2, n + 1)}
-local hits = #ARGV > n + 1
-local out = {}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then out[i - 1] = false
-  else
-    local row = redis.call('HMGET', KEYS[i], unpack(names))
-    if hits then row[n + 1] = redis.call('HGET', KEYS[1], ARGV[n + i]) end
-    out[i - 1] = row
-  end
-end
-return out
-"""
 
 # Record fields returned with search results: everything but the vector and the keyword text,
 # which are large and which a caller never sees.
@@ -153,7 +45,7 @@ MODIFY_ATTEMPTS = 16  # WATCH conflicts a modify survives before it gives up
 
 
 def _owner_tag(value: Any) -> str:
-    """A namespace or user_id as ``_UPSERT`` compares it."""
+    """A namespace or user_id as the ``UPSERT`` script compares it."""
     return "" if value is None else f"={value}"
 
 
@@ -172,12 +64,12 @@ class MemoryDocuments:
         self.redis = flat_twin(redis, decode_responses=False)
         self._generation = keys.long_term_generation
         self._hits = keys.access_counts
-        self._upsert = self.redis.register_script(_UPSERT)
-        self._insert = self.redis.register_script(_INSERT)
-        self._touch = self.redis.register_script(_TOUCH)
-        self._read = self.redis.register_script(_READ)
-        self._read_records = self.redis.register_script(_READ_RECORDS)
-        self._link = self.redis.register_script(_LINK)
+        self._upsert = self.redis.register_script(UPSERT)
+        self._insert = self.redis.register_script(INSERT)
+        self._touch = self.redis.register_script(TOUCH)
+        self._read = self.redis.register_script(READ)
+        self._read_records = self.redis.register_script(READ_RECORDS)
+        self._link = self.redis.register_script(LINK)
 
     async def aclose(self) -> None:
         """Close the connections of the bytes client."""
@@ -413,7 +305,7 @@ class MemoryDocuments:
         return written
 
     async def access_counts(self, ids: Sequence[str]) -> list[int]:
-        """Hits of each memory not yet in its document's ``access_count`` (see ``_TOUCH``)."""
+        """Hits of each memory not yet in its document's ``access_count`` (``scripts.TOUCH``)."""
         if not ids:
             return []
         found = await self.redis.hmget(self._hits, list(ids))
