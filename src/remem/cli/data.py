@@ -262,13 +262,10 @@ def export(
     def run(res: Any) -> Awaitable[Any]:
         async def write(out: IO[str]) -> Transferred:
             if not sessions:
+                scope = {"namespace": namespace, "user_id": user_id}
+                trees = NamespaceTree(res.redis, res.keys)
                 return await export_memories(
-                    res.long_term,
-                    out,
-                    namespace=namespace,
-                    user_id=user_id,
-                    progress=report,
-                    trees=NamespaceTree(res.redis, res.keys),
+                    res.long_term, out, **scope, progress=report, trees=trees
                 )
             done = Transferred()
             user, ns = guard.export(user_id, namespace, LOCAL_ADMIN)
@@ -287,11 +284,15 @@ def export(
         return go()
 
     done = _with_resources(data_dir, redis_url, run)
+    report(_exported(done, sessions))
+    report.end()
+
+
+def _exported(done: Any, sessions: bool) -> str:
     also = f" and {done.sessions:,} sessions" if sessions else ""
     if done.managed_namespaces:
         also += f" and {done.managed_namespaces:,} managed API namespaces"
-    report(f"exported {done.memories:,} memories{also} in {done.seconds:.1f} s")
-    report.end()
+    return f"exported {done.memories:,} memories{also} in {done.seconds:.1f} s"
 
 
 @memories.command("import")

@@ -56,6 +56,11 @@ class Transferred:
     seconds: float = 0.0
 
 
+def embedder_of(service: LongTermMemoryService) -> tuple[str, int]:
+    """The (model, dimensions) of ``service``'s embedder, as a header names them."""
+    return service.embedder.name, service.embedder.dimensions
+
+
 def header(service: LongTermMemoryService) -> dict[str, Any]:
     embedder = service.embedder
     return {
@@ -177,10 +182,7 @@ async def import_memories(
     if header.get("version") != VERSION:
         raise InvalidInput(f"export format version {header.get('version')!r} is not {VERSION}")
     embedder = service.embedder
-    same_model = (header.get("model"), header.get("dimensions")) == (
-        embedder.name,
-        embedder.dimensions,
-    )
+    same_model = (header.get("model"), header.get("dimensions")) == embedder_of(service)
     done.reembedded = not same_model
     async for batch in _batches(source, BATCH):
         records: list[NewMemoryRecord] = []
