@@ -5,7 +5,7 @@ store's namespace.
   left out (a semantic search with ``distance_threshold = 1 - similarityThreshold``; without a
   threshold the search is remem's hybrid).
 - Operators: ``eq``, ``ne``, ``in`` (remem's ``any``), ``all``; dates ``gt gte lt lte eq``.
-  ``memoryType`` values match without regard to case.
+  ``memoryType`` and ``topics`` values match without regard to case (``cases``).
 - ``filterOp: "all"`` ANDs the conditions (one per field) in one search; ``"any"`` ORs them:
   one search per condition, each of the first ``offset + limit`` hits, merged by score (the
   best score a memory got), so a memory matching any condition is found.
@@ -20,11 +20,14 @@ store's namespace.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 
 from remem.api.routers.managed import records
+from remem.api.routers.managed.cases import any_case
 from remem.api.routers.managed.paging import next_token, offset_of
 from remem.auth import guard
 from remem.errors import InvalidInput
@@ -38,6 +41,7 @@ from remem.models.search import (
     TagFilter,
 )
 
+TagValues = Callable[[str], Awaitable[tuple[str, ...]]]  # a tag field's stored values
 ANY_DEEPEST = 1000  # filterOp any: each search reads offset + limit hits (remem's limit)
 UNSERVED = ("namespace", "attributes")
 # managed filter field -> remem's
@@ -64,8 +68,9 @@ def _tag(ops: TagOps, *, types: bool = False) -> TagFilter:
     return TagFilter(eq=ops.eq, ne=ops.ne, any=ops.in_, all=ops.all)
 
 
-def conditions(found: MemoryFilter | None) -> dict[str, Any]:
-    """remem's filter field -> its condition, one per managed field sent."""
+async def conditions(found: MemoryFilter | None, tag_values: TagValues) -> dict[str, Any]:
+    """remem's filter field -> its condition, one per managed field sent (``topics`` in any
+    case: ``cases``, through ``tag_values``)."""
     if found is None:
         return {}
     for name in UNSERVED:
@@ -76,6 +81,8 @@ def conditions(found: MemoryFilter | None) -> dict[str, Any]:
         ops = getattr(found, name)
         if isinstance(ops, DateOps):
             out[field] = DateFilter(**ops.model_dump(exclude_none=True))
+        elif isinstance(ops, TagOps) and name == "topics":
+            out[field] = await any_case("topics", ops, partial(tag_values, "topics"))
         elif isinstance(ops, TagOps):
             out[field] = _tag(ops, types=name == "memory_type")
     if isinstance(found.namespace_ref, RefOps):
@@ -122,7 +129,7 @@ async def search_store(
     """The page ``body`` asks of the store's memories (``placements``: the ids of the store's
     namespace resources)."""
     offset = offset_of(body.page_token)
-    where = conditions(body.filter)
+    where = await conditions(body.filter, service.store.cache.tag_values)
     base = always(body.filter, placements)
     if body.filter_op == "all" or len(where) < 2:
         one = request(body, namespace, where | base, offset, body.limit)
