@@ -130,7 +130,7 @@ async def test_similarity_threshold_is_a_cosine_similarity(both: Both) -> None:
 
 async def test_unserved_filters_and_forged_tokens_are_400s(both: Both) -> None:
     with pytest.raises(errors.BadRequestErrorResponseContent):
-        await search(both, filter={"attributes": {"mood": {"string": "calm"}}})
+        await search(both, filter={"namespace": {"eq": "a-label"}})
     with pytest.raises(errors.BadRequestErrorResponseContent):
         await search(both, text="x", page_token="forged")
 

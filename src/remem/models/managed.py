@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from remem.models.bounds import FiniteFloat, JsonObject, JsonValue, StoredDatetime
@@ -210,6 +217,29 @@ class RefOps(Camel):
     in_: list[str] | None = Field(default=None, alias="in")
 
 
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]  # an int or a float, no text
+AttributeItem = Annotated[StrictStr, Field(max_length=4096)] | Number
+
+
+class AttributeOps(Camel):
+    """One attribute's condition: exactly one of ``string``, ``number``, ``boolean`` (equal
+    to it) or ``list`` (a list attribute holding every one of these values)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    string: StrictStr | None = None
+    number: Number | None = None
+    boolean: StrictBool | None = None
+    list_: list[AttributeItem] | None = Field(
+        default=None, alias="list", min_length=1, max_length=100
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AttributeOps:
+        if sum(v is not None for v in (self.string, self.number, self.boolean, self.list_)) != 1:
+            raise ValueError("give exactly one of string, number, boolean or list")
+        return self
+
+
 class MemoryFilter(Camel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
     session_id: TagOps | None = None
@@ -220,7 +250,7 @@ class MemoryFilter(Camel):
     namespace: TagOps | None = None
     namespace_ref: RefOps | None = None
     unnamespaced: bool | None = None
-    attributes: dict[str, Any] | None = None
+    attributes: dict[str, AttributeOps] | None = Field(default=None, max_length=50)
 
 
 class Search(Camel):

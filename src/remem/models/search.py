@@ -77,6 +77,7 @@ class SearchFilters(BaseModel):
     memory_type: MemoryTypeFilter | None = None
     role: TagFilter | None = None  # remem: the role of the message a memory came from
     namespace_id: TagFilter | None = None  # remem: the managed API's namespace resource
+    attribute_tags: TagFilter | None = None  # remem: the managed API's attributes, as tagged
     created_at: DateFilter | None = None
     last_accessed: DateFilter | None = None
     event_date: DateFilter | None = None

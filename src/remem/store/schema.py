@@ -209,8 +209,7 @@ def vector_field(path: str, name: str, dims: int, vector_type: str = "FLOAT16") 
 
 
 def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
-    """``long_term_memory_idx``: one HASH per memory under ``<prefix>mem:`` (fields as
-    ``store.longterm.layout`` writes them)."""
+    """``long_term_memory_idx``: one HASH per memory under ``<prefix>mem:`` (``layout``)."""
     tags = (
         "id",
         "session_id",
@@ -225,6 +224,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         "merged_ids",  # ids merged into a memory: where a GET of one of them is sent
         "role",  # remem: who said what a memory was extracted from
         "namespace_id",  # the managed API's namespace resource it is placed in
+        "attribute_tags",  # its typed attributes' values (store.longterm.attributes)
     )
     return IndexSpec(
         name=name,

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from remem.store.longterm.attributes import ATTRIBUTE_TAGS, attribute_tags
 from remem.store.schema import TAG_SEPARATOR
 
 VECTOR = "embedding"
@@ -45,7 +46,9 @@ TEXTS = frozenset(
         "namespace_id",
     }
 )
-TAG_LISTS = frozenset({"topics", "entities", "supersedes", "superseded_by", "merged_ids"})
+TAG_LISTS = frozenset(
+    {"topics", "entities", "supersedes", "superseded_by", "merged_ids", ATTRIBUTE_TAGS}
+)
 FLAGS = frozenset({"pinned"})
 # Written by json.dumps of a number; read back with float() (an int stays an int).
 NUMBERS = frozenset(
@@ -79,6 +82,8 @@ def encode(doc: Mapping[str, Any]) -> dict[str, bytes | str]:
     """The hash fields of a memory's document (see the module docstring)."""
     out: dict[str, bytes | str] = {}
     for name, value in doc.items():
+        if name == ATTRIBUTE_TAGS:
+            continue  # derived from the metadata below, never kept from an older read
         if value is None or (
             name in DEFAULTS and value == DEFAULTS[name] and type(value) is type(DEFAULTS[name])
         ):
@@ -95,6 +100,8 @@ def encode(doc: Mapping[str, Any]) -> dict[str, bytes | str]:
             out[name] = json.dumps(value)
     if out.get("search_text") == out.get("text"):
         out.pop("search_text", None)
+    if tags := attribute_tags(doc.get("metadata")):  # store.longterm.attributes
+        out[ATTRIBUTE_TAGS] = TAG_SEPARATOR.join(tags)
     return out
 
 

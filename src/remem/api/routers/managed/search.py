@@ -14,7 +14,11 @@ store's namespace.
 - ``unnamespaced: true``: the memories placed in no namespace resource of the store (``false``:
   those placed in one), ANDed with every other condition whatever ``filterOp`` says; it does
   not combine with ``namespaceRef`` (a 400).
-- Not served yet (a 400): the ``namespace`` label and ``attributes`` filters.
+- ``attributes``: field name -> exactly one of ``{string}``, ``{number}``, ``{boolean}``
+  (equal to it) or ``{list}`` (a list attribute holding all of these), matched through the
+  index's ``attribute_tags`` (``store.longterm.attributes``); each attribute is a condition
+  (``filterOp: "any"`` ORs them with the others).
+- Not served yet (a 400): the ``namespace`` label filter.
 """
 
 from __future__ import annotations
@@ -40,10 +44,11 @@ from remem.models.search import (
     SearchRequest,
     TagFilter,
 )
+from remem.store.longterm import attributes
 
 TagValues = Callable[[str], Awaitable[tuple[str, ...]]]  # a tag field's stored values
 ANY_DEEPEST = 1000  # filterOp any: each search reads offset + limit hits (remem's limit)
-UNSERVED = ("namespace", "attributes")
+UNSERVED = ("namespace",)
 # managed filter field -> remem's
 FIELDS = {
     "session_id": "session_id",
@@ -90,6 +95,23 @@ async def conditions(found: MemoryFilter | None, tag_values: TagValues) -> dict[
     return out
 
 
+def attribute_conditions(found: MemoryFilter | None) -> list[TagFilter]:
+    """One condition per attribute named: the tags its value must all be (``attributes``)."""
+    if found is None or not found.attributes:
+        return []
+    out = []
+    for name, ops in found.attributes.items():
+        if ops.list_ is not None:
+            items = [attributes.scalar(v) for v in ops.list_]
+            tags = [attributes.tag(f"list:{i[0]}", name, i[1]) for i in items if i is not None]
+        else:
+            value = next(v for v in (ops.string, ops.number, ops.boolean) if v is not None)
+            kind, tagged = attributes.scalar(value) or ("string", value)
+            tags = [attributes.tag(kind, name, tagged)]
+        out.append(TagFilter(all=tags))
+    return out
+
+
 def always(found: MemoryFilter | None, placements: list[str]) -> dict[str, Any]:
     """What every search of the request ANDs in: ``unnamespaced`` over the store's namespace
     resources (``placements``: their ids)."""
@@ -130,17 +152,19 @@ async def search_store(
     namespace resources)."""
     offset = offset_of(body.page_token)
     where = await conditions(body.filter, service.store.cache.tag_values)
+    by_attribute = attribute_conditions(body.filter)
     base = always(body.filter, placements)
-    if body.filter_op == "all" or len(where) < 2:
+    if body.filter_op == "all" or len(where) + len(by_attribute) < 2:
+        if by_attribute:  # all of every attribute's tags
+            where["attribute_tags"] = TagFilter(all=[t for c in by_attribute for t in c.all or ()])
         one = request(body, namespace, where | base, offset, body.limit)
         found = await service.search(one, guard.search(one))
         hits = found.memories
         return hits, next_token(offset, len(hits), body.limit, found.total)
     if offset + body.limit > ANY_DEEPEST:
         raise InvalidInput(f"filterOp any pages no deeper than the first {ANY_DEEPEST} memories")
-    asked = [
-        request(body, namespace, {f: c} | base, 0, offset + body.limit) for f, c in where.items()
-    ]
+    each = [{f: c} for f, c in where.items()] + [{"attribute_tags": c} for c in by_attribute]
+    asked = [request(body, namespace, c | base, 0, offset + body.limit) for c in each]
     pages = await asyncio.gather(*(service.search(r, guard.search(r)) for r in asked))
     best: dict[str, MemoryRecordResult] = {}
     for page in pages:
