@@ -5,31 +5,16 @@ the registry, and a set is never left out while it holds work."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisClusterException
 
-from remem.store.connection import open_redis
 from remem.store.due import DueSet
 from remem.store.due_cluster import ClusterDueSet
 from remem.store.keys import PERIODIC_TAG, Keys
 from remem.store.slots import key_slot
 from remem.store.working import Due, WorkingMemoryStore
-
-
-@pytest.fixture
-async def redis(cluster_url: str) -> AsyncIterator[Redis]:
-    client = await open_redis(cluster_url, timeout=5, max_connections=8)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-def keys() -> Keys:
-    return Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
 
 
 def _doc(session_id: str, namespace: str) -> dict[str, object]:

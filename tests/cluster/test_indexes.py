@@ -6,14 +6,12 @@ primary."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
 from redis.asyncio import Redis
 
 from remem.errors import IncompatibleBackend
-from remem.store.connection import open_redis
 from remem.store.keys import Keys
 from remem.store.query import tag_equals
 from remem.store.schema import (
@@ -25,23 +23,6 @@ from remem.store.schema import (
 )
 from remem.store.slots import key_slot, primary_tags
 from remem.store.working import WorkingMemoryStore
-
-
-@pytest.fixture
-async def redis(cluster_url: str) -> AsyncIterator[Redis]:
-    client = await open_redis(cluster_url, timeout=5, max_connections=8)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def keys(redis: Redis) -> AsyncIterator[Keys]:
-    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
-    yield keys
-    for node in redis.get_primaries():  # type: ignore[attr-defined]
-        for name in await redis.execute_command("FT._LIST", target_nodes=node):
-            if name.startswith(keys.prefix):
-                await redis.execute_command("FT.DROPINDEX", name, "DD")
 
 
 async def _listed(redis: Redis, prefix: str) -> dict[str, list[str]]:

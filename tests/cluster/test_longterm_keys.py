@@ -4,37 +4,17 @@ memory found by its id alone through every primary's index; a single Redis keeps
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 import pytest
 from redis.asyncio import Redis
 
-from remem.store.connection import open_redis
 from remem.store.keys import Keys
 from remem.store.longterm.located import keys_by_id
 from remem.store.schema import ensure_long_term_index
 from remem.store.slots import key_slot
 
 NAMESPACES = [f"ns {i}/{{x}}:" for i in range(30)]  # spaces, slashes, braces, colons
-
-
-@pytest.fixture
-async def redis(cluster_url: str) -> AsyncIterator[Redis]:
-    client = await open_redis(cluster_url, timeout=5, max_connections=8)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def keys(redis: Redis) -> AsyncIterator[Keys]:
-    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
-    yield keys
-    for node in redis.get_primaries():  # type: ignore[attr-defined]
-        for name in await redis.execute_command("FT._LIST", target_nodes=node):
-            if name.startswith(keys.prefix):
-                await redis.execute_command("FT.DROPINDEX", name, "DD")
 
 
 def test_a_single_redis_keeps_its_names() -> None:

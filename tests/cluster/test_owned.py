@@ -5,7 +5,6 @@ and nothing of another owner touched."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,7 +12,6 @@ from redis.asyncio import Redis
 
 from remem.memory.working import WorkingMemoryService
 from remem.models.working import MemoryMessage, UpdateWorkingMemory
-from remem.store.connection import open_redis
 from remem.store.keys import Keys
 from remem.store.owned import OwnedData
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
@@ -21,23 +19,6 @@ from remem.store.slots import key_slot
 from remem.store.working import WorkingMemoryStore
 
 NAMESPACES = [f"ns {i}/{{x}}" for i in range(9)]
-
-
-@pytest.fixture
-async def redis(cluster_url: str) -> AsyncIterator[Redis]:
-    client = await open_redis(cluster_url, timeout=5, max_connections=8)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
-async def keys(redis: Redis) -> AsyncIterator[Keys]:
-    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
-    yield keys
-    for node in redis.get_primaries():  # type: ignore[attr-defined]
-        for name in await redis.execute_command("FT._LIST", target_nodes=node):
-            if name.startswith(keys.prefix):
-                await redis.execute_command("FT.DROPINDEX", name, "DD")
 
 
 @pytest.fixture
