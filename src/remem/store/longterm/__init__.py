@@ -66,7 +66,7 @@ class LongTermStore:
         size_ttl: float = SIZE_TTL,
     ) -> None:
         self.redis, self.keys = redis, keys
-        self.documents = MemoryDocuments(redis, keys)
+        self.documents = MemoryDocuments(redis, keys, index=index)
         self.index = MemoryIndex(
             redis,
             keys,

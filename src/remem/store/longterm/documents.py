@@ -25,39 +25,34 @@ from redis.exceptions import WatchError
 from remem.errors import Conflict
 from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
-from remem.store.longterm.layout import (
-    VECTOR,
-    VECTOR_DTYPE,
-    decode,
-    decode_fields,
-    encode,
-    flat,
+from remem.store.longterm.documents_cluster import (
+    TOUCH_CHUNK,
+    ClusterDocuments,
+    Within,
+    owner_tag,
 )
+from remem.store.longterm.layout import VECTOR, decode, encode, flat
+from remem.store.longterm.rows import HIDDEN_FIELDS, distances_of, facts_of, pairs, record_of
 from remem.store.longterm.scripts import INSERT, LINK, READ, READ_RECORDS, TOUCH, UPSERT
-from remem.store.longterm.values import Facts, Link, Written, number
-from remem.store.schema import TAG_SEPARATOR
+from remem.store.longterm.values import Facts, Link, Written
 
-# Record fields returned with search results: everything but the vector and the keyword text,
-# which are large and which a caller never sees.
-_HIDDEN_FIELDS = frozenset({"embedding", "search_text", "search_terms"})
-TOUCH_CHUNK = 8
 MODIFY_ATTEMPTS = 16  # WATCH conflicts a modify survives before it gives up
-
-
-def _owner_tag(value: Any) -> str:
-    """A namespace or user_id as the ``UPSERT`` script compares it."""
-    return "" if value is None else f"={value}"
-
-
-def _pairs(values: list[bytes]) -> dict[bytes, bytes]:
-    return dict(zip(values[::2], values[1::2], strict=True))
 
 
 @translates_errors
 class MemoryDocuments:
     """The documents of long-term memories and their access counts."""
 
-    def __init__(self, redis: Redis, keys: Keys, *, modify_attempts: int = MODIFY_ATTEMPTS) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        *,
+        index: str | None = None,
+        modify_attempts: int = MODIFY_ATTEMPTS,
+    ) -> None:
+        """``index``: the long-term index's name, through which a Redis Cluster finds a
+        memory's key by its id (``located.keys_by_id``); a single Redis does not need it."""
         self.keys = keys
         self.modify_attempts = modify_attempts
         # Vectors are bytes: this client answers in bytes (RESP2), decoded by the layout.
@@ -70,6 +65,9 @@ class MemoryDocuments:
         self._read = self.redis.register_script(READ)
         self._read_records = self.redis.register_script(READ_RECORDS)
         self._link = self.redis.register_script(LINK)
+        self._cluster = (
+            ClusterDocuments(self, redis, index or "", self._modify_at) if keys.cluster else None
+        )
 
     async def aclose(self) -> None:
         """Close the connections of the bytes client."""
@@ -85,10 +83,12 @@ class MemoryDocuments:
         new version and the old one's ``invalid_at`` are written together."""
         if not docs:
             return []
+        if self._cluster:
+            return await self._cluster.upsert_many(docs, links)
         async with self.redis.pipeline(transaction=bool(links)) as pipe:
             for doc in docs:
                 key = self.keys.memory(doc["id"])
-                owner = [_owner_tag(doc.get("namespace")), _owner_tag(doc.get("user_id"))]
+                owner = [owner_tag(doc.get("namespace")), owner_tag(doc.get("user_id"))]
                 await self._upsert(keys=[key], args=[*owner, *flat(encode(doc))], client=pipe)
             for link in links:
                 await self._apply_link(link, pipe)
@@ -102,7 +102,7 @@ class MemoryDocuments:
         ]
 
     async def _apply_link(self, link: Link, pipe: Pipeline) -> None:
-        owner = [_owner_tag(link.namespace), _owner_tag(link.user_id)]
+        owner = [owner_tag(link.namespace), owner_tag(link.user_id)]
         invalid = "" if link.invalid_at is None else json.dumps(link.invalid_at)
         args = [*owner, link.field, link.other, invalid, json.dumps(link.at)]
         await self._link(keys=[self.keys.memory(link.memory_id)], args=args, client=pipe)
@@ -112,6 +112,8 @@ class MemoryDocuments:
         was written (False: a memory with that id was there, and is left as it was)."""
         if not docs:
             return []
+        if self._cluster:
+            return await self._cluster.insert_new(docs)
         async with self.redis.pipeline(transaction=False) as pipe:
             for doc in docs:
                 key = self.keys.memory(doc["id"])
@@ -124,18 +126,28 @@ class MemoryDocuments:
         """Queue a new generation token after the writes queued in ``pipe``."""
         pipe.set(self._generation, secrets.token_hex(8))
 
-    async def get_many(self, ids: Sequence[str]) -> list[dict[str, Any] | None]:
+    async def get_many(
+        self, ids: Sequence[str], within: Within | None = None
+    ) -> list[dict[str, Any] | None]:
         """Whole stored documents (vector included), None for a missing one. Their
         ``access_count`` is the document's alone, as a read-modify-write needs it; records add
-        ``access_counts``."""
+        ``access_counts``. ``within`` (every by-id method takes it): the namespaces the caller
+        may reach, which on a cluster pick among the namespaces holding one id (a single Redis
+        holds an id once, and the caller checks its owner)."""
         if not ids:
             return []
+        if self._cluster:
+            return await self._cluster.get_many(ids, within)
         found = await self._read(keys=[self.keys.memory(i) for i in ids], args=[])
-        return [None if not row else decode(_pairs(row)) for row in found]
+        return [None if not row else decode(pairs(row)) for row in found]
 
     async def scan_ids(self, batch: int = 500) -> AsyncIterator[list[str]]:
         """Every memory's id, a SCAN batch at a time (a memory written meanwhile may be missed
         or repeated, as SCAN goes)."""
+        if self._cluster:
+            async for ids in self._cluster.scan_ids(batch):
+                yield ids
+            return
         cursor = 0
         while True:
             cursor, found = await self.redis.scan(
@@ -148,57 +160,52 @@ class MemoryDocuments:
             if cursor == 0:
                 return
 
-    async def distances(self, ids: Sequence[str], vector: np.ndarray) -> dict[str, float]:
+    async def distances(
+        self, ids: Sequence[str], vector: np.ndarray, within: Within | None = None
+    ) -> dict[str, float]:
         """Cosine distance from ``vector`` of each of these memories that exists (and has a
         vector of its size), computed here from the stored vectors: one HGET each, pipelined.
         The index's brute force over just these memories (``FT.SEARCH`` with ``ADHOC_BF``)
         gave the same distances at about 50 µs of Redis CPU a search."""
         if not ids:
             return {}
+        if self._cluster:
+            return distances_of(ids, await self._cluster.vectors(ids, within), vector)
         async with self.redis.pipeline(transaction=False) as pipe:
             for memory_id in ids:
                 pipe.hget(self.keys.memory(memory_id), VECTOR)
             raws: list[bytes | None] = await pipe.execute()
-        # Compared as the index compares them: both sides as stored (FLOAT16), in float32.
-        query = np.asarray(vector, dtype=VECTOR_DTYPE).astype(np.float32)
-        query_norm = float(np.linalg.norm(query))
-        out = {}
-        for memory_id, raw in zip(ids, raws, strict=True):
-            if not raw or len(raw) != query.size * VECTOR_DTYPE().itemsize:
-                continue
-            stored = np.frombuffer(raw, dtype=VECTOR_DTYPE).astype(np.float32)
-            norms = float(np.linalg.norm(stored)) * query_norm
-            out[memory_id] = 1.0 - float(stored @ query) / norms if norms else 1.0
-        return out
+        return distances_of(ids, raws, vector)
 
     async def get_fields(
-        self, ids: Sequence[str], fields: Sequence[str]
+        self, ids: Sequence[str], fields: Sequence[str], within: Within | None = None
     ) -> list[dict[str, Any] | None]:
         """``fields`` of each document (a field it lacks is left out), None for a missing
         document, in one round trip. ``access_count`` is the record's: the document's plus its
         hits in the access hash, read in the same round trip."""
         if not ids:
             return []
-        names = [f for f in fields if f not in _HIDDEN_FIELDS]
-        keys = [self._hits, *(self.keys.memory(i) for i in ids)]
+        names = [f for f in fields if f not in HIDDEN_FIELDS]
         hits = "access_count" in names
+        if self._cluster:
+            return [
+                record_of(names, r, hits) for r in await self._cluster.records(ids, names, within)
+            ]
+        keys = [self._hits, *(self.keys.memory(i) for i in ids)]
         args: list[str | int] = [len(names), *names, *(ids if hits else ())]
         # One EVALSHA (redis-py loads the script again if Redis lost it, as a restarted
         # embedded Redis has); scripts in a pipeline would first ask SCRIPT EXISTS.
         rows = await self._read_records(keys=keys, args=args)
-        out: list[dict[str, Any] | None] = []
-        for row in rows:
-            if not row:
-                out.append(None)
-                continue
-            doc = decode_fields(names, row[: len(names)])
-            if hits and row[-1]:
-                doc["access_count"] = int(doc.get("access_count") or 0) + int(row[-1])
-            out.append(doc)
-        return out
+        return [record_of(names, row, hits) for row in rows]
 
     async def facts(
-        self, ids: Sequence[str], *, dates: bool, entities: bool, roles: bool = False
+        self,
+        ids: Sequence[str],
+        *,
+        dates: bool,
+        entities: bool,
+        roles: bool = False,
+        within: Within | None = None,
     ) -> dict[str, Facts]:
         """What ranking needs of each candidate that exists, in one round trip. Values edited
         by hand are read leniently: a date that is not a number reads as 0 (last_accessed as
@@ -206,25 +213,18 @@ class MemoryDocuments:
         if not ids or not (dates or entities or roles):
             return {}
         names = ["created_at", "last_accessed", "entities", *(["role"] if roles else [])]
-        found = await self._read(keys=[self.keys.memory(i) for i in ids], args=names)
-        out = {}
-        for memory_id, row in zip(ids, found, strict=True):
-            if not row:
-                continue  # deleted since the search
-            made = number(row[0])
-            tags = row[2]
-            tag_text = tags.decode("utf-8", "replace") if tags else ""
-            out[memory_id] = Facts(
-                made,
-                number(row[1], made),
-                tag_text.split(TAG_SEPARATOR) if tag_text else [],
-                row[3].decode("utf-8", "replace") if roles and row[3] else None,
-            )
-        return out
+        if self._cluster:
+            found = await self._cluster.read(ids, names, within)
+        else:
+            found = await self._read(keys=[self.keys.memory(i) for i in ids], args=names)
+        # A memory deleted since the search is left out.
+        return {i: facts_of(row, roles) for i, row in zip(ids, found, strict=True) if row}
 
-    async def delete_many(self, ids: Sequence[str]) -> int:
+    async def delete_many(self, ids: Sequence[str], within: Within | None = None) -> int:
         if not ids:
             return 0
+        if self._cluster:
+            return await self._cluster.delete_many(ids, within)
         async with self.redis.pipeline(transaction=False) as pipe:
             unique = list(dict.fromkeys(ids))
             for memory_id in unique:
@@ -234,7 +234,10 @@ class MemoryDocuments:
             return sum(int(n) for n in (await pipe.execute())[: len(unique)])
 
     async def modify(
-        self, memory_id: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+        self,
+        memory_id: str,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        within: Within | None = None,
     ) -> dict[str, Any] | None:
         """Read, ``change`` and write one document under WATCH, again when another write
         came between (``change`` must not have side effects).
@@ -244,7 +247,14 @@ class MemoryDocuments:
         concurrent writes in a row: a memory written that often is better retried by the
         caller than spun on here.
         """
-        key = self.keys.memory(memory_id)
+        if self._cluster:
+            return await self._cluster.modify(memory_id, change, within)
+        return await self._modify_at(self.keys.memory(memory_id), self._generation, change)
+
+    async def _modify_at(
+        self, key: str, token: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """``modify`` of the memory at ``key``, replacing the generation token ``token``."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for _ in range(self.modify_attempts):
                 try:
@@ -257,18 +267,23 @@ class MemoryDocuments:
                     pipe.multi()
                     pipe.delete(key)
                     pipe.hset(key, mapping=encode(new))  # type: ignore[arg-type]
-                    self._changed(pipe)
+                    pipe.set(token, secrets.token_hex(8))
                     await pipe.execute()
                     return new
                 except WatchError:
                     continue
+        memory_id = self.keys.parse_memory(key)
         raise Conflict(
             f"memory {memory_id!r} was written concurrently {self.modify_attempts} times "
             "while this change was being applied; try again"
         )
 
     async def touch_many(
-        self, hits: dict[str, tuple[int, float]], *, resolution: float = 0.0
+        self,
+        hits: dict[str, tuple[int, float]],
+        *,
+        resolution: float = 0.0,
+        within: Within | None = None,
     ) -> int:
         """Add search hits (count, latest time) to memories that still exist; move a memory's
         last_accessed only when the hit is ``resolution`` seconds or more after it. Returns
@@ -278,6 +293,8 @@ class MemoryDocuments:
         memories found, with a new generation token if a date moved. A memory deleted between
         the two keeps a count in the hash, which a delete clears.
         """
+        if self._cluster:
+            return await self._cluster.touch_many(hits, resolution, within)
         items = list(hits.items())
         written = 0
         # A document write re-indexes it, vector included (0.9-1.3 ms at 100,000 memories), and
@@ -304,9 +321,11 @@ class MemoryDocuments:
             written += states.count(2)
         return written
 
-    async def access_counts(self, ids: Sequence[str]) -> list[int]:
+    async def access_counts(self, ids: Sequence[str], within: Within | None = None) -> list[int]:
         """Hits of each memory not yet in its document's ``access_count`` (``scripts.TOUCH``)."""
         if not ids:
             return []
+        if self._cluster:
+            return await self._cluster.access_counts(ids, within)
         found = await self.redis.hmget(self._hits, list(ids))
         return [int(n or 0) for n in found]
