@@ -8,13 +8,19 @@ index, which a server should not start doing by surprise, nor several server pro
 
 Each memory's conversion is atomic (a script: still JSON? then delete and write the hash), so
 a run can be stopped and run again; keys are listed before any is converted.
+
+On a Redis Cluster (``Keys.cluster``: memories ``mem:{<ns>}:<id>`` over every primary) keys are
+listed from every primary, documents read one ``JSON.GET`` each (a ``JSON.MGET`` would name
+several slots), the script loaded on every primary first (a cluster pipeline sends only its
+SHA), and each converted namespace's own token replaced.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from redis.asyncio import Redis
@@ -51,10 +57,12 @@ async def convert_long_term(
     if dry_run or not found:
         return len(found), {}
     convert = redis.register_script(_CONVERT)
+    if keys.cluster:
+        await redis.script_load(_CONVERT)  # every primary
     done, skipped = 0, {}
     for start in range(0, len(found), batch):
         chunk = found[start : start + batch]
-        raws = await redis.execute_command("JSON.MGET", *chunk, "$")
+        raws = await _json_documents(redis, keys, chunk)
         async with redis.pipeline(transaction=False) as pipe:
             queued = []
             for key, raw in zip(chunk, raws, strict=True):
@@ -66,11 +74,54 @@ async def convert_long_term(
                     continue
                 await convert(keys=[key], args=flat(encode(doc)), client=pipe)
                 queued.append(key)
-            pipe.set(keys.long_term_generation, secrets.token_hex(8))  # kept counts are stale
+            for token in _tokens(keys, queued):  # kept counts are stale
+                pipe.set(token, secrets.token_hex(8))
             replies = await pipe.execute()
         done += sum(int(r) for r in replies[: len(queued)])
         progress(f"converted {min(start + batch, len(found)):,} / {len(found):,} memories")
     return done, skipped
+
+
+async def _json_documents(redis: Redis, keys: Keys, chunk: list[str]) -> list[Any]:
+    """``JSON.GET <key> $`` of each key: one ``JSON.MGET`` on a single Redis, one ``JSON.GET``
+    each on a cluster (pipelined, each to its slot)."""
+    if not keys.cluster:
+        return list(await redis.execute_command("JSON.MGET", *chunk, "$"))
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in chunk:
+            pipe.execute_command("JSON.GET", key, "$")
+        return list(await pipe.execute())
+
+
+def _tokens(keys: Keys, converted: list[str]) -> list[str]:
+    """The generation tokens a conversion of ``converted`` replaces: the one token on a single
+    Redis (even for none), each converted memory's namespace's on a cluster."""
+    if not keys.cluster:
+        return [keys.long_term_generation]
+    return list(dict.fromkeys(keys.long_term_generation_of(key) for key in converted))
+
+
+async def _hash_batches(redis: Redis, keys: Keys, batch: int) -> AsyncIterator[list[Any]]:
+    """The keys of the memories in the hash layout, a SCAN batch at a time (from every primary
+    on a cluster)."""
+    match = f"{keys.memory_prefix}*"
+    if keys.cluster:
+        found: list[Any] = []
+        async for key in redis.scan_iter(match=match, count=batch, _type="hash"):
+            found.append(key)
+            if len(found) >= batch:
+                yield found
+                found = []
+        if found:
+            yield found
+        return
+    cursor = 0
+    while True:
+        cursor, found = await redis.scan(cursor, match=match, count=batch, _type="hash")
+        if found:
+            yield found
+        if cursor == 0:
+            return
 
 
 async def reembed_all(
@@ -85,27 +136,22 @@ async def reembed_all(
     """Give every long-term memory (hash layout) the vector ``embed`` makes of its text and the
     keyword words ``terms`` makes of its text and ``search_text``, a SCAN batch at a time;
     how many were rewritten (``progress`` hears the count after each batch)."""
-    done, cursor = 0, 0
-    while True:
-        cursor, found = await redis.scan(
-            cursor, match=f"{keys.memory_prefix}*", count=batch, _type="hash"
-        )
-        if found:
-            async with redis.pipeline(transaction=False) as pipe:
-                for key in found:
-                    pipe.hmget(key, "text", "search_text")
-                rows = await pipe.execute()
-            docs = [(k, r) for k, r in zip(found, rows, strict=True) if r[0] is not None]
-            vectors = await embed([values[0] for _, values in docs])
-            async with redis.pipeline(transaction=False) as pipe:
-                for (key, (text, search_text)), vector in zip(docs, vectors, strict=True):
-                    fields = {
-                        "embedding": vector_bytes(vector),
-                        "search_terms": terms(text, search_text),
-                    }
-                    pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
-                await pipe.execute()
-            done += len(docs)
-            progress(done)
-        if cursor == 0:
-            return done
+    done = 0
+    async for found in _hash_batches(redis, keys, batch):
+        async with redis.pipeline(transaction=False) as pipe:
+            for key in found:
+                pipe.hmget(key, "text", "search_text")
+            rows = await pipe.execute()
+        docs = [(k, r) for k, r in zip(found, rows, strict=True) if r[0] is not None]
+        vectors = await embed([values[0] for _, values in docs])
+        async with redis.pipeline(transaction=False) as pipe:
+            for (key, (text, search_text)), vector in zip(docs, vectors, strict=True):
+                fields = {
+                    "embedding": vector_bytes(vector),
+                    "search_terms": terms(text, search_text),
+                }
+                pipe.hset(key, mapping=fields)  # type: ignore[arg-type]
+            await pipe.execute()
+        done += len(docs)
+        progress(done)
+    return done
