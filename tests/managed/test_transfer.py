@@ -92,3 +92,39 @@ async def test_a_store_moves_whole_with_its_namespace_resources(settings: Settin
         assert (again.managed_namespaces, again.skipped) == (0, 1)
         listed = (await http.get(f"{S}/namespaces")).json()["items"]
         assert sorted(n["name"] for n in listed) == ["job", "new"]  # never merged
+
+
+async def test_get_v1_export_of_a_store_carries_its_namespace_resources(
+    settings: Settings,
+) -> None:
+    """GET /v1/export?namespace=S ends with store S's namespace resources (one line), and
+    importing the stream puts them back with the memories placed in them; a user's export,
+    the store's and not the user's, has none."""
+    async with remem(settings) as (http, res):
+        made = await http.post(f"{S}/namespaces", json={"name": "work", "scope": "SHARED"})
+        root = made.json()["namespace"]["namespaceId"]
+        memory = {"id": "m1", "text": "the shop opens at nine", "ownerId": "ada"}
+        memory["namespaceRef"] = {"namespaceId": root}
+        r = await http.post(f"{S}/long-term-memory", json={"memories": [memory]})
+        assert r.status_code == 201, r.text
+        other = "/v1/stores/other/namespaces"
+        await http.post(other, json={"name": "elsewhere", "scope": "SHARED"})
+        before = (await http.get(f"{S}/long-term-memory/m1")).json()
+        exported = await http.get("/v1/export", params={"namespace": "shop"})
+        assert exported.status_code == 200, exported.text
+        by_user = await http.get("/v1/export", params={"namespace": "shop", "user_id": "ada"})
+        assert TREE_KIND not in by_user.text
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    assert [line.get("kind") for line in lines[1:]] == [None, TREE_KIND]
+    assert lines[-1]["store"] == "shop" and set(lines[-1]["namespaces"]) == {root}
+
+    async with remem(another(settings)) as (http, res):
+        trees = NamespaceTree(res.redis, res.keys)
+        source = io.StringIO(exported.text)
+        done = await import_memories(res.long_term, source, trees=trees, progress=print)
+        assert (done.memories, done.managed_namespaces, done.skipped) == (1, 1, 0)
+        assert (await http.get(f"{S}/long-term-memory/m1")).json() == before
+        assert before["namespaceRef"]["path"] == "work"
+        got = (await http.get(f"{S}/namespaces/{root}")).json()["namespace"]
+        assert got["name"] == "work" and got["revision"] == 1
+        assert (await http.get("/v1/stores/other/namespaces")).json()["items"] == []

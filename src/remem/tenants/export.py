@@ -1,11 +1,14 @@
 """Export everything of a user or a namespace as JSON Lines, narrowed to what the caller sees:
 the format of ``remem memories export`` (``maintenance.transfer``: the header, then one line a
 memory), with the working-memory sessions first, one line each, marked
-``"kind": "working_memory"`` (the stored session document as it is).
+``"kind": "working_memory"`` (the stored session document as it is). A namespace's export
+(no user named) ends with the managed API's namespace resources of that store, one line
+``"kind": "managed_namespaces"`` (``transfer.tree_lines``), as ``remem memories export`` writes.
 
-``remem memories import`` reads such a file: it restores the memories and passes over the
-session lines, counting them (sessions are short-lived state: their TTLs and the tasks they
-schedule do not survive a move, so importing them is left out on purpose).
+``remem memories import`` reads such a file: it restores the memories and the store's namespace
+resources (where the store has none) and passes over the session lines, counting them
+(sessions are short-lived state: their TTLs and the tasks they schedule do not survive a move,
+so importing them is left out on purpose).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from collections.abc import AsyncIterator, Callable
 
 from remem.auth.principal import Principal
 from remem.runtime import Resources
+from remem.store.namespace_tree import NamespaceTree
 from remem.store.owned import OwnedData
 from remem.store.working import TRACE_PARENT
-from remem.tenants.transfer import SESSION_KIND, Transferred, header, memory_lines
+from remem.tenants.transfer import SESSION_KIND, Transferred, header, memory_lines, tree_lines
 
 
 async def export_lines(
@@ -51,6 +55,10 @@ async def export_lines(
             progress=progress, done=done, id_batches=owned.memory_ids(namespace, user_id),
         ):  # fmt: skip
             yield json.dumps(line, ensure_ascii=False) + "\n"
+        if user_id is None and namespace is not None:  # a store's resources, not a user's
+            trees = NamespaceTree(res.redis, res.keys)
+            async for line in tree_lines(trees, namespace, done):
+                yield json.dumps(line, ensure_ascii=False) + "\n"
     finally:
         await owned.aclose()
     done.seconds = time.perf_counter() - started

@@ -93,14 +93,22 @@ async def export_memories(
     ):
         out.write(json.dumps(line, ensure_ascii=False) + "\n")
     if trees is not None and user_id is None:
-        for store in [namespace] if namespace is not None else await trees.stores():
-            tree = await trees.all(store)
-            if tree:
-                line = {"kind": TREE_KIND, "store": store, "namespaces": tree}
-                out.write(json.dumps(line, ensure_ascii=False) + "\n")
-                done.managed_namespaces += len(tree)
+        async for line in tree_lines(trees, namespace, done):
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
     done.seconds = time.perf_counter() - started
     return done
+
+
+async def tree_lines(
+    trees: NamespaceTree, namespace: str | None, done: Transferred
+) -> AsyncIterator[dict[str, Any]]:
+    """The export lines of the namespace resources of store ``namespace`` (None: of every
+    store holding some), one a store; a store without any has none."""
+    for store in [namespace] if namespace is not None else await trees.stores():
+        tree = await trees.all(store)
+        if tree:
+            done.managed_namespaces += len(tree)
+            yield {"kind": TREE_KIND, "store": store, "namespaces": tree}
 
 
 async def memory_lines(
