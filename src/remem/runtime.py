@@ -38,6 +38,7 @@ from remem.store.connection import check_modules, is_cluster, open_redis
 from remem.store.embedded import EmbeddedRedis
 from remem.store.keys import Keys
 from remem.store.longterm import LongTermStore
+from remem.store.longterm.backfill import backfill_attribute_tags
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.store.supervisor import Supervisor
 from remem.store.views import ViewStore
@@ -180,6 +181,8 @@ class Resources:
             limits=limits,
             query_rewriter=rewriter,
         )
+        if self._ensure_indexes:  # once: memories written before attribute_tags get them
+            await backfill_attribute_tags(self.long_term.store)
         await self.long_term.start()
 
     def _lifecycle(self, store: WorkingMemoryStore) -> None:

@@ -110,6 +110,12 @@ class Keys:
         return f"{self.prefix}migrate:ams_memory_prefixes"
 
     @property
+    def attribute_tags_backfilled(self) -> str:
+        """Set once every long-term memory has its ``attribute_tags`` (written before the field
+        existed, a memory has none until ``store.longterm.backfill`` derives them)."""
+        return f"{self.prefix}upkeep:attribute_tags"
+
+    @property
     def audit(self) -> str:
         """The audit log: a stream of admin actions, erasures and auth failures."""
         return f"{self.prefix}audit"
