@@ -11,7 +11,15 @@ from redis.asyncio import Redis
 from remem.config import Settings
 from remem.errors import IncompatibleBackend
 from remem.runtime import Resources
-from remem.store.connection import Cluster, check_modules, flat_twin, is_cluster, open_redis
+from remem.store.connection import (
+    Cluster,
+    check_modules,
+    flat_twin,
+    is_cluster,
+    open_redis,
+    slot_map_version,
+)
+from remem.store.slots import slot_tag
 
 
 def _nodes(url: str) -> list[str]:
@@ -85,3 +93,28 @@ async def test_remem_says_it_does_not_serve_on_a_cluster_yet(cluster_url: str) -
     with pytest.raises(IncompatibleBackend, match="Redis Cluster \\(3 primaries\\)"):
         async with Resources(settings):
             pass
+
+
+async def test_an_index_command_goes_straight_to_the_node_serving_the_index_name(
+    cluster_url: str,
+) -> None:
+    """redis-py sends the Query Engine's commands to its default node as keyless ones, which
+    costs a MOVED and a second round trip whenever the name is another node's; remem routes
+    them by the name's slot (``IndexNamesAreKeys``), so the slot map never has to move."""
+    client = await open_redis(cluster_url, timeout=5, max_connections=4)
+    names = [f"route-test:{{{slot_tag(slot)}}}" for slot in (1, 6000, 12000)]
+    try:
+        for name in names:
+            await client.execute_command(
+                "FT.CREATE", name, "ON", "HASH", "PREFIX", 1, "route-test:", "SCHEMA", "t", "TEXT"
+            )
+        before = slot_map_version(client)
+        for name in names * 3:
+            found = await client.execute_command("FT.SEARCH", name, "*", "NOCONTENT")
+            assert found["total_results"] == 0
+            assert (await client.execute_command("FT.INFO", name))["index_name"] == name
+        assert slot_map_version(client) == before  # not one redirection
+    finally:
+        for name in names:
+            await client.execute_command("FT.DROPINDEX", name)
+        await client.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
@@ -9,7 +10,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import NodesManager, RedisCluster
+from redis.commands.policies import AsyncPolicyResolver, AsyncStaticPolicyResolver
+from redis.commands.policies import CommandPolicies, RequestPolicy, ResponsePolicy
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,9 +36,75 @@ def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
     return instrument_redis(client)  # type: ignore[no-any-return]
 
 
+# How many times each cluster client's slot map changed (``SlotMap``; redis-py's map has
+# ``__slots__``, so the count lives here). A process has a handful of cluster clients.
+_MAP_CHANGES: dict[NodesManager, int] = {}
+
+
+class SlotMap(NodesManager):
+    """redis-py's map of which node serves each slot, counting its changes
+    (``slot_map_version``): the count grows each time the map is read anew or a redirection
+    moves a slot, so what was derived from the map (``slots.primary_tags``) is known to still
+    hold while the count stays."""
+
+    __slots__ = ()
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().initialize(*args, **kwargs)
+        finally:
+            _MAP_CHANGES[self] = _MAP_CHANGES.get(self, 0) + 1
+
+    async def move_slot(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().move_slot(*args, **kwargs)
+        finally:
+            _MAP_CHANGES[self] = _MAP_CHANGES.get(self, 0) + 1
+
+
+def slot_map_version(redis: Redis) -> int | None:
+    """How many times ``redis``'s slot map changed; None for a client that does not count."""
+    slot_map = getattr(redis, "nodes_manager", None)
+    return _MAP_CHANGES.get(slot_map, 0) if isinstance(slot_map, SlotMap) else None
+
+
+# Query Engine commands whose first argument names an index, which a cluster without a
+# coordinator routes like a key (the index lives on the node serving that name's slot).
+# redis-py sends them to its default node as keyless commands, which cost a MOVED and a
+# second round trip whenever another node serves the name.
+_INDEX_COMMANDS = frozenset(
+    f"ft.{name}"
+    for name in (
+        "search aggregate info create dropindex alter tagvals explain profile "
+        "aliasadd aliasupdate aliasdel"
+    ).split()
+)
+_BY_NAME = CommandPolicies(
+    request_policy=RequestPolicy.DEFAULT_KEYED, response_policy=ResponsePolicy.DEFAULT_KEYED
+)
+
+
+class IndexNamesAreKeys(AsyncPolicyResolver):
+    """Routes the Query Engine's index commands by the index name's slot (``_INDEX_COMMANDS``);
+    every other command as redis-py's own resolver does."""
+
+    def __init__(self, fallback: AsyncPolicyResolver | None = None) -> None:
+        self._fallback = fallback or AsyncStaticPolicyResolver()
+
+    async def resolve(self, command_name: str) -> CommandPolicies | None:
+        if command_name.lower() in _INDEX_COMMANDS:
+            return _BY_NAME
+        return await self._fallback.resolve(command_name)
+
+    def with_fallback(self, fallback: AsyncPolicyResolver) -> AsyncPolicyResolver:
+        return IndexNamesAreKeys(fallback)
+
+
 class Cluster(RedisCluster):
     """redis-py's cluster client, remembering how it was opened (``cluster_client``), so its
-    RESP2 twin is opened the same way."""
+    RESP2 twin is opened the same way, with its slot map counting changes (``SlotMap``) and
+    what rebuilds this process's indexes after slots moved (``reensure``, filled by
+    ``schema.ensure_on_every_primary``)."""
 
     url: str = ""
     timeout: float = 0.0
@@ -45,6 +114,10 @@ class Cluster(RedisCluster):
         # Only what ``cluster_client`` passes (through ``from_url``): no defaults of its own
         # beside remem's settings (redis-py's ``port=6379`` would shadow REMEM_PORT's).
         super().__init__(**kwargs)
+        self.nodes_manager.__class__ = SlotMap
+        self.reensure: dict[str, Callable[[], Awaitable[Any]]] = {}
+        self.following = asyncio.Lock()  # one process's re-reads of the map (fanout)
+        self.followed = -1  # the map's version after the last
 
 
 def cluster_client(
@@ -61,6 +134,7 @@ def cluster_client(
             socket_connect_timeout=timeout,
             max_connections=max_connections,
             health_check_interval=30,
+            policy_resolver=IndexNamesAreKeys(),
         ),
     )
     client.url, client.timeout, client.node_connections = url, timeout, max_connections

@@ -8,7 +8,10 @@ is found once, on first use (about 300,000 CRC16s, 0.2 s).
 
 Index names are routed like keys by the Query Engine without a coordinator (``FT.CREATE`` and
 ``FT.SEARCH`` name the index as their key), so an index meant to live on one primary carries the
-tag of one of that primary's slots.
+tag of one of that primary's slots: its highest. An index does not move with the slot its name
+is in (it stays on the node that built it), so when the primary gives that slot away or gains a
+higher one, it needs an index under a new name (``schema.ensure_on_every_primary``, run again
+when a search finds the slot map changed: ``fanout.settled``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Any
 
 from redis.crc import key_slot as _crc_slot
 
+from remem.store.connection import slot_map_version
+
 SLOTS = 16384
+_TAGS: dict[Any, tuple[int, dict[str, str]]] = {}  # slot map -> (its version, primary_tags)
 
 
 def key_slot(key: str) -> int:
@@ -47,10 +53,17 @@ def slot_tag(slot: int) -> str:
 
 
 def primary_tags(cluster: Any) -> dict[str, str]:
-    """Node name -> the tag of the lowest slot it serves, for each primary of ``cluster`` (a
+    """Node name -> the tag of the highest slot it serves, for each primary of ``cluster`` (a
     redis-py cluster client, as its slot map last stood): a name with that tag lives on that
-    primary while the slot does."""
+    primary while the slot does. Kept while the map's version (``connection.slot_map_version``)
+    stays: walking the 16,384 slots took 10 ms."""
+    version = slot_map_version(cluster)
+    kept = _TAGS.get(cluster.nodes_manager)
+    if version is not None and kept is not None and kept[0] == version:
+        return dict(kept[1])
     tags: dict[str, str] = {}
-    for slot, nodes in sorted(cluster.nodes_manager.slots_cache.items()):
+    for slot, nodes in sorted(cluster.nodes_manager.slots_cache.items(), reverse=True):
         tags.setdefault(nodes[0].name, slot_tag(slot))
-    return tags
+    if version is not None:
+        _TAGS[cluster.nodes_manager] = (version, tags)
+    return dict(tags)
