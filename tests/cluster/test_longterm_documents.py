@@ -198,12 +198,14 @@ async def test_an_id_two_namespaces_hold_is_picked_by_the_callers_namespaces(
     assert [w.refused for w in await many.documents.upsert_many(docs)] == [False, False]
     documents = many.documents
     for ns in (a, b):
-        (doc,) = await documents.get_fields(["shared"], ("text",), within=lambda n, ns=ns: n == ns)
+        (doc,) = await documents.get_fields(
+            ["shared"], ("text",), within=lambda n, _, ns=ns: n == ns
+        )
         assert doc == {"text": f"of {ns}"}
-    (doc,) = await documents.get_fields(["shared"], ("text",), within=lambda n: n == "other")
+    (doc,) = await documents.get_fields(["shared"], ("text",), within=lambda n, _: n == "other")
     assert doc is None
-    assert await documents.touch_many({"shared": (2, 1e10)}, within=lambda n: n == b) == 1
-    assert await documents.access_counts(["shared"], within=lambda n: n == a) == [0]
-    assert await documents.access_counts(["shared"], within=lambda n: n == b) == [2]
-    assert await documents.delete_many(["shared"], within=lambda n: n == a) == 1
+    assert await documents.touch_many({"shared": (2, 1e10)}, within=lambda n, _: n == b) == 1
+    assert await documents.access_counts(["shared"], within=lambda n, _: n == a) == [0]
+    assert await documents.access_counts(["shared"], within=lambda n, _: n == b) == [2]
+    assert await documents.delete_many(["shared"], within=lambda n, _: n == a) == 1
     assert await documents.get_fields(["shared"], ("text",)) == [{"text": f"of {b}"}]

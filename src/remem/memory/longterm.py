@@ -217,7 +217,7 @@ class LongTermMemoryService:
     async def get(self, memory_id: str, visible: Visible | None = None) -> MemoryRecord:
         """The memory; for an id merged into another memory that ``visible`` accepts,
         ``MergedAway`` naming it; else ``NotFound``."""
-        (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS)
+        (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS, visible)
         if doc is None:
             holder = await self.store.index.holder_of(memory_id) if stored_id(memory_id) else None
             if holder is not None and (visible is None or visible(holder[1], holder[2])):
@@ -228,7 +228,7 @@ class LongTermMemoryService:
     async def history(self, memory_id: str, visible: Visible | None = None) -> list[MemoryRecord]:
         """The versions of the fact ``memory_id`` holds (what it supersedes and what superseded
         it, transitively, within its namespace and user), oldest first, itself included."""
-        (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS)
+        (doc,) = await self.store.documents.get_fields([memory_id], RECORD_FIELDS, visible)
         owner = (doc.get("namespace") or None, doc.get("user_id") or None) if doc else None
         if doc is None or owner is None or (visible is not None and not visible(*owner)):
             raise NotFound(f"memory {memory_id!r} not found")
@@ -238,9 +238,8 @@ class LongTermMemoryService:
             ids = list(dict.fromkeys(i for i in frontier if i not in versions))
             ids = ids[: HISTORY_MAX - len(versions)]
             frontier = []
-            for other_id, other in zip(
-                ids, await self.store.documents.get_fields(ids, RECORD_FIELDS), strict=True
-            ):
+            found = await self.store.documents.get_fields(ids, RECORD_FIELDS, visible)
+            for other_id, other in zip(ids, found, strict=True):
                 if other is not None and same_scope(other, doc):  # a gone version is skipped
                     versions[other_id] = other
                     frontier += neighbours(other)
@@ -290,10 +289,10 @@ class LongTermMemoryService:
             read_record(new, memory_id, MemoryRecord)  # never write what cannot be read back
             return new
 
-        written = await self.store.documents.modify(memory_id, change)
+        written = await self.store.documents.modify(memory_id, change, visible)
         if written is None:
             raise NotFound(f"memory {memory_id!r} not found")
-        (hits,) = await self.store.documents.access_counts([memory_id])
+        (hits,) = await self.store.documents.access_counts([memory_id], visible)
         written["access_count"] = int(written.get("access_count") or 0) + hits
         return read_record(written, memory_id, MemoryRecord)
 
@@ -304,14 +303,14 @@ class LongTermMemoryService:
         (namespace, user) it accepts: the others are left alone and not counted, as if they
         did not exist (one more round trip to read the owners)."""
         if visible is not None and ids:
-            owners = await self.store.documents.get_fields(list(ids), ("namespace", "user_id"))
+            owners = await self.store.documents.get_fields(ids, ("namespace", "user_id"), visible)
             ids = [
                 memory_id
                 for memory_id, doc in zip(ids, owners, strict=True)
                 if doc is not None
                 and visible(doc.get("namespace") or None, doc.get("user_id") or None)
             ]
-        return await self.store.documents.delete_many(list(ids))
+        return await self.store.documents.delete_many(list(ids), visible)
 
     # -- search ------------------------------------------------------------------------------
     @searched

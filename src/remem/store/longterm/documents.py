@@ -131,9 +131,9 @@ class MemoryDocuments:
     ) -> list[dict[str, Any] | None]:
         """Whole stored documents (vector included), None for a missing one. Their
         ``access_count`` is the document's alone, as a read-modify-write needs it; records add
-        ``access_counts``. ``within`` (every by-id method takes it): the namespaces the caller
-        may reach, which on a cluster pick among the namespaces holding one id (a single Redis
-        holds an id once, and the caller checks its owner)."""
+        ``access_counts``. ``within`` (every by-id method takes it): the owners (namespace,
+        user_id) the caller may see, which on a cluster pick among namespaces holding one id (a
+        single Redis holds an id once; either way the caller checks the owner it gets)."""
         if not ids:
             return []
         if self._cluster:

@@ -5,9 +5,11 @@ namespace's slot with that namespace's generation token and access-count hash
 
 - A write takes its key from the document's namespace (a link from the linked memory's).
 - A read, delete, touch or modify by id finds the key first (``located.keys_by_id``: every
-  primary's index asked, a TAG lookup). Two namespaces may hold one id on a cluster; the
-  caller's ``within`` (the namespaces it may reach) picks among them, else the first key
-  found in sorted order.
+  primary's index asked, a TAG lookup). Two namespaces may hold one id on a cluster: then
+  their owners are read (one ``HMGET`` each) and the caller's ``within`` (the owners it may
+  see, as the domain's ``visible``) keeps the first it accepts; without ``within``, or for an
+  id held once, the first key found in sorted order (its caller checks its owner, as on a
+  single Redis).
 - A script or a MULTI names the keys of one slot only: ``READ`` and ``READ_RECORDS`` are
   called once per slot (each with that slot's access hash), all in one pipeline; an upsert
   with links is one MULTI per slot, the slots' MULTIs sent side by side; each slot written
@@ -30,7 +32,6 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-from remem.store.keys import decode_part
 from remem.store.longterm.layout import VECTOR, decode, encode, flat
 from remem.store.longterm.located import keys_by_id
 from remem.store.longterm.rows import pairs
@@ -40,7 +41,7 @@ from remem.store.slots import key_slot
 if TYPE_CHECKING:
     from remem.store.longterm.documents import MemoryDocuments
 
-Within = Callable[[str | None], bool]  # the namespaces (None: none) a caller may reach
+Within = Callable[[str | None, str | None], bool]  # the (namespace, user_id) a caller may see
 Change = Callable[[dict[str, Any]], dict[str, Any] | None]
 TOUCH_CHUNK = 8
 Call = tuple[AsyncScript, list[str], list[Any]]
@@ -49,6 +50,10 @@ Call = tuple[AsyncScript, list[str], list[Any]]
 def owner_tag(value: Any) -> str:
     """A namespace or user_id as the ``UPSERT`` and ``LINK`` scripts compare it."""
     return "" if value is None else f"={value}"
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode() if value else None
 
 
 class Queue:
@@ -103,11 +108,6 @@ class ClusterDocuments:
             self.loaded = True
         return Queue(self.redis.pipeline(transaction=False))
 
-    def namespace_of(self, key: str) -> str | None:
-        """The namespace in a memory key's hash tag (None: ``{}``)."""
-        start = key.index("{", len(self.keys.prefix))
-        return decode_part(key[start + 1 : key.index("}", start)])
-
     def tokens(self, queue: Queue, keys: Sequence[str]) -> None:
         """Queue a new generation token for each slot of ``keys`` (their namespaces')."""
         for token in dict.fromkeys(self.keys.long_term_generation_of(k) for k in keys):
@@ -116,11 +116,17 @@ class ClusterDocuments:
     async def located(self, ids: Sequence[str], within: Within | None) -> list[str | None]:
         """The key of each id (None: no memory the caller may reach has it)."""
         found = await keys_by_id(self.plain, self.keys, self.index, ids)
-        out: list[str | None] = []
-        for memory_id in ids:
-            held = [k for k in found[memory_id] if within is None or within(self.namespace_of(k))]
-            out.append(held[0] if held else None)
-        return out
+        shared = [k for held in found.values() if len(held) > 1 for k in held]
+        if within is not None and shared:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in shared:
+                    pipe.hmget(key, "namespace", "user_id")
+                owners = dict(zip(shared, await pipe.execute(), strict=True))
+            seen = {k for k, (ns, user) in owners.items() if within(_text(ns), _text(user))}
+            found = {
+                i: [k for k in held if len(held) == 1 or k in seen] for i, held in found.items()
+            }
+        return [found[memory_id][0] if found[memory_id] else None for memory_id in ids]
 
     # -- writes ----------------------------------------------------------------------------------
     def queue_upsert(self, queue: Queue, doc: dict[str, Any]) -> str:
