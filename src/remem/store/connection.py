@@ -11,8 +11,13 @@ from typing import Any, TypeVar, cast
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.cluster import NodesManager, RedisCluster
-from redis.commands.policies import AsyncPolicyResolver, AsyncStaticPolicyResolver
-from redis.commands.policies import CommandPolicies, RequestPolicy, ResponsePolicy
+from redis.commands.policies import (
+    AsyncPolicyResolver,
+    AsyncStaticPolicyResolver,
+    CommandPolicies,
+    RequestPolicy,
+    ResponsePolicy,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -74,10 +79,20 @@ def slot_map_version(redis: Redis) -> int | None:
 # second round trip whenever another node serves the name.
 _INDEX_COMMANDS = frozenset(
     f"ft.{name}"
-    for name in (
-        "search aggregate info create dropindex alter tagvals explain profile "
-        "aliasadd aliasupdate aliasdel"
-    ).split()
+    for name in [
+        "search",
+        "aggregate",
+        "info",
+        "create",
+        "dropindex",
+        "alter",
+        "tagvals",
+        "explain",
+        "profile",
+        "aliasadd",
+        "aliasupdate",
+        "aliasdel",
+    ]
 )
 _BY_NAME = CommandPolicies(
     request_policy=RequestPolicy.DEFAULT_KEYED, response_policy=ResponsePolicy.DEFAULT_KEYED

@@ -14,11 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.asyncio import Redis
 
 from remem.store.connection import translates_errors
-from remem.store.fanout import alias_for, aliases, sorted_everywhere
+from remem.store.fanout import alias_for, aliases, namespace_probe, settled, sorted_everywhere
 from remem.store.keys import Keys
 from remem.store.listing import PLAIN_BELOW, PLAIN_DEEP_BELOW, SessionListing, SortField, alive
 from remem.store.query import conjunction, is_prefix, tag_equals, tag_patterns
@@ -49,14 +50,18 @@ class ClusterSessionListing:
     ) -> tuple[int, list[str]]:
         """(true total, session ids of the page)."""
         if namespace:
-            return await self._on(alias_for(self.redis, self.index, namespace)).list_sessions(
-                namespace=namespace,
-                namespaces=namespaces,
-                user_id=user_id,
-                sort=sort,
-                descending=descending,
-                offset=offset,
-                limit=limit,
+            return await settled(
+                self.redis,
+                lambda: self._on(alias_for(self.redis, self.index, namespace)).list_sessions(
+                    namespace=namespace,
+                    namespaces=namespaces,
+                    user_id=user_id,
+                    sort=sort,
+                    descending=descending,
+                    offset=offset,
+                    limit=limit,
+                ),
+                namespace_probe(namespace),
             )
         scope = await self._scope(namespaces, user_id)
         if scope is None:
@@ -93,12 +98,15 @@ class ClusterSessionListing:
 
     async def _namespaces(self) -> list[str]:
         """Every namespace some indexed session has, on any primary (``FT.TAGVALS`` each)."""
+        replies = await settled(self.redis, self._tag_values)
+        found = {v.decode() if isinstance(v, bytes) else str(v) for r in replies for v in r}
+        return sorted(found)
+
+    async def _tag_values(self) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in aliases(self.redis, self.index):
                 pipe.execute_command("FT.TAGVALS", name, "namespace")
-            replies = await pipe.execute()
-        found = {v.decode() if isinstance(v, bytes) else str(v) for r in replies for v in r}
-        return sorted(found)
+            return list(await pipe.execute())
 
 
 def session_listing(

@@ -7,6 +7,10 @@ with ``CLUSTER ADDSLOTSRANGE``, all through redis-py (the wheels' ``redis-cli`` 
 everywhere), and the cluster is ready once every node says ``cluster_state:ok`` and knows every
 other. No replicas, no persistence: a throwaway cluster.
 
+``move_slots`` reshards it as ``redis-cli --cluster reshard`` would, for the tests of what remem
+does when slots move: each slot marked importing on the receiver and migrating on the giver, its
+keys sent over with ``MIGRATE`` in batches, then given to the receiver on every node.
+
 ``python -m remem.store.local_cluster start DIR`` starts one in the background and prints a
 node's URL (the pids are in ``DIR/<port>/redis.pid``); ``... stop DIR`` stops it.
 """
@@ -145,6 +149,64 @@ class LocalCluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the cluster was not ready in {self.timeout} s: {self._log()}")
             time.sleep(0.05)
+
+    def owners(self) -> dict[int, int]:
+        """Slot -> the port of the primary serving it (as the first node tells)."""
+        with redis.Redis(port=self.ports[0], socket_timeout=5) as client:
+            ranges = client.execute_command("CLUSTER", "SLOTS")
+        out: dict[int, int] = {}
+        for first, last, primary, *_ in ranges:
+            out.update(dict.fromkeys(range(int(first), int(last) + 1), int(primary[1])))
+        return out
+
+    def move_slots(self, slots: list[int], to_port: int, *, batch: int = 100) -> int:
+        """Move ``slots``, keys and all, to the primary on ``to_port``; the keys moved."""
+        clients = {port: redis.Redis(port=port, socket_timeout=10) for port in self.ports}
+        try:
+            ids = {port: client.cluster("MYID") for port, client in clients.items()}
+            owners = self.owners()
+            moved = 0
+            for slot in slots:
+                source = owners[slot]
+                if source == to_port:
+                    continue
+                moved += self._move(clients, ids, slot, source, to_port, batch)
+            return moved
+        finally:
+            for client in clients.values():
+                client.close()
+
+    @staticmethod
+    def _move(
+        clients: dict[int, redis.Redis],
+        ids: dict[int, str],
+        slot: int,
+        source: int,
+        target: int,
+        batch: int,
+    ) -> int:
+        giver, taker = clients[source], clients[target]
+        taker.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
+        giver.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
+        moved = 0
+        while keys := giver.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch):
+            giver.execute_command(
+                "MIGRATE", "127.0.0.1", target, "", 0, 10_000, "REPLACE", "KEYS", *keys
+            )
+            moved += len(keys)
+        # The receiver first, so that no node points the slot back at the giver meanwhile.
+        for port in (target, source, *(p for p in clients if p not in (source, target))):
+            clients[port].execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
+        return moved
+
+    def drain(self, port: int) -> int:
+        """Move every slot of the primary on ``port`` to the others, in equal shares."""
+        mine = sorted(slot for slot, owner in self.owners().items() if owner == port)
+        others = [p for p in self.ports if p != port]
+        moved = 0
+        for i, other in enumerate(others):
+            moved += self.move_slots(mine[i :: len(others)], other)
+        return moved
 
     def _log(self) -> str:
         tails = []

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,7 @@ from redis.exceptions import ResponseError
 from remem.errors import IncompatibleBackend
 from remem.store.connection import is_cluster
 from remem.store.keys import Keys
-from remem.store.slots import primary_tags
+from remem.store.slots import key_slot, primary_tags
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +144,29 @@ async def ensure_on_every_primary(
     """On a Redis Cluster, whose Query Engine has no coordinator (each primary indexes its own
     keys): the index and alias of ``spec`` on every primary, each name ending in the hash tag of
     one of that primary's slots (``slots.primary_tags``: an index name is routed like a key).
-    Returns the live names."""
+    Returns the live names.
+
+    The client keeps how to do it again (``Cluster.reensure``), for when slots move: a primary
+    whose name slot moved gets a new index (built from its keys before it is used), and its
+    indexes named in slots it still serves but no longer chosen are dropped. One named in a slot
+    the primary gave away can no longer be named, so it cannot be dropped: it is left, still
+    indexing that primary's keys (docs/architecture.md, "Slots that move")."""
+    if isinstance(again := getattr(redis, "reensure", None), dict):
+        again[spec.name] = functools.partial(
+            ensure_on_every_primary, redis, keys, spec, timeout=timeout
+        )
     made = []
+    slot_map = redis.nodes_manager  # type: ignore[attr-defined]
     for node, tag in primary_tags(redis).items():
         live = f"{keys.index_name(spec.name, spec.version)}:{{{tag}}}"
         stale = keys.index_name(spec.name, "")
         where = {"target_nodes": redis.get_node(node_name=node)}  # type: ignore[attr-defined]
-        await _ensure(redis, spec, live, f"{spec.name}:{{{tag}}}", stale, where, timeout)
+
+        def served_here(name: str, node: str = node) -> bool:
+            return bool(slot_map.get_node_from_slot(key_slot(name)).name == node)
+
+        alias = f"{spec.name}:{{{tag}}}"
+        await _ensure(redis, spec, live, alias, stale, where, timeout, served_here)
         made.append(live)
     return made
 
@@ -161,9 +179,11 @@ async def _ensure(
     stale_prefix: str,
     where: dict[str, Any],
     timeout: float,
+    droppable: Callable[[str], bool] = lambda name: True,
 ) -> None:
     """The index ``live`` as ``spec`` declares it, ``alias`` pointing at it, and other
-    versions (names under ``stale_prefix``) dropped; ``FT._LIST`` asked ``where``."""
+    versions (names under ``stale_prefix``, ``droppable``) dropped; ``FT._LIST`` asked
+    ``where``."""
     info = await _info(redis, live)
     if info is not None and _live_attributes(info) != _declared_attributes(spec):
         log.warning("index %s differs from its declaration; rebuilding it", live)
@@ -187,7 +207,7 @@ async def _ensure(
     await redis.execute_command("FT.ALIASUPDATE", alias, live)
 
     for name in await redis.execute_command("FT._LIST", **where):
-        if name.startswith(stale_prefix) and name != live:
+        if name.startswith(stale_prefix) and name != live and droppable(name):
             log.info("dropping index %s, replaced by %s (documents kept)", name, live)
             with contextlib.suppress(ResponseError):  # another process dropped it first
                 await redis.execute_command("FT.DROPINDEX", name)

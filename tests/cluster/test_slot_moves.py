@@ -1,0 +1,126 @@
+"""Slots that move: after a primary gives away every slot (keys included), and after a third of
+the slots move while sessions are written, remem's answers are exact again: every session found
+once, every listing whole, through indexes that follow the slots.
+
+These tests reshard a cluster of their own (``LocalCluster.move_slots``), not the shared one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from remem.memory.working import WorkingMemoryService
+from remem.models.working import MemoryMessage, UpdateWorkingMemory
+from remem.store.connection import open_redis
+from remem.store.keys import Keys
+from remem.store.local_cluster import LocalCluster
+from remem.store.schema import ensure_index, working_memory_index
+from remem.store.working import WorkingMemoryStore
+
+NAMESPACES = [f"team {i}/{{x}}" for i in range(30)]  # spaces, slashes and braces
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
+    with LocalCluster(tmp_path / "cluster") as started:
+        yield started
+
+
+@pytest.fixture
+async def service(cluster: LocalCluster) -> AsyncIterator[WorkingMemoryService]:
+    redis = await open_redis(cluster.url, timeout=10, max_connections=16)
+    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
+    spec = working_memory_index(keys, f"{keys.prefix}sessions")
+    await ensure_index(redis, keys, spec)
+    yield WorkingMemoryService(WorkingMemoryStore(redis, keys, spec.name), debounce_seconds=30)
+    await redis.aclose()
+
+
+def _body(namespace: str, text: str) -> UpdateWorkingMemory:
+    return UpdateWorkingMemory(
+        namespace=namespace, user_id="ann", messages=[MemoryMessage(role="user", content=text)]
+    )
+
+
+async def _listing(service: WorkingMemoryService, namespace: str | None) -> tuple[int, list]:
+    page = await service.list_sessions(
+        namespace=namespace, user_id=None, limit=10_000, offset=0, sort="created_at",
+        descending=True,
+    )  # fmt: skip
+    return page.total, list(page.sessions)  # session ids, unique over the namespaces here
+
+
+async def _exact(service: WorkingMemoryService, written: set[tuple[str, str]]) -> None:
+    total, everything = await _listing(service, None)
+    assert total == len(written) and set(everything) == {s for _, s in written}
+    assert len(everything) == len(set(everything))  # none twice
+    for namespace in NAMESPACES:
+        mine = {s for n, s in written if n == namespace}
+        total, listed = await _listing(service, namespace)
+        assert (total, set(listed)) == (len(mine), mine), namespace
+    for namespace, session in sorted(written)[::7]:
+        got = await service.get(session, namespace=namespace, user_id="ann")
+        assert got.messages[0].content == f"{namespace}/{session}"
+
+
+async def test_after_a_primary_gives_every_slot_away_each_listing_is_exact(
+    cluster: LocalCluster, service: WorkingMemoryService
+) -> None:
+    written = set()
+    for i, namespace in enumerate(NAMESPACES):
+        for session in (f"{i}a", f"{i}b"):
+            await service.put(session, _body(namespace, f"{namespace}/{session}"))
+            written.add((namespace, session))
+    await _exact(service, written)
+
+    moved = await asyncio.to_thread(cluster.drain, cluster.ports[0])
+    assert moved > 0
+    assert set(cluster.owners().values()) == set(cluster.ports[1:])
+    await _exact(service, written)
+    # and new writes land where the slots now are
+    await service.put("0c", _body(NAMESPACES[0], f"{NAMESPACES[0]}/0c"))
+    written.add((NAMESPACES[0], "0c"))
+    await _exact(service, written)
+
+
+async def test_a_third_of_the_slots_move_under_writes_and_no_acknowledged_write_is_lost(
+    cluster: LocalCluster, service: WorkingMemoryService
+) -> None:
+    owners = cluster.owners()
+    ring = {port: cluster.ports[(i + 1) % 3] for i, port in enumerate(cluster.ports)}
+    by_target: dict[int, list[int]] = {}
+    for slot in range(0, 16384, 3):  # a third of the slots, each to the next primary
+        by_target.setdefault(ring[owners[slot]], []).append(slot)
+    written: set[tuple[str, str]] = set()
+    failed: list[BaseException] = []
+    moving = True
+
+    async def writer(w: int) -> None:
+        n = 0
+        while moving or n < 5:
+            namespace = NAMESPACES[(w * 7 + n) % len(NAMESPACES)]
+            session = f"w{w}-{n}"
+            try:
+                await service.put(session, _body(namespace, f"{namespace}/{session}"))
+            except Exception as exc:  # not acknowledged: it need not be there
+                failed.append(exc)
+            else:
+                written.add((namespace, session))
+            n += 1
+            await asyncio.sleep(0.02)  # a few thousand sessions in all
+
+    async def move() -> None:
+        nonlocal moving
+        try:
+            for target, slots in by_target.items():
+                await asyncio.to_thread(cluster.move_slots, slots, target)
+        finally:
+            moving = False
+
+    await asyncio.gather(move(), *(writer(w) for w in range(4)))
+    assert len(written) > 100 and len(failed) < len(written) / 100, (len(written), failed[:3])
+    await _exact(service, written)
