@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from remem.errors import NotFound
+from remem.errors import Conflict, NotFound
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
@@ -118,6 +118,8 @@ async def test_an_id_two_namespaces_hold_is_the_callers(services: Pair) -> None:
     service = services[1]
     a, b = NAMESPACES[0], NAMESPACES[3]
     await service.create([MemoryRecord(id="shared", text="tea at four", namespace=a)])
+    with pytest.raises(Conflict):  # held in another namespace: refused, as on a single Redis
+        await service.create([MemoryRecord(id="shared", text="coffee", namespace=b)])
     # A second namespace's copy, as a concurrent create elsewhere may leave on a cluster.
     (vector,) = await service.embed(["coffee at nine"])
     doc = to_doc(MemoryRecord(id="shared", text="coffee at nine", namespace=b), vector)
