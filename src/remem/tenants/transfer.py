@@ -126,19 +126,18 @@ async def memory_lines(
     ``id_batches`` (an index cursor over the scope) or a SCAN of every memory."""
     done = done if done is not None else Transferred()
     documents = service.store.documents
+    wanted = _scope(namespace, user_id, visible)
     async for ids in id_batches if id_batches is not None else documents.scan_ids(BATCH):
-        if namespace is not None or user_id is not None or visible is not None:
-            owners = await documents.get_fields(ids, ("namespace", "user_id"))
+        if wanted is not None:
+            owners = await documents.get_fields(ids, ("namespace", "user_id"), wanted)
             ids = [
                 i
                 for i, o in zip(ids, owners, strict=True)
-                if o is not None
-                and (namespace is None or o.get("namespace") == namespace)
-                and (user_id is None or o.get("user_id") == user_id)
-                and (visible is None or visible(o.get("namespace"), o.get("user_id")))
+                if o is not None and wanted(o.get("namespace"), o.get("user_id"))
             ]
-        docs = await documents.get_many(ids)
-        hits = await documents.access_counts(ids)
+        # On a Redis Cluster an id two namespaces hold is read in the exported one.
+        docs = await documents.get_many(ids, wanted)
+        hits = await documents.access_counts(ids, wanted)
         for memory_id, doc, extra in zip(ids, docs, hits, strict=True):
             if doc is None:
                 continue  # deleted meanwhile
@@ -157,6 +156,22 @@ async def memory_lines(
             done.memories += 1
             yield line
         progress(f"exported {done.memories:,} memories")
+
+
+def _scope(namespace: str | None, user_id: str | None, visible: Visible | None) -> Visible | None:
+    """The (namespace, user_id) an export takes: of ``namespace`` and ``user_id`` when given,
+    that ``visible`` lets through; None: every memory."""
+    if namespace is None and user_id is None and visible is None:
+        return None
+
+    def wanted(ns: str | None, user: str | None) -> bool:
+        return (
+            (namespace is None or ns == namespace)
+            and (user_id is None or user == user_id)
+            and (visible is None or visible(ns, user))
+        )
+
+    return wanted
 
 
 async def _batches(lines: Iterable[str], size: int) -> AsyncIterator[list[tuple[int, str]]]:

@@ -262,18 +262,25 @@ class ClusterDocuments:
         return [int(n or 0) for n in await self.by_slot(keys, call)]
 
     async def scan_ids(self, batch: int) -> AsyncIterator[list[str]]:
-        """Every memory's id, a batch at a time, from every primary (an id two namespaces
-        hold comes twice)."""
+        """Every memory's id, a batch at a time, from every primary; an id several namespaces
+        hold once, at its first key (each batch's ids looked up in the index), so a reader
+        by id reads it in the namespace its ``within`` picks."""
         found: list[str] = []
         async for key in self.redis.scan_iter(
             match=f"{self.keys.memory_prefix}*", count=batch, _type="hash"
         ):
-            found.append(self.keys.parse_memory(key.decode() if isinstance(key, bytes) else key))
+            found.append(key.decode() if isinstance(key, bytes) else key)
             if len(found) >= batch:
-                yield found
+                yield await self.first_keys(found)
                 found = []
         if found:
-            yield found
+            yield await self.first_keys(found)
+
+    async def first_keys(self, keys: list[str]) -> list[str]:
+        """The ids of ``keys`` whose key is their id's first (or not yet indexed)."""
+        ids = [self.keys.parse_memory(key) for key in keys]
+        held = await keys_by_id(self.plain, self.keys, self.index, ids)
+        return [i for key, i in zip(keys, ids, strict=True) if held[i][:1] in ([], [key])]
 
     # -- deletes, edits, hits --------------------------------------------------------------------
     async def delete_many(self, ids: Sequence[str], within: Within | None) -> int:
