@@ -7,8 +7,10 @@ patch of the messages alone (``WorkingMemoryStore.mark``): a message a concurren
 or changed keeps its mark "f" and is taken by the next run, which every write schedules
 (``tasks.queue``), so the last turns of a conversation are always extracted.
 
-Every record keeps the session's namespace, user and session id, and ``extracted_from`` names
-the messages it came from (the upstream server's per-record extraction loses the scope).
+Every record keeps the session's namespace, user and session id (and the session's placement in
+a managed API namespace resource, ``namespace_id``, while that namespace is active), and
+``extracted_from`` names the messages it came from (the upstream server's per-record extraction
+loses the scope).
 
 Without an LLM, ``VerbatimExtractor`` makes one episodic memory per message, its text the
 message as "role: content" (the form of the upstream server's message memories), its ``role``
@@ -65,6 +67,7 @@ from remem.metrics import LAG_SECONDS
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
 from remem.models.working import MemoryMessage, MemoryStrategyConfig
+from remem.store.namespace_tree import NamespaceTree
 from remem.store.working import Session, WorkingMemoryStore
 
 CONTEXT_MESSAGES = 4  # messages before the new ones handed to the extractor as context
@@ -80,6 +83,7 @@ class Batch:
     strategy: MemoryStrategyConfig
     messages: Sequence[MemoryMessage]
     context: Sequence[MemoryMessage] = ()
+    namespace_id: str | None = None  # the session's placement (the managed API's namespaceRef)
 
 
 class Extractor(Protocol):
@@ -156,6 +160,7 @@ def scoped(record: MemoryRecord, batch: Batch) -> MemoryRecord:
     return record.model_copy(
         update={
             "namespace": batch.session.namespace,
+            "namespace_id": batch.namespace_id or record.namespace_id,
             "user_id": batch.session.user_id,
             "session_id": batch.session.session_id,
             "extracted_from": sources,
@@ -186,12 +191,15 @@ class Extraction:
         )
         if not pending.items:
             return 0
-        doc_strategy, written, parent = await self.working.strategy(session)
+        doc_strategy, written, parent, placed = await self.working.strategy(session)
+        if placed is not None:
+            placed = await self._placement(session, placed)
         batch = Batch(
             session=session,
             strategy=MemoryStrategyConfig.model_validate(doc_strategy or {}),
             messages=[MemoryMessage.model_validate(m) for m in pending.items],
             context=[MemoryMessage.model_validate(m) for m in pending.context],
+            namespace_id=placed,
         )
         if span is not None:
             for link in tracing.link_to(parent):
@@ -214,6 +222,15 @@ class Extraction:
         if written is not None:  # searchable now, since the session's last write
             LAG_SECONDS.observe(max(0.0, time.time() - written))
         return marked
+
+    async def _placement(self, session: Session, namespace_id: str) -> str | None:
+        """The session's namespace resource if it still takes memories; None (unplaced) once
+        it is archived or deleted, as a managed API placement into one would be refused."""
+        if session.namespace is None:
+            return None
+        tree = await NamespaceTree(self.working.redis, self.working.keys).all(session.namespace)
+        node = tree.get(namespace_id)
+        return namespace_id if node is not None and node.get("state") == "ACTIVE" else None
 
     async def _refresh(self, record: MemoryRecord) -> None:
         """Set the ``search_text`` of the stored memory ``record`` renews, changing nothing else:

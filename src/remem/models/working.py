@@ -68,6 +68,13 @@ class UpdateWorkingMemory(_WorkingMemoryFields):
 
 class WorkingMemory(_WorkingMemoryFields):
     session_id: str
+    # remem: the managed API's namespace resource the session is placed in (its first event's
+    # namespaceRef), where its extracted memories are placed; a PUT keeps it. Left out unset.
+    namespace_id: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The managed API's namespace resource its memories are placed in (remem).",
+    )
     last_accessed: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -23,30 +23,27 @@ from remem.store.due import DUE_LUA, delay_arg
 from remem.store.due_cluster import due_set
 from remem.store.fanout import keys_everywhere
 from remem.store.keys import Keys
-from remem.store.listing import (
-    PLAIN_BELOW,
-    PLAIN_DEEP_BELOW,
-    SortField,
-    alive,
-    ids_of,
-)
+from remem.store.listing import PLAIN_BELOW, PLAIN_DEEP_BELOW, SortField, alive, ids_of
 from remem.store.listing_cluster import session_listing
 from remem.store.query import conjunction, tag_equals
 from remem.tracing import traceparent
 
 TRACE_PARENT = "trace_parent"  # the last traced write's span, for the work it makes due
-WRITTEN = ("$.long_term_memory_strategy", "$.updated_at", f"$.{TRACE_PARENT}")  # strategy()
+PLACED = "namespace_id"  # the managed API's namespace resource a session's memories go to
+WRITTEN = ("$.long_term_memory_strategy", "$.updated_at", f"$.{TRACE_PARENT}", f"$.{PLACED}")
 
-# PUT replaces the document, keeping the first created_at. A message already extracted (marked
-# "t" in the stored document) and sent again unchanged (same id, role and content) stays marked:
-# a client's copy read before extraction finished (agent-memory-client's append is a GET, then
-# a PUT) must not make the messages be extracted, and sent to an LLM, again. ARGV[3] / ARGV[4]:
-# seconds until the session's extraction / promotion is due ('' : none), in the due set KEYS[2]
-# (KEYS[3]: the due-since hash, ``store.due``).
+# PUT replaces the document, keeping the first created_at and the namespace_id (set by a first
+# managed event only). A message already extracted (marked "t" in the stored document) and sent
+# again unchanged (same id, role and content) stays marked: a client's copy read before
+# extraction finished (agent-memory-client's append is a GET, then a PUT) must not make the
+# messages be extracted, and sent to an LLM, again. ARGV[3] / ARGV[4]: seconds until the
+# session's extraction / promotion is due ('' : none), in the due set KEYS[2] (KEYS[3]: the
+# due-since hash, ``store.due``).
 _PUT = (
     DUE_LUA
     + """
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
+local placed = redis.call('JSON.GET', KEYS[1], '$.namespace_id')
 local done = {}
 local extracted = redis.call('JSON.GET', KEYS[1],
   '$.messages[?(@.discrete_memory_extracted=="t")]')
@@ -56,6 +53,9 @@ if extracted and extracted ~= '[]' then
   end
 end
 redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
+if placed and placed ~= '[]' and placed ~= '[null]' then
+  redis.call('JSON.SET', KEYS[1], '$.namespace_id', string.sub(placed, 2, -2))
+end
 if next(done) then
   local new = cjson.decode(ARGV[1]).messages
   if type(new) == 'table' then
@@ -323,17 +323,18 @@ class WorkingMemoryStore:
 
     async def strategy(
         self, session: Session
-    ) -> tuple[dict[str, Any] | None, float | None, str | None]:
+    ) -> tuple[dict[str, Any] | None, float | None, str | None, str | None]:
         """The session's ``long_term_memory_strategy`` (None: no session, or none set), when it
-        was last written (``updated_at``, epoch seconds; None: no session) and the traceparent
-        of that write (None: not traced), in one read."""
+        was last written (``updated_at``, epoch seconds; None: no session), the traceparent
+        of that write (None: not traced) and its ``namespace_id`` (None: none), in one read."""
         raw = await self.redis.execute_command("JSON.GET", self._key(session), *WRITTEN)
         found = json.loads(raw) if raw else {}
-        strategy, written, parent = (found.get(path) or [None] for path in WRITTEN)
+        strategy, written, parent, placed = (found.get(path) or [None] for path in WRITTEN)
         return (
             strategy[0] if isinstance(strategy[0], dict) else None,
             float(written[0]) if isinstance(written[0], int | float) else None,
             parent[0] if isinstance(parent[0], str) else None,
+            placed[0] if isinstance(placed[0], str) else None,
         )
 
     async def mark(

@@ -80,7 +80,10 @@ async def conditions(found: MemoryFilter | None, tag_values: TagValues) -> dict[
         return {}
     for name in UNSERVED:
         if getattr(found, name) is not None:
-            raise InvalidInput(f"the {name} filter is not served yet")
+            raise InvalidInput(
+                f"the deprecated {name} label filter is not served: remem keeps no namespace "
+                "labels inside a store; filter by namespaceRef (or unnamespaced)"
+            )
     out: dict[str, Any] = {}
     for name, field in FIELDS.items():
         ops = getattr(found, name)

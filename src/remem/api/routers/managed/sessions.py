@@ -1,7 +1,9 @@
 """The managed API's session memory: ``/v1/stores/{storeId}/session-memory``.
 
 A store's sessions are the working-memory sessions of its namespace; each event is one
-message (``remem.memory.events``). Success codes are the SDK's: 201 for a new event, 204 for
+message (``remem.memory.events``). A session's first event may place it in a namespace resource
+(``namespaceRef``), kept as the session's ``namespace_id``: its extracted memories are placed
+there. Success codes are the SDK's: 201 for a new event, 204 for
 a delete.
 """
 
@@ -15,6 +17,7 @@ from pydantic_core import to_json
 from ulid import ULID
 
 from remem.api.lean import LeanRoute
+from remem.api.routers.managed import records
 from remem.api.routers.managed.paging import next_token, offset_of
 from remem.api.routers.managed.wire import STORE, answer, event_json, no_content
 from remem.auth import guard
@@ -31,11 +34,16 @@ from remem.models.managed import (
 from remem.models.working import MemoryMessage, WorkingMemoryResponse
 from remem.runtime import Resources
 from remem.store.events import SessionMessages
+from remem.store.namespace_tree import NamespaceTree
 
 # Every route skips FastAPI's general request handling (see api.lean), as the working-memory
 # routes do: reading a session cost ~20% more app CPU than theirs without (managed_cost.py).
 router = APIRouter(tags=["managed API: session memory"], route_class=LeanRoute)
 SESSIONS = "/v1/stores/{storeId}/session-memory"
+NO_SESSION_LABELS = (
+    "the deprecated namespace label on sessions is not served: place the session in a "
+    "namespace resource with namespaceRef"
+)
 
 
 async def session_events(request: Request) -> SessionEvents:
@@ -46,6 +54,11 @@ async def session_events(request: Request) -> SessionEvents:
     if owners is None:
         owners = request.app.state.managed_session_owners = SessionOwners()
     return SessionEvents(res.working, SessionMessages(res.redis, res.keys), owners)
+
+
+def _trees(events: SessionEvents) -> NamespaceTree:
+    """The store's namespace resources, made only for a request that names or shows one."""
+    return NamespaceTree(events.messages.redis, events.messages.keys)
 
 
 Events = Depends(session_events)
@@ -88,9 +101,13 @@ async def add_session_event(
     """Append one event, making the session (and its id, when none is sent) if it is new;
     a new session's owner is this event's actor (the caller's user, for a caller bound to
     one)."""
-    if body.namespace is not None or body.namespace_ref is not None:
-        raise InvalidInput("namespace labels and namespaceRef on sessions are not served yet")
+    if body.namespace is not None:
+        raise InvalidInput(NO_SESSION_LABELS)
     namespace, user, _ = guard.store(store_id, write=True)
+    placed = None
+    if body.namespace_ref is not None:  # 404 missing, 409 archived
+        tree = await _trees(events).all(namespace)
+        placed = records.placement(tree, body.namespace_ref.namespace_id)
     session_id = body.session_id or str(ULID())
     message = MemoryMessage(
         role=body.role.lower(),
@@ -100,20 +117,25 @@ async def add_session_event(
         metadata=body.metadata,
     )
     owner = user if user is not None else body.actor_id
-    doc = await events.add(session_id, namespace, message, owner=owner, user_id=user)
+    doc = await events.add(
+        session_id, namespace, message, owner=owner, user_id=user, namespace_id=placed
+    )
     stored = next(m for m in reversed(doc.messages) if m.id == message.id)
     made = event_json(stored, doc.session_id, doc.user_id)
     return Response(to_json({"event": made}), status_code=201, media_type="application/json")
 
 
-def session_memory(doc: WorkingMemoryResponse) -> Response:
+def session_memory(doc: WorkingMemoryResponse, tree: records.Tree | None = None) -> Response:
     """The session's answer, as ``SessionMemory`` serialises it (a test holds the two equal),
-    its events built as JSON objects rather than models (``event_json``)."""
+    its events built as JSON objects rather than models (``event_json``); its ``namespaceRef``
+    from the store's namespace resources ``tree`` (read only for a session placed in one)."""
     out: dict[str, Any] = {
         "sessionId": doc.session_id,
         "ownerId": doc.user_id or "",
         "events": [event_json(m, doc.session_id, doc.user_id) for m in doc.messages],
     }
+    if (ref := records.reference(tree or {}, doc.namespace_id)) is not None:
+        out["namespaceRef"] = ref.model_dump(by_alias=True)
     if doc.context:  # what summarisation folded the oldest messages into (and removed)
         summary = SessionSummary(
             text=doc.context,
@@ -135,7 +157,9 @@ async def get_session_memory(
     """The session's events and summary. Summarised events are folded into the summary and
     removed, so ``includeSummarisedEvents`` has none to add."""
     namespace, user, _ = guard.store(store_id)
-    return session_memory(await events.session(session_id, namespace, user))
+    doc = await events.session(session_id, namespace, user)
+    tree = await _trees(events).all(namespace) if doc.namespace_id else None
+    return session_memory(doc, tree)
 
 
 @router.delete(f"{SESSIONS}/{{sessionId}}", status_code=204, response_class=Response)
