@@ -76,7 +76,10 @@ async def settled(redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | No
     read anew, the indexes ensured (``follow_slots``) and the question asked again. ``probe``:
     a key of the slot a search relies on (``namespace_probe``), asked first, so that a moved
     namespace is noticed even when its index's name did not move. Past a few tries, the slots
-    are still moving: ``BackendUnavailable`` (a 503), never a partial answer."""
+    are still moving: ``BackendUnavailable`` (a 503), never a partial answer. A single Redis
+    is just asked."""
+    if slot_map_version(redis) is None:
+        return await ask()
     for _ in range(SETTLE_TRIES):
         seen = _version(redis)
         try:

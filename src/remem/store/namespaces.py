@@ -14,7 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from remem.store.connection import is_cluster, translates_errors
-from remem.store.fanout import aliases
+from remem.store.fanout import aliases, settled
 from remem.store.query import conjunction, is_prefix, numeric_not, tag_equals, tag_patterns
 
 
@@ -87,19 +87,27 @@ class Namespaces:
             scope = found
         user = tag_equals("user_id", user_id) if user_id is not None else ""
         alive = numeric_not("expires_at", None, time.time())
-        working = self._everywhere(self.working_index)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for index in working:
-                pipe.execute_command(*_aggregate(index, conjunction([alive, scope, user])))
-            for index in self._everywhere(self.long_term_index):
-                pipe.execute_command(*_aggregate(index, conjunction([scope, user])))
-            replies = await pipe.execute()
-        per_session, per_memory = _summed(replies[: len(working)]), _summed(replies[len(working) :])
+        working = conjunction([alive, scope, user])
+        counted = await settled(
+            self.redis, lambda: self._count(working, conjunction([scope, user]))
+        )
+        per_session, per_memory = counted
         names = sorted(set(per_session) | set(per_memory))
         return [
             NamespaceCounts(name, per_session.get(name, 0), per_memory.get(name, 0))
             for name in names
         ]
+
+    async def _count(self, working: str, long_term: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Sessions and memories per namespace: (working-memory counts, long-term counts)."""
+        sessions = self._everywhere(self.working_index)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for index in sessions:
+                pipe.execute_command(*_aggregate(index, working))
+            for index in self._everywhere(self.long_term_index):
+                pipe.execute_command(*_aggregate(index, long_term))
+            replies = await pipe.execute()
+        return _summed(replies[: len(sessions)]), _summed(replies[len(sessions) :])
 
     def _everywhere(self, index: str) -> list[str]:
         """The index, or on a cluster its alias on every primary (``store.fanout``)."""
@@ -107,6 +115,9 @@ class Namespaces:
 
     async def _values(self) -> set[str]:
         """Every namespace either index holds (``FT.TAGVALS`` of each, one round trip)."""
+        return await settled(self.redis, self._tag_values)
+
+    async def _tag_values(self) -> set[str]:
         everywhere = [
             *self._everywhere(self.working_index),
             *self._everywhere(self.long_term_index),

@@ -17,13 +17,21 @@ not in the export, as one written after the export would not be.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
 
-from remem.store.fanout import alias_for, aliases, keys_everywhere, sorted_everywhere
+from remem.store.fanout import (
+    alias_for,
+    aliases,
+    keys_everywhere,
+    namespace_probe,
+    settled,
+    sorted_everywhere,
+)
 from remem.store.query import conjunction
 
 
@@ -70,9 +78,10 @@ async def memory_keys(
     given_at_last: set[str] = set()
     while True:
         where = query if last is None else conjunction([query, f"@created_at:[{last!r} +inf]"])
-        rows = await _sorted_rows(
-            redis, names(redis, index, namespace), where, page + len(given_at_last)
+        ask = functools.partial(
+            _sorted_rows, redis, index, namespace, where, page + len(given_at_last)
         )
+        rows = await settled(redis, ask, namespace_probe(namespace) if namespace else None)
         rows = [(value, key) for value, key in rows if key not in given_at_last][:page]
         if not rows:
             return
@@ -85,11 +94,12 @@ async def memory_keys(
 
 
 async def _sorted_rows(
-    redis: Redis, aliases_: list[str], query: str, limit: int
+    redis: Redis, index: str, namespace: str | None, query: str, limit: int
 ) -> list[tuple[float, str]]:
-    """The first ``limit`` (created_at, key) of ``query`` over ``aliases_``, in that order."""
+    """The first ``limit`` (created_at, key) of ``query`` over the aliases of ``index`` that
+    hold ``namespace`` (every primary's without one), in that order."""
     async with redis.pipeline(transaction=False) as pipe:
-        for name in aliases_:
+        for name in names(redis, index, namespace):
             pipe.execute_command(
                 "FT.SEARCH", name, query, "NOCONTENT", "WITHSORTKEYS",
                 "SORTBY", "created_at", "ASC", "LIMIT", 0, limit, "DIALECT", 2,
@@ -106,8 +116,12 @@ async def _sorted_rows(
 
 async def count(redis: Redis, index: str, query: str, namespace: str | None) -> int:
     """How many documents match ``query``, summed over the primaries asked."""
-    async with redis.pipeline(transaction=False) as pipe:
-        for name in names(redis, index, namespace):
-            pipe.execute_command("FT.SEARCH", name, query, "LIMIT", 0, 0, "DIALECT", 2)
-        replies = await pipe.execute()
-    return sum(int(reply["total_results"]) for reply in replies)
+
+    async def ask() -> int:
+        async with redis.pipeline(transaction=False) as pipe:
+            for name in names(redis, index, namespace):
+                pipe.execute_command("FT.SEARCH", name, query, "LIMIT", 0, 0, "DIALECT", 2)
+            replies = await pipe.execute()
+        return sum(int(reply["total_results"]) for reply in replies)
+
+    return await settled(redis, ask, namespace_probe(namespace) if namespace else None)
