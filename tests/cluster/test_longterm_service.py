@@ -14,6 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from remem.errors import Conflict, NotFound
+from remem.memory.filters import Within, hit_owners
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
@@ -129,6 +130,10 @@ async def test_an_id_two_namespaces_hold_is_the_callers(services: Pair) -> None:
         return lambda ns, _user: ns == namespace
 
     assert (await service.get("shared", only(b))).text == "coffee at nine"
+    # A search finds the id in its namespace, and reads that namespace's copy.
+    for namespace, text in ((a, "tea at four"), (b, "coffee at nine")):
+        found = await service.search(SearchRequest(text=text, namespace={"eq": namespace}))
+        assert [(m.id, m.text) for m in found.memories] == [("shared", text)]
     assert (await service.get("shared", only(a))).text == "tea at four"
     edited = await service.update("shared", EditMemoryRecordRequest(text="milk"), only(b))
     assert edited.namespace == b
@@ -137,3 +142,15 @@ async def test_an_id_two_namespaces_hold_is_the_callers(services: Pair) -> None:
     # Held once again: read as a single Redis reads it, its caller checking its owner.
     assert (await service.get("shared")).text == "milk"
     assert (await service.get("shared", only(a))).namespace == b
+
+
+def test_the_owners_a_search_s_hits_may_have() -> None:
+    assert hit_owners(SearchRequest(text="x"), None) is None
+    scope = Within(("shop/*", "home"), "ann")
+    accepts = hit_owners(SearchRequest(text="x"), scope)
+    assert accepts is not None
+    assert accepts("shop/a", "ann") and accepts("home", "ann")
+    assert not accepts("home", "bob") and not accepts("homes", "ann") and not accepts(None, "ann")
+    asked = hit_owners(SearchRequest(text="x", namespace={"eq": "b"}, user_id={"eq": "u"}), None)
+    assert asked is not None and asked("b", "u")
+    assert not asked("a", "u") and not asked("b", None)

@@ -218,3 +218,29 @@ async def within_filter(scope: Within, tag_values: TagValues) -> Filter | None:
     if scope.user_id is not None:
         clauses.append(TagIn("user_id", (scope.user_id,)))
     return every(*clauses)
+
+
+def hit_owners(
+    request: SearchRequest, scope: Within | None
+) -> Callable[[str | None, str | None], bool] | None:
+    """The (namespace, user) a search's hits may have, as far as the caller's ``scope`` and
+    the request's ``namespace`` and ``user_id`` ``eq`` say (None: any): on a Redis Cluster,
+    where two namespaces may hold one id, a hit is read in the copy these accept."""
+    names = scope.namespaces if scope is not None else None
+    scoped_user = scope.user_id if scope is not None else None
+    asked_ns = request.namespace.eq if request.namespace is not None else None
+    asked_user = request.user_id.eq if request.user_id is not None else None
+    if names is None and scoped_user is None and asked_ns is None and asked_user is None:
+        return None
+
+    def accepts(namespace: str | None, user: str | None) -> bool:
+        if asked_ns is not None and namespace != asked_ns:
+            return False
+        if any(wanted is not None and user != wanted for wanted in (asked_user, scoped_user)):
+            return False
+        return names is None or (
+            namespace is not None
+            and any(namespace.startswith(n[:-1]) if is_prefix(n) else namespace == n for n in names)
+        )
+
+    return accepts

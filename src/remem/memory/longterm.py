@@ -27,7 +27,7 @@ from remem.memory.dedup import (
     Judge,
     same_scope,
 )
-from remem.memory.filters import Within, compile_filters, epoch, validity, within_filter
+from remem.memory.filters import Within, compile_filters, epoch, hit_owners, validity, within_filter
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_tags, optional_id, stored_id
 from remem.memory.limits import Limits
@@ -370,12 +370,12 @@ class LongTermMemoryService:
             ranking = await self.searcher.search(request, None, at)
         else:
             ranking = await self._ranking(request, query, at)
-        ids = [h.id for h in ranking.hits]
-        docs = await self.store.documents.get_fields(ids, RECORD_FIELDS)
+        ids, owners = [h.id for h in ranking.hits], hit_owners(request, within)
+        docs = await self.store.documents.get_fields(ids, RECORD_FIELDS, owners)
         unmeasured, vector = [h.id for h in ranking.hits if h.dist is None], ranking.vector
-        measured = (
-            {} if vector is None else await self.store.documents.distances(unmeasured, vector)
-        )
+        measured: dict[str, float] = {}
+        if vector is not None:
+            measured = await self.store.documents.distances(unmeasured, vector, owners)
         results = []
         for hit, doc in zip(ranking.hits, docs, strict=True):
             if doc is None:  # deleted since the search
