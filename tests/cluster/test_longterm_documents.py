@@ -209,3 +209,21 @@ async def test_an_id_two_namespaces_hold_is_picked_by_the_callers_namespaces(
     assert await documents.access_counts(["shared"], within=lambda n, _: n == b) == [2]
     assert await documents.delete_many(["shared"], within=lambda n, _: n == a) == 1
     assert await documents.get_fields(["shared"], ("text",)) == [{"text": f"of {b}"}]
+
+
+async def test_scripts_a_primary_lost_are_loaded_again(stores: Pair) -> None:
+    """After the scripts are loaded once, a primary that lost them (restarted, failed over)
+    answers NOSCRIPT: a pipelined call is run again on its own, a MULTI is written again."""
+    many = stores[1]
+    docs = _docs()
+    await many.documents.upsert_many(docs[:4])  # the scripts loaded on every primary
+    await many.redis.script_flush()  # every primary  # type: ignore[misc]
+    await many.documents.upsert_many(docs[4:])
+    assert all(r is not None for r in await many.documents.get_fields(_ids(), ("text",)))
+    await many.redis.script_flush()  # type: ignore[misc]
+    new = {**docs[1], "id": "v2", "supersedes": [docs[1]["id"]]}
+    link = Link(docs[1]["id"], "superseded_by", "v2", None, docs[1]["namespace"], None, 1.0)
+    link = link._replace(user_id=docs[1].get("user_id"))
+    assert [w.refused for w in await many.documents.upsert_many([new], [link])] == [False]
+    (old,) = await many.documents.get_fields([docs[1]["id"]], ("superseded_by",))
+    assert old == {"superseded_by": ["v2"]}
