@@ -122,13 +122,9 @@ async def _embedder(settings: Settings, checks: list[Check]) -> int | None:
 
 
 async def _indexes(redis: Any, settings: Settings, dims: int | None, checks: list[Check]) -> None:
+    from remem.store.index_admin import document_count
     from remem.store.keys import Keys
-    from remem.store.schema import (
-        check_vector_dims,
-        document_count,
-        long_term_memory_index,
-        working_memory_index,
-    )
+    from remem.store.schema import check_vector_dims, long_term_memory_index, working_memory_index
 
     keys = Keys(settings.key_prefix)
     if dims is None:  # the index's name and vectors follow the model's dimensions

@@ -24,6 +24,7 @@ from redis.exceptions import ResponseError
 
 from remem.errors import IncompatibleBackend
 from remem.store.connection import is_cluster
+from remem.store.index_admin import index_info
 from remem.store.keys import Keys
 from remem.store.slots import key_slot, primary_tags
 
@@ -103,21 +104,11 @@ def _declared_attributes(spec: IndexSpec) -> list[tuple[str, str, str, bool]]:
     return sorted((f.path, f.name, f.type, f.sortable) for f in spec.fields)
 
 
-async def _info(redis: Redis, name: str) -> dict[str, Any] | None:
-    try:
-        info: dict[str, Any] = await redis.execute_command("FT.INFO", name)
-    except ResponseError as exc:
-        if "unknown index" in str(exc).lower() or "no such index" in str(exc).lower():
-            return None
-        raise
-    return info
-
-
 async def _wait_indexed(redis: Redis, name: str, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        info = await _info(redis, name)
+        info = await index_info(redis, name)
         if info is None or float(info.get("percent_indexed", 1)) >= 1.0:
             return
         if loop.time() > deadline:
@@ -184,7 +175,7 @@ async def _ensure(
     """The index ``live`` as ``spec`` declares it, ``alias`` pointing at it, and other
     versions (names under ``stale_prefix``, ``droppable``) dropped; ``FT._LIST`` asked
     ``where``."""
-    info = await _info(redis, live)
+    info = await index_info(redis, live)
     if info is not None and _live_attributes(info) != _declared_attributes(spec):
         log.warning("index %s differs from its declaration; rebuilding it", live)
         await redis.execute_command("FT.DROPINDEX", live)
@@ -198,7 +189,7 @@ async def _ensure(
                 raise
     await _wait_indexed(redis, live, timeout)
 
-    holder = await _info(redis, alias)
+    holder = await index_info(redis, alias)
     if holder is not None and holder.get("index_name") == alias:
         raise IncompatibleBackend(
             f"an index named {alias!r} that remem did not create exists in this Redis "
@@ -306,7 +297,7 @@ async def check_vector_dims(
     names += [n for n in listed if n.startswith(stale_prefix)]
     seen = False
     for name in names:
-        info = await _info(redis, name)
+        info = await index_info(redis, name)
         if info is None:
             continue
         if _on_json(info) and int(info.get("num_docs", 0)):
@@ -357,34 +348,6 @@ async def _sample_memory(
             (cursor,) = cursor.values()
         if found or cursor == 0:
             return [str(k) for k in found[:1]]
-
-
-async def index_source(redis: Redis, name: str) -> tuple[str, list[str]] | None:
-    """(real name, key prefixes) of the index or alias ``name``; None when there is none."""
-    info = await _info(redis, name)
-    if info is None:
-        return None
-    return info["index_name"], list(info["index_definition"]["prefixes"])
-
-
-async def document_count(redis: Redis, name: str) -> int | None:
-    """How many documents the index (or alias) ``name`` holds; None when there is none."""
-    info = await _info(redis, name)
-    return None if info is None else int(info["num_docs"])
-
-
-async def drop_index(redis: Redis, name: str) -> None:
-    """Drop the index ``name``; its documents are kept."""
-    await redis.execute_command("FT.DROPINDEX", name)
-
-
-async def drop_index_versions(redis: Redis, keys: Keys, name: str) -> None:
-    """Drop every version of the index ``name`` (documents are kept)."""
-    stale = keys.index_name(name, "")
-    for index in await redis.execute_command("FT._LIST"):
-        if index.startswith(stale):
-            with contextlib.suppress(ResponseError):  # another process dropped it first
-                await redis.execute_command("FT.DROPINDEX", index)
 
 
 async def ensure_long_term_index(

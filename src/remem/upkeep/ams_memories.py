@@ -41,10 +41,10 @@ from remem.embeddings.base import Embedder
 from remem.errors import EmbeddingMismatch, InvalidInput
 from remem.memory.records import to_doc
 from remem.models.memory import MemoryRecord
+from remem.store.index_admin import drop_index, index_source
 from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
-from remem.store.schema import drop_index, index_source
 from remem.upkeep.legacy import Skip, epoch_of, invalid
 
 if TYPE_CHECKING:

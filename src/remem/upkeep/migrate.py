@@ -43,16 +43,11 @@ from remem.models.working import UpdateWorkingMemory
 from remem.progress import report as progress_line
 from remem.runtime import Resources
 from remem.store.connection import backend_errors
+from remem.store.index_admin import drop_index, index_source
 from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource, refuse_cluster
 from remem.store.longterm.convert import convert_long_term
-from remem.store.schema import (
-    drop_index,
-    ensure_index,
-    ensure_long_term_index,
-    index_source,
-    working_memory_index,
-)
+from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.upkeep.ams_memories import AmsMemories, AmsMemoryReport
 from remem.upkeep.legacy import Skip, epoch_of, invalid
 

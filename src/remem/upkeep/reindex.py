@@ -12,8 +12,9 @@ from remem.config import Settings
 from remem.memory.search import search_terms
 from remem.progress import report
 from remem.runtime import Resources
+from remem.store.index_admin import drop_index_versions
 from remem.store.longterm.convert import convert_long_term, reembed_all
-from remem.store.schema import drop_index_versions, ensure_long_term_index
+from remem.store.schema import ensure_long_term_index
 
 
 async def run_reindex(settings: Settings, *, batch: int = 256) -> int:
