@@ -7,18 +7,22 @@ These tests reshard a cluster of their own (``LocalCluster.move_slots``), not th
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from remem.errors import BackendUnavailable
 from remem.memory.working import WorkingMemoryService
 from remem.models.working import MemoryMessage, UpdateWorkingMemory
+from remem.store import moving
 from remem.store.connection import open_redis
-from remem.store.keys import Keys
+from remem.store.keys import Keys, encode_part
 from remem.store.local_cluster import LocalCluster
 from remem.store.schema import ensure_index, working_memory_index
+from remem.store.slots import key_slot
 from remem.store.working import WorkingMemoryStore
 
 NAMESPACES = [f"team {i}/{{x}}" for i in range(30)]  # spaces, slashes and braces
@@ -106,7 +110,7 @@ async def test_a_third_of_the_slots_move_under_writes_and_no_acknowledged_write_
             session = f"w{w}-{n}"
             try:
                 await service.put(session, _body(namespace, f"{namespace}/{session}"))
-            except Exception as exc:  # not acknowledged: it need not be there
+            except BackendUnavailable as exc:  # a 503, not acknowledged: it need not be there
                 failed.append(exc)
             else:
                 written.add((namespace, session))
@@ -122,5 +126,58 @@ async def test_a_third_of_the_slots_move_under_writes_and_no_acknowledged_write_
             moving = False
 
     await asyncio.gather(move(), *(writer(w) for w in range(4)))
-    assert len(written) > 100 and len(failed) < len(written) / 100, (len(written), failed[:3])
+    # A new session's script names keys the move may have split (TRYAGAIN): past redis-py's
+    # redirections it is a 503; with slots moved 32 at a time none was seen in 10 runs.
+    assert len(written) > 100 and len(failed) < len(written) / 20, (len(written), failed[:3])
     await _exact(service, written)
+
+
+async def _half_moved(
+    cluster: LocalCluster, service: WorkingMemoryService, namespace: str
+) -> tuple[set[str], object]:
+    """40 sessions of ``namespace``, its slot's move begun and half its keys sent over."""
+    sessions = {f"h{i}" for i in range(40)}
+    for session in sessions:
+        await service.put(session, _body(namespace, f"{namespace}/{session}"))
+    slot = key_slot(f"{{{encode_part(namespace)}}}")
+    owner = cluster.owners()[slot]
+    target = next(p for p in cluster.ports if p != owner)
+    return sessions, (slot, target)
+
+
+async def test_while_a_namespace_s_slot_moves_its_listing_waits_for_the_move_to_end(
+    cluster: LocalCluster, service: WorkingMemoryService
+) -> None:
+    namespace = NAMESPACES[3]
+    sessions, (slot, target) = await _half_moved(cluster, service, namespace)
+    with cluster.moving(slot, target) as move:
+        move.begin()
+        assert move.send(at_most=20) == 20  # 20 sessions here, the rest there
+
+        async def finish_later() -> float:
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(move.end)
+            return time.monotonic()
+
+        ended, (total, listed), (everywhere, _) = await asyncio.gather(
+            finish_later(), _listing(service, namespace), _listing(service, None)
+        )
+    assert time.monotonic() >= ended  # both answered after the move ended, whole
+    assert (total, set(listed)) == (40, sessions)
+    assert everywhere == 40
+
+
+async def test_a_move_that_does_not_end_gives_a_503_not_a_partial_listing(
+    cluster: LocalCluster, service: WorkingMemoryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(moving, "MOVE_WAIT_SECONDS", 0.3)
+    namespace = NAMESPACES[5]
+    _, (slot, target) = await _half_moved(cluster, service, namespace)
+    with cluster.moving(slot, target) as move:
+        move.begin()
+        move.send(at_most=20)
+        for scope in (namespace, None):
+            with pytest.raises(BackendUnavailable):
+                await _listing(service, scope)
+        move.end()
+    assert (await _listing(service, namespace))[0] == 40

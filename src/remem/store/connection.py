@@ -18,8 +18,8 @@ from redis.commands.policies import (
     RequestPolicy,
     ResponsePolicy,
 )
+from redis.exceptions import ClusterError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from remem.errors import BackendUnavailable, IncompatibleBackend
@@ -250,7 +250,10 @@ def _translated(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitabl
     return call
 
 
-_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# On a cluster, ClusterError: redis-py gave up following a slot that is moving (its
+# redirections' TTL spent, or the cluster down); TryAgainError: a script's keys are split by a
+# slot's migration. Both pass once the move ends: a 503, to be retried.
+_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, ClusterError, TryAgainError)
 
 
 def _unavailable(exc: BaseException) -> BackendUnavailable:

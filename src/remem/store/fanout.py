@@ -16,23 +16,21 @@ Order: by the sort field, then by key, so a merged page does not depend on which
 answered first. Within one primary the engine orders equal values its own way; when values tie
 across a page's edge on two primaries, the cut may take a different one of the tied keys than
 a single Redis would (never a key twice, never one missing from the union of the pages).
+
+While slots move, each of these answers is given only once no move can have touched it
+(``store.moving.settled``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
-from remem.errors import BackendUnavailable
-from remem.store.connection import slot_map_version
 from remem.store.keys import encode_part
+from remem.store.moving import namespace_probe, settled
 from remem.store.slots import key_slot, primary_tags
-
-T = TypeVar("T")
-SETTLE_TRIES = 4
 
 
 def alias_for(redis: Redis, alias: str, namespace: str) -> str:
@@ -44,56 +42,6 @@ def alias_for(redis: Redis, alias: str, namespace: str) -> str:
         key_slot(f"{{{encode_part(namespace)}}}")
     )
     return f"{alias}:{{{primary_tags(redis)[node.name]}}}"
-
-
-def namespace_probe(namespace: str) -> str:
-    """A key in ``namespace``'s slot that no one writes: asking for it tells whether the slot
-    map still places the namespace right (a node that gave the slot away answers ``MOVED``)."""
-    return f"{{{encode_part(namespace)}}}:probe"
-
-
-def _version(redis: Redis) -> int:
-    return slot_map_version(redis) or 0
-
-
-async def follow_slots(redis: Redis, seen: int) -> None:
-    """Read the slot map anew and give every primary the indexes this process uses under the
-    names the map now gives them (``Cluster.reensure``), unless another search did since the
-    map was at version ``seen``."""
-    async with redis.following:  # type: ignore[attr-defined]
-        if redis.followed > seen:  # type: ignore[attr-defined]
-            return  # another search did, since
-        await redis.nodes_manager.initialize()  # type: ignore[attr-defined]
-        for ensure in list(redis.reensure.values()):  # type: ignore[attr-defined]
-            await ensure()
-        redis.followed = _version(redis)  # type: ignore[attr-defined]
-
-
-async def settled(redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | None = None) -> T:
-    """``ask()``'s answer, given while the slot map stood still (no redirection met, so every
-    index asked was where the map said), on a cluster whose slots may move. When the map
-    changed meanwhile, or a primary lacked the index the map names (a slot moved), the map is
-    read anew, the indexes ensured (``follow_slots``) and the question asked again. ``probe``:
-    a key of the slot a search relies on (``namespace_probe``), asked first, so that a moved
-    namespace is noticed even when its index's name did not move. Past a few tries, the slots
-    are still moving: ``BackendUnavailable`` (a 503), never a partial answer. A single Redis
-    is just asked."""
-    if slot_map_version(redis) is None:
-        return await ask()
-    for _ in range(SETTLE_TRIES):
-        seen = _version(redis)
-        try:
-            if probe is not None:
-                await redis.exists(probe)
-            answer = await ask()
-        except ResponseError as exc:
-            if "no such index" not in str(exc).lower():
-                raise
-        else:
-            if _version(redis) == seen:
-                return answer
-        await follow_slots(redis, seen)
-    raise BackendUnavailable("the Redis Cluster's slots are moving: try again")
 
 
 def aliases(redis: Redis, alias: str) -> list[str]:

@@ -19,9 +19,10 @@ from typing import Any
 from redis.asyncio import Redis
 
 from remem.store.connection import translates_errors
-from remem.store.fanout import alias_for, aliases, namespace_probe, settled, sorted_everywhere
+from remem.store.fanout import alias_for, aliases, sorted_everywhere
 from remem.store.keys import Keys
 from remem.store.listing import PLAIN_BELOW, PLAIN_DEEP_BELOW, SessionListing, SortField, alive
+from remem.store.moving import namespace_probe, settled
 from remem.store.query import conjunction, is_prefix, tag_equals, tag_patterns
 
 

@@ -17,6 +17,7 @@ node's URL (the pids are in ``DIR/<port>/redis.pid``); ``... stop DIR`` stops it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -24,6 +25,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +37,7 @@ from remem.store.embedded import find_binaries, pid_alive
 SLOTS = 16384
 
 
+MOVE_CHUNK = 32  # slots moved together by move_slots
 BUS_OFFSET = 10000  # a node's cluster bus listens on its port + 10,000 (so a port <= 55,535)
 
 
@@ -160,44 +163,34 @@ class LocalCluster:
         return out
 
     def move_slots(self, slots: list[int], to_port: int, *, batch: int = 100) -> int:
-        """Move ``slots``, keys and all, to the primary on ``to_port``; the keys moved."""
-        clients = {port: redis.Redis(port=port, socket_timeout=10) for port in self.ports}
-        try:
-            ids = {port: client.cluster("MYID") for port, client in clients.items()}
+        """Move ``slots``, keys and all, to the primary on ``to_port``; the keys moved. Slots
+        go a chunk at a time (each step of a chunk's slots in one pipeline per node)."""
+        with self._clients() as (clients, ids):
             owners = self.owners()
             moved = 0
+            chunk: list[SlotMove] = []
             for slot in slots:
-                source = owners[slot]
-                if source == to_port:
-                    continue
-                moved += self._move(clients, ids, slot, source, to_port, batch)
-            return moved
+                if owners[slot] != to_port:
+                    chunk.append(SlotMove(clients, ids, slot, owners[slot], to_port))
+                if len(chunk) == MOVE_CHUNK or (chunk and slot == slots[-1]):
+                    moved += SlotMove.all(chunk, batch)
+                    chunk = []
+            return moved + (SlotMove.all(chunk, batch) if chunk else 0)
+
+    @contextlib.contextmanager
+    def moving(self, slot: int, to_port: int) -> Iterator[SlotMove]:
+        """One slot's move, step by step (``SlotMove``), for a test that looks in between."""
+        with self._clients() as (clients, ids):
+            yield SlotMove(clients, ids, slot, self.owners()[slot], to_port)
+
+    @contextlib.contextmanager
+    def _clients(self) -> Iterator[tuple[dict[int, redis.Redis], dict[int, str]]]:
+        clients = {port: redis.Redis(port=port, socket_timeout=10) for port in self.ports}
+        try:
+            yield clients, {port: client.cluster("MYID") for port, client in clients.items()}
         finally:
             for client in clients.values():
                 client.close()
-
-    @staticmethod
-    def _move(
-        clients: dict[int, redis.Redis],
-        ids: dict[int, str],
-        slot: int,
-        source: int,
-        target: int,
-        batch: int,
-    ) -> int:
-        giver, taker = clients[source], clients[target]
-        taker.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source])
-        giver.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target])
-        moved = 0
-        while keys := giver.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch):
-            giver.execute_command(
-                "MIGRATE", "127.0.0.1", target, "", 0, 10_000, "REPLACE", "KEYS", *keys
-            )
-            moved += len(keys)
-        # The receiver first, so that no node points the slot back at the giver meanwhile.
-        for port in (target, source, *(p for p in clients if p not in (source, target))):
-            clients[port].execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target])
-        return moved
 
     def drain(self, port: int) -> int:
         """Move every slot of the primary on ``port`` to the others, in equal shares."""
@@ -239,6 +232,81 @@ class LocalCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@dataclass
+class SlotMove:
+    """A slot's move from the primary on port ``source`` to the one on ``target``: ``begin``
+    (importing there, migrating here), ``send`` its keys with ``MIGRATE``, ``end`` (the slot
+    given to the receiver on every node, the receiver first)."""
+
+    clients: dict[int, redis.Redis]
+    ids: dict[int, str]
+    slot: int
+    source: int
+    target: int
+
+    def begin(self) -> None:
+        self.clients[self.target].execute_command(
+            "CLUSTER", "SETSLOT", self.slot, "IMPORTING", self.ids[self.source]
+        )
+        self.clients[self.source].execute_command(
+            "CLUSTER", "SETSLOT", self.slot, "MIGRATING", self.ids[self.target]
+        )
+
+    def send(self, *, batch: int = 100, at_most: int | None = None) -> int:
+        """Send keys of the slot over (all, or ``at_most``); how many."""
+        giver, sent = self.clients[self.source], 0
+        while at_most is None or sent < at_most:
+            count = batch if at_most is None else min(batch, at_most - sent)
+            keys = giver.execute_command("CLUSTER", "GETKEYSINSLOT", self.slot, count)
+            if not keys:
+                break
+            giver.execute_command(
+                "MIGRATE", "127.0.0.1", self.target, "", 0, 10_000, "REPLACE", "KEYS", *keys
+            )
+            sent += len(keys)
+        return sent
+
+    def end(self) -> None:
+        self.send()
+        for port in self._receiver_first():
+            self.clients[port].execute_command(
+                "CLUSTER", "SETSLOT", self.slot, "NODE", self.ids[self.target]
+            )
+
+    def _receiver_first(self) -> list[int]:
+        others = [p for p in self.clients if p not in (self.source, self.target)]
+        return [self.target, self.source, *others]
+
+    @staticmethod
+    def all(moves: list[SlotMove], batch: int) -> int:
+        """Move every slot of ``moves`` (one receiver), each step pipelined per node."""
+        _pipelined(moves, lambda m: [(m.target, "IMPORTING", m.ids[m.source])])
+        _pipelined(moves, lambda m: [(m.source, "MIGRATING", m.ids[m.target])])
+        sent = sum(m.send(batch=batch) for m in moves)
+        _pipelined(moves, lambda m: [(p, "NODE", m.ids[m.target]) for p in m._receiver_first()])
+        return sent
+
+
+def _pipelined(
+    moves: list[SlotMove], steps: Callable[[SlotMove], list[tuple[int, str, str]]]
+) -> None:
+    """``CLUSTER SETSLOT <slot> <state> <node>`` for each step of each move, in one pipeline
+    per node, the nodes in the order the first move's steps name them."""
+    by_node: dict[int, list[tuple[int, str, str]]] = {}
+    for move in moves:
+        for port, state, node in steps(move):
+            by_node.setdefault(port, []).append((move.slot, state, node))
+    for port, commands in by_node.items():
+        with moves[0].clients[port].pipeline(transaction=False) as pipe:
+            for slot, state, node in commands:
+                pipe.execute_command("CLUSTER", "SETSLOT", slot, state, node)
+            for reply in pipe.execute(raise_on_error=False):
+                # A primary left without slots turns into a replica of the node that took its
+                # last one (Redis's replica migration) and refuses the rest: they are given.
+                if isinstance(reply, Exception) and "only with masters" not in str(reply):
+                    raise reply
 
 
 def stop_dir(data_dir: Path) -> int:

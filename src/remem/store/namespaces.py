@@ -14,7 +14,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from remem.store.connection import is_cluster, translates_errors
-from remem.store.fanout import aliases, settled
+from remem.store.fanout import aliases
+from remem.store.moving import settled
 from remem.store.query import conjunction, is_prefix, numeric_not, tag_equals, tag_patterns
 
 

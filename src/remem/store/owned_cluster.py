@@ -24,14 +24,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from remem.store.fanout import (
-    alias_for,
-    aliases,
-    keys_everywhere,
-    namespace_probe,
-    settled,
-    sorted_everywhere,
-)
+from remem.store.fanout import alias_for, aliases, keys_everywhere, sorted_everywhere
+from remem.store.moving import namespace_probe, settled
 from remem.store.query import conjunction
 
 

@@ -11,7 +11,7 @@ Index names are routed like keys by the Query Engine without a coordinator (``FT
 tag of one of that primary's slots: its highest. An index does not move with the slot its name
 is in (it stays on the node that built it), so when the primary gives that slot away or gains a
 higher one, it needs an index under a new name (``schema.ensure_on_every_primary``, run again
-when a search finds the slot map changed: ``fanout.settled``).
+when a search finds the slot map changed: ``moving.settled``).
 """
 
 from __future__ import annotations
