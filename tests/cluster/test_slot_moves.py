@@ -7,6 +7,7 @@ These tests reshard a cluster of their own (``LocalCluster.move_slots``), not th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,15 +16,20 @@ from pathlib import Path
 import pytest
 
 from remem.errors import BackendUnavailable
+from remem.memory.longterm import LongTermMemoryService
 from remem.memory.working import WorkingMemoryService
+from remem.models.memory import MemoryRecord
+from remem.models.search import SearchRequest
 from remem.models.working import MemoryMessage, UpdateWorkingMemory
 from remem.store import moving
 from remem.store.connection import open_redis
 from remem.store.keys import Keys, encode_part
 from remem.store.local_cluster import LocalCluster
-from remem.store.schema import ensure_index, working_memory_index
+from remem.store.longterm import LongTermStore
+from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.store.slots import key_slot
 from remem.store.working import WorkingMemoryStore
+from tests.longterm.conftest import DIMS, WordEmbedder
 
 NAMESPACES = [f"team {i}/{{x}}" for i in range(30)]  # spaces, slashes and braces
 
@@ -145,7 +151,7 @@ async def _half_moved(
     return sessions, (slot, target)
 
 
-async def test_while_a_namespace_s_slot_moves_its_listing_waits_for_the_move_to_end(
+async def test_while_a_namespace_s_slot_moves_its_listing_waits_and_one_over_all_does_not(
     cluster: LocalCluster, service: WorkingMemoryService
 ) -> None:
     namespace = NAMESPACES[3]
@@ -153,18 +159,22 @@ async def test_while_a_namespace_s_slot_moves_its_listing_waits_for_the_move_to_
     with cluster.moving(slot, target) as move:
         move.begin()
         assert move.send(at_most=20) == 20  # 20 sessions here, the rest there
+        # Over every primary: no key is in flight, so each is found on one side, once.
+        total, listed = await _listing(service, None)
+        assert total == 40 and set(listed) == sessions and len(listed) == 40
 
         async def finish_later() -> float:
             await asyncio.sleep(0.5)
             await asyncio.to_thread(move.end)
             return time.monotonic()
 
-        ended, (total, listed), (everywhere, _) = await asyncio.gather(
-            finish_later(), _listing(service, namespace), _listing(service, None)
-        )
-    assert time.monotonic() >= ended  # both answered after the move ended, whole
+        async def listed_when() -> tuple[float, tuple[int, list[str]]]:
+            found = await _listing(service, namespace)
+            return time.monotonic(), found
+
+        ended, (answered, (total, listed)) = await asyncio.gather(finish_later(), listed_when())
+    assert answered >= ended  # the namespace's listing waited for its slot
     assert (total, set(listed)) == (40, sessions)
-    assert everywhere == 40
 
 
 async def test_a_move_that_does_not_end_gives_a_503_not_a_partial_listing(
@@ -176,8 +186,78 @@ async def test_a_move_that_does_not_end_gives_a_503_not_a_partial_listing(
     with cluster.moving(slot, target) as move:
         move.begin()
         move.send(at_most=20)
-        for scope in (namespace, None):
-            with pytest.raises(BackendUnavailable):
-                await _listing(service, scope)
+        with pytest.raises(BackendUnavailable):
+            await _listing(service, namespace)
         move.end()
     assert (await _listing(service, namespace))[0] == 40
+
+
+@pytest.fixture
+async def memories(cluster: LocalCluster) -> AsyncIterator[LongTermMemoryService]:
+    redis = await open_redis(cluster.url, timeout=10, max_connections=16)
+    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
+    await ensure_long_term_index(redis, keys, f"{keys.prefix}memories", DIMS)
+    service = LongTermMemoryService(
+        LongTermStore(redis, keys, f"{keys.prefix}memories"), WordEmbedder()
+    )
+    await service.start()
+    yield service
+    await service.close()
+    await service.store.aclose()
+
+
+async def _found(service: LongTermMemoryService, namespace: str | None) -> tuple[int, set[str]]:
+    scope = {"eq": namespace} if namespace else None
+    found = []
+    for mode in ("keyword", "semantic"):  # both find every memory
+        page = await service.search(
+            SearchRequest(text="tea", namespace=scope, limit=1000, search_mode=mode)
+        )
+        found.append((page.total, {m.id for m in page.memories}))
+    assert found[0] == found[1]
+    return found[0]
+
+
+async def test_long_term_memories_written_while_a_third_of_the_slots_move_are_all_found(
+    cluster: LocalCluster, memories: LongTermMemoryService
+) -> None:
+    """Every memory's text holds "tea", so a keyword search finds all, and a semantic one
+    with a limit past their number returns all: after the moves, each namespace's search and
+    the search over every namespace find exactly the memories acknowledged."""
+    owners = cluster.owners()
+    ring = {port: cluster.ports[(i + 1) % 3] for i, port in enumerate(cluster.ports)}
+    by_target: dict[int, list[int]] = {}
+    for slot in range(1, 16384, 3):
+        by_target.setdefault(ring[owners[slot]], []).append(slot)
+    written: dict[str, str] = {}  # id -> namespace
+    moving_now = True
+
+    async def writer(w: int) -> None:
+        n = 0
+        while moving_now or n < 3:
+            namespace = NAMESPACES[(w * 11 + n) % len(NAMESPACES)]
+            record = MemoryRecord(id=f"w{w}-{n}", text=f"tea note {w} {n}", namespace=namespace)
+            with contextlib.suppress(BackendUnavailable):  # a 503: not acknowledged
+                await memories.create([record])
+                written[record.id] = namespace
+            n += 1
+            await asyncio.sleep(0.01)
+
+    async def move() -> None:
+        nonlocal moving_now
+        try:
+            for target, slots in by_target.items():
+                await asyncio.to_thread(cluster.move_slots, slots, target)
+        finally:
+            moving_now = False
+
+    await asyncio.gather(move(), *(writer(w) for w in range(3)))
+    # A create asks every primary whether another namespace holds its id: while keys are in
+    # flight that question waits for a moment none is, so creates are slow during the moves.
+    assert len(written) >= 6
+    assert await _found(memories, None) == (len(written), set(written))
+    for namespace in NAMESPACES:
+        mine = {i for i, n in written.items() if n == namespace}
+        assert await _found(memories, namespace) == (len(mine), mine), namespace
+    for memory_id in sorted(written)[::5]:
+        assert (await memories.get(memory_id)).namespace == written[memory_id]

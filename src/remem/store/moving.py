@@ -12,11 +12,15 @@ only when none of that can have touched it:
   its keys before it is used), and the question is asked again.
 - **During a move**: a question about one namespace is answered once its slot is not moving,
   checked after the answer by asking the slot's owner for a key of it (``namespace_probe``: the
-  owner answers ``ASK`` while the slot migrates, ``MOVED`` once it has given it away). A
-  question over every primary is answered once no primary reports a slot migrating or
-  importing and none took a slot while it was asked (each primary's own line of ``CLUSTER
-  NODES``, before and after: a primary that takes a slot bumps its config epoch). It waits
-  for the move to end (``MOVE_WAIT_SECONDS``), then answers 503: slower, never partial.
+  owner answers ``ASK`` while the slot migrates, ``MOVED`` once it has given it away); it
+  waits for the slot's move to end. A question over every primary holds when no key moved
+  while it was asked, by each primary's own line of ``CLUSTER NODES``, before and after: how
+  many keys it still holds in each slot it is migrating away (``CLUSTER COUNTKEYSINSLOT``: a
+  migrating slot's count on the giver only falls, by ``MIGRATE`` or a delete) is the same,
+  and a slot that changed hands meanwhile holds no key where it went. Then every key of a
+  half-moved slot was on one side or the other when asked, and was found once, so a long
+  reshard does not hold such questions up, only the moments its keys are in flight. Past
+  ``MOVE_WAIT_SECONDS`` without such a moment: a 503, never a partial answer.
 
 On a single Redis the question is just asked.
 """
@@ -26,8 +30,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import AskError, MovedError, ResponseError
@@ -39,7 +44,7 @@ from remem.store.slots import key_slot
 
 T = TypeVar("T")
 MOVE_WAIT_SECONDS = 5.0  # how long a question waits for a move to end before a 503
-_POLL_SECONDS = 0.05
+_POLL_SECONDS = 0.02
 
 
 class _State(Enum):
@@ -83,52 +88,110 @@ async def _namespace_state(redis: Redis, probe: str) -> _State:
     return _State.STILL
 
 
-async def _primaries_state(redis: Redis) -> dict[str, tuple[str, bool]]:
-    """Each primary's own config epoch and whether it is migrating or importing a slot."""
-    out = {}
-    for node in redis.get_primaries():  # type: ignore[attr-defined]
-        text = await node.execute_command("CLUSTER", "NODES")
-        if isinstance(text, bytes):
-            text = text.decode()
-        for line in str(text).splitlines():
+@dataclass(frozen=True)
+class _Shards:
+    """What an answer over every primary relies on: the slots each primary serves, and how
+    many keys each still holds in every slot it is migrating away."""
+
+    nodes: dict[str, Any]  # name -> redis-py's node
+    owned: dict[str, tuple[str, ...]]  # name -> its slot ranges, as its line gives them
+    held: dict[tuple[str, int], int]
+
+    def moved_since(self, before: _Shards) -> list[tuple[str, int]]:
+        """(new owner, slot) of each slot that changed hands since ``before`` (ranges compared
+        as text first: they seldom change)."""
+        return [
+            (name, slot)
+            for name, ranges in self.owned.items()
+            if ranges != before.owned.get(name)
+            for slot in _slots(ranges) - _slots(before.owned.get(name, ()))
+        ]
+
+
+def _slots(ranges: tuple[str, ...]) -> set[int]:
+    owned: set[int] = set()
+    for field in ranges:
+        first, _, last = field.partition("-")
+        owned.update(range(int(first), int(last or first) + 1))
+    return owned
+
+
+async def _shards(redis: Redis) -> _Shards:
+    """Every primary's own line of ``CLUSTER NODES`` (asked of all at once), then the keys
+    each holds in the slots it is migrating (``CLUSTER COUNTKEYSINSLOT``)."""
+    nodes = {node.name: node for node in redis.get_primaries()}  # type: ignore[attr-defined]
+    texts = await asyncio.gather(
+        *(node.execute_command("CLUSTER", "NODES") for node in nodes.values())
+    )
+    owned, migrating = {}, {}
+    for name, text in zip(nodes, texts, strict=True):
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        for line in text.splitlines():
             fields = line.split()
             if len(fields) > 7 and "myself" in fields[2]:
-                moving = any("->-" in f or "-<-" in f for f in fields[8:])
-                out[node.name] = (fields[6], moving)
-    return out
+                owned[name] = tuple(f for f in fields[8:] if not f.startswith("["))
+                migrating[name] = [int(f[1:].split("->-")[0]) for f in fields[8:] if "->-" in f]
+    counted = await asyncio.gather(*(_counts(nodes[n], s) for n, s in migrating.items() if s))
+    held = {(name, slot): count for found in counted for name, slot, count in found}
+    return _Shards(nodes, owned, held)
 
 
-async def settled(redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | None = None) -> T:
+async def _undisturbed(redis: Redis, before: _Shards) -> bool:
+    """Whether no key can have moved since ``before``: each migrating slot holds as many keys
+    as it did, and each slot that changed hands meanwhile holds none where it went."""
+    after = await _shards(redis)
+    if after.held != before.held:
+        return False
+    for name, slot in after.moved_since(before):
+        if await after.nodes[name].execute_command("CLUSTER", "COUNTKEYSINSLOT", slot):
+            return False
+    return True
+
+
+async def settled(
+    redis: Redis,
+    ask: Callable[[], Awaitable[T]],
+    probe: str | None = None,
+    via: Redis | None = None,
+) -> T:
     """``ask()``'s answer once no slot move can have touched it (see the module). ``probe``: a
     key of the one namespace the question is about (``namespace_probe``); without one the
-    question is taken to span every primary."""
+    question is taken to span every primary. ``via``: another client of the same cluster that
+    ``ask`` sends through (the store's RESP2 twin), whose slot map is watched and read anew
+    with ``redis``'s."""
     if slot_map_version(redis) is None:
         return await ask()
     deadline = time.monotonic() + MOVE_WAIT_SECONDS
     while True:
-        seen = _version(redis)
+        seen, seen_via = _version(redis), _version(via) if via is not None else 0
         state = await _asked(redis, ask, probe)
         if isinstance(state, tuple):
-            if _version(redis) == seen:
+            if _version(redis) == seen and (via is None or _version(via) == seen_via):
                 return state[0]
             state = _State.STALE
         if time.monotonic() > deadline:
             raise BackendUnavailable("the Redis Cluster's slots are moving: try again")
         if state is _State.MOVING:
             await asyncio.sleep(_POLL_SECONDS)
-        else:
-            await follow_slots(redis, seen)
+            continue
+        if via is not None:
+            await via.nodes_manager.initialize()  # type: ignore[attr-defined]
+        await follow_slots(redis, seen)
+
+
+async def _counts(node: Any, slots: list[int]) -> list[tuple[str, int, int]]:
+    """How many keys ``node`` holds in each of ``slots``, one at a time (one connection)."""
+    return [
+        (node.name, slot, int(await node.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot)))
+        for slot in slots
+    ]
 
 
 async def _asked(
     redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | None
 ) -> tuple[T] | _State:
     """``(answer,)`` when it holds, else what kept it from holding."""
-    before: dict[str, tuple[str, bool]] | None = None
-    if probe is None:
-        before = await _primaries_state(redis)
-        if any(moving for _, moving in before.values()):
-            return _State.MOVING
+    before = await _shards(redis) if probe is None else None
     try:
         answer = await ask()
     except ResponseError as exc:
@@ -138,7 +201,7 @@ async def _asked(
     if probe is not None:
         state = await _namespace_state(redis, probe)
         return (answer,) if state is _State.STILL else state
-    after = await _primaries_state(redis)
-    if any(moving for _, moving in after.values()):
-        return _State.MOVING
-    return (answer,) if after == before else _State.STALE
+    # Every primary's own index was asked, wherever the map places things: a key moved
+    # meanwhile means asking again, not reading the map anew.
+    assert before is not None
+    return (answer,) if await _undisturbed(redis, before) else _State.MOVING

@@ -24,6 +24,7 @@ import numpy as np
 
 from remem.store.fanout import alias_for, aliases
 from remem.store.longterm.values import Counts, Row, Scored, number
+from remem.store.moving import namespace_probe, settled
 from remem.store.query import AllOf, Filter, TagIn, TextAny
 
 if TYPE_CHECKING:
@@ -63,11 +64,18 @@ class ClusterSearches:
         return aliases(redis, self.index.name)
 
     async def _each(self, query: Filter, command: list[Any]) -> list[Any]:
-        """``command`` (its index name replaced) sent to the primaries ``query`` needs."""
-        async with self.flat.pipeline(transaction=False) as pipe:
-            for name in self.names(query):
-                pipe.execute_command(command[0], name, *command[2:])
-            return list(await pipe.execute())
+        """``command`` (its index name replaced) sent to the primaries ``query`` needs, once
+        no slot move can have touched the answer (``store.moving.settled``)."""
+
+        async def ask() -> list[Any]:
+            async with self.flat.pipeline(transaction=False) as pipe:
+                for name in self.names(query):
+                    pipe.execute_command(command[0], name, *command[2:])
+                return list(await pipe.execute())
+
+        namespace = scope_of(query)
+        probe = namespace_probe(namespace) if namespace is not None else None
+        return await settled(self.index.redis, ask, probe, via=self.flat)
 
     async def count(self, query: Filter, command: list[Any] | None = None) -> int:
         replies = await self._each(query, command or self.index.count_command(query))
@@ -141,10 +149,14 @@ class ClusterSearches:
 
     async def tag_values(self, field: str) -> tuple[str, ...]:
         """The distinct values of a TAG field over every primary (sorted)."""
-        async with self.flat.pipeline(transaction=False) as pipe:
-            for name in aliases(self.index.redis, self.index.name):
-                pipe.execute_command("FT.TAGVALS", name, field)
-            replies = await pipe.execute()
+
+        async def ask() -> list[Any]:
+            async with self.flat.pipeline(transaction=False) as pipe:
+                for name in aliases(self.index.redis, self.index.name):
+                    pipe.execute_command("FT.TAGVALS", name, field)
+                return list(await pipe.execute())
+
+        replies = await settled(self.index.redis, ask, via=self.flat)
         return tuple(sorted({str(value) for reply in replies for value in reply}))
 
     async def holder_of(self, query: Filter) -> tuple[str, str | None, str | None] | None:

@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from remem.store.fanout import alias_for, aliases
 from remem.store.keys import Keys
+from remem.store.moving import namespace_probe, settled
 from remem.store.query import TagIn
 
 PAGE = 1000  # keys a primary answers at a time; more are asked for in further pages
@@ -36,21 +37,29 @@ async def keys_by_id(
     found: dict[str, list[str]] = {memory_id: [] for memory_id in wanted}
     if not wanted:
         return found
-    names = [alias_for(redis, alias, namespace)] if namespace else aliases(redis, alias)
     query = TagIn("id", tuple(wanted)).render()
     prefix = keys.memory("", namespace) if namespace else None  # mem:{<ns>}:
-    for name in names:
-        offset = 0
-        while True:
-            reply = await redis.execute_command(
-                "FT.SEARCH", name, query, "NOCONTENT", "LIMIT", offset, PAGE, "DIALECT", 2
-            )  # fmt: skip
-            rows = [str(row["id"]) for row in reply["results"]]
-            for key in rows:
-                memory_id = keys.parse_memory(key)
-                if memory_id in found and (prefix is None or key.startswith(prefix)):
-                    found[memory_id].append(key)
-            offset += len(rows)
-            if not rows or offset >= int(reply["total_results"]):
-                break
+
+    async def ask() -> list[str]:
+        names = [alias_for(redis, alias, namespace)] if namespace else aliases(redis, alias)
+        return [key for name in names for key in await _all_keys(redis, name, query)]
+
+    probe = namespace_probe(namespace) if namespace else None
+    for key in await settled(redis, ask, probe):
+        memory_id = keys.parse_memory(key)
+        if memory_id in found and (prefix is None or key.startswith(prefix)):
+            found[memory_id].append(key)
     return {memory_id: sorted(held) for memory_id, held in found.items()}
+
+
+async def _all_keys(redis: Redis, name: str, query: str) -> list[str]:
+    """Every key ``query`` matches in the index ``name``, ``PAGE`` at a time."""
+    out: list[str] = []
+    while True:
+        reply = await redis.execute_command(
+            "FT.SEARCH", name, query, "NOCONTENT", "LIMIT", len(out), PAGE, "DIALECT", 2
+        )  # fmt: skip
+        rows = [str(row["id"]) for row in reply["results"]]
+        out += rows
+        if not rows or len(out) >= int(reply["total_results"]):
+            return out
