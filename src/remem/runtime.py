@@ -49,13 +49,13 @@ from remem.tasks.worker import running_worker
 
 log = logging.getLogger(__name__)
 
-# A Redis Cluster is detected and spoken to (store.connection.open_redis), but remem does not
-# serve on one yet: sessions, their due work, indexes and listings are ready for it, long-term
-# memories are not (docs/architecture.md, "Redis Cluster").
-CLUSTER_NOT_YET = (
-    "REDIS_URL names a node of a Redis Cluster ({} primaries); remem does not serve on a "
-    "cluster yet (its long-term memories are not ready for one): point REDIS_URL at a single "
-    "Redis"
+# On a Redis Cluster (detected by store.connection.open_redis) the keys are named for it
+# (Keys(cluster=True)) and the task queue needs a single Redis of its own
+# (docs/architecture.md, "Redis Cluster").
+CLUSTER_NEEDS_TASKS_REDIS = (
+    "REDIS_URL names a node of a Redis Cluster ({} primaries): set REMEM_TASKS_REDIS_URL to a "
+    "single Redis for the task queue, since pydocket's scripts name keys of several hash slots, "
+    "which a cluster refuses (CROSSSLOT)"
 )
 
 
@@ -109,7 +109,7 @@ class Resources:
             )
             self.versions = await check_modules(self.redis)
             if is_cluster(self.redis):
-                raise IncompatibleBackend(CLUSTER_NOT_YET.format(self.versions["primaries"]))
+                self._on_cluster()
             self.audit = AuditLog(self.redis, self.keys)
             limits = Limits(
                 messages_per_write=self.settings.max_messages_per_write,
@@ -127,6 +127,13 @@ class Resources:
             await self._close()
             raise
         return self
+
+    def _on_cluster(self) -> None:
+        """REDIS_URL names a cluster node: keys named for a cluster (each script and MULTI
+        within one slot), and the task queue's single Redis required."""
+        if not self.settings.tasks_redis_url:
+            raise IncompatibleBackend(CLUSTER_NEEDS_TASKS_REDIS.format(self.versions["primaries"]))
+        self.keys = Keys(self.settings.key_prefix, cluster=True)
 
     async def _task_queue(self) -> TaskQueue:
         """One Docket for the process, scheduled by its worker's poller (tasks.poller), in

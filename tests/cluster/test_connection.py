@@ -88,11 +88,14 @@ async def test_a_single_redis_keeps_its_plain_client(redis_url: str) -> None:
         await client.aclose()
 
 
-async def test_remem_says_it_does_not_serve_on_a_cluster_yet(cluster_url: str) -> None:
+async def test_a_cluster_needs_a_redis_of_its_own_for_tasks(cluster_url: str) -> None:
+    """Without REMEM_TASKS_REDIS_URL remem stops at start-up, saying why (pydocket's scripts
+    name keys of several slots) before it builds or writes anything."""
     settings = Settings(redis_url=cluster_url, key_prefix="conn-test:", llm_base_url=None)
-    with pytest.raises(IncompatibleBackend, match="Redis Cluster \\(3 primaries\\)"):
+    with pytest.raises(IncompatibleBackend, match="Redis Cluster \\(3 primaries\\)") as caught:
         async with Resources(settings):
             pass
+    assert "REMEM_TASKS_REDIS_URL" in str(caught.value) and "CROSSSLOT" in str(caught.value)
 
 
 async def test_an_index_command_goes_straight_to_the_node_serving_the_index_name(

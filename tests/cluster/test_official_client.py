@@ -1,0 +1,243 @@
+"""The official client, agent-memory-client 0.14.0, unchanged against ``remem serve``'s app over
+real HTTP with REDIS_URL naming a node of the three-primary test cluster and the task queue in
+a single Redis of its own (REMEM_TASKS_REDIS_URL, the test run's Redis): the working-memory,
+long-term and memory-prompt flows in namespaces spread over every primary, and background
+extraction without an LLM."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis as sync_redis
+from agent_memory_client import MemoryAPIClient, MemoryClientConfig
+from agent_memory_client.exceptions import MemoryNotFoundError
+from agent_memory_client.models import (
+    ClientMemoryRecord,
+    MemoryMessage,
+    WorkingMemory,
+)
+from redis.asyncio import Redis
+
+from remem.api.app import create_app
+from remem.config import Settings
+from remem.runtime import Resources
+from remem.store.keys import encode_part
+from tests.helpers import wait_until
+from tests.serving import served
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+async def spread_namespaces(redis: Redis, per_primary: int = 2) -> list[str]:
+    """Namespaces whose slots lie on every primary, ``per_primary`` on each."""
+    by_node: dict[str, list[str]] = {}
+    primaries = len(redis.get_primaries())  # type: ignore[attr-defined]
+    for i in range(1000):
+        name = f"team {i}/x"  # a space and a slash: percent-encoded in the keys
+        node = redis.get_node_from_key(f"{{{encode_part(name)}}}")  # type: ignore[attr-defined]
+        chosen = by_node.setdefault(node.name, [])
+        if len(chosen) < per_primary:
+            chosen.append(name)
+        if len(by_node) == primaries and all(len(v) == per_primary for v in by_node.values()):
+            break
+    return sorted(n for names in by_node.values() for n in names)
+
+
+@pytest.fixture
+def cluster_settings(cluster_url: str, redis_url: str) -> Iterator[Settings]:
+    """Settings of a fresh prefix on the test cluster, tasks in the test run's Redis; afterwards
+    the prefix's indexes and keys are removed from every primary and from the tasks' Redis."""
+    prefix = f"c{uuid.uuid4().hex[:10]}:"
+    yield Settings(
+        redis_url=cluster_url,
+        tasks_redis_url=redis_url,
+        key_prefix=prefix,
+        working_memory_index=f"{prefix}working_memory_idx",
+        long_term_memory_index=f"{prefix}long_term_memory_idx",
+        llm_base_url=None,
+        llm_api_key=None,
+        extraction_debounce_seconds=0.2,
+        task_poll_seconds=0.1,
+        access_flush_seconds=0.2,
+    )
+    with sync_redis.RedisCluster.from_url(cluster_url, decode_responses=True) as cluster:
+        for node in cluster.get_primaries():
+            client = cluster.get_redis_connection(node)
+            for name in client.execute_command("FT._LIST"):
+                if name.startswith(prefix):
+                    client.execute_command("FT.DROPINDEX", name, "DD")
+            for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.unlink(key)
+    with sync_redis.Redis.from_url(redis_url) as tasks:
+        for key in tasks.scan_iter(match=f"{prefix}*", count=1000):
+            tasks.unlink(key)
+
+
+@pytest.fixture
+async def ams(cluster_settings: Settings) -> AsyncIterator[MemoryAPIClient]:
+    """The official client of the app served over HTTP, with no default namespace."""
+    async with served(create_app(cluster_settings)) as url:
+        client = MemoryAPIClient(MemoryClientConfig(base_url=url))
+        try:
+            yield client
+        finally:
+            await client.close()
+
+
+async def test_resources_name_keys_for_the_cluster(cluster_settings: Settings) -> None:
+    async with Resources(cluster_settings) as res:
+        assert res.keys.cluster and res.keys.prefix == cluster_settings.key_prefix
+        assert res.working.store.keys is res.keys and res.long_term.store.keys is res.keys
+
+
+async def test_working_memory_flow(ams: MemoryAPIClient, redis: Redis) -> None:
+    namespaces = await spread_namespaces(redis)
+    for n, ns in enumerate(namespaces):
+        for s in range(2):
+            memory = WorkingMemory(
+                session_id=f"s{s}",
+                namespace=ns,
+                user_id="ann",
+                messages=[MemoryMessage(role="user", content=f"hello from {ns} {s}")],
+                data={"n": n},
+                ttl_seconds=600,
+            )
+            put = await ams.put_working_memory(f"s{s}", memory, user_id="ann")
+            assert put.namespace == ns and put.session_id == f"s{s}"
+    for ns in namespaces:
+        got = await ams.get_working_memory("s1", user_id="ann", namespace=ns)
+        assert [m.content for m in got.messages] == [f"hello from {ns} 1"]
+        listed = await ams.list_sessions(namespace=ns, limit=10)
+        assert listed.total == 2 and listed.sessions == ["s1", "s0"]
+    everywhere = await ams.list_sessions(limit=100)
+    assert everywhere.total == 2 * len(namespaces)
+    assert sorted(everywhere.sessions) == sorted(["s0", "s1"] * len(namespaces))
+    page = await ams.list_sessions(user_id="ann", limit=3, offset=len(namespaces))
+    assert page.total == 2 * len(namespaces) and len(page.sessions) == 3
+
+    ns = namespaces[-1]
+    appended = await ams.append_messages_to_working_memory(
+        "s0", [{"role": "assistant", "content": "hi back"}], namespace=ns, user_id="ann"
+    )
+    assert [m.content for m in appended.messages] == [f"hello from {ns} 0", "hi back"]
+    again = await ams.get_working_memory("s0", user_id="ann", namespace=ns)
+    assert len(again.messages) == 2 and again.data == {"n": len(namespaces) - 1}
+
+    for ns in namespaces:
+        assert (await ams.delete_working_memory("s0", namespace=ns, user_id="ann")).status == "ok"
+        with pytest.raises(MemoryNotFoundError):
+            await ams.get_working_memory("s0", user_id="ann", namespace=ns)
+    left = await ams.list_sessions(limit=100)
+    assert left.total == len(namespaces) and set(left.sessions) == {"s1"}
+
+
+def _record(id_: str, text: str, ns: str, user: str) -> ClientMemoryRecord:
+    return ClientMemoryRecord(id=id_, text=text, namespace=ns, user_id=user, topics=["t"])
+
+
+async def test_long_term_flow(ams: MemoryAPIClient, redis: Redis) -> None:
+    namespaces = await spread_namespaces(redis)
+    records = [
+        _record(f"m{n}", f"{ns} keeps bees on the roof of house {n}", ns, f"u{n % 2}")
+        for n, ns in enumerate(namespaces)
+    ]
+    records.append(_record("tea", "Alice prefers green tea in the morning", namespaces[0], "u0"))
+    assert (await ams.create_long_term_memory(records)).status == "ok"
+
+    everywhere = await ams.search_long_term_memory(text="bees on the roof", limit=50)
+    ids = [m.id for m in everywhere.memories]  # a hybrid search: every memory matches
+    assert sorted(ids[:-1]) == [f"m{n}" for n in range(len(namespaces))] and ids[-1] == "tea"
+    assert everywhere.total == len(namespaces) + 1
+    for n, ns in enumerate(namespaces):
+        found = await ams.search_long_term_memory(text="bees", namespace={"eq": ns}, limit=5)
+        assert found.memories[0].id == f"m{n}" and found.memories[0].namespace == ns
+        assert found.total == (2 if n == 0 else 1)
+    tea = await ams.search_long_term_memory(
+        text="green tea", namespace={"eq": namespaces[0]}, user_id={"eq": "u0"}, limit=1
+    )
+    assert [m.id for m in tea.memories] == ["tea"]
+
+    got = await ams.get_long_term_memory("m3")
+    assert got.namespace == namespaces[3] and got.text.startswith(namespaces[3])
+    edited = await ams.edit_long_term_memory("m3", {"text": "a fox lives under the shed"})
+    assert edited.text == "a fox lives under the shed" and edited.namespace == namespaces[3]
+    fox = await ams.search_long_term_memory(text="fox under the shed", limit=1)
+    assert [m.id for m in fox.memories] == ["m3"]
+
+    ack = await ams.delete_long_term_memories(["m3", "m4", "missing"])
+    assert ack.status == "ok, deleted 2 memories"
+    for gone in ("m3", "m4"):
+        with pytest.raises(MemoryNotFoundError):
+            await ams.get_long_term_memory(gone)
+    after = await ams.search_long_term_memory(text="bees", limit=50)
+    assert after.total == len(namespaces) - 1
+
+
+async def test_memory_prompt_flow(ams: MemoryAPIClient, redis: Redis) -> None:
+    namespaces = await spread_namespaces(redis, per_primary=1)
+    for ns in namespaces:
+        turns = [{"role": "user", "content": f"I am planning a trip from {ns} to Lisbon"}]
+        memory = WorkingMemory(
+            session_id="chat", namespace=ns, user_id="alice", messages=turns, context="spring"
+        )
+        await ams.put_working_memory("chat", memory, user_id="alice")
+        await ams.create_long_term_memory(
+            [
+                _record(f"river-{ns}", f"Alice of {ns} likes hotels by the river", ns, "alice"),
+                _record(f"bob-{ns}", f"Bob of {ns} likes hotels by the river", ns, "bob"),
+            ]
+        )
+    for ns in namespaces:
+        prompt = await ams.memory_prompt(
+            "which hotel should I pick?",
+            session_id="chat",
+            namespace=ns,
+            user_id="alice",
+            long_term_search={"limit": 3, "user_id": {"eq": "alice"}, "namespace": {"eq": ns}},
+        )
+        texts = [(m["role"], m["content"]["text"]) for m in prompt["messages"]]
+        assert texts[0] == ("system", "## A summary of the conversation so far:\nspring")
+        assert texts[1] == ("user", f"I am planning a trip from {ns} to Lisbon")
+        role, listing = texts[2]
+        assert role == "system" and f"(ID: river-{ns})" in listing
+        assert "Bob" not in listing and all(
+            f"river-{other})" not in listing for other in namespaces if other != ns
+        )
+
+
+async def test_messages_become_searchable_memories_without_an_llm(
+    ams: MemoryAPIClient, redis: Redis
+) -> None:
+    """Background extraction through the tasks' Redis: each namespace's turns, written to
+    working memory, come back from a long-term search of that namespace."""
+    namespaces = await spread_namespaces(redis, per_primary=1)
+    for ns in namespaces:
+        await ams.put_working_memory(
+            "trip", WorkingMemory(session_id="trip", namespace=ns, messages=[]), user_id="dana"
+        )
+        await ams.append_messages_to_working_memory(
+            "trip",
+            [MemoryMessage(role="user", content=f"My budget for {ns} is about 2000 euros")],
+            namespace=ns,
+            user_id="dana",
+        )
+
+    async def extracted() -> bool:
+        for ns in namespaces:
+            found = await ams.search_long_term_memory(
+                text="budget euros", namespace={"eq": ns}, user_id={"eq": "dana"}
+            )
+            if [m.text for m in found.memories] != [
+                f"user: My budget for {ns} is about 2000 euros"
+            ]:
+                return False
+            assert found.memories[0].session_id == "trip"
+        return True
+
+    await wait_until(extracted, timeout=30, interval=0.2)
+    for ns in namespaces:
+        session = await ams.get_working_memory("trip", user_id="dana", namespace=ns)
+        assert [m.discrete_memory_extracted for m in session.messages] == ["t"]
