@@ -16,6 +16,7 @@ from agent_memory_client import MemoryAPIClient, MemoryClientConfig
 from agent_memory_client.exceptions import MemoryNotFoundError
 from agent_memory_client.models import (
     ClientMemoryRecord,
+    CreateSummaryViewRequest,
     MemoryMessage,
     WorkingMemory,
 )
@@ -23,8 +24,10 @@ from redis.asyncio import Redis
 
 from remem.api.app import create_app
 from remem.config import Settings
+from remem.models.views import GROUP_FIELDS
 from remem.runtime import Resources
 from remem.store.keys import encode_part
+from remem.store.schema import GROUPABLE
 from tests.helpers import wait_until
 from tests.serving import served
 
@@ -91,6 +94,7 @@ async def test_resources_name_keys_for_the_cluster(cluster_settings: Settings) -
     async with Resources(cluster_settings) as res:
         assert res.keys.cluster and res.keys.prefix == cluster_settings.key_prefix
         assert res.working.store.keys is res.keys and res.long_term.store.keys is res.keys
+    assert set(GROUPABLE) == set(GROUP_FIELDS)  # a view's group_by is SORTABLE on a cluster
 
 
 async def test_working_memory_flow(ams: MemoryAPIClient, redis: Redis) -> None:
@@ -241,3 +245,45 @@ async def test_messages_become_searchable_memories_without_an_llm(
     for ns in namespaces:
         session = await ams.get_working_memory("trip", user_id="dana", namespace=ns)
         assert [m.discrete_memory_extracted for m in session.messages] == ["t"]
+
+
+async def test_summary_views_partition_over_every_primary(
+    ams: MemoryAPIClient, redis: Redis
+) -> None:
+    """A view grouped by user over namespaces on every primary: one partition per user, its
+    memories counted over all of them (a primary groups what its index keeps: SORTABLE tags)."""
+    namespaces = await spread_namespaces(redis, per_primary=1)
+    records = [
+        _record(f"{user}-{n}", f"{user} of {ns} plays chess", ns, user)
+        for n, ns in enumerate(namespaces)
+        for user in ("Ana", "bo")
+    ]
+    records.append(_record("solo", "Cy reads", namespaces[0], "Cy"))
+    await ams.create_long_term_memory(records)
+    view = await ams.create_summary_view(
+        CreateSummaryViewRequest(name="by user", source="long_term", group_by=["user_id"])
+    )
+    task = await ams.run_summary_view(view.id)
+
+    async def finished() -> object:
+        polled = await ams.get_task(task.id)
+        return polled if polled is not None and polled.status in ("success", "failed") else None
+
+    done = await wait_until(finished, timeout=30, interval=0.2)
+    assert done.status == "success", done  # type: ignore[attr-defined]
+    listed = await ams.list_summary_view_partitions(view.id)
+    per_primary = len(namespaces)
+    assert [(p.group, p.memory_count) for p in listed] == [
+        ({"user_id": "Ana"}, per_primary),
+        ({"user_id": "Cy"}, 1),
+        ({"user_id": "bo"}, per_primary),
+    ]
+    by_both = await ams.create_summary_view(
+        CreateSummaryViewRequest(
+            name="by namespace and user", source="long_term", group_by=["namespace", "user_id"]
+        )
+    )
+    one = await ams.run_summary_view_partition(
+        by_both.id, {"namespace": namespaces[1], "user_id": "bo"}
+    )
+    assert one.memory_count == 1 and "chess" in one.summary

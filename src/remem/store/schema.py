@@ -219,6 +219,11 @@ def vector_field(path: str, name: str, dims: int, vector_type: str = "FLOAT16") 
     return FieldSpec(path, name, "VECTOR", options=options)
 
 
+# The fields a summary view may group by (models.views.GROUP_FIELDS), SORTABLE on a cluster: a
+# primary's GROUPBY reads what its index keeps, not another slot's memory (longterm.groups_cluster)
+GROUPABLE = ("namespace", "user_id", "session_id", "memory_type")
+
+
 def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
     """``long_term_memory_idx``: one HASH per memory under ``<prefix>mem:`` (``layout``)."""
     tags = (
@@ -247,7 +252,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         fields=(
             # Keyword search reads each word of search_text once (memory.search.index_terms).
             FieldSpec("search_terms", "search_text", "TEXT", options=("NOSTEM",)),
-            *(FieldSpec(t, t, "TAG", sortable=keys.cluster and t == "namespace") for t in tags),
+            *(FieldSpec(t, t, "TAG", sortable=keys.cluster and t in GROUPABLE) for t in tags),
             FieldSpec("created_at", "created_at", "NUMERIC", sortable=True),
             FieldSpec("updated_at", "updated_at", "NUMERIC", sortable=True),
             FieldSpec("last_accessed", "last_accessed", "NUMERIC", sortable=True),

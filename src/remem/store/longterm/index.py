@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from remem.store.connection import flat_twin, translates_errors
 from remem.store.keys import Keys
+from remem.store.longterm.groups_cluster import merged_groups, parse_groups
 from remem.store.longterm.index_cluster import ClusterSearches
 from remem.store.longterm.layout import vector_bytes
 from remem.store.longterm.values import Counts, Row, Scored, number
@@ -276,22 +277,23 @@ class MemoryIndex:
         self, query: Filter, fields: Sequence[str], limit: int
     ) -> list[tuple[dict[str, str], int]]:
         """The distinct combinations of the TAG ``fields`` among ``query``'s memories, with how
-        many memories hold each, in value order; at most ``limit``. One FT.AGGREGATE. A memory
-        lacking one of the fields is counted under an empty group value, which the caller
-        filters out (``HasValue``) when it wants none."""
+        many memories hold each, in value order; at most ``limit``. One FT.AGGREGATE (on a
+        cluster one a primary, merged: ``groups_cluster``). A memory lacking one of the fields
+        is counted under an empty group value, which the caller filters out (``HasValue``)
+        when it wants none."""
         if not fields:
             return [({}, await self.count(query))]
-        reply = await self.flat.execute_command(
+        if self.cluster:
+            return await merged_groups(self.cluster, query, fields, limit)
+        reply = await self.flat.execute_command(*self.groups_command(query, fields, limit))
+        return parse_groups(reply, fields)
+
+    def groups_command(self, query: Filter, fields: Sequence[str], limit: int) -> list[Any]:
+        return [
             "FT.AGGREGATE", self.name, query.render(),
             "GROUPBY", len(fields), *(f"@{f}" for f in fields),
             "REDUCE", "COUNT", 0, "AS", "__count",
             "SORTBY", 2 * len(fields), *(x for f in fields for x in (f"@{f}", "ASC")),
             "MAX", limit,
             "DIALECT", 2,
-        )  # fmt: skip
-        out = []
-        for row in reply[1:]:
-            values = dict(zip(row[::2], row[1::2], strict=True))
-            count = int(values.pop("__count", 0))
-            out.append(({f: values.get(f) or "" for f in fields}, count))
-        return out
+        ]  # fmt: skip
