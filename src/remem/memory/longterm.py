@@ -56,6 +56,7 @@ from remem.models.search import (
 )
 from remem.store.longterm import Link, LongTermStore
 from remem.store.longterm.cache import Kept
+from remem.store.longterm.located import remembering_found_keys
 from remem.store.query import Filter, NotPast, every, tag_is
 
 log = logging.getLogger(__name__)
@@ -320,12 +321,13 @@ class LongTermMemoryService:
         """The page of memories matching ``request``, never outside ``within`` (the caller's
         scope, ANDed into the filter: an empty answer stays empty, it never widens).
         ``optimize_query``: the text rewritten by the LLM first (``memory.query_rewrite``)."""
-        if optimize_query and self.query_rewriter is not None:
+        with remembering_found_keys():
+            if not (optimize_query and self.query_rewriter is not None):
+                return await self._search(request, within)
             self.limits.texts("text", [request.text])  # refused before the LLM reads it
             return await self.query_rewriter.search(
                 request, lambda r: self._search(r, within), scope=within
             )
-        return await self._search(request, within)
 
     async def _ranking(self, request: SearchRequest, query: Filter, at: float) -> Ranking:
         """The search of ``query`` and, unless asked otherwise, only what is still true."""
@@ -345,12 +347,10 @@ class LongTermMemoryService:
         """``validity``, less its "still true" clause while no memory has an ``invalid_at``:
         the negated range visits every candidate (at 10,000 memories it added 11% to a keyword
         search's FT.SEARCH and 6% to a semantic one's), and most stores never supersede.
-
         Known from a count kept by the generation cache, which every write replaces. When the
         kept count says none, the clause is left out at once and the answer comes with the
         generation it holds for (``Kept``): the search reads the token in its own round trip,
-        and ``_search`` asks again when it changed. Otherwise (or ``verified``) the count is
-        confirmed first."""
+        and ``_search`` asks again when it changed. Else (or ``verified``) it is confirmed."""
         clause = validity(request, at)
         if not isinstance(clause, NotPast):
             return clause, None

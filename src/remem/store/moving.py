@@ -19,7 +19,8 @@ only when none of that can have touched it:
   migrating slot's count on the giver only falls, by ``MIGRATE`` or a delete) is the same,
   and a slot that changed hands meanwhile holds no key where it went. Then every key of a
   half-moved slot was on one side or the other when asked, and was found once, so a long
-  reshard does not hold such questions up, only the moments its keys are in flight. Past
+  reshard does not hold such questions up, only the moments its keys are in flight (the state
+  read after one question is the next one's "before": one read a question). Past
   ``MOVE_WAIT_SECONDS`` without such a moment: a 503, never a partial answer.
 
 On a single Redis the question is just asked.
@@ -138,8 +139,10 @@ async def _shards(redis: Redis) -> _Shards:
 
 async def _undisturbed(redis: Redis, before: _Shards) -> bool:
     """Whether no key can have moved since ``before``: each migrating slot holds as many keys
-    as it did, and each slot that changed hands meanwhile holds none where it went."""
+    as it did, and each slot that changed hands meanwhile holds none where it went. The state
+    read now is kept as the next question's ``before``."""
     after = await _shards(redis)
+    redis.remem_shards = after  # type: ignore[attr-defined]
     if after.held != before.held:
         return False
     for name, slot in after.moved_since(before):
@@ -191,7 +194,9 @@ async def _asked(
     redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | None
 ) -> tuple[T] | _State:
     """``(answer,)`` when it holds, else what kept it from holding."""
-    before = await _shards(redis) if probe is None else None
+    before = None
+    if probe is None:  # the last state read will do: it was read before this question began
+        before = getattr(redis, "remem_shards", None) or await _shards(redis)
     try:
         answer = await ask()
     except ResponseError as exc:

@@ -33,7 +33,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from remem.store.longterm.layout import VECTOR, decode, encode, flat
-from remem.store.longterm.located import keys_by_id
+from remem.store.longterm.located import found_keys, keys_by_id
 from remem.store.longterm.rows import pairs
 from remem.store.longterm.values import Link, Written
 from remem.store.slots import key_slot
@@ -114,8 +114,11 @@ class ClusterDocuments:
             queue.command("set", token, secrets.token_hex(8))
 
     async def located(self, ids: Sequence[str], within: Within | None) -> list[str | None]:
-        """The key of each id (None: no memory the caller may reach has it)."""
-        found = await keys_by_id(self.plain, self.keys, self.index, ids)
+        """The key of each id (None: no memory the caller may reach has it): the one this
+        request's search was given for it (``located.found_keys``), else found by id."""
+        found = found_keys(ids)
+        if missing := [memory_id for memory_id in ids if memory_id not in found]:
+            found |= await keys_by_id(self.plain, self.keys, self.index, missing)
         shared = [k for held in found.values() if len(held) > 1 for k in held]
         if within is not None and shared:
             async with self.redis.pipeline(transaction=False) as pipe:

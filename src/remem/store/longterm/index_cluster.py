@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remem.store.fanout import alias_for, aliases
+from remem.store.longterm.located import note_found
 from remem.store.longterm.values import Counts, Row, Scored, number
 from remem.store.moving import namespace_probe, settled
 from remem.store.query import AllOf, Filter, TagIn, TextAny
@@ -75,7 +76,11 @@ class ClusterSearches:
 
         namespace = scope_of(query)
         probe = namespace_probe(namespace) if namespace is not None else None
-        return await settled(self.index.redis, ask, probe, via=self.flat)
+        replies = await settled(self.index.redis, ask, probe, via=self.flat)
+        for reply in replies:
+            if isinstance(reply, list):
+                note_found(self.index.keys, reply)  # for the reads of this search's hits
+        return replies
 
     async def count(self, query: Filter, command: list[Any] | None = None) -> int:
         replies = await self._each(query, command or self.index.count_command(query))

@@ -10,11 +10,19 @@ returned, and the caller keeps the ones it may see.
 
 A memory written since the index last looked is found once the index has it (the Query
 Engine indexes a HASH write before answering the next command on that primary).
+
+A search already holds its hits' keys (the engine answers with keys): inside
+``remembering_found_keys`` (around one search request: its ranking and the reads of its hits)
+the cluster searches note every memory key they are given (``note_found``), and a read by id
+there takes an id's key from them (``found_keys``) instead of asking every primary again. The
+key is the copy the search found, so the reads are of the hit the search ranked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 
 from redis.asyncio import Redis
 
@@ -24,6 +32,35 @@ from remem.store.moving import namespace_probe, settled
 from remem.store.query import TagIn
 
 PAGE = 1000  # keys a primary answers at a time; more are asked for in further pages
+# id -> the keys this request's searches were given for it (None: not inside a search)
+_FOUND: ContextVar[dict[str, set[str]] | None] = ContextVar("remem_found_keys", default=None)
+
+
+@contextlib.contextmanager
+def remembering_found_keys() -> Iterator[None]:
+    """Within: the memory keys the cluster searches are given are kept for reads by id."""
+    token = _FOUND.set({})
+    try:
+        yield
+    finally:
+        _FOUND.reset(token)
+
+
+def note_found(keys: Keys, reply: Iterable[object]) -> None:
+    """Keep the memory keys among a search reply's top-level values (a RESP2 ``FT.SEARCH``
+    answer: the total, then each key followed by its fields, score or sort key)."""
+    found = _FOUND.get()
+    if found is None:
+        return
+    for value in reply:
+        if isinstance(value, str) and value.startswith(keys.memory_prefix):
+            found.setdefault(keys.parse_memory(value), set()).add(value)
+
+
+def found_keys(ids: Sequence[str]) -> dict[str, list[str]]:
+    """The keys this request's searches were given for those of ``ids`` they found."""
+    found = _FOUND.get() or {}
+    return {memory_id: sorted(found[memory_id]) for memory_id in ids if memory_id in found}
 
 
 async def keys_by_id(

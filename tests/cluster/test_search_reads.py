@@ -1,0 +1,68 @@
+"""A search on a cluster reads its hits by the keys the engine gave it, instead of finding each
+id's key again on every primary (``located.remembering_found_keys``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from remem.memory.longterm import LongTermMemoryService
+from remem.models.memory import MemoryRecord
+from remem.models.search import SearchRequest
+from remem.store.connection import open_redis
+from remem.store.keys import Keys
+from remem.store.longterm import LongTermStore, documents_cluster
+from remem.store.schema import ensure_long_term_index
+from tests.longterm.conftest import DIMS, WordEmbedder
+
+
+@pytest.fixture
+async def service(cluster_url: str) -> AsyncIterator[LongTermMemoryService]:
+    redis = await open_redis(cluster_url, timeout=5, max_connections=8)
+    keys = Keys(f"t{uuid.uuid4().hex[:10]}:", cluster=True)
+    await ensure_long_term_index(redis, keys, f"{keys.prefix}memories", DIMS)
+    made = LongTermMemoryService(
+        LongTermStore(redis, keys, f"{keys.prefix}memories"), WordEmbedder()
+    )
+    await made.start()
+    yield made
+    await made.close()
+    await made.store.aclose()
+    for node in redis.get_primaries():  # type: ignore[attr-defined]
+        for name in await redis.execute_command("FT._LIST", target_nodes=node):
+            if name.startswith(keys.prefix):
+                await redis.execute_command("FT.DROPINDEX", name, "DD")
+    await redis.aclose()
+
+
+async def test_a_search_reads_its_hits_by_the_keys_it_found(
+    service: LongTermMemoryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await service.create(
+        [MemoryRecord(id=f"m{i}", text=f"green tea {i}", namespace=f"ns{i % 3}") for i in range(9)]
+        + [MemoryRecord(id="b1", text="tea in b", namespace="b")]
+    )
+    asked: list[Any] = []
+    real = documents_cluster.keys_by_id
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        asked.append(args[3])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(documents_cluster, "keys_by_id", counted)
+    for mode in ("hybrid", "keyword", "semantic"):
+        found = await service.search(
+            SearchRequest(text="tea", namespace={"eq": "ns1"}, search_mode=mode)
+        )
+        assert {m.id for m in found.memories} == {"m1", "m4", "m7"}, mode
+        assert all(m.text.startswith("green tea") for m in found.memories)
+        found = await service.search(SearchRequest(text="tea", namespace={"eq": "b"}))
+        assert [(m.id, m.text) for m in found.memories] == [("b1", "tea in b")]
+        everywhere = await service.search(SearchRequest(text="tea", limit=20, search_mode=mode))
+        assert everywhere.total == 10 and len(everywhere.memories) == 10
+    assert asked == []  # not one id looked up again
+    await service.get("m4")  # outside a search, an id is still found by id
+    assert asked == [["m4"]]
