@@ -14,9 +14,11 @@ import pytest
 import redis as sync_redis
 from agent_memory_client import MemoryAPIClient, MemoryClientConfig
 from agent_memory_client.exceptions import MemoryNotFoundError
+from agent_memory_client.filters import Namespace
 from agent_memory_client.models import (
     ClientMemoryRecord,
     CreateSummaryViewRequest,
+    ForgetPolicy,
     MemoryMessage,
     WorkingMemory,
 )
@@ -287,3 +289,43 @@ async def test_summary_views_partition_over_every_primary(
         by_both.id, {"namespace": namespaces[1], "user_id": "bo"}
     )
     assert one.memory_count == 1 and "chess" in one.summary
+
+
+async def test_more_of_the_client_on_the_cluster(ams: MemoryAPIClient, redis: Redis) -> None:
+    """Get-or-create, memories promoted from working memory, the client's filters, a paged
+    search over every primary, and forgetting with a budget."""
+    namespaces = await spread_namespaces(redis, per_primary=1)
+    assert (await ams.health_check()).now > 1.7e12
+    for n, ns in enumerate(namespaces):
+        created, session = await ams.get_or_create_working_memory("w", namespace=ns, user_id="ed")
+        assert created and session.namespace == ns
+        again, _ = await ams.get_or_create_working_memory("w", namespace=ns, user_id="ed")
+        assert not again
+        await ams.add_memories_to_working_memory(
+            "w", [_record(f"p{n}", f"Ed of {ns} grows tomatoes", ns, "ed")], namespace=ns
+        )
+
+    async def promoted() -> list[str]:
+        found = await ams.search_long_term_memory(text="tomatoes", user_id={"eq": "ed"}, limit=9)
+        ids = sorted(m.id for m in found.memories)
+        return ids if len(ids) == len(namespaces) else []
+
+    assert await wait_until(promoted, timeout=30, interval=0.2) == [
+        f"p{n}" for n in range(len(namespaces))
+    ]
+    in_two = await ams.search_long_term_memory(
+        text="tomatoes", session_id={"eq": "w"}, namespace=Namespace(in_=namespaces[:2])
+    )
+    assert sorted(m.id for m in in_two.memories) == ["p0", "p1"]
+    none = await ams.search_long_term_memory(text="tomatoes", topics={"none": ["t"]})
+    assert none.total == 0
+    paged = [m.id async for m in ams.search_all_long_term_memories(text="Ed", batch_size=2)]
+    assert sorted(paged) == [f"p{n}" for n in range(len(namespaces))]
+
+    dry = await ams.forget_long_term_memories(ForgetPolicy(budget=1), dry_run=True)
+    assert dry.dry_run is True and dry.deleted == len(namespaces) - 1
+    done = await ams.forget_long_term_memories(ForgetPolicy(budget=1), pinned_ids=["p0"])
+    assert done.deleted == len(namespaces) - 2 and "p0" not in done.deleted_ids  # one kept, p0
+    left = await ams.search_long_term_memory(text="tomatoes", limit=9)
+    assert left.total == 2 and "p0" in {m.id for m in left.memories}
+    assert not set(done.deleted_ids) & {m.id for m in left.memories}
