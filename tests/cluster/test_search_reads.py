@@ -66,3 +66,39 @@ async def test_a_search_reads_its_hits_by_the_keys_it_found(
     assert asked == []  # not one id looked up again
     await service.get("m4")  # outside a search, an id is still found by id
     assert asked == [["m4"]]
+
+
+async def test_a_superseded_memory_leaves_the_searches_of_its_namespace_and_of_all(
+    service: LongTermMemoryService,
+) -> None:
+    """Whether the "still true" clause is needed is asked of the search's own namespace on a
+    cluster (one primary), of every primary for a search over all: both leave A out once B
+    supersedes it, and both give it back when asked for superseded memories."""
+    await service.create(
+        [
+            MemoryRecord(id="paris", text="ann lives in paris", namespace="home"),
+            MemoryRecord(id="tea", text="ann drinks tea", namespace="other"),
+        ]
+    )
+    await service.create(
+        [
+            MemoryRecord(
+                id="berlin", text="ann lives in berlin", namespace="home", supersedes=["paris"]
+            )
+        ]
+    )
+    for scope in ({"eq": "home"}, None):
+        found = await service.search(
+            SearchRequest(text="lives", namespace=scope, search_mode="keyword")
+        )
+        assert [m.id for m in found.memories] == ["berlin"], scope
+        every = await service.search(
+            SearchRequest(
+                text="lives", namespace=scope, search_mode="keyword", include_superseded=True
+            )
+        )
+        assert {m.id for m in every.memories} == {"berlin", "paris"}, scope
+    other = await service.search(
+        SearchRequest(text="drinks", namespace={"eq": "other"}, search_mode="keyword")
+    )
+    assert [m.id for m in other.memories] == ["tea"]

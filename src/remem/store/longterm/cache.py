@@ -24,7 +24,7 @@ from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.index import MemoryIndex
 from remem.store.longterm.values import Counts, Found, Scored
-from remem.store.query import MATCH_ALL, Between, Filter
+from remem.store.query import MATCH_ALL, Between, Filter, every
 
 
 class Kept(NamedTuple):
@@ -112,8 +112,12 @@ class GenerationCache:
             self._size = (await self.index.count(MATCH_ALL), time.monotonic())
         return Counts(matches, max(self._size[0], matches))
 
-    async def any_value(self, field: str) -> bool:
-        """Whether some memory has a value in the NUMERIC ``field`` (a kept count)."""
+    async def any_value(self, field: str, among: Filter | None = None) -> bool:
+        """Whether some memory has a value in the NUMERIC ``field`` (a kept count). Where
+        nothing is kept (a cluster), some memory ``among`` those a search asks for: a search
+        in one namespace then asks its one primary, not every primary."""
+        if among is not None and not self.keeps:
+            return (await self.counts(every(among, Between(field)))).matches > 0
         return (await self.counts(Between(field))).matches > 0
 
     def none_kept(self, field: str) -> Kept | None:
