@@ -68,6 +68,11 @@ def cluster_settings(cluster_url: str, redis_url: str) -> Iterator[Settings]:
         task_poll_seconds=0.1,
         access_flush_seconds=0.2,
     )
+    forget_prefix(cluster_url, redis_url, prefix)
+
+
+def forget_prefix(cluster_url: str, tasks_url: str, prefix: str) -> None:
+    """Drop the prefix's indexes and keys from every primary and from the tasks' Redis."""
     with sync_redis.RedisCluster.from_url(cluster_url, decode_responses=True) as cluster:
         for node in cluster.get_primaries():
             client = cluster.get_redis_connection(node)
@@ -76,7 +81,7 @@ def cluster_settings(cluster_url: str, redis_url: str) -> Iterator[Settings]:
                     client.execute_command("FT.DROPINDEX", name, "DD")
             for key in client.scan_iter(match=f"{prefix}*", count=1000):
                 client.unlink(key)
-    with sync_redis.Redis.from_url(redis_url) as tasks:
+    with sync_redis.Redis.from_url(tasks_url) as tasks:
         for key in tasks.scan_iter(match=f"{prefix}*", count=1000):
             tasks.unlink(key)
 
