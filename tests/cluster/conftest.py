@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis as sync_redis
 from redis.asyncio import Redis
 
+from remem.config import Settings
 from remem.store.connection import open_redis
-from remem.store.keys import Keys
+from remem.store.keys import Keys, encode_part
 from remem.store.local_cluster import LocalCluster
 
 
@@ -55,3 +57,53 @@ async def keys(redis: Redis) -> AsyncIterator[Keys]:
         for name in await redis.execute_command("FT._LIST", target_nodes=node):
             if name.startswith(keys.prefix):
                 await redis.execute_command("FT.DROPINDEX", name, "DD")
+
+
+async def spread_namespaces(redis: Redis, per_primary: int = 2) -> list[str]:
+    """Namespaces whose slots lie on every primary, ``per_primary`` on each."""
+    by_node: dict[str, list[str]] = {}
+    primaries = len(redis.get_primaries())  # type: ignore[attr-defined]
+    for i in range(1000):
+        name = f"team {i}/x"  # a space and a slash: percent-encoded in the keys
+        node = redis.get_node_from_key(f"{{{encode_part(name)}}}")  # type: ignore[attr-defined]
+        chosen = by_node.setdefault(node.name, [])
+        if len(chosen) < per_primary:
+            chosen.append(name)
+        if len(by_node) == primaries and all(len(v) == per_primary for v in by_node.values()):
+            break
+    return sorted(n for names in by_node.values() for n in names)
+
+
+@pytest.fixture
+def cluster_settings(cluster_url: str, redis_url: str) -> Iterator[Settings]:
+    """Settings of a fresh prefix on the test cluster, tasks in the test run's Redis; afterwards
+    the prefix's indexes and keys are removed from every primary and from the tasks' Redis."""
+    prefix = f"c{uuid.uuid4().hex[:10]}:"
+    yield Settings(
+        redis_url=cluster_url,
+        tasks_redis_url=redis_url,
+        key_prefix=prefix,
+        working_memory_index=f"{prefix}working_memory_idx",
+        long_term_memory_index=f"{prefix}long_term_memory_idx",
+        llm_base_url=None,
+        llm_api_key=None,
+        extraction_debounce_seconds=0.2,
+        task_poll_seconds=0.1,
+        access_flush_seconds=0.2,
+    )
+    forget_prefix(cluster_url, redis_url, prefix)
+
+
+def forget_prefix(cluster_url: str, tasks_url: str, prefix: str) -> None:
+    """Drop the prefix's indexes and keys from every primary and from the tasks' Redis."""
+    with sync_redis.RedisCluster.from_url(cluster_url, decode_responses=True) as cluster:
+        for node in cluster.get_primaries():
+            client = cluster.get_redis_connection(node)
+            for name in client.execute_command("FT._LIST"):
+                if name.startswith(prefix):
+                    client.execute_command("FT.DROPINDEX", name, "DD")
+            for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.unlink(key)
+    with sync_redis.Redis.from_url(tasks_url) as tasks:
+        for key in tasks.scan_iter(match=f"{prefix}*", count=1000):
+            tasks.unlink(key)

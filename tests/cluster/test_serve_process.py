@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster.test_official_client import forget_prefix
+from tests.cluster.conftest import forget_prefix
 from tests.serving import free_port
 
 PREFIX = f"p{uuid.uuid4().hex[:8]}:"  # the module's keys on the cluster
