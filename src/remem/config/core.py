@@ -29,7 +29,8 @@ class CoreSettings(BaseSettings):
         default=None,
         description="A single Redis of its own for the task queue (pydocket), whose scripts "
         "name keys of several hash slots and so cannot run on a Redis Cluster; the due set "
-        "stays with the sessions. Unset: the task queue shares REDIS_URL's Redis.",
+        "stays with the sessions. Required when REDIS_URL names a node of a Redis Cluster. "
+        "Unset: the task queue shares REDIS_URL's Redis.",
     )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
