@@ -59,12 +59,15 @@ async def keys(redis: Redis) -> AsyncIterator[Keys]:
                 await redis.execute_command("FT.DROPINDEX", name, "DD")
 
 
-async def spread_namespaces(redis: Redis, per_primary: int = 2) -> list[str]:
-    """Namespaces whose slots lie on every primary, ``per_primary`` on each."""
+async def spread_namespaces(
+    redis: Redis, per_primary: int = 2, pattern: str = "team {}/x"
+) -> list[str]:
+    """Namespaces whose slots lie on every primary, ``per_primary`` on each, named by
+    ``pattern`` (by default with a space and a slash, percent-encoded in the keys)."""
     by_node: dict[str, list[str]] = {}
     primaries = len(redis.get_primaries())  # type: ignore[attr-defined]
     for i in range(1000):
-        name = f"team {i}/x"  # a space and a slash: percent-encoded in the keys
+        name = pattern.format(i)
         node = redis.get_node_from_key(f"{{{encode_part(name)}}}")  # type: ignore[attr-defined]
         chosen = by_node.setdefault(node.name, [])
         if len(chosen) < per_primary:
