@@ -128,9 +128,7 @@ async def test_similarity_threshold_is_a_cosine_similarity(both: Both) -> None:
     assert {m.id for m in everything.items} >= {"same"}
 
 
-async def test_unserved_filters_and_forged_tokens_are_400s(both: Both) -> None:
-    with pytest.raises(errors.BadRequestErrorResponseContent):
-        await search(both, filter={"namespace": {"eq": "a-label"}})
+async def test_forged_tokens_are_400s(both: Both) -> None:
     with pytest.raises(errors.BadRequestErrorResponseContent):
         await search(both, text="x", page_token="forged")
 

@@ -56,6 +56,7 @@ TAG_FIELDS = (
     "memory_type",
     "role",
     "namespace_id",
+    "namespace_label_tag",
     "attribute_tags",
 )
 DATE_FIELDS = ("created_at", "last_accessed", "event_date")

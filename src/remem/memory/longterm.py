@@ -259,7 +259,7 @@ class LongTermMemoryService:
         self.limits.texts("text", [patch.text])
         self.limits.texts("search_text", [patch.search_text])
         changes = patch.model_dump(include=sent, mode="json")
-        for name in ("namespace", "user_id", "session_id", "namespace_id"):
+        for name in ("namespace", "user_id", "session_id", "namespace_id", "namespace_label"):
             if name in changes:
                 changes[name] = optional_id(name, changes[name])
         for name in ("topics", "entities"):

@@ -51,6 +51,7 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
     for name in ("namespace", "user_id", "session_id", "role"):
         doc[name] = optional_id(name, doc[name])
     doc["namespace_id"] = optional_id("namespace_id", record.namespace_id)
+    doc["namespace_label"] = optional_id("namespace_label", record.namespace_label)
     check_id("extraction_strategy", doc["extraction_strategy"])
     doc["topics"] = check_tags("topics", record.topics)
     doc["entities"] = check_tags("entities", record.entities)

@@ -72,3 +72,10 @@ class MemoryRecord(BaseModel):
         exclude_if=lambda v: v is None,
         description="The managed API's namespace resource holding it (remem).",
     )
+    # remem: the managed API's deprecated namespace label (its ``namespace`` field), as written;
+    # indexed casefolded (store.longterm.layout), never remem's namespace (the store).
+    namespace_label: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The managed API's deprecated namespace label (remem).",
+    )

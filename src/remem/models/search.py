@@ -77,6 +77,8 @@ class SearchFilters(BaseModel):
     memory_type: MemoryTypeFilter | None = None
     role: TagFilter | None = None  # remem: the role of the message a memory came from
     namespace_id: TagFilter | None = None  # remem: the managed API's namespace resource
+    # remem: the managed API's namespace label, casefolded (store.longterm.layout)
+    namespace_label_tag: TagFilter | None = None
     attribute_tags: TagFilter | None = None  # remem: the managed API's attributes, as tagged
     created_at: DateFilter | None = None
     last_accessed: DateFilter | None = None
@@ -192,6 +194,7 @@ class EditMemoryRecordRequest(BaseModel):
     pinned: bool | None = None
     metadata: dict[str, Any] | None = None
     namespace_id: str | None = None
+    namespace_label: str | None = None
 
     @model_validator(mode="after")
     def _required_not_null(self) -> EditMemoryRecordRequest:

@@ -240,6 +240,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         "merged_ids",  # ids merged into a memory: where a GET of one of them is sent
         "role",  # remem: who said what a memory was extracted from
         "namespace_id",  # the managed API's namespace resource it is placed in
+        "namespace_label_tag",  # the managed API's namespace label, casefolded (longterm.layout)
         "attribute_tags",  # its typed attributes' values (store.longterm.attributes)
     )
     return IndexSpec(

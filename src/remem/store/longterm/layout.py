@@ -44,12 +44,14 @@ TEXTS = frozenset(
         "origin",
         "role",
         "namespace_id",
+        "namespace_label",
     }
 )
 TAG_LISTS = frozenset(
     {"topics", "entities", "supersedes", "superseded_by", "merged_ids", ATTRIBUTE_TAGS}
 )
 FLAGS = frozenset({"pinned"})
+LABEL_TAG = "namespace_label_tag"  # the managed namespace label, casefolded (never read back)
 # Written by json.dumps of a number; read back with float() (an int stays an int).
 NUMBERS = frozenset(
     {
@@ -73,6 +75,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def label_tag(label: str) -> str:
+    """How the index holds a managed namespace label, and how a filter names it: casefolded."""
+    return label.casefold()
+
+
 def vector_bytes(vector: Any) -> bytes:
     """A vector as the hash and the index hold it."""
     return np.asarray(vector, dtype=VECTOR_DTYPE).tobytes()
@@ -82,8 +89,8 @@ def encode(doc: Mapping[str, Any]) -> dict[str, bytes | str]:
     """The hash fields of a memory's document (see the module docstring)."""
     out: dict[str, bytes | str] = {}
     for name, value in doc.items():
-        if name == ATTRIBUTE_TAGS:
-            continue  # derived from the metadata below, never kept from an older read
+        if name in (ATTRIBUTE_TAGS, LABEL_TAG):
+            continue  # derived below, never kept from an older read
         if value is None or (
             name in DEFAULTS and value == DEFAULTS[name] and type(value) is type(DEFAULTS[name])
         ):
@@ -102,6 +109,8 @@ def encode(doc: Mapping[str, Any]) -> dict[str, bytes | str]:
         out.pop("search_text", None)
     if tags := attribute_tags(doc.get("metadata")):  # store.longterm.attributes
         out[ATTRIBUTE_TAGS] = TAG_SEPARATOR.join(tags)
+    if label := doc.get("namespace_label"):  # matched without regard to case
+        out[LABEL_TAG] = label_tag(str(label))
     return out
 
 

@@ -7,8 +7,10 @@
 - ``namespaceRef``: the record's ``namespace_id``, a namespace resource of the store's tree
   (``store.namespace_tree``), which must exist (404) and be active (409) to take a record.
   Read back as ``{namespaceId, name, path}`` from the live tree.
-- The deprecated ``namespace`` label inside a store is not served: sent, it is refused (a 400,
-  or the item's error in a bulk create); an empty one (clearing it) changes nothing.
+- The deprecated ``namespace`` label: the record's ``namespace_label``, kept as written and
+  matched without regard to case (never remem's ``namespace``, which is the store). It creates
+  no namespace resource; sent with ``namespaceRef`` it is a 400 (the item's error in a bulk
+  create). A PATCH's empty one clears it. Label and placement are independent fields.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from remem.errors import Conflict, InvalidInput, NotFound
 from remem.models.managed import Memory, MemoryEdit, MemoryFieldsEdit, NamespaceRef, NewMemory
 from remem.models.memory import MemoryRecord, MemoryTypeEnum
 from remem.models.search import EditMemoryRecordRequest, NewMemoryRecord
+from remem.store.longterm.layout import label_tag
 
 Tree = dict[str, dict[str, Any]]  # a store's namespace resources by id, as the store reads them
 TYPES = ", ".join(t.value for t in MemoryTypeEnum)
-NO_LABELS = "namespace labels inside a store are not served: place it with namespaceRef"
+BOTH = "the deprecated namespace label must not be sent with namespaceRef"
 
 
 def memory_type(value: str) -> MemoryTypeEnum:
@@ -55,8 +58,8 @@ def placement(tree: Tree, namespace_id: str) -> str:
 
 def new_record(memory: NewMemory, namespace: str, tree: Tree) -> NewMemoryRecord:
     """The record ``memory`` becomes in the store's namespace (a RememError: why not)."""
-    if memory.namespace is not None:
-        raise InvalidInput(NO_LABELS)
+    if memory.namespace is not None and memory.namespace_ref is not None:
+        raise InvalidInput(BOTH)
     record = NewMemoryRecord(
         id=memory.id,
         text=memory.text,
@@ -64,6 +67,7 @@ def new_record(memory: NewMemory, namespace: str, tree: Tree) -> NewMemoryRecord
         session_id=memory.session_id,
         namespace=namespace,
         topics=memory.topics,
+        namespace_label=memory.namespace,
     )
     if memory.namespace_ref is not None:
         record.namespace_id = placement(tree, memory.namespace_ref.namespace_id)
@@ -97,6 +101,7 @@ def memory(record: MemoryRecord, tree: Tree) -> Memory:
         memory_type=record.memory_type.value,
         session_id=record.session_id,
         owner_id=record.user_id,
+        namespace=record.namespace_label,
         namespace_ref=reference(tree, record.namespace_id),
         topics=record.topics,
         attributes=attributes(record),
@@ -105,13 +110,15 @@ def memory(record: MemoryRecord, tree: Tree) -> Memory:
 
 def edit(change: MemoryEdit, tree: Tree) -> EditMemoryRecordRequest | None:
     """A PATCH as remem's edit: only the fields sent; an empty ``sessionId`` clears it;
-    ``namespaceRef`` places the memory. None: nothing to change (an empty ``namespace``)."""
+    ``namespaceRef`` places the memory; ``namespace`` sets the label (empty: clears it)."""
     sent = change.model_fields_set
     if not sent:
         raise InvalidInput("No fields provided for update")
-    if change.namespace:
-        raise InvalidInput(NO_LABELS)
+    if change.namespace and change.namespace_ref is not None:
+        raise InvalidInput(BOTH)
     out: dict[str, Any] = {}
+    if "namespace" in sent:
+        out["namespace_label"] = change.namespace or None
     if "text" in sent:
         if change.text is None:
             raise InvalidInput("text cannot be cleared")
@@ -133,15 +140,23 @@ def edit(change: MemoryEdit, tree: Tree) -> EditMemoryRecordRequest | None:
 
 def fields_edit(change: MemoryFieldsEdit, stored: MemoryRecord) -> EditMemoryRecordRequest | None:
     """``PATCH .../fields`` as remem's edit of ``stored``, or a 409 when what it asserts does
-    not hold: the stored ``memoryType``, and the placement (``namespaceRef``; sending neither
-    asserts none; a label never matches, as none is stored)."""
+    not hold: the stored ``memoryType``, and the placement: ``namespaceRef`` the namespace
+    resource, or ``namespace`` the label (without regard to case); neither sent asserts neither
+    is stored (both sent: a 400)."""
     if memory_type(change.memory_type) != stored.memory_type:
         raise Conflict(
             f"memory {stored.id!r} is of type {stored.memory_type.value!r}, "
             f"not {change.memory_type!r}"
         )
-    asserted = change.namespace_ref.namespace_id if change.namespace_ref else None
-    if change.namespace or asserted != stored.namespace_id:
+    if change.namespace and change.namespace_ref is not None:
+        raise InvalidInput(BOTH)
+    if change.namespace_ref is not None:
+        holds = change.namespace_ref.namespace_id == stored.namespace_id
+    elif change.namespace:
+        holds = label_tag(change.namespace) == label_tag(stored.namespace_label or "")
+    else:
+        holds = stored.namespace_id is None and stored.namespace_label is None
+    if not holds:
         raise Conflict(f"memory {stored.id!r} is not placed as asserted")
     out: dict[str, Any] = {}
     if change.text is not None:

@@ -11,14 +11,16 @@ store's namespace.
   best score a memory got), so a memory matching any condition is found.
 - ``pageToken`` holds the offset of the next page.
 - ``namespaceRef`` (``eq``, ``in``): the memories placed in those namespace resources.
-- ``unnamespaced: true``: the memories placed in no namespace resource of the store (``false``:
-  those placed in one), ANDed with every other condition whatever ``filterOp`` says; it does
-  not combine with ``namespaceRef`` (a 400).
+- ``namespace`` (the deprecated label; ``eq``, ``ne``, ``in``, ``all``): matched without regard
+  to case on the index's ``namespace_label_tag`` (``store.longterm.layout.label_tag``); ``ne``
+  also finds the memories without a label, the others never do.
+- ``unnamespaced: true``: the memories placed in no namespace resource of the store and
+  without a label (``false``: those placed in one), ANDed with every other condition whatever
+  ``filterOp`` says; it does not combine with ``namespaceRef`` or ``namespace`` (a 400).
 - ``attributes``: field name -> exactly one of ``{string}``, ``{number}``, ``{boolean}``
   (equal to it) or ``{list}`` (a list attribute holding all of these), matched through the
   index's ``attribute_tags`` (``store.longterm.attributes``); each attribute is a condition
   (``filterOp: "any"`` ORs them with the others).
-- Not served yet (a 400): the ``namespace`` label filter.
 """
 
 from __future__ import annotations
@@ -45,10 +47,11 @@ from remem.models.search import (
     TagFilter,
 )
 from remem.store.longterm import attributes
+from remem.store.longterm.layout import LABEL_TAG as LABELS
+from remem.store.longterm.layout import label_tag
 
 TagValues = Callable[[str], Awaitable[tuple[str, ...]]]  # a tag field's stored values
 ANY_DEEPEST = 1000  # filterOp any: each search reads offset + limit hits (remem's limit)
-UNSERVED = ("namespace",)
 # managed filter field -> remem's
 FIELDS = {
     "session_id": "session_id",
@@ -78,12 +81,6 @@ async def conditions(found: MemoryFilter | None, tag_values: TagValues) -> dict[
     case: ``cases``, through ``tag_values``)."""
     if found is None:
         return {}
-    for name in UNSERVED:
-        if getattr(found, name) is not None:
-            raise InvalidInput(
-                f"the deprecated {name} label filter is not served: remem keeps no namespace "
-                "labels inside a store; filter by namespaceRef (or unnamespaced)"
-            )
     out: dict[str, Any] = {}
     for name, field in FIELDS.items():
         ops = getattr(found, name)
@@ -95,7 +92,21 @@ async def conditions(found: MemoryFilter | None, tag_values: TagValues) -> dict[
             out[field] = _tag(ops, types=name == "memory_type")
     if isinstance(found.namespace_ref, RefOps):
         out["namespace_id"] = TagFilter(eq=found.namespace_ref.eq, any=found.namespace_ref.in_)
+    if isinstance(found.namespace, TagOps):
+        out[LABELS] = _labels(found.namespace)
     return out
+
+
+def _labels(ops: TagOps) -> TagFilter:
+    """A label condition, casefolded as the index holds labels."""
+
+    def one(value: str | None) -> str | None:
+        return None if value is None else label_tag(value)
+
+    def many(values: list[str] | None) -> list[str] | None:
+        return None if values is None else [label_tag(v) for v in values]
+
+    return TagFilter(eq=one(ops.eq), ne=one(ops.ne), any=many(ops.in_), all=many(ops.all))
 
 
 def attribute_conditions(found: MemoryFilter | None) -> list[TagFilter]:
@@ -115,16 +126,21 @@ def attribute_conditions(found: MemoryFilter | None) -> list[TagFilter]:
     return out
 
 
-def always(found: MemoryFilter | None, placements: list[str]) -> dict[str, Any]:
+async def always(
+    found: MemoryFilter | None, placements: list[str], tag_values: TagValues
+) -> dict[str, Any]:
     """What every search of the request ANDs in: ``unnamespaced`` over the store's namespace
-    resources (``placements``: their ids)."""
+    resources (``placements``: their ids) and, for ``true``, the labels the index holds."""
     if found is None or found.unnamespaced is None:
         return {}
-    if found.namespace_ref is not None:
-        raise InvalidInput("unnamespaced does not combine with namespaceRef")
-    if found.unnamespaced:
-        return {"namespace_id": TagFilter(none=placements)}
-    return {"namespace_id": TagFilter(any=placements)}
+    if found.namespace_ref is not None or found.namespace is not None:
+        raise InvalidInput("unnamespaced does not combine with namespaceRef or namespace")
+    if not found.unnamespaced:
+        return {"namespace_id": TagFilter(any=placements)}
+    out = {"namespace_id": TagFilter(none=placements)}
+    if labels := list(await tag_values(LABELS)):
+        out[LABELS] = TagFilter(none=labels)
+    return out
 
 
 def request(
@@ -156,7 +172,7 @@ async def search_store(
     offset = offset_of(body.page_token)
     where = await conditions(body.filter, service.store.cache.tag_values)
     by_attribute = attribute_conditions(body.filter)
-    base = always(body.filter, placements)
+    base = await always(body.filter, placements, service.store.cache.tag_values)
     if body.filter_op == "all" or len(where) + len(by_attribute) < 2:
         if by_attribute:  # all of every attribute's tags
             where["attribute_tags"] = TagFilter(all=[t for c in by_attribute for t in c.all or ()])
