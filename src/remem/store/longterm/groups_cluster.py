@@ -37,7 +37,7 @@ async def merged_groups(
     """``MemoryIndex.groups`` over the primaries ``query`` needs, merged."""
     command = searches.index.groups_command(query, fields, limit)
     counts: Counter[tuple[str, ...]] = Counter()
-    for reply in await searches._each(query, command):
+    for reply in await searches.each(query, command):
         for group, count in parse_groups(reply, fields):
             counts[tuple(group[f] for f in fields)] += count
     first = sorted(counts)[:limit]

@@ -64,7 +64,7 @@ class ClusterSearches:
             return [alias_for(redis, self.index.name, namespace)]
         return aliases(redis, self.index.name)
 
-    async def _each(self, query: Filter, command: list[Any]) -> list[Any]:
+    async def each(self, query: Filter, command: list[Any]) -> list[Any]:
         """``command`` (its index name replaced) sent to the primaries ``query`` needs, once
         no slot move can have touched the answer (``store.moving.settled``)."""
 
@@ -83,7 +83,7 @@ class ClusterSearches:
         return replies
 
     async def count(self, query: Filter, command: list[Any] | None = None) -> int:
-        replies = await self._each(query, command or self.index.count_command(query))
+        replies = await self.each(query, command or self.index.count_command(query))
         return sum(int(reply[0]) for reply in replies)
 
     async def nearest(
@@ -92,14 +92,14 @@ class ClusterSearches:
     ) -> list[Scored]:  # fmt: skip
         command = self.index.knn_command(query, vector, k, max_distance, counts)
         found = [
-            s for reply in await self._each(query, command) for s in self.index.knn_found(reply)
+            s for reply in await self.each(query, command) for s in self.index.knn_found(reply)
         ]
         return sorted(found, key=lambda s: (s.value, s.id))[:k]
 
     async def keyword(
         self, query: Filter, words: Sequence[str], k: int
     ) -> tuple[int, list[Scored]]:
-        replies = await self._each(query, self.index.keyword_command(query, words, k))
+        replies = await self.each(query, self.index.keyword_command(query, words, k))
         parsed = [self.index.keyword_found(reply) for reply in replies]
         found = sorted((s for _, page in parsed for s in page), key=lambda s: (-s.value, s.id))
         return sum(total for total, _ in parsed), found[:k]
@@ -115,7 +115,7 @@ class ClusterSearches:
             "LIMIT", 0, offset + limit, "DIALECT", 2,
         ]  # fmt: skip
         total, rows = 0, []
-        for reply in await self._each(query, command):
+        for reply in await self.each(query, command):
             total += int(reply[0])
             for key, sort_key in zip(reply[1::2], reply[2::2], strict=True):
                 rows.append((float(sort_key[1:]) if sort_key else float("-inf"), str(key)))
@@ -168,7 +168,7 @@ class ClusterSearches:
         """The first key (in key order) of ``query`` over every primary, with its namespace
         and user read from it."""
         command = ["FT.SEARCH", "", query.render(), "NOCONTENT", "LIMIT", 0, 1, "DIALECT", 2]
-        keys = sorted(str(key) for reply in await self._each(query, command) for key in reply[1:2])
+        keys = sorted(str(key) for reply in await self.each(query, command) for key in reply[1:2])
         for key in keys:
             namespace, user_id = await self.flat.hmget(key, ["namespace", "user_id"])
             if namespace is not None or user_id is not None or await self.flat.exists(key):
