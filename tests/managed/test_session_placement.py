@@ -1,6 +1,7 @@
 """A session placed in a namespace resource (its first event's ``namespaceRef``), through the
 managed SDK over HTTP: read back with its path, kept by a later event and by a PUT of the other
-API, and its extracted memories placed there; the deprecated ``namespace`` label is a 400."""
+API, and its extracted memories placed there; the deprecated ``namespace`` label beside it is
+a 400."""
 
 from __future__ import annotations
 
@@ -74,7 +75,7 @@ async def test_a_session_is_placed_by_its_first_event_and_keeps_it(both: Both) -
     assert unplaced.namespace_ref is None and plain.status_code == 404
 
 
-async def test_a_namespace_ref_that_cannot_take_it_and_the_label_are_refused(
+async def test_a_namespace_ref_that_cannot_take_it_or_with_a_label_is_refused(
     both: Both,
 ) -> None:
     with pytest.raises(errors.NotFoundErrorResponseContent):
@@ -85,7 +86,8 @@ async def test_a_namespace_ref_that_cannot_take_it_and_the_label_are_refused(
         await add(both.sdk, "hello", "chat-9", namespace_ref={"namespace_id": gone})
     assert archived.value.status_code == 409 and "archived" in archived.value.body
     with pytest.raises(errors.BadRequestErrorResponseContent) as labelled:
-        await add(both.sdk, "hello", "chat-9", namespace="legacy")
+        ref = {"namespace_id": await namespace(both.sdk, "ok")}
+        await add(both.sdk, "hello", "chat-9", namespace="legacy", namespace_ref=ref)
     assert "namespaceRef" in json.loads(labelled.value.body)["detail"]
     with pytest.raises(errors.NotFoundErrorResponseContent):  # nothing was made
         await both.sdk.get_session_memory_async(session_id="chat-9")

@@ -84,6 +84,7 @@ class Batch:
     messages: Sequence[MemoryMessage]
     context: Sequence[MemoryMessage] = ()
     namespace_id: str | None = None  # the session's placement (the managed API's namespaceRef)
+    namespace_label: str | None = None  # the session's managed API label (deprecated)
 
 
 class Extractor(Protocol):
@@ -161,6 +162,7 @@ def scoped(record: MemoryRecord, batch: Batch) -> MemoryRecord:
         update={
             "namespace": batch.session.namespace,
             "namespace_id": batch.namespace_id or record.namespace_id,
+            "namespace_label": batch.namespace_label or record.namespace_label,
             "user_id": batch.session.user_id,
             "session_id": batch.session.session_id,
             "extracted_from": sources,
@@ -191,7 +193,7 @@ class Extraction:
         )
         if not pending.items:
             return 0
-        doc_strategy, written, parent, placed = await self.working.strategy(session)
+        doc_strategy, written, parent, placed, label = await self.working.strategy(session)
         if placed is not None:
             placed = await self._placement(session, placed)
         batch = Batch(
@@ -200,6 +202,7 @@ class Extraction:
             messages=[MemoryMessage.model_validate(m) for m in pending.items],
             context=[MemoryMessage.model_validate(m) for m in pending.context],
             namespace_id=placed,
+            namespace_label=label,
         )
         if span is not None:
             for link in tracing.link_to(parent):

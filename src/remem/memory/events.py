@@ -91,16 +91,20 @@ class SessionEvents:
         owner: str,
         user_id: str | None,
         namespace_id: str | None = None,
+        namespace_label: str | None = None,
     ) -> WorkingMemoryResponse:
         """Append ``message`` to the session (of ``user_id`` when the caller is bound to one),
-        made with ``owner`` as its user, placed in ``namespace_id`` when given, if it is new
-        (an existing session keeps its placement, as the managed API keeps a first event's)."""
+        made with ``owner`` as its user, placed in ``namespace_id`` and labelled
+        ``namespace_label`` when given, if it is new (an existing session keeps its own, as
+        the managed API keeps a first event's)."""
         try:
             user = (await self.session(session_id, namespace, user_id)).user_id
         except NotFound:
             user = owner
         body = AppendMessages(messages=[message], namespace=namespace, user_id=user)
-        return await self.working.append(session_id, body, namespace_id=namespace_id)
+        return await self.working.append(
+            session_id, body, namespace_id=namespace_id, namespace_label=namespace_label
+        )
 
     async def remove(
         self, session_id: str, namespace: str, user_id: str | None, event_id: str

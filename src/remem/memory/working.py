@@ -36,7 +36,14 @@ from remem.models.working import (
     WorkingMemoryResponse,
 )
 from remem.store.listing import SortField
-from remem.store.working import NOTHING_DUE, PLACED, Due, Session, WorkingMemoryStore
+from remem.store.working import (
+    LABELLED,
+    NOTHING_DUE,
+    PLACED,
+    Due,
+    Session,
+    WorkingMemoryStore,
+)
 
 
 def _now() -> float:
@@ -153,9 +160,11 @@ class WorkingMemoryService:
         model_name: str | None = None,
         context_window_max: int | None = None,
         namespace_id: str | None = None,
+        namespace_label: str | None = None,
     ) -> WorkingMemoryResponse:
         """Add messages; a new session is made (placed in ``namespace_id``, the managed API's
-        namespace resource, when given: an existing session keeps its own)."""
+        namespace resource, and labelled ``namespace_label``, when given: an existing session
+        keeps its own)."""
         session_id = check_id("session_id", session_id)
         namespace = optional_id("namespace", body.namespace)
         user = optional_id("user_id", body.user_id)
@@ -176,6 +185,8 @@ class WorkingMemoryService:
         new_doc["messages"] = messages
         if namespace_id is not None:
             new_doc[PLACED] = namespace_id
+        if namespace_label is not None:
+            new_doc[LABELLED] = optional_id("namespace_label", namespace_label)
         session = Session(session_id, user, namespace)
         work = NOTHING_DUE
         if self.debounce_seconds is not None and self._extracts(messages):

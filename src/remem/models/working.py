@@ -75,6 +75,13 @@ class WorkingMemory(_WorkingMemoryFields):
         exclude_if=lambda v: v is None,
         description="The managed API's namespace resource its memories are placed in (remem).",
     )
+    # remem: the managed API's deprecated namespace label (its first event's), given to its
+    # extracted memories; a PUT keeps it. Left out unset.
+    namespace_label: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="The managed API's namespace label its memories are given (remem).",
+    )
     last_accessed: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -30,20 +30,22 @@ from remem.tracing import traceparent
 
 TRACE_PARENT = "trace_parent"  # the last traced write's span, for the work it makes due
 PLACED = "namespace_id"  # the managed API's namespace resource a session's memories go to
-WRITTEN = ("$.long_term_memory_strategy", "$.updated_at", f"$.{TRACE_PARENT}", f"$.{PLACED}")
+LABELLED = "namespace_label"  # the managed API's deprecated label, given to its memories
+WRITTEN = ("long_term_memory_strategy", "updated_at", TRACE_PARENT, PLACED, LABELLED)
 
-# PUT replaces the document, keeping the first created_at and the namespace_id (set by a first
-# managed event only). A message already extracted (marked "t" in the stored document) and sent
-# again unchanged (same id, role and content) stays marked: a client's copy read before
-# extraction finished (agent-memory-client's append is a GET, then a PUT) must not make the
-# messages be extracted, and sent to an LLM, again. ARGV[3] / ARGV[4]: seconds until the
+# PUT replaces the document, keeping the first created_at, namespace_id and namespace_label
+# (set by a first managed event only). A message already extracted (marked "t" in the stored
+# document) and sent again unchanged (same id, role and content) stays marked: a client's copy
+# read before extraction finished (agent-memory-client's append is a GET, then a PUT) must not
+# make the messages be extracted, and sent to an LLM, again. ARGV[3] / ARGV[4]: seconds until the
 # session's extraction / promotion is due ('' : none), in the due set KEYS[2] (KEYS[3]: the
 # due-since hash, ``store.due``).
 _PUT = (
     DUE_LUA
     + """
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
-local placed = redis.call('JSON.GET', KEYS[1], '$.namespace_id')
+local kept = {namespace_id = redis.call('JSON.GET', KEYS[1], '$.namespace_id'),
+  namespace_label = redis.call('JSON.GET', KEYS[1], '$.namespace_label')}
 local done = {}
 local extracted = redis.call('JSON.GET', KEYS[1],
   '$.messages[?(@.discrete_memory_extracted=="t")]')
@@ -53,8 +55,8 @@ if extracted and extracted ~= '[]' then
   end
 end
 redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
-if placed and placed ~= '[]' and placed ~= '[null]' then
-  redis.call('JSON.SET', KEYS[1], '$.namespace_id', string.sub(placed, 2, -2))
+for k, v in pairs(kept) do
+  if v and #v > 2 and v ~= '[null]' then redis.call('JSON.SET', KEYS[1], '$.'..k, v:sub(2, -2)) end
 end
 if next(done) then
   local new = cjson.decode(ARGV[1]).messages
@@ -323,19 +325,17 @@ class WorkingMemoryStore:
 
     async def strategy(
         self, session: Session
-    ) -> tuple[dict[str, Any] | None, float | None, str | None, str | None]:
+    ) -> tuple[dict[str, Any] | None, float | None, str | None, str | None, str | None]:
         """The session's ``long_term_memory_strategy`` (None: no session, or none set), when it
-        was last written (``updated_at``, epoch seconds; None: no session), the traceparent
-        of that write (None: not traced) and its ``namespace_id`` (None: none), in one read."""
-        raw = await self.redis.execute_command("JSON.GET", self._key(session), *WRITTEN)
+        was last written (``updated_at``, epoch seconds; None: no session), and its traceparent,
+        ``namespace_id`` and ``namespace_label`` (None: none), in one read."""
+        paths = [f"$.{name}" for name in WRITTEN]
+        raw = await self.redis.execute_command("JSON.GET", self._key(session), *paths)
         found = json.loads(raw) if raw else {}
-        strategy, written, parent, placed = (found.get(path) or [None] for path in WRITTEN)
-        return (
-            strategy[0] if isinstance(strategy[0], dict) else None,
-            float(written[0]) if isinstance(written[0], int | float) else None,
-            parent[0] if isinstance(parent[0], str) else None,
-            placed[0] if isinstance(placed[0], str) else None,
-        )
+        strategy, written, *names = ((found.get(path) or [None])[0] for path in paths)
+        at = float(written) if isinstance(written, int | float) else None
+        kept = strategy if isinstance(strategy, dict) else None
+        return kept, at, *[n if isinstance(n, str) else None for n in names]  # type: ignore[return-value]
 
     async def mark(
         self, session: Session, array: ItemArray, field: str, value: Any, raw: Sequence[str]

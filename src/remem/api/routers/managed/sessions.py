@@ -3,7 +3,9 @@
 A store's sessions are the working-memory sessions of its namespace; each event is one
 message (``remem.memory.events``). A session's first event may place it in a namespace resource
 (``namespaceRef``), kept as the session's ``namespace_id``: its extracted memories are placed
-there. Success codes are the SDK's: 201 for a new event, 204 for
+there. Its deprecated ``namespace`` label, also the first event's only, is kept as its
+``namespace_label`` and given to its extracted memories (with ``namespaceRef``: a 400). Success
+codes are the SDK's: 201 for a new event, 204 for
 a delete.
 """
 
@@ -40,10 +42,6 @@ from remem.store.namespace_tree import NamespaceTree
 # routes do: reading a session cost ~20% more app CPU than theirs without (managed_cost.py).
 router = APIRouter(tags=["managed API: session memory"], route_class=LeanRoute)
 SESSIONS = "/v1/stores/{storeId}/session-memory"
-NO_SESSION_LABELS = (
-    "the deprecated namespace label on sessions is not served: place the session in a "
-    "namespace resource with namespaceRef"
-)
 
 
 async def session_events(request: Request) -> SessionEvents:
@@ -101,8 +99,8 @@ async def add_session_event(
     """Append one event, making the session (and its id, when none is sent) if it is new;
     a new session's owner is this event's actor (the caller's user, for a caller bound to
     one)."""
-    if body.namespace is not None:
-        raise InvalidInput(NO_SESSION_LABELS)
+    if body.namespace is not None and body.namespace_ref is not None:
+        raise InvalidInput(records.BOTH)
     namespace, user, _ = guard.store(store_id, write=True)
     placed = None
     if body.namespace_ref is not None:  # 404 missing, 409 archived
@@ -117,9 +115,8 @@ async def add_session_event(
         metadata=body.metadata,
     )
     owner = user if user is not None else body.actor_id
-    doc = await events.add(
-        session_id, namespace, message, owner=owner, user_id=user, namespace_id=placed
-    )
+    label = {"namespace_id": placed, "namespace_label": body.namespace}
+    doc = await events.add(session_id, namespace, message, owner=owner, user_id=user, **label)
     stored = next(m for m in reversed(doc.messages) if m.id == message.id)
     made = event_json(stored, doc.session_id, doc.user_id)
     return Response(to_json({"event": made}), status_code=201, media_type="application/json")
@@ -136,6 +133,8 @@ def session_memory(doc: WorkingMemoryResponse, tree: records.Tree | None = None)
     }
     if (ref := records.reference(tree or {}, doc.namespace_id)) is not None:
         out["namespaceRef"] = ref.model_dump(by_alias=True)
+    elif doc.namespace_label is not None:  # the label, absent when namespaceRef is shown
+        out["namespace"] = doc.namespace_label
     if doc.context:  # what summarisation folded the oldest messages into (and removed)
         summary = SessionSummary(
             text=doc.context,
