@@ -44,8 +44,7 @@ _PUT = (
     DUE_LUA
     + """
 local old = redis.call('JSON.GET', KEYS[1], '$.created_at')
-local kept = {namespace_id = redis.call('JSON.GET', KEYS[1], '$.namespace_id'),
-  namespace_label = redis.call('JSON.GET', KEYS[1], '$.namespace_label')}
+local kept = redis.call('JSON.GET', KEYS[1], '$.namespace_id', '$.namespace_label')
 local done = {}
 local extracted = redis.call('JSON.GET', KEYS[1],
   '$.messages[?(@.discrete_memory_extracted=="t")]')
@@ -55,8 +54,8 @@ if extracted and extracted ~= '[]' then
   end
 end
 redis.call('JSON.SET', KEYS[1], '$', ARGV[1])
-for k, v in pairs(kept) do
-  if v and #v > 2 and v ~= '[null]' then redis.call('JSON.SET', KEYS[1], '$.'..k, v:sub(2, -2)) end
+for path, v in pairs(kept and cjson.decode(kept) or {}) do
+  if type(v[1]) == 'string' then redis.call('JSON.SET', KEYS[1], path, cjson.encode(v[1])) end
 end
 if next(done) then
   local new = cjson.decode(ARGV[1]).messages
