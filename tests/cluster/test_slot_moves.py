@@ -152,8 +152,12 @@ async def _half_moved(
 
 
 async def test_while_a_namespace_s_slot_moves_its_listing_waits_and_one_over_all_does_not(
-    cluster: LocalCluster, service: WorkingMemoryService
+    cluster: LocalCluster, service: WorkingMemoryService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The move ends half a second in. A CI run once gave up at the default 5 s: the wait is
+    # made long enough for a loaded machine; one that never ends still fails, and the log
+    # says what each try saw.
+    monkeypatch.setattr(moving, "MOVE_WAIT_SECONDS", 30.0)
     namespace = NAMESPACES[3]
     sessions, (slot, target) = await _half_moved(cluster, service, namespace)
     with cluster.moving(slot, target) as move:

@@ -21,7 +21,9 @@ only when none of that can have touched it:
   half-moved slot was on one side or the other when asked, and was found once, so a long
   reshard does not hold such questions up, only the moments its keys are in flight (the state
   read after one question is the next one's "before": one read a question). Past
-  ``MOVE_WAIT_SECONDS`` without such a moment: a 503, never a partial answer.
+  ``MOVE_WAIT_SECONDS`` without such a moment: a 503, never a partial answer (a map found
+  stale then is read anew once more first: only a move still under way, or a map still stale
+  after that read, is a 503; the log says what each try saw).
 
 On a single Redis the question is just asked.
 """
@@ -29,7 +31,9 @@ On a single Redis the question is just asked.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -43,6 +47,7 @@ from remem.store.connection import slot_map_version
 from remem.store.keys import encode_part
 from remem.store.slots import key_slot
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 MOVE_WAIT_SECONDS = 5.0  # how long a question waits for a move to end before a 503
 _POLL_SECONDS = 0.02
@@ -164,19 +169,32 @@ async def settled(
     with ``redis``'s."""
     if slot_map_version(redis) is None:
         return await ask()
-    deadline = time.monotonic() + MOVE_WAIT_SECONDS
+    started = time.monotonic()
+    tried: Counter[str] = Counter()  # why each answer was not taken, for the log
     while True:
         seen, seen_via = _version(redis), _version(via) if via is not None else 0
         state = await _asked(redis, ask, probe)
         if isinstance(state, tuple):
             if _version(redis) == seen and (via is None or _version(via) == seen_via):
                 return state[0]
+            tried["map changed while asked"] += 1
             state = _State.STALE
-        if time.monotonic() > deadline:
+        else:
+            tried[state.value] += 1
+        late = time.monotonic() > started + MOVE_WAIT_SECONDS
+        # Past the wait, a map found stale is still read anew once: only a move that has not
+        # ended, or a map that stays stale after a new read, is a 503.
+        if late and (state is _State.MOVING or tried["followed late"]):
+            log.warning(
+                "no settled answer in %.1f s (probe %s): %s; map version %s, followed %s",
+                time.monotonic() - started, probe, dict(tried), _version(redis),
+                getattr(redis, "followed", None),
+            )  # fmt: skip
             raise BackendUnavailable("the Redis Cluster's slots are moving: try again")
         if state is _State.MOVING:
             await asyncio.sleep(_POLL_SECONDS)
             continue
+        tried["followed late"] += late
         if via is not None:
             await via.nodes_manager.initialize()  # type: ignore[attr-defined]
         await follow_slots(redis, seen)
