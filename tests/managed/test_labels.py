@@ -126,3 +126,18 @@ async def test_a_label_with_a_namespace_ref_is_a_400(both: Both) -> None:
         await both.sdk.update_long_term_memory_fields_async(
             memory_id="y", memory_type="semantic", namespace="a", namespace_ref=ref
         )
+
+
+async def test_one_text_under_two_labels_stays_two_memories(both: Both) -> None:
+    """Dedup merges copies only under one label (compared as the filter compares it, without
+    regard to case): a merge would move a memory out from under its label."""
+    made = await create(
+        both,
+        record("w", "the office is in Lyon", namespace="Work"),
+        record("h", "The office is in Lyon.", namespace="home"),
+        record("w2", "the office is in lyon", namespace="WORK"),  # the same label
+        record("n", "the office is in Lyon"),  # no label
+    )
+    assert made.created == ["w", "h", "w", "n"]
+    assert await found(both, namespace={"eq": "home"}) == ["h"]
+    assert await found(both, namespace={"eq": "work"}) == ["w"]

@@ -122,3 +122,53 @@ async def test_update_fields_asserts_the_placement(both: Both) -> None:
         memory_id="f", memory_type="semantic", text="final", namespace_ref={"namespace_id": box}
     )
     assert (await both.sdk.get_long_term_memory_async(memory_id="f")).text == "final"
+
+
+async def test_one_text_in_two_places_stays_two_memories_and_merges_within_one(
+    both: Both,
+) -> None:
+    """Dedup merges copies of a text only within one place: a merge across namespace
+    resources (or labels) would take a memory out of the place its writer put it in."""
+    here, there = await namespace(both, "here"), await namespace(both, "there")
+    made = await both.sdk.bulk_create_long_term_memories_async(
+        memories=[
+            record("h1", "The office is in Lyon.", namespace_ref={"namespace_id": here}),
+            record("t1", "the office is in lyon", namespace_ref={"namespace_id": there}),
+            record("n1", "The office is in Lyon"),  # the store itself: a third place
+            record("h2", "the office is in Lyon!", namespace_ref={"namespace_id": here}),
+        ]  # type: ignore[list-item]
+    )
+    assert made.created == ["h1", "t1", "n1", "h1"]  # h2 is a copy of h1, in h1's place
+    again = await both.sdk.bulk_create_long_term_memories_async(
+        memories=[record("t2", "THE OFFICE IS IN LYON", namespace_ref={"namespace_id": there})]  # type: ignore[list-item]
+    )
+    assert again.created == ["t1"]
+
+    async def placed(where: str) -> list[str]:
+        found = await both.sdk.search_long_term_memory_async(
+            request={"filter": {"namespace_ref": {"eq": where}}, "limit": 100}
+        )
+        return sorted(m.id for m in found.items)
+
+    assert await placed(here) == ["h1"] and await placed(there) == ["t1"]
+    # Compaction (the AMS API's, over the whole store) keeps the three places apart too.
+    async with httpx.AsyncClient(base_url=both.url) as http:
+        compacted = await http.post("/v1/long-term-memory/compact", params={"namespace": "store-s"})
+        assert compacted.status_code == 200, compacted.text
+        assert "3 memories remaining" in compacted.json()["status"]
+        # ...and still merges copies within one place that were stored apart.
+        stored = await http.post(
+            "/v1/long-term-memory/",
+            json={
+                "memories": [
+                    {"id": "h3", "text": "the office is in lyon", "namespace": "store-s",
+                     "user_id": "alice", "namespace_id": here},
+                ],
+                "deduplicate": False,
+            },
+        )  # fmt: skip
+        assert stored.status_code == 200, stored.text
+        assert await placed(here) == ["h1", "h3"]
+        compacted = await http.post("/v1/long-term-memory/compact", params={"namespace": "store-s"})
+        assert "3 memories remaining" in compacted.json()["status"]
+    assert await placed(here) == ["h1"] and await placed(there) == ["t1"]

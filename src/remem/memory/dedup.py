@@ -46,7 +46,7 @@ import logging
 import re
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,7 +55,8 @@ import numpy as np
 from remem.errors import RememError
 from remem.memory.filters import scope
 from remem.store.longterm import LongTermStore, Row
-from remem.store.query import Filter, NotPast, TagIn, every, tag_is
+from remem.store.longterm.layout import LABEL_TAG, label_tag
+from remem.store.query import Filter, HasValue, NotPast, TagIn, every, tag_is
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
 MAX_CANDIDATES = 3  # per newcomer: the LLM reads each, so few and near
@@ -113,28 +114,52 @@ def normalise(text: str) -> str:
     return " ".join(_SENTENCE_PUNCTUATION.sub(" ", folded).split())
 
 
-def _sha(text: str, namespace: str | None, user_id: str | None, memory_type: str) -> str:
-    canon = json.dumps([text, namespace or "", user_id or "", memory_type], ensure_ascii=False)
-    return hashlib.sha256(canon.encode()).hexdigest()
+Place = tuple[str, str]
+UNPLACED: Place = ("", "")
 
 
-def memory_hash(text: str, namespace: str | None, user_id: str | None, memory_type: str) -> str:
-    """Identity of a memory's content within its scope: its normalised text there."""
-    return _sha(normalise(text), namespace, user_id, memory_type)
+def placement(doc: Mapping[str, Any]) -> Place:
+    """Where the managed API put a memory inside its namespace (a store): its namespace
+    resource (``namespace_id``) and its label, casefolded as the label filter matches it;
+    ``UNPLACED`` for neither (every memory the Agent Memory Server's API writes). Memories in
+    two places are never the same memory: a merge would take one out of its place."""
+    label = doc.get("namespace_label")
+    return (str(doc.get("namespace_id") or ""), label_tag(str(label)) if label else "")
 
 
-def hashes_of(text: str, namespace: str | None, user_id: str | None, memory_type: str) -> list[str]:
-    """The hashes a stored copy of ``text`` may carry: today's, and the one of the text as
+def _sha(
+    text: str, namespace: str | None, user_id: str | None, memory_type: str, place: Place
+) -> str:
+    fields = [text, namespace or "", user_id or "", memory_type]
+    if place != UNPLACED:  # an unplaced memory keeps the hash it always had
+        fields += place
+    return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+
+
+def memory_hash(
+    text: str,
+    namespace: str | None,
+    user_id: str | None,
+    memory_type: str,
+    place: Place = UNPLACED,
+) -> str:
+    """Identity of a memory's content within its scope and place: its normalised text there."""
+    return _sha(normalise(text), namespace, user_id, memory_type, place)
+
+
+def hash_of(doc: Mapping[str, Any]) -> str:
+    """``memory_hash`` of a memory's document."""
+    return memory_hash(
+        doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"], placement(doc)
+    )
+
+
+def hashes_of(doc: Mapping[str, Any]) -> list[str]:
+    """The hashes a stored copy of ``doc``'s text may carry: today's, and the one of the text as
     written that memories stored before normalisation hold (the same when the text is already
     normalised)."""
-    return list(
-        dict.fromkeys(
-            [
-                memory_hash(text, namespace, user_id, memory_type),
-                _sha(text, namespace, user_id, memory_type),
-            ]
-        )
-    )
+    owner = (doc.get("namespace"), doc.get("user_id"), doc["memory_type"], placement(doc))
+    return list(dict.fromkeys([hash_of(doc), _sha(doc["text"], *owner)]))
 
 
 def union(*lists: Iterable[str] | None) -> list[str]:
@@ -167,9 +192,7 @@ def refine(existing: dict[str, Any], newcomer: dict[str, Any], now: float) -> di
     merged = absorb(existing, newcomer, now)
     for name in ("text", "search_text", "search_terms", "embedding"):
         merged[name] = newcomer[name]
-    merged["memory_hash"] = memory_hash(
-        merged["text"], merged.get("namespace"), merged.get("user_id"), merged["memory_type"]
-    )
+    merged["memory_hash"] = hash_of(merged)
     return merged
 
 
@@ -187,16 +210,27 @@ def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str
 
 
 def _others_unpinned(doc: dict[str, Any], memory_id: str) -> Filter:
-    """The unpinned memories of ``doc``'s namespace and user, other than ``memory_id``."""
+    """The unpinned memories of ``doc``'s namespace, user and place, other than ``memory_id``."""
+    return every(placed_like(doc), ~TagIn("pinned", ("true",)), ~TagIn("id", (memory_id,)))
+
+
+def same_scope(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return (a.get("namespace"), a.get("user_id")) == (b.get("namespace"), b.get("user_id"))
+
+
+def same_place(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two memories may be merged: the same namespace, user and ``placement``."""
+    return same_scope(a, b) and placement(a) == placement(b)
+
+
+def placed_like(doc: Mapping[str, Any]) -> Filter:
+    """The memories of ``doc``'s namespace, user and ``placement`` (none: none)."""
+    namespace_id, label = placement(doc)
     return every(
         scope(doc.get("namespace"), doc.get("user_id")),
-        ~TagIn("pinned", ("true",)),
-        ~TagIn("id", (memory_id,)),
+        TagIn("namespace_id", (namespace_id,)) if namespace_id else ~HasValue("namespace_id"),
+        TagIn(LABEL_TAG, (label,)) if label else ~HasValue(LABEL_TAG),
     )
-
-
-def same_scope(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return (a.get("namespace"), a.get("user_id")) == (b.get("namespace"), b.get("user_id"))
 
 
 @dataclass
@@ -212,12 +246,7 @@ class Deduplicator:
 
     async def by_hash(self, doc: dict[str, Any]) -> str | None:
         """The oldest stored memory with the same normalised text in the same scope, if any."""
-        hashes = hashes_of(
-            doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"]
-        )
-        query = TagIn("memory_hash", tuple(hashes)) & scope(
-            doc.get("namespace"), doc.get("user_id")
-        )
+        query = TagIn("memory_hash", tuple(hashes_of(doc))) & placed_like(doc)
         rows = await self.store.index.oldest(query, 1)
         return rows[0].id if rows else None
 
@@ -225,16 +254,17 @@ class Deduplicator:
         """``by_hash`` for many documents in one query a scope (a request's are usually of one):
         document id -> the oldest stored memory with its text in its scope, for those that have
         one. Where the scope holds more copies than one page returns, the rest ask one by one."""
-        groups: dict[tuple[str | None, str | None], list[tuple[str, list[str]]]] = {}
+        groups: dict[tuple[Any, ...], list[tuple[str, list[str]]]] = {}
+        first_of: dict[tuple[Any, ...], dict[str, Any]] = {}
         for doc in docs:
-            owner = (doc.get("namespace"), doc.get("user_id"))
-            hashes = hashes_of(doc["text"], *owner, doc["memory_type"])
-            groups.setdefault(owner, []).append((doc["id"], hashes))
+            where = (doc.get("namespace"), doc.get("user_id"), placement(doc))
+            groups.setdefault(where, []).append((doc["id"], hashes_of(doc)))
+            first_of.setdefault(where, doc)
         twins: dict[str, str] = {}
         unsure: list[str] = []
-        for (namespace, user_id), wanted in groups.items():
+        for where, wanted in groups.items():
             every_hash = tuple(dict.fromkeys(h for _, hashes in wanted for h in hashes))
-            query = TagIn("memory_hash", every_hash) & scope(namespace, user_id)
+            query = TagIn("memory_hash", every_hash) & placed_like(first_of[where])
             total, rows = await self.store.index.oldest_counted(query, 2 * len(every_hash) + 8)
             first: dict[str, tuple[int, str]] = {}
             for at, row in enumerate(rows):  # oldest first: a hash's first row is its oldest
@@ -256,7 +286,7 @@ class Deduplicator:
 
         def change(existing: dict[str, Any]) -> dict[str, Any] | None:
             nonlocal found
-            found = same_scope(existing, copy)
+            found = same_place(existing, copy)
             return fold(existing, copy, now) if found else None
 
         await self.store.documents.modify(target_id, change)
@@ -267,7 +297,7 @@ class Deduplicator:
         self, doc: dict[str, Any], vector: np.ndarray, request_ids: Iterable[str]
     ) -> list[tuple[float, str]]:
         query = every(
-            scope(doc.get("namespace"), doc.get("user_id")),
+            placed_like(doc),
             ~TagIn("pinned", ("true",)),
             ~TagIn("id", tuple(request_ids)),  # their stored text is being replaced
             NotPast("invalid_at", time.time()),  # a superseded fact is no one's candidate
@@ -298,7 +328,7 @@ class Deduplicator:
             for other_id in order[: order.index(memory_id)]:
                 other = pending[other_id]
                 dist = 1.0 - float(np.dot(vector_of[other_id], vector))
-                if dist <= self.radius and not other.get("pinned") and same_scope(other, doc):
+                if dist <= self.radius and not other.get("pinned") and same_place(other, doc):
                     near.append((dist, other_id))
             candidates[memory_id] = [i for _, i in sorted(near)[:MAX_CANDIDATES]]
         wanted = sorted({i for ids in candidates.values() for i in ids if i not in pending})
@@ -332,7 +362,7 @@ class Deduplicator:
         ``newcomer``; False if it is gone or pinned."""
 
         def change(existing: dict[str, Any]) -> dict[str, Any] | None:
-            if existing.get("pinned") or not same_scope(existing, newcomer):
+            if existing.get("pinned") or not same_place(existing, newcomer):
                 return None
             if verdict == "refines":
                 return refine(existing, newcomer, now)
@@ -359,7 +389,7 @@ class Deduplicator:
             for row, doc in zip(page, docs, strict=True):
                 if doc is not None and isinstance(doc.get("text"), str):
                     out[row.id] = memory_hash(
-                        doc["text"], row.namespace, row.user_id, row.memory_type
+                        doc["text"], row.namespace, row.user_id, row.memory_type, row.place
                     )
         return out
 

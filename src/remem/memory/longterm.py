@@ -25,6 +25,7 @@ from remem.memory.dedup import (
     Decide,
     Deduplicator,
     Judge,
+    hash_of,
     same_scope,
 )
 from remem.memory.filters import Within, compile_filters, epoch, hit_owners, validity, within_filter
@@ -36,7 +37,6 @@ from remem.memory.query_rewrite import QueryRewriter
 from remem.memory.records import (
     RECORD_FIELDS,
     SERVER,
-    hash_of,
     now,
     read_record,
     stored_vector,

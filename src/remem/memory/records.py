@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from remem.errors import InvalidInput
-from remem.memory.dedup import memory_hash
+from remem.memory.dedup import hash_of
 from remem.memory.filters import epoch
 from remem.memory.identifiers import check_id, check_tags, optional_id
 from remem.memory.search import search_terms
@@ -69,10 +69,6 @@ def to_doc(record: MemoryRecord, vector: np.ndarray) -> dict[str, Any]:
 def stored_vector(vector: np.ndarray) -> np.ndarray:
     """A vector as the store takes it (which keeps it in binary, see store.longterm.layout)."""
     return np.asarray(vector, dtype=np.float32)
-
-
-def hash_of(doc: dict[str, Any]) -> str:
-    return memory_hash(doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"])
 
 
 def from_doc(doc: dict[str, Any]) -> dict[str, Any]:

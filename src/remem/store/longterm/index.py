@@ -40,6 +40,8 @@ _ROW_FIELDS = (
     "user_id",
     "supersedes",  # not indexed: read from the hash (a chain of versions is never broken)
     "superseded_by",
+    "namespace_id",  # where the managed API placed it: dedup merges only within a place
+    "namespace_label_tag",
 )
 
 
@@ -269,6 +271,7 @@ class MemoryIndex:
                     namespace=a.get("namespace") or None,
                     user_id=a.get("user_id") or None,
                     linked=bool(a.get("supersedes") or a.get("superseded_by")),
+                    place=(a.get("namespace_id") or "", a.get("namespace_label_tag") or ""),
                 )
             )
         return int(reply[0]), rows

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 _ROW_FIELDS = (  # as index.py's rows, read from each memory's key
     "created_at", "last_accessed", "memory_type", "pinned", "memory_hash",
-    "namespace", "user_id", "supersedes", "superseded_by",
+    "namespace", "user_id", "supersedes", "superseded_by", "namespace_id", "namespace_label_tag",
 )  # fmt: skip
 
 
@@ -148,6 +148,7 @@ class ClusterSearches:
                     namespace=a["namespace"] or None,
                     user_id=a["user_id"] or None,
                     linked=bool(a["supersedes"] or a["superseded_by"]),
+                    place=(a["namespace_id"] or "", a["namespace_label_tag"] or ""),
                 )
             )
         return total, out

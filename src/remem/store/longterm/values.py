@@ -58,6 +58,7 @@ class Row:
     namespace: str | None
     user_id: str | None
     linked: bool = False  # in a chain of versions: it supersedes or is superseded
+    place: tuple[str, str] = ("", "")  # its namespace_id and label tag (the managed API's)
 
 
 class Written(NamedTuple):
