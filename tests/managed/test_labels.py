@@ -72,7 +72,17 @@ async def test_unnamespaced_means_no_label_and_no_placement(both: Both) -> None:
     team = made.namespace.namespace_id
     await create(both, record("p", "placed, unlabelled", namespace_ref={"namespace_id": team}))
     assert await found(both, unnamespaced=True) == ["n"]
-    assert await found(both, unnamespaced=False) == ["p"]  # false: placed in a resource
+    # false: placed in a resource or labelled (the complement), paged over both
+    assert await found(both, unnamespaced=False) == ["h", "p", "w", "w2"]
+    pages, token = [], None
+    while True:
+        asked = {"filter": {"unnamespaced": False}, "limit": 3, "page_token": token}
+        page = await both.sdk.search_long_term_memory_async(request=asked)  # type: ignore[arg-type]
+        pages.append(sorted(m.id for m in page.items))
+        if not (token := page.next_page_token):
+            break
+    assert len(pages) == 2 and sorted(i for p in pages for i in p) == ["h", "p", "w", "w2"]
+    assert await found(both, unnamespaced=False, owner_id={"eq": "bob"}) == []
     with pytest.raises(errors.BadRequestErrorResponseContent):
         await found(both, unnamespaced=True, namespace={"eq": "work"})
 

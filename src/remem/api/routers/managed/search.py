@@ -15,8 +15,9 @@ store's namespace.
   to case on the index's ``namespace_label_tag`` (``store.longterm.layout.label_tag``); ``ne``
   also finds the memories without a label, the others never do.
 - ``unnamespaced: true``: the memories placed in no namespace resource of the store and
-  without a label (``false``: those placed in one), ANDed with every other condition whatever
-  ``filterOp`` says; it does not combine with ``namespaceRef`` or ``namespace`` (a 400).
+  without a label; ``false``: the others, placed in one or labelled (two searches, one for each,
+  merged as ``filterOp: "any"`` merges). ANDed with every other condition whatever ``filterOp``
+  says; it does not combine with ``namespaceRef`` or ``namespace`` (a 400).
 - ``attributes``: field name -> exactly one of ``{string}``, ``{number}``, ``{boolean}``
   (equal to it) or ``{list}`` (a list attribute holding all of these), matched through the
   index's ``attribute_tags`` (``store.longterm.attributes``); each attribute is a condition
@@ -128,19 +129,22 @@ def attribute_conditions(found: MemoryFilter | None) -> list[TagFilter]:
 
 async def always(
     found: MemoryFilter | None, placements: list[str], tag_values: TagValues
-) -> dict[str, Any]:
-    """What every search of the request ANDs in: ``unnamespaced`` over the store's namespace
-    resources (``placements``: their ids) and, for ``true``, the labels the index holds."""
+) -> list[dict[str, Any]]:
+    """What every search of the request ANDs in, as alternatives (a memory matches one of
+    them): ``unnamespaced`` over the store's namespace resources (``placements``: their ids)
+    and the labels the index holds."""
     if found is None or found.unnamespaced is None:
-        return {}
+        return [{}]
     if found.namespace_ref is not None or found.namespace is not None:
         raise InvalidInput("unnamespaced does not combine with namespaceRef or namespace")
-    if not found.unnamespaced:
-        return {"namespace_id": TagFilter(any=placements)}
+    labels = list(await tag_values(LABELS))
+    if not found.unnamespaced:  # placed, or labelled
+        either = [{"namespace_id": TagFilter(any=placements)}]
+        return either + ([{LABELS: TagFilter(any=labels)}] if labels else [])
     out = {"namespace_id": TagFilter(none=placements)}
-    if labels := list(await tag_values(LABELS)):
+    if labels:
         out[LABELS] = TagFilter(none=labels)
-    return out
+    return [out]
 
 
 def request(
@@ -172,18 +176,24 @@ async def search_store(
     offset = offset_of(body.page_token)
     where = await conditions(body.filter, service.store.cache.tag_values)
     by_attribute = attribute_conditions(body.filter)
-    base = await always(body.filter, placements, service.store.cache.tag_values)
+    bases = await always(body.filter, placements, service.store.cache.tag_values)
     if body.filter_op == "all" or len(where) + len(by_attribute) < 2:
         if by_attribute:  # all of every attribute's tags
             where["attribute_tags"] = TagFilter(all=[t for c in by_attribute for t in c.all or ()])
-        one = request(body, namespace, where | base, offset, body.limit)
+        each = [where]
+    else:
+        each = [{f: c} for f, c in where.items()] + [{"attribute_tags": c} for c in by_attribute]
+    if len(each) * len(bases) == 1:
+        one = request(body, namespace, each[0] | bases[0], offset, body.limit)
         found = await service.search(one, guard.search(one))
         hits = found.memories
         return hits, next_token(offset, len(hits), body.limit, found.total)
     if offset + body.limit > ANY_DEEPEST:
-        raise InvalidInput(f"filterOp any pages no deeper than the first {ANY_DEEPEST} memories")
-    each = [{f: c} for f, c in where.items()] + [{"attribute_tags": c} for c in by_attribute]
-    asked = [request(body, namespace, c | base, 0, offset + body.limit) for c in each]
+        raise InvalidInput(
+            f"filterOp any (or unnamespaced: false) pages no deeper than the first "
+            f"{ANY_DEEPEST} memories"
+        )
+    asked = [request(body, namespace, c | b, 0, offset + body.limit) for c in each for b in bases]
     pages = await asyncio.gather(*(service.search(r, guard.search(r)) for r in asked))
     best: dict[str, MemoryRecordResult] = {}
     for page in pages:
