@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from remem.memory.dedup import hashes_of, memory_hash, normalise
+from remem.memory.sameness import hash_of, hashes_of, memory_hash, normalise
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,18 @@ def test_hash_is_of_the_normalised_text_within_its_scope() -> None:
     assert memory_hash("likes tea", "n", "u", "semantic") != memory_hash(
         "likes tea", "m", "u", "semantic"
     )
-    assert len(hashes_of("likes tea", None, None, "semantic")) == 1  # already normalised
-    assert hashes_of("Likes tea!", None, None, "semantic")[0] == memory_hash(
+    plain = {"text": "likes tea", "memory_type": "semantic"}
+    assert len(hashes_of(plain)) == 1  # already normalised
+    assert hashes_of({**plain, "text": "Likes tea!"})[0] == memory_hash(
         "likes tea", None, None, "semantic"
     )
+
+
+def test_a_managed_place_is_part_of_the_hash_and_an_unplaced_memory_keeps_its_own() -> None:
+    doc = {"text": "likes tea", "namespace": "n", "user_id": "u", "memory_type": "semantic"}
+    unplaced = hash_of(doc)
+    assert unplaced == memory_hash("likes tea", "n", "u", "semantic")  # as before places
+    here, there = hash_of({**doc, "namespace_id": "a"}), hash_of({**doc, "namespace_id": "b"})
+    labelled = hash_of({**doc, "namespace_label": "Work"})
+    assert len({unplaced, here, there, labelled}) == 4
+    assert labelled == hash_of({**doc, "namespace_label": "WORK"})  # labels match in any case

@@ -28,46 +28,45 @@ Rules, in the order they are tried when a memory is created:
    0.010 from "... on Tuesday"; at its former threshold of 0.03, 32 of the 131 texts of
    tests/longterm/test_near_miss.py were merged away).
 
-Pinned memories never absorb and are never absorbed; nothing is merged across namespaces or users.
-``compact`` applies rules 2 and 3 to memories already stored, the older memory absorbing the newer;
-a memory in a chain of versions (it supersedes or is superseded) is never merged away, so no
-chain breaks.
+Pinned memories never absorb and are never absorbed; nothing is merged across namespaces, users
+or managed places. ``compact`` applies rules 2 and 3 to memories already stored, the older memory
+absorbing the newer; a memory in a chain of versions (it supersedes or is superseded) is never
+merged away, so no chain breaks.
 
-``memory_hash`` is the sha256 of [normalised text, namespace, user_id, memory_type]. Memories
-written before it was normalised hold the hash of their text as written; a lookup asks for both
-hashes, so an exact copy of such a memory is still found, and ``compact`` rewrites old hashes.
+What is the same text in the same scope and place is ``memory.sameness``'s (``memory_hash``).
+Memories written before texts were normalised hold the hash of their text as written; a lookup
+asks for both hashes, so an exact copy of such a memory is still found, and ``compact`` rewrites
+old hashes.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import time
-import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from remem.errors import RememError
-from remem.memory.filters import scope
+from remem.memory.sameness import (
+    hash_of,
+    hashes_of,
+    memory_hash,
+    placed_like,
+    placement,
+    same_place,
+)
 from remem.store.longterm import LongTermStore, Row
-from remem.store.longterm.layout import LABEL_TAG, label_tag
-from remem.store.query import Filter, HasValue, NotPast, TagIn, every, tag_is
+from remem.store.query import Filter, NotPast, TagIn, every, tag_is
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
 MAX_CANDIDATES = 3  # per newcomer: the LLM reads each, so few and near
 MERGED_IDS_KEPT = 100  # a memory remembers the last this many caller ids merged into it
 log = logging.getLogger(__name__)
 _PAGE = 1_000
-
-# Punctuation that only shapes a sentence. Between two digits it is part of a number ("3.5",
-# "1,200", "9:30") and stays. Signs, units and symbols ("-5", "%", "$", "/", "#") always stay.
-_SOFT = r"""[.,;:!?"'`()\[\]{}¡¿«»‹›‘’‚‛“”„‟「」『』、。]"""  # noqa: RUF001
-_SENTENCE_PUNCTUATION = re.compile(rf"(?<!\d){_SOFT}|{_SOFT}(?!\d)")
 
 # Whether ``newcomer`` states the same fact as the stored ``candidate`` (then it absorbs it).
 Decide = Callable[[dict[str, Any], dict[str, Any]], Awaitable[bool]]
@@ -105,61 +104,6 @@ def client_chosen(memory_id: str, sent: bool) -> bool:
     ULID. agent-memory-client fills every record's id with a fresh ULID, so a ULID cannot tell
     a chosen id from a generated one; a name such as "pref-coffee" is chosen."""
     return sent and not _ULID.fullmatch(memory_id)
-
-
-def normalise(text: str) -> str:
-    """``text`` as deduplication compares it: NFKC, case folded, sentence punctuation turned into
-    spaces, whitespace runs into one space, no edge spaces. Idempotent."""
-    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return " ".join(_SENTENCE_PUNCTUATION.sub(" ", folded).split())
-
-
-Place = tuple[str, str]
-UNPLACED: Place = ("", "")
-
-
-def placement(doc: Mapping[str, Any]) -> Place:
-    """Where the managed API put a memory inside its namespace (a store): its namespace
-    resource (``namespace_id``) and its label, casefolded as the label filter matches it;
-    ``UNPLACED`` for neither (every memory the Agent Memory Server's API writes). Memories in
-    two places are never the same memory: a merge would take one out of its place."""
-    label = doc.get("namespace_label")
-    return (str(doc.get("namespace_id") or ""), label_tag(str(label)) if label else "")
-
-
-def _sha(
-    text: str, namespace: str | None, user_id: str | None, memory_type: str, place: Place
-) -> str:
-    fields = [text, namespace or "", user_id or "", memory_type]
-    if place != UNPLACED:  # an unplaced memory keeps the hash it always had
-        fields += place
-    return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
-
-
-def memory_hash(
-    text: str,
-    namespace: str | None,
-    user_id: str | None,
-    memory_type: str,
-    place: Place = UNPLACED,
-) -> str:
-    """Identity of a memory's content within its scope and place: its normalised text there."""
-    return _sha(normalise(text), namespace, user_id, memory_type, place)
-
-
-def hash_of(doc: Mapping[str, Any]) -> str:
-    """``memory_hash`` of a memory's document."""
-    return memory_hash(
-        doc["text"], doc.get("namespace"), doc.get("user_id"), doc["memory_type"], placement(doc)
-    )
-
-
-def hashes_of(doc: Mapping[str, Any]) -> list[str]:
-    """The hashes a stored copy of ``doc``'s text may carry: today's, and the one of the text as
-    written that memories stored before normalisation hold (the same when the text is already
-    normalised)."""
-    owner = (doc.get("namespace"), doc.get("user_id"), doc["memory_type"], placement(doc))
-    return list(dict.fromkeys([hash_of(doc), _sha(doc["text"], *owner)]))
 
 
 def union(*lists: Iterable[str] | None) -> list[str]:
@@ -212,25 +156,6 @@ def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str
 def _others_unpinned(doc: dict[str, Any], memory_id: str) -> Filter:
     """The unpinned memories of ``doc``'s namespace, user and place, other than ``memory_id``."""
     return every(placed_like(doc), ~TagIn("pinned", ("true",)), ~TagIn("id", (memory_id,)))
-
-
-def same_scope(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return (a.get("namespace"), a.get("user_id")) == (b.get("namespace"), b.get("user_id"))
-
-
-def same_place(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Whether two memories may be merged: the same namespace, user and ``placement``."""
-    return same_scope(a, b) and placement(a) == placement(b)
-
-
-def placed_like(doc: Mapping[str, Any]) -> Filter:
-    """The memories of ``doc``'s namespace, user and ``placement`` (none: none)."""
-    namespace_id, label = placement(doc)
-    return every(
-        scope(doc.get("namespace"), doc.get("user_id")),
-        TagIn("namespace_id", (namespace_id,)) if namespace_id else ~HasValue("namespace_id"),
-        TagIn(LABEL_TAG, (label,)) if label else ~HasValue(LABEL_TAG),
-    )
 
 
 @dataclass

@@ -25,8 +25,6 @@ from remem.memory.dedup import (
     Decide,
     Deduplicator,
     Judge,
-    hash_of,
-    same_scope,
 )
 from remem.memory.filters import Within, compile_filters, epoch, hit_owners, validity, within_filter
 from remem.memory.forgetting import select_for_forgetting
@@ -42,6 +40,7 @@ from remem.memory.records import (
     stored_vector,
     to_doc,
 )
+from remem.memory.sameness import hash_of, same_scope
 from remem.memory.search import Ranking, Searcher, search_terms
 from remem.memory.unreadable import Unreadable
 from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 import numpy as np
 
 from remem.errors import InvalidInput
-from remem.memory.dedup import hash_of
 from remem.memory.filters import epoch
 from remem.memory.identifiers import check_id, check_tags, optional_id
+from remem.memory.sameness import hash_of
 from remem.memory.search import search_terms
 from remem.memory.unreadable import Unreadable, reason
 from remem.models.memory import MemoryRecord

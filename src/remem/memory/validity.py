@@ -28,7 +28,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from remem.errors import InvalidInput, NotFound
-from remem.memory.dedup import same_scope, union
+from remem.memory.dedup import union
+from remem.memory.sameness import same_scope
 from remem.store.longterm import Link
 
 HISTORY_MAX = 100  # versions a history lists at most (a chain is seldom longer than a few)
