@@ -1,5 +1,5 @@
-"""Background work's turns: one at a time, after the requests in flight (or ``max_wait``), and
-neither serialised nor delayed in a process that serves nothing."""
+"""Background work's turns: one at a time, after the requests in flight and a quiet gap (or
+``max_wait``), and neither serialised nor delayed in a process that serves nothing."""
 
 from __future__ import annotations
 
@@ -30,6 +30,37 @@ async def test_a_turn_waits_for_the_requests_in_flight() -> None:
     fg.leave()
     await task
     assert order == ["request done", "background"]
+
+
+async def test_a_turn_waits_for_a_quiet_gap_after_the_last_request() -> None:
+    fg = Foreground(serving=True, max_wait=5.0, quiet=0.1)
+    fg.enter()
+    fg.leave()  # a request just ended: the next may be on its way
+    started = time.monotonic()
+    async with fg.turn():
+        waited = time.monotonic() - started
+    assert 0.09 <= waited < 1.0
+    started = time.monotonic()
+    async with fg.turn():  # long quiet since: at once
+        assert time.monotonic() - started < 0.05
+
+
+async def test_a_request_during_the_gap_starts_it_again() -> None:
+    fg = Foreground(serving=True, max_wait=5.0, quiet=0.1)
+    fg.enter()
+    fg.leave()
+
+    async def another() -> float:
+        await asyncio.sleep(0.05)
+        fg.enter()
+        await asyncio.sleep(0.05)
+        fg.leave()
+        return time.monotonic()
+
+    later = asyncio.create_task(another())
+    async with fg.turn():
+        began = time.monotonic()
+    assert began - await later >= 0.09  # a full gap after the second request ended
 
 
 async def test_a_steady_stream_of_requests_delays_a_turn_by_max_wait_only() -> None:
