@@ -68,6 +68,18 @@ class OwnedData:
         )
         return [str(k) for k in reply[1:]]
 
+    def _unlink(self, pipe: Any, keys: list[str]) -> int:
+        """Queue the UNLINK of ``keys`` on ``pipe``; how many replies it will give. One
+        command for them all on a single Redis (a client's cost is per command: 10,000 one-key
+        UNLINKs were a quarter of an erase's CPU); one a key on a cluster, whose pipeline routes
+        each to its slot's primary (a user's memories span slots)."""
+        if self.keys.cluster:
+            for key in keys:
+                pipe.execute_command("UNLINK", key)
+            return len(keys)
+        pipe.execute_command("UNLINK", *keys)
+        return 1
+
     async def sessions(
         self, namespace: str | None, user_id: str | None
     ) -> tuple[list[Session], int]:
@@ -78,8 +90,8 @@ class OwnedData:
         unlinked = 0
         while keys := await self._page(self.working_index, query, namespace):
             async with self.flat.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.execute_command("UNLINK", key)  # queued on a cluster pipeline too
+                for start in range(0, len(keys), UNLINK_CHUNK):
+                    self._unlink(pipe, keys[start : start + UNLINK_CHUNK])
                 removed = sum(int(n) for n in await pipe.execute())
             found += [Session(s, u, n) for n, u, s in map(self.keys.parse_working_memory, keys)]
             unlinked += removed
@@ -102,15 +114,14 @@ class OwnedData:
                 for key in chunk:
                     hits.setdefault(self.keys.access_counts_of(key), []).append(key)
                 async with self.flat.pipeline(transaction=False) as pipe:
-                    for key in chunk:
-                        pipe.execute_command("UNLINK", key)  # queued on a cluster pipeline too
+                    unlinks = self._unlink(pipe, chunk)
                     for held, of in hits.items():
                         pipe.hdel(held, *map(self.keys.parse_memory, of))
                     for token in dict.fromkeys(map(self.keys.long_term_generation_of, chunk)):
                         pipe.set(token, secrets.token_hex(8))
                     replies = await pipe.execute()
-                removed += sum(int(n) for n in replies[: len(chunk)])
-                counters += sum(int(n) for n in replies[len(chunk) : len(chunk) + len(hits)])
+                removed += sum(int(n) for n in replies[:unlinks])
+                counters += sum(int(n) for n in replies[unlinks : unlinks + len(hits)])
             memories += removed
             if not removed:
                 break
