@@ -219,10 +219,16 @@ async def test_a_dry_run_changes_nothing_and_predicts_the_run(
     await legacy.expire("working_memory:plain", 1000)
 
     async def snapshot() -> dict[bytes, Any]:
-        keys = [k async for k in legacy.scan_iter(count=1000)]
+        """What the migration reads or writes: AMS's keys and this test's remem keys. Not every
+        key of the Redis the suite shares: an earlier test's leftovers (a session expiring, a
+        worker's heartbeat) change on their own, and CI once failed on one."""
+        legacy_patterns = (LegacyKeys.working_memory_pattern, LegacyKeys.sessions_pattern)
+        patterns = (*legacy_patterns, f"{LegacyKeys.memory_prefix}:*", f"{settings.key_prefix}*")
+        keys = [k for p in patterns async for k in legacy.scan_iter(match=p, count=1000)]
         return {k: (await legacy.type(k), await legacy.dump(k)) for k in keys}
 
     before = await snapshot()
+    assert len(before) >= 9  # the layout: AMS keys the dry run must leave as they are
     predicted, _ = await migrate(settings, dry_run=True)
     assert await snapshot() == before
     done, _ = await migrate(settings)
