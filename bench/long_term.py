@@ -47,7 +47,7 @@ from _load import CellResult, CpuMeter, LeanClient, run_cell
 from _server import Server
 
 from remem.embeddings.static import StaticEmbedder
-from remem.memory.search import STOP_WORDS
+from remem.memory.words import STOP_WORDS
 from remem.store.longterm.layout import vector_bytes
 
 NS = "bench"

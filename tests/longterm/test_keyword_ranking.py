@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.search import STOP_WORDS, index_terms, keywords
+from remem.memory.words import STOP_WORDS, index_terms, keywords
 from remem.models.memory import MemoryRecord
 from remem.models.search import SearchRequest
 from remem.store.longterm import LongTermStore

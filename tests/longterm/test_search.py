@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from remem.memory.longterm import LongTermMemoryService
-from remem.memory.search import DAY, index_terms, keywords, names, words_of
+from remem.memory.search import DAY
+from remem.memory.words import index_terms, keywords, names, words_of
 from remem.models.memory import MemoryRecord
 from remem.models.search import NewMemoryRecord, SearchRequest
 from remem.store.longterm import LongTermStore

@@ -7,7 +7,7 @@ import httpx
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from remem.memory.search import STOP_WORDS, keywords, words_of
+from remem.memory.words import STOP_WORDS, keywords, words_of
 
 LTM = "/v1/long-term-memory"
 # Characters the query language gives a meaning, and some that tokenizers treat unusually.

@@ -58,11 +58,27 @@ def test_words_under_a_filter_go_one_by_one() -> None:
     weighted 0 so that only the words score."""
     assert text_any_where("t", ["a", "b"], "*") == "@t:(a|b)"
     zero = "=>{$weight:0.0}"
-    assert text_any_where("t", ["a"], "@n:{x}") == f"((@t:(a))=>{{$weight:1.0}} (@n:{{x}}){zero})"
+    assert text_any_where("t", ["a"], "@n:{x}") == f"(@t:(a) (@n:{{x}}){zero})"
     assert text_any_where("t", ["a", "b_c"], "-@n:{x}") == (
-        f"(((@t:(a))=>{{$weight:1.0}} (-@n:{{x}}){zero})"
-        f" | ((@t:(b\\_c))=>{{$weight:1.0}} (-@n:{{x}}){zero}))"
+        f"((@t:(a) (-@n:{{x}}){zero}) | (@t:(b\\_c) (-@n:{{x}}){zero}))"
     )
+
+
+def test_a_faint_word_is_a_weighted_group() -> None:
+    """RediSearch 2.10 weighs groups only: a faint word's clause is one, with or without a
+    filter, and a lone tag filter is written twice (a group) so that its weight 0 holds."""
+    from remem.store.query import TagIn, TextAny
+
+    zero = "=>{$weight:0.0}"
+    faint = "=>{$weight:0.0001}"
+    assert text_any_where("t", ["a", "b"], "*", {"a"}) == f"((@t:(a)|@t:(a)){faint} | @t:(b))"
+    assert text_any_where("t", ["a", "b"], "@n:{x} @m:{y}", {"b"}) == (
+        f"((@t:(a) (@n:{{x}} @m:{{y}}){zero}) | (@t:(b) (@n:{{x}} @m:{{y}}){zero}){faint})"
+    )
+    lone = TextAny("t", ("a",), TagIn("n", ("x",))).render()
+    assert lone == f"(@t:(a) (@n:{{x}} @n:{{x}}){zero})"
+    two_values = TextAny("t", ("a",), TagIn("n", ("x", "y"))).render()
+    assert two_values == f"(@t:(a) (@n:{{x | y}}){zero})"
 
 
 def test_filter_values_render_through_the_one_escaper() -> None:

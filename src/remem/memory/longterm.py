@@ -41,9 +41,10 @@ from remem.memory.records import (
     to_doc,
 )
 from remem.memory.sameness import hash_of, same_scope
-from remem.memory.search import Ranking, Searcher, search_terms
+from remem.memory.search import Ranking, Searcher
 from remem.memory.unreadable import Unreadable
 from remem.memory.validity import HISTORY_MAX, chain, check_targets, neighbours
+from remem.memory.words import search_terms
 from remem.models.memory import MemoryRecord
 from remem.models.search import (
     EditMemoryRecordRequest,
@@ -282,8 +283,7 @@ class LongTermMemoryService:
                 new["embedding"] = stored_vector(vector)
                 if "search_text" not in changes:
                     new["search_text"] = new["text"]
-            if not new.get("search_text"):
-                new["search_text"] = new["text"]
+            new["search_text"] = new.get("search_text") or new["text"]
             new["search_terms"] = search_terms(new["text"], new["search_text"])
             new["memory_hash"] = hash_of(new)
             read_record(new, memory_id, MemoryRecord)  # never write what cannot be read back

@@ -14,8 +14,8 @@ from remem.errors import InvalidInput
 from remem.memory.filters import epoch
 from remem.memory.identifiers import check_id, check_tags, optional_id
 from remem.memory.sameness import hash_of
-from remem.memory.search import search_terms
 from remem.memory.unreadable import Unreadable, reason
+from remem.memory.words import search_terms
 from remem.models.memory import MemoryRecord
 
 RECORD_FIELDS = tuple(MemoryRecord.model_fields)

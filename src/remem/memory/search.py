@@ -13,6 +13,18 @@ keyword
     into words, English stop words (and words whose stem is one) are dropped here and the words
     are OR-ed, each with the filter (``store.query.text_any_where``). ``total`` is exact. A
     query with no words left lists the filtered memories newest first.
+
+    A word that every filtered memory holds is weighted 0.0001 (``Searcher._faint``): it
+    cannot tell them apart, so it never outweighs a word that can, and still orders memories
+    that hold nothing else (shorter first, as BM25 does). RediSearch 2.10's ``BM25STD`` needs
+    this: it computes a word's IDF with unsigned integers, and once the word's postings
+    (counting those of updated or deleted memories its garbage collector has not yet removed,
+    which it leaves until 100 have gathered) outnumber the memories indexed, the IDF wraps from
+    about 0 to about 38 and that one word outweighs all others. Extracted memories all start
+    "User ...": "the user" in a question then ranked by length alone, or not, depending on when
+    the collector last ran. Whether a word is in every filtered memory is asked only when the
+    words together matched all of them, with one count a word, kept until the next write
+    (``GenerationCache.counts_at``); the memories are then searched again.
 hybrid
     The best ``N = max(100, 3 * (offset + limit))`` memories of each of the two searches above.
     Each list is min-max normalised to [0, 1] (a memory missing from a list scores 0 there; a
@@ -76,8 +88,8 @@ Default mode
 A request that names no ``search_mode`` (the official ``agent-memory-client`` has no such
 parameter) is a hybrid search, the mode that finds the most: end to end on LoCoMo
 (``eval/locomo_e2e.py``) recall@10 0.742 hybrid, 0.707 keyword, 0.549 semantic before the
-extraction changes of ``background.extraction``, 0.788 / 0.771 / 0.562 after. ``semantic`` named
-explicitly stays a pure vector search.
+extraction changes of ``background.extraction``, 0.788 / 0.771 / 0.562 after, 0.785 / 0.778 /
+0.562 with faint words. ``semantic`` named explicitly stays a pure vector search.
 
 Filters the caller gave are never dropped, even when nothing matches.
 """
@@ -85,15 +97,14 @@ Filters the caller gave are never dropped, even when nothing matches.
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from dataclasses import dataclass, field, replace
+from functools import partial
 from operator import itemgetter
 
 import numpy as np
-import snowballstemmer  # type: ignore[import-untyped]
 
+from remem.memory.words import FIRST_PERSON, STOP_WORDS, USER_ROLE, keywords, names, words_of
 from remem.models.search import SearchRequest
 from remem.store.longterm import Facts, LongTermStore
 from remem.store.query import Filter
@@ -102,89 +113,6 @@ DAY = 86_400.0
 # Past this many distinct entities, a search after a write does not reread them (reading the
 # index's tag values and parsing them grow with the values) to learn whether its query names one.
 ENTITY_VALUES_REREAD_MAX = 2_000
-
-STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your yours yourself
-    yourselves""".split()  # noqa: SIM905 - a word list reads better as text
-) | frozenset(
-    # What \w+ leaves of contractions and possessives: "user's" is "user" and "s". As words they
-    # matched every memory written "User's ...", and a short such memory then outscored the
-    # answer: "What is the user's job?" put "User's dentist is Dr. Gomez" first
-    # (eval/facts_that_change.py: 45 -> 46 of 48 cases; LoCoMo end to end unchanged).
-    {"s", "t", "d", "ll", "m", "re", "ve"}
-)
-_WORD = re.compile(r"\w+")
-FIRST_PERSON = frozenset({"i", "me", "my", "mine", "myself"})
-USER_ROLE = "user"
-# The index stores stems (its own stemmer is off for this field): RediSearch's expands a query word
-# into the word and its stem, and a word whose stem differs then counted twice.
-_STEMMER = snowballstemmer.stemmer("english")
-
-
-@lru_cache(maxsize=1 << 17)  # a vocabulary repeats: pure-Python Snowball costs ~25 us a word
-def _stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
-
-
-def keywords(text: str) -> list[str]:
-    """The words of ``text`` a keyword search looks for: lower case, no stop words, stemmed
-    (Snowball English, as the index stores them), no repeats."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS]
-    # A stem can be a stop word ("wills" -> "will"), which the engine does not index and drops
-    # from a query: with a filter beside it, the query then matched every filtered memory.
-    stems = (_stem(w) for w in words)
-    return list(dict.fromkeys(s for s in stems if s and s not in STOP_WORDS))
-
-
-def index_terms(text: str) -> str:
-    """What the index reads for keyword search: each word of ``text`` once, lower case, stemmed.
-
-    RediSearch's legacy ``BM25`` counts a word's occurrences without BM25's saturation, so a
-    context window that repeats a name five times outscored the turn that answers. Counting each
-    word once per memory lifted LoCoMo keyword recall@10 from 0.695 to 0.731 (hybrid 0.747 to
-    0.769), and stemming here rather than in the engine to 0.742 (hybrid 0.793). With
-    ``BM25STD``, which saturates, counting repeats measured better (keyword 0.772 against 0.761,
-    hybrid 0.803 against 0.791); changing it means rewriting stored terms (``remem reindex``).
-    """
-    return " ".join(dict.fromkeys(_stem(w) for w in _WORD.findall(text.lower())))
-
-
-def search_terms(text: str, search_text: str | None) -> str:
-    """What the index reads for keyword search of a memory: the words of its ``search_text``
-    once, and when that text adds context to the memory's own ``text``, the words of the text
-    once more, so a memory that says the words outscores its neighbours, whose keyword text
-    only quotes them.
-
-    Measured end to end on LoCoMo (``eval/locomo_e2e.py``: extraction's keyword text of the
-    date, two messages before and two after each message): keyword recall@5 0.674 -> 0.696,
-    @10 0.757 -> 0.771; hybrid @5 0.703 -> 0.717, @10 unchanged (0.788). In an ordinary chat,
-    "What is my job?" had matched every user turn within two messages of the assistant's
-    "Your job sounds demanding" before the user's own "I work as a pediatric nurse"
-    (``tests/behaviour/test_users_own_words.py``). Memories stored before this keep their
-    terms until ``remem reindex`` rewrites them.
-    """
-    if not search_text or search_text == text:
-        return index_terms(text)
-    return f"{index_terms(search_text)} {index_terms(text)}"
-
-
-def words_of(text: str) -> tuple[str, ...]:
-    return tuple(_WORD.findall(text.lower()))
-
-
-def names(query: tuple[str, ...], entity: str) -> bool:
-    """Whether the words of ``entity`` occur in a row among the ``query`` words."""
-    wanted = words_of(entity)
-    width = len(wanted)
-    if not width:
-        return False
-    return any(query[i : i + width] == wanted for i in range(len(query) - width + 1))
 
 
 def min_max(scores: dict[str, float]) -> dict[str, float]:
@@ -463,9 +391,14 @@ class Searcher:
         k = candidate_count(req) if reranks(req) else need + 1
         words = keywords(req.text)
         generation: str | None = UNSEEN
+        checked, faint = False, self._faint_guess(query, words)
         while True:
             if words:
-                total, found, generation = await self.store.cache.keyword(query, words, k)
+                total, found, generation = await self.store.cache.keyword(query, words, k, faint)
+                if not checked:
+                    checked, guess = True, faint
+                    if (faint := await self._faint(query, words, total, generation)) != guess:
+                        total, found = await self.store.index.keyword(query, words, k, faint)
             else:  # no words: newest first, scored by created_at
                 total, found = await self.store.index.recent(query, k)
             if reranks(req) or len(found) < k or len(found) >= total:
@@ -484,9 +417,17 @@ class Searcher:
     async def _hybrid(self, req: SearchRequest, query: Filter, vector: np.ndarray) -> Candidates:
         threshold = req.distance_threshold
         words = keywords(req.text)
+        k = candidate_count(req)
+        guess = self._faint_guess(query, words)
         found = await self.store.candidates(
-            query, vector, candidate_count(req), words=words, max_distance=threshold
+            query, vector, k, words=words, max_distance=threshold, faint=guess
         )
+        if words:
+            matches, generation = found.counts.matches, found.generation
+            faint = await self._faint(query, words, found.keyword_total, generation, matches)
+            if faint != guess:
+                _, keyword = await self.store.index.keyword(query, words, k, faint)
+                found = replace(found, keyword=keyword)  # the same memories, scored anew
         if threshold is None:
             total = found.counts.matches
         else:  # the union of the matches within the distance and the keyword matches
@@ -500,3 +441,38 @@ class Searcher:
         }
         dists = {c.id: c.value for c in found.nearest}
         return Candidates(total, fused, dists, found.generation)
+
+    def _faint_guess(self, query: Filter, words: list[str]) -> frozenset[str]:
+        """What ``_faint`` found the last time, from the counts kept (a write since may have
+        changed them: the search confirms the guess after, and only a wrong one costs a second
+        keyword search)."""
+        if not words:
+            return frozenset()
+        each = [self.store.index.keyword_query(query, (w,)) for w in words]
+        matches, *held = self.store.cache.kept([query, *each])
+        if matches is None:
+            return frozenset()
+        return frozenset(
+            w for w, n in zip(words, held, strict=True) if n is not None and n >= matches
+        )
+
+    async def _faint(
+        self,
+        query: Filter,
+        words: list[str],
+        total: int,
+        generation: str | None,
+        matches: int | None = None,
+    ) -> frozenset[str]:
+        """The ``words`` every memory matching ``query`` holds (see the module's docstring),
+        asked only when the ``total`` memories holding any of them are all of the ``matches``
+        (counted here when not given)."""
+        if not total:
+            return frozenset()
+        if matches is None:
+            [matches] = await self.store.cache.counts_at([query], generation)
+        if total < matches:
+            return frozenset()
+        each = [self.store.index.keyword_query(query, (w,)) for w in words]
+        held = await self.store.cache.counts_at(each, generation)
+        return frozenset(w for w, n in zip(words, held, strict=True) if n >= matches)

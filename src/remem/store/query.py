@@ -8,7 +8,7 @@ a letter or digit gets a backslash); numbers are formatted by us, never taken as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as attribute
 
@@ -110,7 +110,12 @@ def text_any(field: str, words: Iterable[str]) -> str:
     return f"@{field}:({'|'.join(escape_text(w) for w in words)})"
 
 
-def text_any_where(field: str, words: Sequence[str], where: str) -> str:
+FAINT = 1e-4  # the weight of a faint word (``text_any_where``)
+
+
+def text_any_where(
+    field: str, words: Sequence[str], where: str, faint: Collection[str] = ()
+) -> str:
     """Documents matching ``where`` whose TEXT ``field`` contains any of ``words``, each scored
     by the sum over the words it contains (BM25's sum over terms).
 
@@ -131,13 +136,23 @@ def text_any_where(field: str, words: Sequence[str], where: str) -> str:
     like a word: the shortest memory holding only "user", a word every memory holds, outscored
     the one holding a query's rarer word. The filter is therefore weighted 0 (``=>{$weight:
     0.0}``): a memory's score is the BM25 of the query words it holds, as without a filter.
+
+    A word in ``faint`` is weighted ``FAINT``: it still orders memories that hold no other
+    query word, and never outweighs one that does (``memory.search``: words every filtered
+    memory holds). 2.10 applies a weight to a group only (an AND or an OR), never to a lone
+    word or tag, so each clause is the group ``(word (filter)=>{$weight:0})``, a lone tag filter
+    is written twice, and a faint word without a filter is ``(w|w)``.
     """
-    if where == "*":
+    if where == "*" and not faint:
         return text_any(field, words)
-    parts = [
-        f"((@{field}:({escape_text(w)}))=>{{$weight:1.0}} ({where})=>{{$weight:0.0}})"
-        for w in words
-    ]
+    parts = []
+    for w in words:
+        word = f"@{field}:({escape_text(w)})"
+        if where == "*":
+            parts.append(f"({word}|{word})=>{{$weight:{FAINT!r}}}" if w in faint else word)
+            continue
+        weight = f"=>{{$weight:{FAINT!r}}}" if w in faint else ""
+        parts.append(f"({word} ({where})=>{{$weight:0.0}}){weight}")
     return parts[0] if len(parts) == 1 else f"({' | '.join(parts)})"
 
 
@@ -289,9 +304,16 @@ class TextAny(Filter):
     field: str
     words: tuple[str, ...]
     where: Filter = AllOf()
+    faint: frozenset[str] = frozenset()  # words weighted FAINT
 
     def render(self) -> str:
-        return text_any_where(self.field, self.words, self.where.render())
+        where = self.where.render()
+        lone = isinstance(self.where, HasValue)
+        if lone or (isinstance(self.where, TagIn) and len(self.where.values) == 1):
+            # A lone tag scores whatever weight it is given (2.10 weighs groups, not a tag):
+            # the tag twice is a group of one match, weighted 0.
+            where = f"{where} {where}"
+        return text_any_where(self.field, self.words, where, self.faint)
 
 
 def tag_is(field: str, value: str | None) -> Filter | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from remem.config import Settings
-from remem.memory.search import search_terms
+from remem.memory.words import search_terms
 from remem.progress import report
 from remem.runtime import Resources
 from remem.store.index_admin import drop_index_versions

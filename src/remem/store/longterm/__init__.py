@@ -17,7 +17,7 @@ means.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 from redis.asyncio import Redis
@@ -91,11 +91,15 @@ class LongTermStore:
         *,
         words: Sequence[str] = (),
         max_distance: float | None = None,
+        faint: Collection[str] = (),
     ) -> Found:
         """The count of ``query``, its ``k`` nearest memories to ``vector`` and, given
-        ``words``, the BM25 search for them; with ``max_distance``, only memories within it and
-        their counts. One round trip while the count is kept (see ``GenerationCache``)."""
-        return await self.cache.candidates(query, vector, k, words=words, max_distance=max_distance)
+        ``words``, the BM25 search for them (those in ``faint`` weighted ``query.FAINT``); with
+        ``max_distance``, only memories within it and their counts. One round trip while the
+        count is kept (see ``GenerationCache``)."""
+        return await self.cache.candidates(
+            query, vector, k, words=words, max_distance=max_distance, faint=faint
+        )
 
     async def aclose(self) -> None:
         """Close the connections the store opened (its parts' own clients)."""

@@ -14,7 +14,7 @@ after the first was kept.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -96,13 +96,41 @@ class GenerationCache:
             pipe.get(self._generation)
             pipe.execute_command(*self.index.count_command(query))
             generation, reply = await pipe.execute()
-        matches = int(reply[0])
+        return self._keep(query, generation, int(reply[0]))
+
+    def _keep(self, query: Filter, generation: str | None, matches: int) -> int:
         if len(self._counts) >= self.counts_kept:
             self._counts.clear()
         if not self._counts:
             self._counted_at = time.monotonic()
         self._counts[query] = (generation, matches)
         return matches
+
+    def kept(self, queries: Sequence[Filter]) -> list[int | None]:
+        """The counts kept for ``queries``, whatever generation they were counted at (None:
+        none kept): a guess, to be confirmed with ``counts_at``."""
+        return [None if (c := self._cached_count(q)) is None else c[1] for q in queries]
+
+    async def counts_at(self, queries: Sequence[Filter], generation: str | None) -> list[int]:
+        """The memories each of ``queries`` matches. ``generation`` is the token a search has
+        just read in its own round trip: a count kept at it is still exact and costs nothing;
+        the others are counted in one round trip (with the token, atomically) and kept."""
+        if not self.keeps:
+            return [await self.index.count(query) for query in queries]
+        found: dict[Filter, int] = {}
+        for query in queries:
+            cached = self._cached_count(query)
+            if cached is not None and cached[0] == generation:
+                found[query] = cached[1]
+        if missing := [query for query in dict.fromkeys(queries) if query not in found]:
+            async with self.index.flat.pipeline(transaction=True) as pipe:
+                pipe.get(self._generation)
+                for query in missing:
+                    pipe.execute_command(*self.index.count_command(query))
+                now, *replies = await pipe.execute()
+            for query, reply in zip(missing, replies, strict=True):
+                found[query] = self._keep(query, now, int(reply[0]))
+        return [found[query] for query in queries]
 
     async def _sized(self, query: Filter, matches: int) -> Counts:
         """``matches`` with the number of memories indexed."""
@@ -135,6 +163,7 @@ class GenerationCache:
         *,
         words: Sequence[str] = (),
         max_distance: float | None = None,
+        faint: Collection[str] = (),
     ) -> Found:
         """Everything a semantic or hybrid search starts from, in one round trip while the
         count of ``query`` is kept (two when it must be counted first): see ``Found``.
@@ -143,7 +172,7 @@ class GenerationCache:
         generation token, which tells whether that count still holds (else it is counted
         again)."""
         if not self.keeps:
-            return await self._found(query, vector, k, words, max_distance)
+            return await self._found(query, vector, k, words, max_distance, faint)
         cached = self._cached_count(query)
         counts: Counts | None = None
         if cached is None:
@@ -155,7 +184,7 @@ class GenerationCache:
             pipe.get(self._generation)
             pipe.execute_command(*index.knn_command(query, vector, k, max_distance, guide))
             if words:
-                pipe.execute_command(*index.keyword_command(query, words, k))
+                pipe.execute_command(*index.keyword_command(query, words, k, faint))
             if max_distance is not None:
                 pipe.execute_command(*index.within_command(query, vector, max_distance))
                 if words:
@@ -183,12 +212,13 @@ class GenerationCache:
         k: int,
         words: Sequence[str],
         max_distance: float | None,
+        faint: Collection[str] = (),
     ) -> Found:
         """``candidates`` with nothing kept (a cluster): the count first, then each search,
         each asked of the primaries it needs; no generation token."""
         index, counts = self.index, await self.counts(query)
         nearest = await index.nearest(query, vector, k, max_distance=max_distance, counts=counts)
-        keyword_total, keyword = await index.keyword(query, words, k) if words else (0, [])
+        keyword_total, keyword = await index.keyword(query, words, k, faint) if words else (0, [])
         within = keyword_within = 0
         if max_distance is not None:
             within = await index.count_within(query, vector, max_distance)
@@ -198,14 +228,14 @@ class GenerationCache:
         return Found(counts, nearest, keyword_total, keyword, within, keyword_within)
 
     async def keyword(
-        self, query: Filter, words: Sequence[str], k: int
+        self, query: Filter, words: Sequence[str], k: int, faint: Collection[str] = ()
     ) -> tuple[int, list[Scored], str | None]:
         """``MemoryIndex.keyword`` with the generation token read in the same round trip."""
         if not self.keeps:
-            return (*await self.index.keyword(query, words, k), None)
+            return (*await self.index.keyword(query, words, k, faint), None)
         async with self.index.flat.pipeline(transaction=False) as pipe:
             pipe.get(self._generation)
-            pipe.execute_command(*self.index.keyword_command(query, words, k))
+            pipe.execute_command(*self.index.keyword_command(query, words, k, faint))
             generation, reply = await pipe.execute()
         return (*self.index.keyword_found(reply), generation)
 

@@ -8,7 +8,7 @@ domain passes are already such strings (``memory.filters`` builds them with ``st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -137,20 +137,24 @@ class MemoryIndex:
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def keyword_command(self, query: Filter, words: Sequence[str], k: int) -> list[Any]:
+    def keyword_command(
+        self, query: Filter, words: Sequence[str], k: int, faint: Collection[str] = ()
+    ) -> list[Any]:
         # BM25STD is Okapi BM25, the sum over the words a memory holds (Redis 8's default
         # scorer). RediSearch 2.10's legacy BM25 divided that sum by a "slop" growing with the
         # words matched, term offsets or not, so holding all four words of a query scored about
         # as holding one (issue 9).
         return [
-            "FT.SEARCH", self.name, self.keyword_query(query, words).render(),
+            "FT.SEARCH", self.name, self.keyword_query(query, words, faint).render(),
             "WITHSCORES", "SCORER", "BM25STD", "NOCONTENT",
             "LIMIT", 0, k,
             "DIALECT", 2,
         ]  # fmt: skip
 
-    def keyword_query(self, query: Filter, words: Sequence[str]) -> Filter:
-        return TextAny("search_text", tuple(words), query)
+    def keyword_query(
+        self, query: Filter, words: Sequence[str], faint: Collection[str] = ()
+    ) -> Filter:
+        return TextAny("search_text", tuple(words), query, frozenset(faint))
 
     # -- answers -------------------------------------------------------------------------------
     def knn_found(self, reply: list[Any]) -> list[Scored]:
@@ -191,12 +195,13 @@ class MemoryIndex:
         return self.knn_found(await self.flat.execute_command(*command))
 
     async def keyword(
-        self, query: Filter, words: Sequence[str], k: int
+        self, query: Filter, words: Sequence[str], k: int, faint: Collection[str] = ()
     ) -> tuple[int, list[Scored]]:
-        """BM25 over ``search_text`` for any of ``words``: (exact total, best ``k``)."""
+        """BM25 over ``search_text`` for any of ``words`` (those in ``faint`` weighted
+        ``store.query.FAINT``): (exact total, best ``k``)."""
         if self.cluster:
-            return await self.cluster.keyword(query, words, k)
-        reply = await self.flat.execute_command(*self.keyword_command(query, words, k))
+            return await self.cluster.keyword(query, words, k, faint)
+        reply = await self.flat.execute_command(*self.keyword_command(query, words, k, faint))
         return self.keyword_found(reply)
 
     async def count_within(self, query: Filter, vector: np.ndarray, max_distance: float) -> int:

@@ -17,7 +17,7 @@ engine here, and a row's fields are read from the memory's key (routed to its sl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -97,9 +97,9 @@ class ClusterSearches:
         return sorted(found, key=lambda s: (s.value, s.id))[:k]
 
     async def keyword(
-        self, query: Filter, words: Sequence[str], k: int
+        self, query: Filter, words: Sequence[str], k: int, faint: Collection[str] = ()
     ) -> tuple[int, list[Scored]]:
-        replies = await self.each(query, self.index.keyword_command(query, words, k))
+        replies = await self.each(query, self.index.keyword_command(query, words, k, faint))
         parsed = [self.index.keyword_found(reply) for reply in replies]
         found = sorted((s for _, page in parsed for s in page), key=lambda s: (-s.value, s.id))
         return sum(total for total, _ in parsed), found[:k]
