@@ -15,7 +15,7 @@ FUNCTION_LINES = 60
 # path (from src/) -> its lines today
 MODULES = {
     "remem/memory/longterm.py": 436,
-    "remem/memory/search.py": 478,
+    "remem/memory/search.py": 479,
     "remem/store/embedded.py": 425,
 }
 # "path:function" -> its lines today

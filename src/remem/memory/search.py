@@ -24,7 +24,8 @@ keyword
     "User ...": "the user" in a question then ranked by length alone, or not, depending on when
     the collector last ran. Whether a word is in every filtered memory is asked only when the
     words together matched all of them, with one count a word, kept until the next write
-    (``GenerationCache.counts_at``); the memories are then searched again.
+    (``GenerationCache.counts_at``). The search itself weights the words the kept counts name
+    (``_faint_guess``); only a wrong guess (a write since) searches again.
 hybrid
     The best ``N = max(100, 3 * (offset + limit))`` memories of each of the two searches above.
     Each list is min-max normalised to [0, 1] (a memory missing from a list scores 0 there; a
@@ -88,7 +89,7 @@ Default mode
 A request that names no ``search_mode`` (the official ``agent-memory-client`` has no such
 parameter) is a hybrid search, the mode that finds the most: end to end on LoCoMo
 (``eval/locomo_e2e.py``) recall@10 0.742 hybrid, 0.707 keyword, 0.549 semantic before the
-extraction changes of ``background.extraction``, 0.788 / 0.771 / 0.562 after, 0.785 / 0.778 /
+extraction changes of ``background.extraction``, 0.788 / 0.771 / 0.562 after, 0.788 / 0.770 /
 0.562 with faint words. ``semantic`` named explicitly stays a pure vector search.
 
 Filters the caller gave are never dropped, even when nothing matches.

@@ -131,28 +131,26 @@ def text_any_where(
     ms for words in 4% of the memories, +0.45-1.0 ms for words in 20-45% of them (1.0-1.3 ms
     before).
 
-    On 2.10 the filter's tag values scored too, once for each word found (the user's and the
-    namespace's tags are rare, so 90 of a memory's 97 points), scaled by the memory's length
-    like a word: the shortest memory holding only "user", a word every memory holds, outscored
-    the one holding a query's rarer word. The filter is therefore weighted 0 (``=>{$weight:
-    0.0}``): a memory's score is the BM25 of the query words it holds, as without a filter.
+    On 2.10 the filter's tag values score too, once for each word found: as if each word's IDF
+    were raised by the tag's, which still ranks more words higher. Weighting the filter 0
+    (``(word (filter)=>{$weight:0.0})``) makes a score the words' alone, but the nested group
+    doubled the FT.SEARCH's time (and 2.10 ignores a weight on a lone tag), so it is not done.
 
-    A word in ``faint`` is weighted ``FAINT``: it still orders memories that hold no other
-    query word, and never outweighs one that does (``memory.search``: words every filtered
-    memory holds). 2.10 applies a weight to a group only (an AND or an OR), never to a lone
-    word or tag, so each clause is the group ``(word (filter)=>{$weight:0})``, a lone tag filter
-    is written twice, and a faint word without a filter is ``(w|w)``.
+    A word in ``faint`` has its whole clause weighted ``FAINT``: it still orders memories that
+    hold no other query word, and never outweighs one that does (``memory.search``: words every
+    filtered memory holds). 2.10 applies a weight to a group only (an AND or an OR), never to a
+    lone word, so a faint word without a filter is ``(w|w)``.
     """
     if where == "*" and not faint:
         return text_any(field, words)
+    faintly = f"=>{{$weight:{FAINT!r}}}"
     parts = []
     for w in words:
         word = f"@{field}:({escape_text(w)})"
         if where == "*":
-            parts.append(f"({word}|{word})=>{{$weight:{FAINT!r}}}" if w in faint else word)
-            continue
-        weight = f"=>{{$weight:{FAINT!r}}}" if w in faint else ""
-        parts.append(f"({word} ({where})=>{{$weight:0.0}}){weight}")
+            parts.append(f"({word}|{word}){faintly}" if w in faint else word)
+        else:
+            parts.append(f"(({where}) {word}){faintly if w in faint else ''}")
     return parts[0] if len(parts) == 1 else f"({' | '.join(parts)})"
 
 
@@ -307,13 +305,7 @@ class TextAny(Filter):
     faint: frozenset[str] = frozenset()  # words weighted FAINT
 
     def render(self) -> str:
-        where = self.where.render()
-        lone = isinstance(self.where, HasValue)
-        if lone or (isinstance(self.where, TagIn) and len(self.where.values) == 1):
-            # A lone tag scores whatever weight it is given (2.10 weighs groups, not a tag):
-            # the tag twice is a group of one match, weighted 0.
-            where = f"{where} {where}"
-        return text_any_where(self.field, self.words, where, self.faint)
+        return text_any_where(self.field, self.words, self.where.render(), self.faint)
 
 
 def tag_is(field: str, value: str | None) -> Filter | None:
