@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from remem.store.connection import translates_errors
@@ -18,6 +19,7 @@ from remem.store.working import Session
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
 
 # KEYS[1] the session, ARGV[1] the message id: the first message with that id is removed, in
 # one script, so a concurrent append or PUT is never lost. 1 removed, 0 not there.
@@ -40,8 +42,9 @@ class SessionMessages:
     redis: Redis
     keys: Keys
 
-    def __post_init__(self) -> None:
-        self._remove = self.redis.register_script(_REMOVE)
+    @cached_property  # on first use: one is made for each managed session request
+    def _remove(self) -> AsyncScript:
+        return self.redis.register_script(_REMOVE)
 
     async def find(
         self, index: str, session_id: str, namespace: str
