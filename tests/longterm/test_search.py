@@ -304,25 +304,30 @@ async def test_fields_of_documents_missing_some_are_read_exactly(store: LongTerm
     assert list(facts) == ["partial"] and facts["partial"].entities == ["Bob"]
 
 
-def test_keyword_search_reads_each_word_once() -> None:
+def test_keyword_terms_keep_every_word_stemmed() -> None:
     assert index_terms("Caroline: hi!\nCaroline: HI again, Caroline's days") == (
-        "carolin hi again s day"
+        "carolin hi carolin hi again carolin s day"
     )
 
 
-async def test_a_repeated_word_does_not_outweigh_a_second_matching_word(
-    service: LongTermMemoryService,
-) -> None:
+async def test_a_repeated_word_saturates(service: LongTermMemoryService) -> None:
+    """BM25STD counts a word's repeats with saturation: twelve mentions of one query word are
+    worth less than (k1 + 1) = 2.2 mentions, so a memory holding two query words of like
+    rarity outranks one that repeats a single word, which still outranks one that says it
+    once."""
     await service.create(
         [
-            NewMemoryRecord(id="chatty", text="x", search_text="Caroline " * 12 + "said hello"),
+            NewMemoryRecord(id="repeats", text="x", search_text="Caroline " * 12 + "said hello"),
             NewMemoryRecord(id="answer", text="y", search_text="Caroline went to the lake"),
-            *(MemoryRecord(id=f"n{i}", text=f"note {i} about the lake") for i in range(6)),
+            NewMemoryRecord(id="once", text="z", search_text="Caroline said hello"),
+            NewMemoryRecord(id="shore", text="w", search_text="a walk by the lake"),
+            *(MemoryRecord(id=f"n{i}", text=f"note {i} about the weather") for i in range(6)),
         ],
         deduplicate=False,
     )
-    found = await service.search(req(text="caroline lake", search_mode="keyword", limit=1))
-    assert [m.id for m in found.memories] == ["answer"]
+    found = await service.search(req(text="caroline lake", search_mode="keyword", limit=4))
+    ids = [m.id for m in found.memories]
+    assert ids[:2] == ["answer", "repeats"] and ids.index("repeats") < ids.index("once")
 
 
 async def test_documents_edited_by_hand_still_rank(

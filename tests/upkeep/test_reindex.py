@@ -62,8 +62,8 @@ async def test_memories_without_search_terms_are_refused_until_reindexed(
     await reindex_one(settings, capsys)
     async with Resources(settings) as res:
         terms = await res.redis.hget(res.keys.memory("walk"), "search_terms")
-        # the keyword text's words once, then the memory's own words once more
-        assert terms == "bob walk the dog by lake was cold bob walk the dog"
+        # the keyword text's words, then the memory's own words once more
+        assert terms == "bob walk the dog by the lake the lake was cold bob walk the dog"
         found = await res.long_term.search(SearchRequest(text="cold lake", search_mode="keyword"))
         assert [m.id for m in found.memories] == ["walk"]
 

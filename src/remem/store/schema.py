@@ -251,7 +251,7 @@ def long_term_memory_index(keys: Keys, name: str, dims: int) -> IndexSpec:
         # RediSearch's BM25 stops dividing a score by how far apart the matched words are.
         extra=("NOOFFSETS",),
         fields=(
-            # Keyword search reads each word of search_text once (memory.words.index_terms).
+            # Keyword search reads the stemmed words of search_text (memory.words.index_terms).
             FieldSpec("search_terms", "search_text", "TEXT", options=("NOSTEM",)),
             *(FieldSpec(t, t, "TAG", sortable=keys.cluster and t in GROUPABLE) for t in tags),
             FieldSpec("created_at", "created_at", "NUMERIC", sortable=True),
