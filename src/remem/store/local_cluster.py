@@ -5,11 +5,12 @@ as the embedded one with the Query Engine and JSON modules, started with ``--clu
 yes``. They are joined with ``CLUSTER MEET`` and given an equal share of the 16,384 hash slots
 with ``CLUSTER ADDSLOTSRANGE``, all through redis-py (the wheels' ``redis-cli`` does not run
 everywhere), and the cluster is ready once every node says ``cluster_state:ok`` and knows every
-other. No replicas, no persistence: a throwaway cluster.
+other. No persistence: a throwaway cluster. ``add_replica`` gives a primary a replica,
+``failover`` promotes it (as ``CLUSTER FAILOVER`` run by an operator) and ``kill`` stops a node
+dead, after which its replica takes over by the cluster's own vote.
 
-``move_slots`` reshards it as ``redis-cli --cluster reshard`` would, for the tests of what remem
-does when slots move: each slot marked importing on the receiver and migrating on the giver, its
-keys sent over with ``MIGRATE`` in batches, then given to the receiver on every node.
+``move_slots`` reshards it as ``redis-cli --cluster reshard`` would (``store.slot_moves``), for
+the tests of what remem does when slots move.
 
 ``python -m remem.store.local_cluster start DIR`` starts one in the background and prints a
 node's URL (the pids are in ``DIR/<port>/redis.pid``); ``... stop DIR`` stops it.
@@ -25,7 +26,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,11 +34,12 @@ from types import TracebackType
 import redis
 
 from remem.store.embedded import find_binaries, pid_alive
+from remem.store.slot_moves import MOVE_CHUNK, SlotMove
 
 SLOTS = 16384
 
 
-MOVE_CHUNK = 32  # slots moved together by move_slots
+NODE_TIMEOUT_MS = 5000  # cluster-node-timeout: a primary silent this long is failed over
 BUS_OFFSET = 10000  # a node's cluster bus listens on its port + 10,000 (so a port <= 55,535)
 
 
@@ -72,8 +74,10 @@ class LocalCluster:
     data_dir: Path
     primaries: int = 3
     timeout: float = 30.0
-    ports: list[int] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)  # the primaries it was started with
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    replicas: list[int] = field(default_factory=list)  # ports of the replicas added
+    _by_port: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def urls(self) -> list[str]:
@@ -86,35 +90,101 @@ class LocalCluster:
     def start(self, *, detach: bool = False) -> str:
         """Start the primaries, join them, give them their slots; wait until the cluster is
         ok. ``detach``: the servers outlive this process (``stop_dir`` stops them)."""
-        binaries = find_binaries()
         self.ports = [free_port() for _ in range(self.primaries)]
         for port in self.ports:
-            node_dir = self.data_dir / str(port)
-            node_dir.mkdir(parents=True, exist_ok=True)
-            args = [
-                str(binaries.server), "--port", str(port), "--bind", "127.0.0.1",
-                "--dir", str(node_dir), "--save", "", "--appendonly", "no",
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "5000", "--pidfile", str(node_dir / "redis.pid"),
-                "--logfile", str(node_dir / "redis.log"),
-                "--hash-max-listpack-value", "4096",  # as the embedded Redis (store.embedded)
-                "--loadmodule", str(binaries.search), "--loadmodule", str(binaries.json),
-            ]  # fmt: skip
-            self.procs.append(
-                subprocess.Popen(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    start_new_session=detach,
-                )
-            )
+            self._spawn(port, detach=detach)
         try:
             self._form()
         except BaseException:
             self.stop()
             raise
         return self.url
+
+    def _spawn(self, port: int, *, detach: bool = False) -> subprocess.Popen[bytes]:
+        binaries = find_binaries()
+        node_dir = self.data_dir / str(port)
+        node_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            str(binaries.server), "--port", str(port), "--bind", "127.0.0.1",
+            "--dir", str(node_dir), "--save", "", "--appendonly", "no",
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+            "--pidfile", str(node_dir / "redis.pid"), "--logfile", str(node_dir / "redis.log"),
+            "--hash-max-listpack-value", "4096",  # as the embedded Redis (store.embedded)
+            "--loadmodule", str(binaries.search), "--loadmodule", str(binaries.json),
+        ]  # fmt: skip
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=detach,
+        )
+        self.procs.append(proc)
+        self._by_port[port] = proc
+        return proc
+
+    def add_replica(self, primary: int) -> int:
+        """Start a node, join it and make it a replica of the primary on port ``primary``; wait
+        until it has the primary's data and every node knows it. Its port."""
+        port = free_port()
+        proc = self._spawn(port)
+        with redis.Redis(port=port, socket_timeout=5) as client:
+            self._wait(lambda: bool(client.ping()), proc)
+            client.execute_command("CLUSTER", "MEET", "127.0.0.1", primary)
+            with redis.Redis(port=primary, socket_timeout=5, decode_responses=True) as source:
+                primary_id = str(source.cluster("MYID"))
+            # It must know the primary before it can follow it.
+            self._wait(lambda: primary_id in str(client.cluster("NODES")), proc)
+            client.execute_command("CLUSTER", "REPLICATE", primary_id)
+            self.replicas.append(port)
+            self._wait(lambda: client.info("replication").get("master_link_status") == "up", proc)
+        for node in self.live():
+            with redis.Redis(port=node, socket_timeout=5) as client:
+                self._wait(lambda c=client: self._ready(c), self._by_port[node])
+        return port
+
+    def live(self) -> list[int]:
+        """The ports of the nodes still running, primaries or replicas."""
+        return [p for p in (*self.ports, *self.replicas) if self._by_port[p].poll() is None]
+
+    def primary_ports(self) -> list[int]:
+        """The ports of the nodes serving slots now."""
+        return sorted(set(self.owners().values()))
+
+    def failover(self, replica: int) -> None:
+        """``CLUSTER FAILOVER`` on the replica on port ``replica`` (its primary alive: they
+        agree, no acknowledged write is lost); wait until every node names it for its slots."""
+        with redis.Redis(port=replica, socket_timeout=5) as client:
+            client.execute_command("CLUSTER", "FAILOVER")
+        self.wait_primary(replica)
+
+    def kill(self, port: int) -> None:
+        """Stop the node on ``port`` dead (SIGKILL): as a crashed machine."""
+        proc = self._by_port[port]
+        proc.kill()
+        proc.wait(10)
+
+    def wait_primary(self, port: int, timeout: float | None = None) -> None:
+        """Until every live node says the cluster is ok and names ``port`` for some slots."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            seen = []
+            for node in self.live():
+                try:
+                    with redis.Redis(port=node, socket_timeout=5) as client:
+                        info = client.cluster("INFO")
+                        ranges = client.execute_command("CLUSTER", "SLOTS")
+                except redis.ConnectionError:
+                    seen.append(False)
+                    continue
+                serving = {int(r[2][1]) for r in ranges}
+                seen.append(info.get("cluster_state") == "ok" and port in serving)
+            if all(seen):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{port} is not a primary after {timeout} s: {self._log()}")
+            time.sleep(0.1)
 
     def _form(self) -> None:
         clients = [redis.Redis(port=port, socket_timeout=5) for port in self.ports]
@@ -135,7 +205,7 @@ class LocalCluster:
         info = client.cluster("INFO")
         return (
             info.get("cluster_state") == "ok"
-            and int(info.get("cluster_known_nodes", 0)) == self.primaries
+            and int(info.get("cluster_known_nodes", 0)) == self.primaries + len(self.replicas)
             and int(info.get("cluster_slots_ok", 0)) == SLOTS
         )
 
@@ -154,8 +224,8 @@ class LocalCluster:
             time.sleep(0.05)
 
     def owners(self) -> dict[int, int]:
-        """Slot -> the port of the primary serving it (as the first node tells)."""
-        with redis.Redis(port=self.ports[0], socket_timeout=5) as client:
+        """Slot -> the port of the primary serving it (as the first live node tells)."""
+        with redis.Redis(port=self.live()[0], socket_timeout=5) as client:
             ranges = client.execute_command("CLUSTER", "SLOTS")
         out: dict[int, int] = {}
         for first, last, primary, *_ in ranges:
@@ -203,7 +273,7 @@ class LocalCluster:
 
     def _log(self) -> str:
         tails = []
-        for port in self.ports:
+        for port in (*self.ports, *self.replicas):
             path = self.data_dir / str(port) / "redis.log"
             if path.exists():
                 tails.append(f"{port}: " + " | ".join(path.read_text().splitlines()[-3:]))
@@ -220,6 +290,7 @@ class LocalCluster:
                 proc.kill()
                 proc.wait(5)
         self.procs.clear()
+        self._by_port.clear()
 
     def __enter__(self) -> LocalCluster:
         self.start()
@@ -232,81 +303,6 @@ class LocalCluster:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-@dataclass
-class SlotMove:
-    """A slot's move from the primary on port ``source`` to the one on ``target``: ``begin``
-    (importing there, migrating here), ``send`` its keys with ``MIGRATE``, ``end`` (the slot
-    given to the receiver on every node, the receiver first)."""
-
-    clients: dict[int, redis.Redis]
-    ids: dict[int, str]
-    slot: int
-    source: int
-    target: int
-
-    def begin(self) -> None:
-        self.clients[self.target].execute_command(
-            "CLUSTER", "SETSLOT", self.slot, "IMPORTING", self.ids[self.source]
-        )
-        self.clients[self.source].execute_command(
-            "CLUSTER", "SETSLOT", self.slot, "MIGRATING", self.ids[self.target]
-        )
-
-    def send(self, *, batch: int = 100, at_most: int | None = None) -> int:
-        """Send keys of the slot over (all, or ``at_most``); how many."""
-        giver, sent = self.clients[self.source], 0
-        while at_most is None or sent < at_most:
-            count = batch if at_most is None else min(batch, at_most - sent)
-            keys = giver.execute_command("CLUSTER", "GETKEYSINSLOT", self.slot, count)
-            if not keys:
-                break
-            giver.execute_command(
-                "MIGRATE", "127.0.0.1", self.target, "", 0, 10_000, "REPLACE", "KEYS", *keys
-            )
-            sent += len(keys)
-        return sent
-
-    def end(self) -> None:
-        self.send()
-        for port in self._receiver_first():
-            self.clients[port].execute_command(
-                "CLUSTER", "SETSLOT", self.slot, "NODE", self.ids[self.target]
-            )
-
-    def _receiver_first(self) -> list[int]:
-        others = [p for p in self.clients if p not in (self.source, self.target)]
-        return [self.target, self.source, *others]
-
-    @staticmethod
-    def all(moves: list[SlotMove], batch: int) -> int:
-        """Move every slot of ``moves`` (one receiver), each step pipelined per node."""
-        _pipelined(moves, lambda m: [(m.target, "IMPORTING", m.ids[m.source])])
-        _pipelined(moves, lambda m: [(m.source, "MIGRATING", m.ids[m.target])])
-        sent = sum(m.send(batch=batch) for m in moves)
-        _pipelined(moves, lambda m: [(p, "NODE", m.ids[m.target]) for p in m._receiver_first()])
-        return sent
-
-
-def _pipelined(
-    moves: list[SlotMove], steps: Callable[[SlotMove], list[tuple[int, str, str]]]
-) -> None:
-    """``CLUSTER SETSLOT <slot> <state> <node>`` for each step of each move, in one pipeline
-    per node, the nodes in the order the first move's steps name them."""
-    by_node: dict[int, list[tuple[int, str, str]]] = {}
-    for move in moves:
-        for port, state, node in steps(move):
-            by_node.setdefault(port, []).append((move.slot, state, node))
-    for port, commands in by_node.items():
-        with moves[0].clients[port].pipeline(transaction=False) as pipe:
-            for slot, state, node in commands:
-                pipe.execute_command("CLUSTER", "SETSLOT", slot, state, node)
-            for reply in pipe.execute(raise_on_error=False):
-                # A primary left without slots turns into a replica of the node that took its
-                # last one (Redis's replica migration) and refuses the rest: they are given.
-                if isinstance(reply, Exception) and "only with masters" not in str(reply):
-                    raise reply
 
 
 def stop_dir(data_dir: Path) -> int:

@@ -24,6 +24,10 @@ only when none of that can have touched it:
   ``MOVE_WAIT_SECONDS`` without such a moment: a 503, never a partial answer (a map found
   stale then is read anew once more first: only a move still under way, or a map still stale
   after that read, is a 503; the log says what each try saw).
+- **A replica takes over** (its primary failed, or an operator's ``CLUSTER FAILOVER``): a node
+  the map names does not answer. The map is read anew and the question asked again, once: a
+  second node that does not answer is a 503 at once (the cluster has not yet voted a replica
+  in, or there is none), as on a single Redis that is down.
 
 On a single Redis the question is just asked.
 """
@@ -41,6 +45,8 @@ from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import AskError, MovedError, ResponseError
+from redis.exceptions import ConnectionError as NodeDown
+from redis.exceptions import TimeoutError as NodeSilent
 
 from remem.errors import BackendUnavailable
 from remem.store.connection import slot_map_version
@@ -57,6 +63,7 @@ class _State(Enum):
     STILL = "still"  # the answer holds
     MOVING = "moving"  # a slot is migrating: wait, ask again
     STALE = "stale"  # the map or the indexes lag a move: follow it, ask again
+    DOWN = "down"  # a node the map names did not answer (failed, failed over): as STALE, once
 
 
 def namespace_probe(namespace: str) -> str:
@@ -181,6 +188,10 @@ async def settled(
             state = _State.STALE
         else:
             tried[state.value] += 1
+        if state is _State.DOWN:
+            if tried[state.value] > 1:
+                raise BackendUnavailable("a Redis Cluster node does not answer: try again")
+            redis.remem_shards = None  # type: ignore[attr-defined] # named the node that failed
         late = time.monotonic() > started + MOVE_WAIT_SECONDS
         # Past the wait, a map found stale is still read anew once: only a move that has not
         # ended, or a map that stays stale after a new read, is a 503.
@@ -212,6 +223,15 @@ async def _asked(
     redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | None
 ) -> tuple[T] | _State:
     """``(answer,)`` when it holds, else what kept it from holding."""
+    try:
+        return await _asked_once(redis, ask, probe)
+    except (NodeDown, NodeSilent):
+        return _State.DOWN
+
+
+async def _asked_once(
+    redis: Redis, ask: Callable[[], Awaitable[T]], probe: str | None
+) -> tuple[T] | _State:
     before = None
     if probe is None:  # the last state read will do: it was read before this question began
         before = getattr(redis, "remem_shards", None) or await _shards(redis)

@@ -14,6 +14,8 @@ namespace's slot with that namespace's generation token and access-count hash
   called once per slot (each with that slot's access hash), all in one pipeline; an upsert
   with links is one MULTI per slot, the slots' MULTIs sent side by side; each slot written
   replaces its own token.
+- A read whose node does not answer (it failed, or a replica took over) reads the slot map anew
+  and is sent again, once; a write is not (a 503: not acknowledged).
 - Scripts in a cluster pipeline are not loaded by redis-py (it sends ``EVALSHA`` only): they
   are loaded on every primary once, and a call a primary answers ``NOSCRIPT`` (restarted,
   failed over) is run again on its own, which loads it there.
@@ -30,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as NodeDown
 from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as NodeSilent
 
 from remem.store.longterm.layout import VECTOR, decode, encode, flat
 from remem.store.longterm.located import found_keys, keys_by_id
@@ -218,10 +222,19 @@ class ClusterDocuments:
         out: list[Any] = [None] * len(keys)
         if not groups:
             return out
-        queue = await self.pipeline()
-        for positions in groups.values():
-            call(queue, [keys[p] for p in positions])  # type: ignore[misc]
-        for positions, reply in zip(groups.values(), await queue.execute(), strict=True):
+
+        async def ask() -> list[Any]:
+            queue = await self.pipeline()
+            for positions in groups.values():
+                call(queue, [keys[p] for p in positions])  # type: ignore[misc]
+            return await queue.execute()
+
+        try:
+            replies = await ask()
+        except (NodeDown, NodeSilent):  # a node failed or was failed over: a read is asked again
+            await self.redis.nodes_manager.initialize()  # type: ignore[attr-defined]
+            replies = await ask()
+        for positions, reply in zip(groups.values(), replies, strict=True):
             for position, value in zip(positions, reply, strict=True):
                 out[position] = value
         return out
