@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from remem.errors import Conflict, NotFound
+from remem.errors import Conflict, MergedAway, NotFound
 from remem.memory.filters import Within, hit_owners
 from remem.memory.longterm import LongTermMemoryService
 from remem.memory.records import to_doc
@@ -135,6 +135,12 @@ async def test_an_id_two_namespaces_hold_is_the_callers(services: Pair) -> None:
         found = await service.search(SearchRequest(text=text, namespace={"eq": namespace}))
         assert [(m.id, m.text) for m in found.memories] == [("shared", text)]
     assert (await service.get("shared", only(a))).text == "tea at four"
+    # Each search's hit counts on the copy it found (the flush names its key by namespace).
+    for _ in range(2):
+        await service.search(SearchRequest(text="coffee at nine", namespace={"eq": b}))
+    await service.access.flush()
+    assert (await service.get("shared", only(a))).access_count == 1
+    assert (await service.get("shared", only(b))).access_count == 3
     edited = await service.update("shared", EditMemoryRecordRequest(text="milk"), only(b))
     assert edited.namespace == b
     assert (await service.get("shared", only(a))).text == "tea at four"
@@ -142,6 +148,31 @@ async def test_an_id_two_namespaces_hold_is_the_callers(services: Pair) -> None:
     # Held once again: read as a single Redis reads it, its caller checking its owner.
     assert (await service.get("shared")).text == "milk"
     assert (await service.get("shared", only(a))).namespace == b
+
+
+async def test_compaction_merges_in_its_namespace_s_copy_of_a_shared_id(services: Pair) -> None:
+    """An id two namespaces hold: compacting one namespace reads, changes and deletes that
+    namespace's memories only (the other's copy of the id, first in key order, is untouched)."""
+    service = services[1]
+    a, b = NAMESPACES[0], NAMESPACES[3]
+    await service.create([MemoryRecord(id="shared", text="tea at four", namespace=a)])
+    (vector,) = await service.embed(["coffee at nine"])  # b's copy, as in the test above
+    doc = to_doc(MemoryRecord(id="shared", text="coffee at nine", namespace=b), vector)
+    assert not (await service.store.documents.upsert_many([doc]))[0].refused
+    # A later copy of b's text, as an import without dedup leaves it.
+    copy = MemoryRecord(id="later", text="Coffee at nine", namespace=b, topics=["drinks"])
+    await service.create([copy], deduplicate=False)
+
+    def only(namespace: str) -> Any:
+        return lambda ns, _user: ns == namespace
+
+    before = await service.store.documents.get_many(["shared"], only(a))
+    assert await service.compact(b) == 1
+    assert await service.store.documents.get_many(["shared"], only(a)) == before
+    kept = await service.get("shared", only(b))
+    assert kept.text == "coffee at nine" and kept.topics == ["drinks"]
+    with pytest.raises(MergedAway, match="into memory 'shared'"):
+        await service.get("later", only(b))
 
 
 def test_the_owners_a_search_s_hits_may_have() -> None:

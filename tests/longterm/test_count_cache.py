@@ -76,7 +76,7 @@ async def test_totals_follow_access_tracking_of_another_process(
     scope = {"last_accessed": {"gte": since}}
     assert await totals(service, **scope) == [0, 0]
     # Hits recorded a minute from now (the access clock is the caller's), flushed by `other`.
-    other.access.record(["m0", "m1"], datetime.now(UTC).timestamp() + 60)
+    other.access.record([("m0", None), ("m1", None)], datetime.now(UTC).timestamp() + 60)
     await other.access.flush()
     assert await totals(service, **scope) == [2, 2]
 

@@ -244,7 +244,7 @@ async def test_closing_lets_a_flush_under_way_finish(
         return await real(hits, **options)
 
     monkeypatch.setattr(store.documents, "touch_many", slow_touch)
-    service.access.record([f"h{i}" for i in range(40)], datetime.now(UTC).timestamp())
+    service.access.record([(f"h{i}", None) for i in range(40)], datetime.now(UTC).timestamp())
     await asyncio.wait_for(started.wait(), 5)  # the periodic flush has taken the hits
     closing = asyncio.create_task(service.access.close())
     await asyncio.sleep(0.05)

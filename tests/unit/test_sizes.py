@@ -14,7 +14,7 @@ FUNCTION_LINES = 60
 
 # path (from src/) -> its lines today
 MODULES = {
-    "remem/memory/longterm.py": 436,
+    "remem/memory/longterm.py": 432,
     "remem/memory/search.py": 479,
     "remem/store/embedded.py": 425,
 }

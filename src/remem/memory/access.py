@@ -10,6 +10,11 @@ document's ``last_accessed`` only when it is ``resolution`` seconds behind
 costs at most one document write per resolution. The price: ``access_count`` is up to one
 interval behind, ``last_accessed`` up to one resolution, and a process that dies without closing
 loses its buffered hits.
+
+A hit is kept with the namespace of the memory the search found: on a Redis Cluster that names
+its key (``mem:{<ns>}:<id>``), so the flush writes the copy that was found, without looking the
+id up on every primary, and an id two namespaces hold counts where it was hit. On a single
+Redis an id is one memory and the namespace is not needed.
 """
 
 from __future__ import annotations
@@ -24,20 +29,37 @@ from remem.store.longterm import LongTermStore
 log = logging.getLogger(__name__)
 
 
+Place = tuple[str, str | None]  # a memory hit: its id and its namespace
+Hits = dict[str, tuple[int, float]]  # id -> (count, latest time)
+
+
+def rounds(batch: dict[Place, tuple[int, float]]) -> list[tuple[Hits, dict[str, str | None]]]:
+    """The hits of ``batch`` by id with each id's namespace, in as few rounds as an id held in
+    several namespaces needs (one, unless such an id was hit in two of them)."""
+    out: list[tuple[Hits, dict[str, str | None]]] = []
+    for (memory_id, namespace), hit in batch.items():
+        free = next((r for r in out if memory_id not in r[0]), None)
+        if free is None:
+            free = ({}, {})
+            out.append(free)
+        free[0][memory_id], free[1][memory_id] = hit, namespace
+    return out
+
+
 class AccessTracker:
     def __init__(self, store: LongTermStore, *, interval: float, resolution: float) -> None:
         self.store = store
         self.interval = interval
         self.resolution = resolution
-        self._pending: dict[str, tuple[int, float]] = {}
+        self._pending: dict[Place, tuple[int, float]] = {}
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
 
-    def record(self, ids: Iterable[str], when: float) -> None:
-        """Count one access of each memory at ``when`` (epoch seconds)."""
-        for memory_id in ids:
-            count, last = self._pending.get(memory_id, (0, when))
-            self._pending[memory_id] = (count + 1, max(last, when))
+    def record(self, hits: Iterable[Place], when: float) -> None:
+        """Count one access of each memory, an (id, namespace), at ``when`` (epoch seconds)."""
+        for place in hits:
+            count, last = self._pending.get(place, (0, when))
+            self._pending[place] = (count + 1, max(last, when))
 
     @property
     def pending(self) -> int:
@@ -47,11 +69,14 @@ class AccessTracker:
         """Write the buffered accesses now (kept for the next flush if Redis fails)."""
         batch, self._pending = self._pending, {}
         try:
-            await self.store.documents.touch_many(batch, resolution=self.resolution)
+            for hits, namespaces in rounds(batch):
+                await self.store.documents.touch_many(
+                    hits, resolution=self.resolution, namespaces=namespaces
+                )
         except BaseException:
-            for memory_id, (count, when) in batch.items():
-                c, w = self._pending.get(memory_id, (0, when))
-                self._pending[memory_id] = (c + count, max(w, when))
+            for place, (count, when) in batch.items():
+                c, w = self._pending.get(place, (0, when))
+                self._pending[place] = (c + count, max(w, when))
             raise
 
     def start(self) -> None:

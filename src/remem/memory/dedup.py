@@ -29,7 +29,9 @@ Rules, in the order they are tried when a memory is created:
    tests/longterm/test_near_miss.py were merged away).
 
 Pinned memories never absorb and are never absorbed; nothing is merged across namespaces, users
-or managed places. ``compact`` applies rules 2 and 3 to memories already stored, the older memory
+or managed places. Reads, changes and deletes by id name the scope they work in (``owner_is``):
+on a Redis Cluster two namespaces may hold one id, and the copy of the scope is the one taken.
+``memory.compaction`` applies rules 2 and 3 to memories already stored, the older memory
 absorbing the newer; a memory in a chain of versions (it supersedes or is superseded) is never
 merged away, so no chain breaks.
 
@@ -54,19 +56,17 @@ from remem.errors import RememError
 from remem.memory.sameness import (
     hash_of,
     hashes_of,
-    memory_hash,
     placed_like,
     placement,
     same_place,
 )
-from remem.store.longterm import LongTermStore, Row
-from remem.store.query import Filter, NotPast, TagIn, every, tag_is
+from remem.store.longterm import LongTermStore
+from remem.store.query import NotPast, TagIn, every
 
 DEFAULT_CANDIDATE_DISTANCE = 0.05
 MAX_CANDIDATES = 3  # per newcomer: the LLM reads each, so few and near
 MERGED_IDS_KEPT = 100  # a memory remembers the last this many caller ids merged into it
 log = logging.getLogger(__name__)
-_PAGE = 1_000
 
 # Whether ``newcomer`` states the same fact as the stored ``candidate`` (then it absorbs it).
 Decide = Callable[[dict[str, Any], dict[str, Any]], Awaitable[bool]]
@@ -153,9 +153,21 @@ def fold(existing: dict[str, Any], copy: dict[str, Any], now: float) -> dict[str
     return None if same else merged
 
 
-def _others_unpinned(doc: dict[str, Any], memory_id: str) -> Filter:
-    """The unpinned memories of ``doc``'s namespace, user and place, other than ``memory_id``."""
-    return every(placed_like(doc), ~TagIn("pinned", ("true",)), ~TagIn("id", (memory_id,)))
+Owner = Callable[[str | None, str | None], bool]  # the (namespace, user_id) a read may take
+
+
+def owner_is(namespace: str | None, user_id: str | None) -> Owner:
+    """Reads by id in one scope: on a cluster two namespaces may hold one id, and dedup reads,
+    changes and deletes the copy of the scope it works in (a single Redis holds an id once)."""
+    return lambda ns, user: ns == namespace and user == user_id
+
+
+def _owner(doc: dict[str, Any]) -> tuple[Any, Any]:
+    return doc.get("namespace") or None, doc.get("user_id") or None
+
+
+def owned_like(doc: dict[str, Any]) -> Owner:
+    return owner_is(*_owner(doc))
 
 
 @dataclass
@@ -214,7 +226,7 @@ class Deduplicator:
             found = same_place(existing, copy)
             return fold(existing, copy, now) if found else None
 
-        await self.store.documents.modify(target_id, change)
+        await self.store.documents.modify(target_id, change, owned_like(copy))
         return found
 
     # -- similar memories (rule 3, only with a judge) ----------------------------------------
@@ -256,13 +268,13 @@ class Deduplicator:
                 if dist <= self.radius and not other.get("pinned") and same_place(other, doc):
                     near.append((dist, other_id))
             candidates[memory_id] = [i for _, i in sorted(near)[:MAX_CANDIDATES]]
-        wanted = sorted({i for ids in candidates.values() for i in ids if i not in pending})
-        stored = dict(zip(wanted, await self.store.documents.get_many(wanted), strict=True))
+        stored = await self._stored(candidates, pending)
         pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         keys: list[tuple[str, str]] = []
         for memory_id, ids in candidates.items():
+            owner = _owner(pending[memory_id])
             for other_id in ids:
-                candidate = pending.get(other_id) or stored.get(other_id)
+                candidate = pending.get(other_id) or stored.get((owner, other_id))
                 if candidate is not None:
                     pairs.append((pending[memory_id], candidate))
                     keys.append((memory_id, other_id))
@@ -280,6 +292,21 @@ class Deduplicator:
             out.setdefault(memory_id, (verdict, other_id))  # all different: the nearest
         return out
 
+    async def _stored(
+        self, candidates: dict[str, list[str]], pending: dict[str, dict[str, Any]]
+    ) -> dict[tuple[tuple[Any, Any], str], dict[str, Any] | None]:
+        """The stored candidates, each read in its newcomer's scope: (scope, id) -> document."""
+        by_owner: dict[tuple[Any, Any], set[str]] = {}
+        for memory_id, ids in candidates.items():
+            scope = by_owner.setdefault(_owner(pending[memory_id]), set())
+            scope.update(i for i in ids if i not in pending)
+        stored: dict[tuple[tuple[Any, Any], str], dict[str, Any] | None] = {}
+        for owner, held in by_owner.items():
+            wanted = sorted(held)
+            docs = await self.store.documents.get_many(wanted, owner_is(*owner))
+            stored.update(((owner, i), doc) for i, doc in zip(wanted, docs, strict=True))
+        return stored
+
     async def merge_into(
         self, target_id: str, newcomer: dict[str, Any], now: float, verdict: Verdict = "same"
     ) -> bool:
@@ -293,94 +320,6 @@ class Deduplicator:
                 return refine(existing, newcomer, now)
             return absorb(existing, newcomer, now)
 
-        return await self.store.documents.modify(target_id, change) is not None
-
-    # -- compaction --------------------------------------------------------------------------
-    async def _rows(self, query: Filter) -> list[Row]:
-        rows: list[Row] = []
-        while True:
-            page = await self.store.index.oldest(query, _PAGE, len(rows))
-            rows += page
-            if len(page) < _PAGE:
-                return rows
-
-    async def _hashes(self, rows: list[Row]) -> dict[str, str]:
-        """Today's ``memory_hash`` of each memory, from its text (an older memory may hold the
-        hash of its text as written)."""
-        out: dict[str, str] = {}
-        for start in range(0, len(rows), _PAGE):
-            page = rows[start : start + _PAGE]
-            docs = await self.store.documents.get_fields([r.id for r in page], ("text",))
-            for row, doc in zip(page, docs, strict=True):
-                if doc is not None and isinstance(doc.get("text"), str):
-                    out[row.id] = memory_hash(
-                        doc["text"], row.namespace, row.user_id, row.memory_type, row.place
-                    )
-        return out
-
-    async def _keep(self, memory_id: str, copies: list[str], digest: str, now: float) -> None:
-        """The kept memory of a group takes in its copies' topics and entities (unless pinned)
-        and today's hash, in one write when something changes."""
-        others = [d for d in await self.store.documents.get_many(copies) if d is not None]
-
-        def change(existing: dict[str, Any]) -> dict[str, Any] | None:
-            new = dict(existing)
-            for other in [] if existing.get("pinned") else others:
-                new = absorb(new, merging(other, other.get("origin") != "server"), now)
-            new["memory_hash"] = digest
-            keys = ("topics", "entities", "memory_hash", "merged_ids")
-            return None if all(new.get(k) == existing.get(k) for k in keys) else new
-
-        await self.store.documents.modify(memory_id, change)
-
-    async def compact(self, namespace: str | None, user_id: str | None, now: float) -> int:
-        """Merge copies of the same normalised text, then (with a decision) similar memories;
-        return how many memories remain."""
-        query = every(tag_is("namespace", namespace or None), tag_is("user_id", user_id or None))
-        rows = await self._rows(query)
-        digests = await self._hashes(rows)
-        groups: dict[str, list[Row]] = {}
-        for row in rows:  # oldest first
-            groups.setdefault(digests.get(row.id, row.memory_hash), []).append(row)
-        doomed: list[str] = []
-        for digest, group in groups.items():  # pinned copies stay; else the oldest copy stays
-            unpinned = [r.id for r in group if not r.pinned and not r.linked]  # chains stay
-            copies = unpinned if len(unpinned) < len(group) else unpinned[1:]
-            for kept in (r for r in group if r.id not in copies):
-                if copies or kept.memory_hash != digest:
-                    await self._keep(kept.id, copies, digest, now)
-            doomed += copies
-        await self.store.documents.delete_many(doomed)
-        if self.judge is not None:
-            await self._merge_similar([r for r in rows if r.id not in set(doomed)], now)
-        return await self.store.index.count(query)
-
-    async def _merge_similar(self, survivors: list[Row], now: float) -> None:
-        gone: set[str] = set()
-        for row in survivors:
-            if row.pinned or row.linked or row.id in gone:
-                continue
-            (doc,) = await self.store.documents.get_many([row.id])
-            if doc is None:
-                continue
-            vector = np.asarray(doc["embedding"], dtype=np.float32)
-            others = _others_unpinned(doc, row.id)
-            near = await self.store.index.nearest(others, vector, 20, max_distance=self.radius)
-            newer = [c.id for c in near if c.id not in gone]
-            newer_docs = [
-                o for o in await self.store.documents.get_many(newer) if o and mergeable(o)
-            ]
-            if not newer_docs or self.judge is None:
-                continue
-            try:
-                verdicts = await self.judge([(other, doc) for other in newer_docs])
-            except RememError as exc:
-                log.warning("compaction kept similar memories apart (%s)", exc.detail)
-                continue
-            for other, verdict in zip(newer_docs, verdicts, strict=True):
-                if verdict != "same":  # the older memory stays as it is otherwise
-                    continue
-                remember = other.get("origin") != "server"
-                if await self.merge_into(row.id, merging(other, remember), now):
-                    gone.add(other["id"])
-                    await self.store.documents.delete_many([other["id"]])
+        return (
+            await self.store.documents.modify(target_id, change, owned_like(newcomer)) is not None
+        )

@@ -19,13 +19,9 @@ from remem.config import default
 from remem.embeddings.base import Embedder
 from remem.errors import Conflict, EmbeddingMismatch, InvalidInput, MergedAway, NotFound
 from remem.memory.access import AccessTracker
+from remem.memory.compaction import Compaction
 from remem.memory.create_plan import VERSION_FIELDS, Created, Plan
-from remem.memory.dedup import (
-    DEFAULT_CANDIDATE_DISTANCE,
-    Decide,
-    Deduplicator,
-    Judge,
-)
+from remem.memory.dedup import DEFAULT_CANDIDATE_DISTANCE, Decide, Deduplicator, Judge
 from remem.memory.filters import Within, compile_filters, epoch, hit_owners, validity, within_filter
 from remem.memory.forgetting import select_for_forgetting
 from remem.memory.identifiers import check_tags, optional_id, stored_id
@@ -393,7 +389,7 @@ class LongTermMemoryService:
                 log.warning("search skipped a memory: %s", exc.detail)
                 continue
             results.append(result)
-        self.access.record((r.id for r in results), at)
+        self.access.record(((r.id, r.namespace) for r in results), at)
         end = request.offset + request.limit
         return MemoryRecordResults(
             memories=results,
@@ -433,4 +429,4 @@ class LongTermMemoryService:
 
     async def compact(self, namespace: str | None = None, user_id: str | None = None) -> int:
         """Merge copies of the same normalised text; how many memories remain in the scope."""
-        return await self.dedup.compact(namespace, user_id, now())
+        return await Compaction(self.dedup).compact(namespace, user_id, now())

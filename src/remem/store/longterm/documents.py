@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -284,17 +284,19 @@ class MemoryDocuments:
         *,
         resolution: float = 0.0,
         within: Within | None = None,
+        namespaces: Mapping[str, str | None] | None = None,
     ) -> int:
         """Add search hits (count, latest time) to memories that still exist; move a memory's
         last_accessed only when the hit is ``resolution`` seconds or more after it. Returns
-        how many documents were written.
+        how many documents were written. ``namespaces``: each id's namespace where it was hit,
+        which on a cluster names its key (else the id is looked up, ``within`` choosing).
 
         Two round trips a chunk: the dates (one script per memory), then the counts of the
         memories found, with a new generation token if a date moved. A memory deleted between
         the two keeps a count in the hash, which a delete clears.
         """
         if self._cluster:
-            return await self._cluster.touch_many(hits, resolution, within)
+            return await self._cluster.touch_many(hits, resolution, within, namespaces)
         items = list(hits.items())
         written = 0
         # A document write re-indexes it, vector included (0.9-1.3 ms at 100,000 memories), and

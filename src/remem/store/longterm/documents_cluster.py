@@ -27,7 +27,7 @@ import asyncio
 import json
 import secrets
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
@@ -324,12 +324,21 @@ class ClusterDocuments:
         return await self.modify_at(key, self.keys.long_term_generation_of(key), change)
 
     async def touch_many(
-        self, hits: dict[str, tuple[int, float]], resolution: float, within: Within | None
+        self,
+        hits: dict[str, tuple[int, float]],
+        resolution: float,
+        within: Within | None,
+        namespaces: Mapping[str, str | None] | None,
     ) -> int:
         """``MemoryDocuments.touch_many``: the same two round trips a chunk, each memory's
-        count added to its namespace's hash."""
+        count added to its namespace's hash; its key named by the namespace it was hit in when
+        given (no lookup on every primary), else found by id."""
         items = list(hits.items())
-        keys = await self.located([memory_id for memory_id, _ in items], within)
+        ids = [memory_id for memory_id, _ in items]
+        if namespaces is None:
+            keys = await self.located(ids, within)
+        else:
+            keys = [self.keys.memory(i, namespaces[i]) for i in ids]
         held = [
             (key, count, when) for key, (_, (count, when)) in zip(keys, items, strict=True) if key
         ]
