@@ -75,6 +75,24 @@ async def test_a_session_is_placed_by_its_first_event_and_keeps_it(both: Both) -
     assert unplaced.namespace_ref is None and plain.status_code == 404
 
 
+async def test_a_namespace_holding_a_session_is_not_deleted(both: Both) -> None:
+    """A placement counts for the delete rule: a namespace a session is placed in is a 409
+    until the session is deleted (with either API); one placed elsewhere does not hold it."""
+    held, free = await namespace(both.sdk, "held"), await namespace(both.sdk, "free")
+    await add(both.sdk, "plans", "chat-h", namespace_ref={"namespace_id": held})
+    await add(both.sdk, "other plans", "chat-f", namespace_ref={"namespace_id": free})
+    with pytest.raises(errors.ConflictErrorResponseContent) as caught:
+        await both.sdk.delete_namespace_async(namespace_id=held)
+    assert "holds sessions" in caught.value.body
+    assert (await both.sdk.get_session_memory_async(session_id="chat-h")).namespace_ref
+    await both.sdk.delete_session_memory_async(session_id="chat-f")
+    await both.sdk.delete_namespace_async(namespace_id=free)
+    await both.ams.delete_working_memory("chat-h", namespace=STORE, user_id="alice")
+    await both.sdk.delete_namespace_async(namespace_id=held)
+    with pytest.raises(errors.NotFoundErrorResponseContent):
+        await both.sdk.get_namespace_async(namespace_id=held)
+
+
 async def test_a_namespace_ref_that_cannot_take_it_or_with_a_label_is_refused(
     both: Both,
 ) -> None:

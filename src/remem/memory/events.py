@@ -58,6 +58,11 @@ class SessionEvents:
     messages: SessionMessages
     owners: SessionOwners = field(default_factory=SessionOwners)
 
+    async def placed(self, namespace: str, namespace_id: str) -> bool:
+        """Whether a session of ``namespace`` is placed in the namespace resource
+        ``namespace_id``."""
+        return await self.messages.placed(self.working.store.index, namespace, namespace_id)
+
     async def session(
         self, session_id: str, namespace: str, user_id: str | None
     ) -> WorkingMemoryResponse:

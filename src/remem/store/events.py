@@ -1,6 +1,7 @@
 """A store's sessions as the managed API reads them: one session found by id in its namespace,
-whatever its user, in one search that answers the document (``find``); and one message removed
-by id ("delete a session event").
+whatever its user, in one search that answers the document (``find``); one message removed by
+id ("delete a session event"); and whether a session is placed in a namespace resource
+(``placed``: such a namespace is not deleted).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from remem.store.connection import translates_errors
+from remem.store.fanout import keys_everywhere
 from remem.store.keys import Keys
 from remem.store.listing import alive
 from remem.store.query import conjunction, tag_equals
@@ -66,6 +68,21 @@ class SessionMessages:
             ns, user, sid = self.keys.parse_working_memory(key)
             out.append((Session(sid, user, ns), json.loads(doc)))
         return out
+
+    async def placed(self, index: str, namespace: str, namespace_id: str) -> bool:
+        """Whether a live session of ``namespace`` is placed in the namespace resource
+        ``namespace_id`` (on a cluster, asked of the primary holding the namespace)."""
+        query = conjunction(
+            [
+                tag_equals("namespace", namespace),
+                tag_equals("namespace_id", namespace_id),
+                alive(time.time()),
+            ]
+        )
+        if self.keys.cluster:
+            return bool(await keys_everywhere(self.redis, index, query, namespace, 1))
+        search = ("FT.SEARCH", index, query, "NOCONTENT", "LIMIT", 0, 0, "DIALECT", 2)
+        return int((await self.redis.execute_command(*search))["total_results"]) > 0
 
     async def remove(self, session: Session, message_id: str) -> bool:
         """Remove the message ``message_id`` of ``session``; False when it is not there."""

@@ -83,6 +83,9 @@ def working_memory_index(keys: Keys, name: str) -> IndexSpec:
             # A cluster primary's index loads no other slot's document: GROUPBY reads SORTABLE.
             FieldSpec("$.namespace", "namespace", "TAG", sortable=keys.cluster),
             FieldSpec("$.user_id", "user_id", "TAG"),
+            # The managed API's namespace resource a session is placed in: one that holds a
+            # session is not deleted (api.routers.managed.namespaces).
+            FieldSpec("$.namespace_id", "namespace_id", "TAG"),
             FieldSpec("$.created_at", "created_at", "NUMERIC", sortable=True),
             FieldSpec("$.updated_at", "updated_at", "NUMERIC", sortable=True),
             # When the key expires (null: never). Listing leaves out what is past it, as Redis

@@ -3,8 +3,8 @@
 A store's namespaces are a tree kept by ``store.namespace_tree`` (one hash per store, each change
 one script): roots (``PERSONAL`` with an owner, or ``SHARED``) and their children, a ``path``
 made of the names from the root. Sibling names are unique, an archived namespace takes no
-children, no placement and no change, and only an empty leaf (no children, no memory placed
-in it) is deleted (409 otherwise). A caller bound to one user may not use
+children, no placement and no change, and only an empty leaf (no children, no memory and no
+session placed in it) is deleted (409 otherwise). A caller bound to one user may not use
 them (403): they are the store's, shared by its users.
 """
 
@@ -20,9 +20,11 @@ from ulid import ULID
 from remem.api.deps import long_term_memory
 from remem.api.routers.managed.paging import next_token, offset_of
 from remem.api.routers.managed.records import path_of
+from remem.api.routers.managed.sessions import session_events
 from remem.api.routers.managed.wire import STORE, answer, no_content
 from remem.auth import guard
 from remem.errors import Conflict, Forbidden, InvalidInput, NotFound
+from remem.memory.events import SessionEvents
 from remem.memory.longterm import LongTermMemoryService
 from remem.models.bounds import MAX_COUNT
 from remem.models.managed_namespaces import (
@@ -196,11 +198,15 @@ async def delete_namespace(
     store_id: str = STORE,
     tree: NamespaceTree = Tree,
     service: LongTermMemoryService = Depends(long_term_memory),
+    events: SessionEvents = Depends(session_events),
 ) -> Response:
-    """Delete an empty leaf: 409 for a namespace with children or memories placed in it
-    (counted just before the script that checks the children and deletes)."""
+    """Delete an empty leaf: 409 for a namespace with children, or memories or sessions placed
+    in it (asked just before the script that checks the children and deletes)."""
     store = _store(store_id, write=True)
-    if namespace_id in await tree.all(store) and await placed(service, store, namespace_id):
-        raise Conflict(f"namespace {namespace_id!r} holds memories: move or delete them first")
+    if namespace_id in await tree.all(store):
+        if await placed(service, store, namespace_id):
+            raise Conflict(f"namespace {namespace_id!r} holds memories: move or delete them first")
+        if await events.placed(store, namespace_id):
+            raise Conflict(f"namespace {namespace_id!r} holds sessions: delete them first")
     await tree.delete(store, namespace_id)
     return no_content()
