@@ -5,7 +5,9 @@ cluster)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +27,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.cluster)
+
+
+# What no log of a cluster test may say: a command naming keys of two slots, or a redirection
+# remem did not follow (issue 23: "no CROSSSLOT or unhandled MOVED in any log").
+UNHANDLED = re.compile(r"CROSSSLOT|\bMOVED \d+|\bASK \d+")
+
+
+@pytest.fixture(autouse=True)
+def no_unhandled_redirections(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every record this process logs during a cluster test (remem's, redis-py's, the app's
+    served in-process), at any level, is free of ``UNHANDLED``."""
+    caplog.set_level(logging.DEBUG, logger="remem")
+    yield
+    said = [r.getMessage() + (r.exc_text or "") for r in caplog.records]
+    seen = [line for line in said if UNHANDLED.search(line)]
+    assert not seen, seen[:3]
 
 
 @pytest.fixture(scope="session")
