@@ -88,3 +88,46 @@ async def test_stores_on_every_primary(url: str, redis: Redis) -> None:
         assert (await sdk.get_long_term_memory_async(memory_id=f"tea-{second}")).text == (
             "bob: coffee"
         )
+
+
+async def test_placements_moves_and_the_delete_rule_on_every_primary(
+    url: str, redis: Redis
+) -> None:
+    """In stores on each primary: memories placed in namespace resources and moved between
+    them, a session placed by its first event, and a namespace that holds either is a 409
+    until it is emptied (memory ids are unique over the stores, as on a single Redis)."""
+    for store in await spread_namespaces(redis, per_primary=1, pattern="placed-{}"):
+        async with AgentMemory(server_url=url, store_id=store) as sdk:
+
+            async def made(name: str, sdk: AgentMemory = sdk) -> str:
+                answer = await sdk.create_namespace_async(request={"name": name, "scope": "SHARED"})
+                return answer.namespace.namespace_id
+
+            here, there, chats = await made("here"), await made("there"), await made("chats")
+            ref = {"namespace_id": here}
+            await sdk.bulk_create_long_term_memories_async(
+                memories=[
+                    {"id": f"{i}-{store}", "text": text, "owner_id": "al", "namespace_ref": ref}
+                    for i, text in (("a", "apples"), ("b", "pears"))
+                ]  # type: ignore[misc]
+            )
+            moved = await sdk.move_long_term_memories_async(
+                memory_ids=[f"b-{store}"], namespace_ref={"namespace_id": there}
+            )
+            assert moved.moved == [f"b-{store}"] and not moved.errors
+            found = await sdk.search_long_term_memory_async(
+                request={"filter": {"namespace_ref": {"in": [there]}}, "limit": 10}
+            )
+            assert [m.id for m in found.items] == [f"b-{store}"]
+            await sdk.add_session_event_async(
+                actor_id="al", role="USER", content=[{"text": "hi"}], created_at=WHEN,
+                session_id="chat", namespace_ref={"namespace_id": chats},
+            )  # fmt: skip
+            for held in (here, chats):
+                with pytest.raises(errors.ConflictErrorResponseContent):
+                    await sdk.delete_namespace_async(namespace_id=held)
+            await sdk.bulk_delete_long_term_memories_async(memory_ids=[f"a-{store}"])
+            await sdk.delete_namespace_async(namespace_id=here)
+            await sdk.delete_session_memory_async(session_id="chat")
+            await sdk.delete_namespace_async(namespace_id=chats)
+            assert [n.name for n in (await sdk.list_namespaces_async()).items] == ["there"]
