@@ -102,3 +102,35 @@ async def test_a_superseded_memory_leaves_the_searches_of_its_namespace_and_of_a
         SearchRequest(text="drinks", namespace={"eq": "other"}, search_mode="keyword")
     )
     assert [m.id for m in other.memories] == ["tea"]
+
+
+async def test_a_namespace_s_count_is_kept_until_it_is_written(
+    service: LongTermMemoryService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count a search of one namespace needs for its total is kept with that namespace's
+    generation token: asked again only after a write there, and exact after it."""
+    await service.create(
+        [MemoryRecord(id=f"k{i}", text=f"green tea {i}", namespace=f"n{i % 2}") for i in range(6)]
+    )
+    index = service.store.index
+    counted: list[Any] = []
+    real = index.count
+
+    async def spied(query: Any) -> int:
+        counted.append(query)
+        return await real(query)
+
+    monkeypatch.setattr(index, "count", spied)
+    scoped = {"eq": "n0"}
+
+    async def total() -> int:
+        return (await service.search(SearchRequest(text="tea", namespace=scoped))).total
+
+    assert await total() == 3
+    first = len(counted)
+    assert first >= 1
+    assert await total() == 3 and len(counted) == first  # kept: no count asked
+    await service.create([MemoryRecord(id="k9", text="more tea", namespace="n1")])
+    assert await total() == 3 and len(counted) == first  # another namespace's write
+    await service.create([MemoryRecord(id="k8", text="black tea", namespace="n0")])
+    assert await total() == 4 and len(counted) > first  # its own: counted again

@@ -9,6 +9,14 @@ same round trip as its KNN and counts again only when the token has changed; a c
 token it belongs to are read atomically (MULTI). Writes made behind remem's back are seen from
 the next remem write, or at the latest when the kept counts are dropped, ``max_age`` seconds
 after the first was kept.
+
+On a Redis Cluster each namespace has its own token, in its slot (``lt:generation:{<ns>}``):
+the count of a filter scoped to one namespace (``index_cluster.scope_of``) is kept with that
+namespace's token, read before and after the count (a MULTI cannot hold a count of the
+namespace's primary's index and the token's slot); a later search of that namespace reads the
+token (a GET on the primary it asks anyway) instead of counting again; so are the faint-word
+counts of such a search (``counts_at``). Counts over several namespaces and tag values are not
+kept there.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from redis.asyncio import Redis
 from remem.store.connection import translates_errors
 from remem.store.keys import Keys
 from remem.store.longterm.index import MemoryIndex
+from remem.store.longterm.index_cluster import scope_of
 from remem.store.longterm.values import Counts, Found, Scored
 from remem.store.query import MATCH_ALL, Between, Filter, every
 
@@ -50,7 +59,7 @@ class GenerationCache:
         counts_kept: int = COUNTS_KEPT,
         size_ttl: float = SIZE_TTL,
     ) -> None:
-        self.redis, self.index = redis, index
+        self.redis, self.index, self.keys = redis, index, keys
         # On a cluster nothing is kept yet (each namespace has its own token): every count and
         # tag value list is read anew, across the primaries it needs (store.longterm.index).
         self.keeps = not keys.cluster
@@ -66,10 +75,10 @@ class GenerationCache:
     async def counts(self, query: Filter) -> Counts:
         """Memories matching ``query`` (exact), and memories indexed (re-counted at most every
         ``size_ttl`` seconds)."""
+        if not self.keeps:
+            return await self._sized(query, await self._namespace_count(query))
         cached = self._cached_count(query)
         generation: str | None = None
-        if not self.keeps:
-            return await self._sized(query, await self.index.count(query))
         if cached is not None:
             generation = cast("str | None", await self.redis.get(self._generation))
         return await self._confirmed(query, cached, generation)
@@ -83,8 +92,26 @@ class GenerationCache:
             return await self._sized(query, cached[1])
         return await self._sized(query, await self._count_now(query))
 
-    def _cached_count(self, query: Filter) -> tuple[str | None, int] | None:
-        if not self.keeps:
+    async def _namespace_count(self, query: Filter) -> int:
+        """On a cluster: the count of ``query``, kept with its namespace's token when it is
+        scoped to one (see the module)."""
+        namespace = scope_of(query)
+        if namespace is None:
+            return await self.index.count(query)
+        token = self.keys.long_term_generation_of(self.keys.memory("", namespace))
+        generation = cast("str | None", await self.redis.get(token))
+        cached = self._cached_count(query, kept_anyway=True)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        matches = await self.index.count(query)
+        if await self.redis.get(token) == generation:  # no write came between
+            self._keep(query, generation, matches)
+        return matches
+
+    def _cached_count(
+        self, query: Filter, *, kept_anyway: bool = False
+    ) -> tuple[str | None, int] | None:
+        if not (self.keeps or kept_anyway):
             return None
         if time.monotonic() - self._counted_at > self.max_age:
             self._counts.clear()  # bounds how long a write behind remem's back goes unseen
@@ -116,7 +143,7 @@ class GenerationCache:
         just read in its own round trip: a count kept at it is still exact and costs nothing;
         the others are counted in one round trip (with the token, atomically) and kept."""
         if not self.keeps:
-            return [await self.index.count(query) for query in queries]
+            return [await self._namespace_count(query) for query in queries]
         found: dict[Filter, int] = {}
         for query in queries:
             cached = self._cached_count(query)
