@@ -108,10 +108,8 @@ class Compaction:
                 continue
             vector = np.asarray(doc["embedding"], dtype=np.float32)
             others = _others_unpinned(doc, row.id)
-            near = await self.dedup.store.index.nearest(
-                others, vector, 20, max_distance=self.dedup.radius
-            )
-            newer = [c.id for c in near if c.id not in gone]
+            near = await self.dedup.near(others, vector, 20)
+            newer = [memory_id for _, memory_id in near if memory_id not in gone]
             newer_docs = [
                 o
                 for o in await self.dedup.store.documents.get_many(newer, owner)
