@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster.conftest import forget_prefix
+from tests.cluster.conftest import UNHANDLED, forget_prefix
 from tests.serving import free_port
 
 PREFIX = f"p{uuid.uuid4().hex[:8]}:"  # the module's keys on the cluster
@@ -44,14 +44,23 @@ def _env(cluster_url: str, tasks_url: str | None, prefix: str, tmp: Path) -> dic
 
 
 @pytest.fixture
-def processes(cluster_url: str, redis_url: str) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The processes a test starts, stopped after it, and its prefix's keys then dropped."""
+def processes(
+    cluster_url: str, redis_url: str, tmp_path: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The processes a test starts, stopped after it, and its prefix's keys then dropped; what
+    they logged (``*.log`` in the test's directory) must not name CROSSSLOT or a MOVED/ASK
+    redirection, as the conftest checks of what this process logs."""
     started: list[subprocess.Popen[bytes]] = []
     yield started
     for proc in started:
         proc.terminate()
         proc.wait(20)
     forget_prefix(cluster_url, redis_url, PREFIX)
+    logged = {log.name: log.read_text(errors="replace") for log in tmp_path.glob("*.log")}
+    assert logged, "the processes' logs were not found"
+    for name, text in logged.items():
+        seen = [line for line in text.splitlines() if UNHANDLED.search(line)]
+        assert not seen, f"{name}: {seen[:5]}"
 
 
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
