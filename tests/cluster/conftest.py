@@ -80,10 +80,12 @@ async def keys(redis: Redis) -> AsyncIterator[Keys]:
 async def spread_namespaces(
     redis: Redis, per_primary: int = 2, pattern: str = "team {}/x"
 ) -> list[str]:
-    """Namespaces whose slots lie on every primary, ``per_primary`` on each, named by
-    ``pattern`` (by default with a space and a slash, percent-encoded in the keys)."""
+    """Namespaces whose slots lie on every primary, ``per_primary`` on each of three (on a
+    cluster of fewer primaries, as many namespaces spread over those), named by ``pattern``
+    (by default with a space and a slash, percent-encoded in the keys)."""
     by_node: dict[str, list[str]] = {}
     primaries = len(redis.get_primaries())  # type: ignore[attr-defined]
+    per_primary = max(per_primary, per_primary * 3 // primaries)
     for i in range(1000):
         name = pattern.format(i)
         node = redis.get_node_from_key(f"{{{encode_part(name)}}}")  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from remem.errors import BackendUnavailable, IncompatibleBackend
 from remem.metrics import REDIS_ERRORS
+from remem.store.coordinator import coordinated, has_coordinator
 from remem.tracing import instrument_redis
 
 
@@ -124,6 +125,7 @@ class Cluster(RedisCluster):
     url: str = ""
     timeout: float = 0.0
     node_connections: int = 0
+    coordinated: bool = False  # its Query Engine has a coordinator (``has_coordinator``)
 
     def __init__(self, **kwargs: Any) -> None:
         # Only what ``cluster_client`` passes (through ``from_url``): no defaults of its own
@@ -136,9 +138,18 @@ class Cluster(RedisCluster):
 
 
 def cluster_client(
-    url: str, *, timeout: float, max_connections: int, protocol: int, decode_responses: bool
+    url: str,
+    *,
+    timeout: float,
+    max_connections: int,
+    protocol: int,
+    decode_responses: bool,
+    coordinated: bool = False,
 ) -> Cluster:
-    """A cluster client starting from the node ``url`` names (``max_connections`` a node)."""
+    """A cluster client starting from the node ``url`` names (``max_connections`` a node).
+    Index commands go to the node serving the index name's slot (``IndexNamesAreKeys``), or,
+    when the Query Engine has a ``coordinated`` index over the cluster, to any node as redis-py
+    sends keyless commands (the coordinator declares them so)."""
     client = cast(
         Cluster,
         Cluster.from_url(
@@ -149,10 +160,11 @@ def cluster_client(
             socket_connect_timeout=timeout,
             max_connections=max_connections,
             health_check_interval=30,
-            policy_resolver=IndexNamesAreKeys(),
+            policy_resolver=None if coordinated else IndexNamesAreKeys(),
         ),
     )
     client.url, client.timeout, client.node_connections = url, timeout, max_connections
+    client.coordinated = coordinated
     return client
 
 
@@ -183,11 +195,22 @@ async def open_redis(url: str, *, timeout: float, max_connections: int) -> Redis
     if not int(info.get("cluster_enabled", 0)):
         return client
     await client.aclose()
-    cluster = cluster_client(
-        url, timeout=timeout, max_connections=max_connections, protocol=3, decode_responses=True
-    )
+    opening = functools.partial(
+        cluster_client, url, timeout=timeout, max_connections=max_connections, protocol=3,
+        decode_responses=True,
+    )  # fmt: skip
+    cluster = opening()
     with backend_errors():
         await cluster.initialize()
+        try:
+            found = await has_coordinator(cluster)
+        except BaseException:
+            await cluster.aclose()
+            raise
+        if found:  # opened again, sending index commands as a coordinator takes them
+            await cluster.aclose()
+            cluster = opening(coordinated=True)
+            await cluster.initialize()
     return cast(Redis, instrument_redis(cluster))
 
 
@@ -206,6 +229,7 @@ def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:
             max_connections=redis.node_connections,
             protocol=2,
             decode_responses=decode_responses,
+            coordinated=redis.coordinated,
         )
         return cast(Redis, instrument_redis(twin_of_cluster))
     pool = redis.connection_pool
@@ -301,7 +325,8 @@ async def check_modules(redis: Redis) -> dict[str, Any]:
 
 
 async def _check_cluster_modules(cluster: RedisCluster) -> dict[str, Any]:
-    """Every primary must have both modules: each indexes its own keys (no coordinator)."""
+    """Every primary must have both modules (without a coordinator each indexes its own
+    keys); ``coordinator`` says whether the Query Engine has one (``has_coordinator``)."""
     versions: dict[str, Any] = {}
     primaries = cluster.get_primaries()
     with backend_errors():
@@ -320,6 +345,7 @@ async def _check_cluster_modules(cluster: RedisCluster) -> dict[str, Any]:
             for name, version in modules.items():  # the oldest, if they differ
                 versions[name] = min(version, versions.get(name, version))
     versions["primaries"] = len(primaries)
+    versions["coordinator"] = coordinated(cast(Redis, cluster))
     require_search_version(versions)
     return versions
 

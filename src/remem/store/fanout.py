@@ -1,4 +1,6 @@
 """Searches on a Redis Cluster without a coordinator: to one primary, or to all and merged.
+(With a coordinator, ``alias_for`` and ``aliases`` name the one index that spans the cluster,
+which any node answers for all: every question below is then asked once.)
 
 Every primary has its own copy of an index and its alias, named into one of its slots
 (``schema.ensure_on_every_primary``), and each indexes only its own keys. So:
@@ -28,16 +30,20 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from remem.store.coordinator import coordinated
 from remem.store.keys import encode_part
 from remem.store.moving import namespace_probe, settled
-from remem.store.slots import key_slot, primary_tags
+from remem.store.slots import COORDINATED_TAG, key_slot, primary_tags
 
 
 def alias_for(redis: Redis, alias: str, namespace: str) -> str:
     """The alias, on the primary holding ``namespace``'s slot, of the index ``alias``: the
     index holding every key tagged with the namespace (a percent-encoded part, as in
     ``Keys``). Keys without a namespace have an empty tag, so Redis hashes each whole key and
-    they spread over every primary: a search of them asks every primary."""
+    they spread over every primary: a search of them asks every primary. With a coordinator
+    (``coordinator.coordinated``) the one index over the cluster."""
+    if coordinated(redis):
+        return f"{alias}:{{{COORDINATED_TAG}}}"
     node = redis.nodes_manager.get_node_from_slot(  # type: ignore[attr-defined]
         key_slot(f"{{{encode_part(namespace)}}}")
     )
@@ -45,7 +51,9 @@ def alias_for(redis: Redis, alias: str, namespace: str) -> str:
 
 
 def aliases(redis: Redis, alias: str) -> list[str]:
-    """The alias on every primary."""
+    """The alias on every primary; with a coordinator, the one index that spans them."""
+    if coordinated(redis):
+        return [f"{alias}:{{{COORDINATED_TAG}}}"]
     return [f"{alias}:{{{tag}}}" for tag in primary_tags(redis).values()]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from remem.store.coordinator import index_holders
 from remem.store.keys import Keys
 
 
@@ -43,9 +44,13 @@ async def drop_index(redis: Redis, name: str) -> None:
 
 
 async def drop_index_versions(redis: Redis, keys: Keys, name: str) -> None:
-    """Drop every version of the index ``name`` (documents are kept)."""
+    """Drop every version of the index ``name`` (documents are kept); on a cluster, every
+    primary's (``connection.index_holders``)."""
     stale = keys.index_name(name, "")
-    for index in await redis.execute_command("FT._LIST"):
-        if index.startswith(stale):
-            with contextlib.suppress(ResponseError):  # another process dropped it first
-                await redis.execute_command("FT.DROPINDEX", index)
+    for where in index_holders(redis):
+        for index in await redis.execute_command("FT._LIST", **where):
+            if index.startswith(stale):
+                # Refused when another process dropped it first, or when it is named in a
+                # slot its primary gave away (docs/architecture.md, "Slots that move").
+                with contextlib.suppress(ResponseError):
+                    await redis.execute_command("FT.DROPINDEX", index, **where)

@@ -24,9 +24,10 @@ from redis.exceptions import ResponseError
 
 from remem.errors import IncompatibleBackend
 from remem.store.connection import is_cluster
+from remem.store.coordinator import any_node, coordinated
 from remem.store.index_admin import index_info
 from remem.store.keys import Keys
-from remem.store.slots import key_slot, primary_tags
+from remem.store.slots import COORDINATED_TAG, key_slot, primary_tags
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,13 @@ async def _wait_indexed(redis: Redis, name: str, timeout: float) -> None:
 
 
 async def ensure_index(redis: Redis, keys: Keys, spec: IndexSpec, *, timeout: float = 600) -> str:
-    """Make the alias ``spec.name`` point at an index matching ``spec``; return the live name.
-    On a cluster, one such index and alias on every primary (``ensure_on_every_primary``)."""
+    """Make the alias ``spec.name`` point at an index matching ``spec``; return the live name (on
+    a cluster: ``ensure_on_every_primary``; with a coordinator, one, tagged ``COORDINATED_TAG``)."""
+    if coordinated(redis):
+        live, tag = keys.index_name(spec.name, spec.version), f":{{{COORDINATED_TAG}}}"
+        stale, where = keys.index_name(spec.name, ""), any_node(redis)
+        await _ensure(redis, spec, live + tag, spec.name + tag, stale, where, timeout)
+        return live + tag
     if is_cluster(redis):
         return (await ensure_on_every_primary(redis, keys, spec, timeout=timeout))[0]
     live = keys.index_name(spec.name, spec.version)
@@ -364,11 +370,13 @@ async def ensure_long_term_index(
 ) -> str:
     """Check the vector dimension, then ``ensure_index`` the long-term memory index."""
     spec = long_term_memory_index(keys, name, dims)
-    if is_cluster(redis):  # each primary's index and memories (ensure_on_every_primary)
+    if coordinated(redis):  # the one index over the cluster (ensure_index)
+        tagged = f"{spec.name}:{{{COORDINATED_TAG}}}"
+        await check_vector_dims(redis, keys, spec, dims, tagged, **any_node(redis))
+    elif is_cluster(redis):  # each primary's index and memories (ensure_on_every_primary)
         for node, tag in primary_tags(redis).items():
-            primary = redis.get_node(node_name=node)  # type: ignore[attr-defined]
-            alias = f"{spec.name}:{{{tag}}}"
-            await check_vector_dims(redis, keys, spec, dims, alias, target_nodes=primary)
+            where = {"target_nodes": redis.get_node(node_name=node)}  # type: ignore[attr-defined]
+            await check_vector_dims(redis, keys, spec, dims, f"{spec.name}:{{{tag}}}", **where)
     else:
         await check_vector_dims(redis, keys, spec, dims)
     await _check_listpack(redis, 2 * dims)

@@ -24,6 +24,9 @@ from redis.crc import key_slot as _crc_slot
 from remem.store.connection import slot_map_version
 
 SLOTS = 16384
+# The tag of every index name on a cluster whose Query Engine has a coordinator: one index over
+# the cluster, its names (live, alias) sharing a tag as the names of a primary's index do.
+COORDINATED_TAG = "all"
 _TAGS: dict[Any, tuple[int, dict[str, str]]] = {}  # slot map -> (its version, primary_tags)
 
 
