@@ -282,3 +282,34 @@ async def test_more_of_the_client_on_the_cluster(ams: MemoryAPIClient, redis: Re
     left = await ams.search_long_term_memory(text="tomatoes", limit=9)
     assert left.total == 2 and "p0" in {m.id for m in left.memories}
     assert not set(done.deleted_ids) & {m.id for m in left.memories}
+
+
+async def test_thirty_namespaces_spread_over_every_primary(
+    ams: MemoryAPIClient, cluster_settings: Settings, redis: Redis
+) -> None:
+    """Sessions and memories of 30 namespaces, written through the client: every primary
+    holds at least a fifth of the keys remem made for them."""
+    namespaces = [f"tenant {i}" for i in range(30)]
+    for n, ns in enumerate(namespaces):
+        messages = [MemoryMessage(role="user", content=f"hello from {ns}")]
+        await ams.put_working_memory(
+            "s", WorkingMemory(session_id="s", namespace=ns, messages=messages), user_id="u"
+        )
+        records = [_record(f"m{n}-{k}", f"{ns} note {k}", ns, "u") for k in range(2)]
+        assert (await ams.create_long_term_memory(records)).status == "ok"
+    held = []
+    for node in redis.get_primaries():  # type: ignore[attr-defined]
+        keys: list[str] = []
+        cursor = None
+        while cursor != 0:
+            reply = await redis.execute_command(
+                "SCAN", cursor or 0, "MATCH", f"{cluster_settings.key_prefix}*", "COUNT", 1000,
+                target_nodes=node,
+            )  # fmt: skip
+            cursor, page = reply  # the cursor as {node: cursor}, from a cluster client
+            (cursor,) = cursor.values() if isinstance(cursor, dict) else (cursor,)
+            cursor = int(cursor)
+            keys += page
+        held.append(sum(1 for k in keys if any(t in k for t in ("wm:", "mem:"))))
+    assert len(held) == 3 and all(n >= 0.2 * sum(held) for n in held), held
+    assert sum(held) >= 30 * 3  # a session and two memories a namespace, at least
