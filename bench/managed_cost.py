@@ -4,12 +4,14 @@ Agent Memory Server API, interleaved, on one app and one embedded Redis.
     python bench/managed_cost.py [--rounds 7] [--requests 200] [--memories 2000]
 
 Store ``bench`` is namespace ``bench``: both APIs read and write the same session and the same
-memories (``--memories`` of them, loaded first). Each round runs every pair of requests in a
-random order (20 unmeasured requests, then ``--requests`` measured ones) and records, per
-request, this process's CPU (the app, ASGI calls without an HTTP server), Redis's main-thread
-CPU and the commands Redis ran (``INFO commandstats``). Background work is off (no worker), so
-Redis's figures are the request's own. The table gives medians over rounds and the ratio
-managed / Agent Memory Server; the commands line lists each command's calls per request.
+memories (``--memories`` of them, loaded first). Each round takes the kinds of request in a
+random order; for each, 20 unmeasured requests of each API, then ``--requests`` measured ones
+of each, the two APIs taking turns every 25 (so both meet the same noise of a shared machine),
+and records, per request, this process's CPU (the app, ASGI calls without an HTTP server),
+Redis's main-thread CPU and the commands Redis ran (``INFO commandstats``). Background work is
+off (no worker), so Redis's figures are the request's own. The table gives medians over rounds
+and the ratio managed / Agent Memory Server (the median of the rounds' own ratios, and their
+range); the commands line lists each command's calls per request.
 
 Pairs doing the same work:
 
@@ -47,6 +49,7 @@ STORE = "bench"
 S = f"/v1/stores/{STORE}"
 USER = "alice"
 APIS = ("managed", "ams")
+BLOCK = 25  # requests in a row of one API, between turns of the other
 
 
 def redis_cpu(r: redis.Redis) -> float:
@@ -137,33 +140,46 @@ async def run(app: Any, r: redis.Redis, args: argparse.Namespace) -> None:
     app_us: dict[tuple[str, str], list[float]] = {k: [] for k in names}
     redis_us: dict[tuple[str, str], list[float]] = {k: [] for k in names}
     sent: dict[tuple[str, str], Counter[str]] = {k: Counter() for k in names}
+    blocks = max(1, args.requests // BLOCK)
     for _ in range(args.rounds):
-        for kind, api in random.sample(names, len(names)):
-            call = kinds[kind][api]
-            for _ in range(20):
-                await call()
-            before_cmds, before_redis = commands(r), redis_cpu(r)
-            started = time.process_time()
-            for _ in range(args.requests):
-                await call()
-            app_us[(kind, api)].append((time.process_time() - started) / args.requests * 1e6)
-            redis_us[(kind, api)].append((redis_cpu(r) - before_redis) / args.requests * 1e6)
-            ran = commands(r)
-            ran.subtract(before_cmds)
-            ran.pop("info", None)
-            sent[(kind, api)] += ran
-    print(f"{args.rounds} interleaved rounds of {args.requests} requests, {args.memories} memories")
-    print("medians over rounds, µs per request\n")
+        for kind in random.sample(list(kinds), len(kinds)):
+            for api in APIS:
+                for _ in range(20):
+                    await kinds[kind][api]()
+            app_s = dict.fromkeys(APIS, 0.0)
+            redis_s = dict.fromkeys(APIS, 0.0)
+            for _ in range(blocks):  # the two APIs in turns: both meet the same noise
+                for api in random.sample(APIS, len(APIS)):
+                    call = kinds[kind][api]
+                    before_cmds, before_redis = commands(r), redis_cpu(r)
+                    started = time.process_time()
+                    for _ in range(BLOCK):
+                        await call()
+                    app_s[api] += time.process_time() - started
+                    redis_s[api] += redis_cpu(r) - before_redis
+                    ran = commands(r)
+                    ran.subtract(before_cmds)
+                    ran.pop("info", None)
+                    sent[(kind, api)] += ran
+            for api in APIS:
+                app_us[(kind, api)].append(app_s[api] / (blocks * BLOCK) * 1e6)
+                redis_us[(kind, api)].append(redis_s[api] / (blocks * BLOCK) * 1e6)
+    print(
+        f"{args.rounds} rounds of {blocks * BLOCK} requests of each kind and API, taking turns "
+        f"every {BLOCK}; {args.memories} memories"
+    )
+    print("medians over rounds, µs per request; each ratio is the median of the rounds' own")
+    print("ratios (managed / AMS API in the same round), [lowest-highest] round\n")
     print("| request | app managed | app AMS API | ratio | Redis managed | Redis AMS API | ratio |")
     print("|---|--:|--:|--:|--:|--:|--:|")
     for kind in kinds:
         am, aa = (statistics.median(app_us[(kind, a)]) for a in APIS)
         rm, ra = (statistics.median(redis_us[(kind, a)]) for a in APIS)
         print(
-            f"| {kind} | {am:.0f} | {aa:.0f} | {am / aa:.2f} "
-            f"| {rm:.0f} | {ra:.0f} | {rm / ra:.2f} |"
+            f"| {kind} | {am:.0f} | {aa:.0f} | {_ratios(app_us, kind)} "
+            f"| {rm:.0f} | {ra:.0f} | {_ratios(redis_us, kind)} |"
         )
-    total = args.rounds * args.requests
+    total = args.rounds * blocks * BLOCK
     print("\ncommands per request (managed | AMS API):")
     for kind in kinds:
         shown = [
@@ -171,6 +187,12 @@ async def run(app: Any, r: redis.Redis, args: argparse.Namespace) -> None:
             for a in APIS
         ]
         print(f"- {kind}: {shown[0]} | {shown[1]}")
+
+
+def _ratios(figures: dict[tuple[str, str], list[float]], kind: str) -> str:
+    """Managed / AMS API, round by round: their median [lowest-highest]."""
+    each = [m / a for m, a in zip(*(figures[(kind, api)] for api in APIS), strict=True) if a]
+    return f"{statistics.median(each):.2f} [{min(each):.2f}-{max(each):.2f}]"
 
 
 async def main(args: argparse.Namespace) -> None:
