@@ -44,7 +44,7 @@ class SessionMessages:
     redis: Redis
     keys: Keys
 
-    @cached_property  # on first use: one is made for each managed session request
+    @cached_property  # on first use (one is made for an app: managed.sessions)
     def _remove(self) -> AsyncScript:
         return self.redis.register_script(_REMOVE)
 

@@ -45,13 +45,16 @@ SESSIONS = "/v1/stores/{storeId}/session-memory"
 
 
 async def session_events(request: Request) -> SessionEvents:
-    """The app's sessions as events, with the users of the sessions it has found (one
-    ``SessionOwners`` per app, made by its first managed session request)."""
+    """The app's sessions as events, with the users of the sessions it has found: one per
+    app, made by its first managed session request (and again if its resources change)."""
     res: Resources = request.app.state.resources
-    owners = getattr(request.app.state, "managed_session_owners", None)
-    if owners is None:
-        owners = request.app.state.managed_session_owners = SessionOwners()
-    return SessionEvents(res.working, SessionMessages(res.redis, res.keys), owners)
+    made: SessionEvents | None = getattr(request.app.state, "managed_session_events", None)
+    if made is None or made.working is not res.working:
+        messages = SessionMessages(res.redis, res.keys)
+        made = request.app.state.managed_session_events = SessionEvents(
+            res.working, messages, SessionOwners()
+        )
+    return made
 
 
 def _trees(events: SessionEvents) -> NamespaceTree:

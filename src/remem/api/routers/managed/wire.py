@@ -33,15 +33,28 @@ AS_BASE32 = str.maketrans(  # Crockford's digits as int(..., 32) reads them
 )
 
 
+# The times read from ULIDs lately: a session is read again on every turn of its agent, and
+# an event's id never changes. Emptied when full.
+_ULID_TIMES: dict[str, datetime] = {}
+_ULID_TIMES_KEPT = 65536
+
+
 def ingested(message: MemoryMessage) -> datetime:
     """When the server took the message in: the time its ULID id holds (remem makes every
     event's id), else, for an id a client chose, when the message says it happened. Read
-    from the ULID's first ten characters here: parsing it whole took ~8 µs an event, a tenth of a
-    session's read."""
+    from the ULID's first ten characters here (parsing it whole took ~8 µs an event, a tenth of
+    a session's read), and kept (``_ULID_TIMES``: reading it took ~1 µs an event, a third of
+    what the events cost more than the messages of the other API)."""
+    known = _ULID_TIMES.get(message.id)
+    if known is not None:
+        return known
     if not ULID_TEXT.fullmatch(message.id):
         return message.created_at
     ms = int(message.id[:10].translate(AS_BASE32), 32)
-    return datetime.fromtimestamp(ms / 1000, UTC)
+    if len(_ULID_TIMES) >= _ULID_TIMES_KEPT:
+        _ULID_TIMES.clear()
+    found = _ULID_TIMES[message.id] = datetime.fromtimestamp(ms / 1000, UTC)
+    return found
 
 
 def event_json(message: MemoryMessage, session_id: str, owner: str | None) -> dict[str, Any]:
