@@ -172,3 +172,30 @@ async def test_one_text_in_two_places_stays_two_memories_and_merges_within_one(
         compacted = await http.post("/v1/long-term-memory/compact", params={"namespace": "store-s"})
         assert "3 memories remaining" in compacted.json()["status"]
     assert await placed(here) == ["h1"] and await placed(there) == ["t1"]
+
+
+@pytest.mark.parametrize("full", [True, False])
+def test_a_hit_s_json_is_what_its_model_serialises(full: bool) -> None:
+    """``records.memory_json`` (a search's items) answers as ``records.memory`` serialises."""
+    from pydantic_core import to_json
+
+    from remem.api.routers.managed import records as managed_records
+    from remem.models.memory import MemoryRecord
+
+    tree = {
+        "t": {"namespaceId": "t", "name": "team", "parentId": None, "state": "ACTIVE"},
+        "n": {"namespaceId": "n", "name": "notes", "parentId": "t", "state": "ACTIVE"},
+    }
+    more: dict[str, Any] = {}
+    if full:
+        more = {
+            "session_id": "s1", "user_id": "alice", "namespace_label": "Work", "namespace_id": "n",
+            "topics": ["tea", "é"], "metadata": {"attributes": {"k": None, "n": [1, {"x": None}]}},
+        }  # fmt: skip
+    record = MemoryRecord(id="m 1", text="Alice likes tea", namespace="store", **more)
+    model = managed_records.memory(record, tree)
+    assert (
+        to_json(managed_records.memory_json(record, tree))
+        == model.model_dump_json(by_alias=True, exclude_none=True).encode()
+    )
+    assert ("namespaceRef" in model.model_dump(by_alias=True, exclude_none=True)) is full

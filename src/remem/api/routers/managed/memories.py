@@ -8,9 +8,11 @@ and forgetting treat them as any other memory.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
+from pydantic_core import to_json
 
 from remem.api.deps import long_term_memory
 from remem.api.lean import lean
@@ -130,8 +132,10 @@ async def search_long_term_memory(
     hits, token = await search_store(service, namespace, body, list(tree))
     if not tree and any(m.namespace_id for m in hits):
         tree = await trees.all(namespace)
-    items = [records.memory(m, tree) for m in hits]
-    return answer(SearchPage(items=items, next_page_token=token))
+    out: dict[str, Any] = {"items": [records.memory_json(m, tree) for m in hits]}  # SearchPage
+    if token is not None:
+        out["nextPageToken"] = token
+    return Response(to_json(out), media_type="application/json")
 
 
 @router.post(f"{MEMORIES}/move", response_model=Moved)
