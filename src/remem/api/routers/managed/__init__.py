@@ -24,6 +24,7 @@ class StoreRouter(APIRouter):
 
 
 # One router of their routes, not a router of routers: each level of nesting is a walk more.
+# The health routes last: every other managed request would try them first.
 router = StoreRouter()
-for part in (health, sessions, memories, namespaces):
+for part in (sessions, memories, namespaces, health):
     router.routes.extend(part.router.routes)

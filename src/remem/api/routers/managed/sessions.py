@@ -21,7 +21,7 @@ from ulid import ULID
 from remem.api.lean import LeanRoute
 from remem.api.routers.managed import records
 from remem.api.routers.managed.paging import next_token, offset_of
-from remem.api.routers.managed.wire import STORE, answer, event_json, no_content
+from remem.api.routers.managed.wire import STORE, event_json, no_content
 from remem.auth import guard
 from remem.errors import InvalidInput, NotFound
 from remem.memory.events import SessionEvents, SessionOwners
@@ -92,7 +92,10 @@ async def list_sessions(
         descending=True,
     )
     token = next_token(offset, len(listed.sessions), limit, listed.total)
-    return answer(SessionList(items=listed.sessions, total=listed.total, next_page_token=token))
+    out: dict[str, Any] = {"items": listed.sessions, "total": listed.total}  # a SessionList
+    if token is not None:
+        out["nextPageToken"] = token
+    return Response(to_json(out), media_type="application/json")
 
 
 @router.post(f"{SESSIONS}/events", response_model=EventAnswer, status_code=201)
