@@ -106,6 +106,7 @@ class Resources:
                 self.redis_url,
                 timeout=self.settings.redis_timeout_seconds,
                 max_connections=self.settings.redis_max_connections,
+                coordinator=self.settings.coordinator,
             )
             self.versions = await check_modules(self.redis)
             if is_cluster(self.redis):
@@ -141,9 +142,10 @@ class Resources:
         name keys of several slots (refused by a Redis Cluster with CROSSSLOT)."""
         url = self.settings.tasks_redis_url
         if url:
-            self._tasks_redis = await open_redis(
-                url, timeout=self.settings.redis_timeout_seconds, max_connections=4
-            )
+            self._tasks_redis = await open_redis(  # refused below if a cluster
+                url, timeout=self.settings.redis_timeout_seconds, max_connections=4,
+                coordinator=False,
+            )  # fmt: skip
             if is_cluster(self._tasks_redis):
                 raise IncompatibleBackend(
                     "REMEM_TASKS_REDIS_URL names a node of a Redis Cluster; the task queue "

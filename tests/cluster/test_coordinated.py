@@ -24,9 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from remem.api.app import create_app
 from remem.config import Settings
+from remem.errors import IncompatibleBackend
 from remem.runtime import Resources
 from remem.store import connection
 from remem.store.connection import check_modules, open_redis
@@ -102,6 +104,47 @@ async def test_without_a_coordinator_each_primary_has_its_index(three_primaries:
     try:
         assert len(aliases(redis, "k3:ltm")) == 3
         assert alias_for(redis, "k3:ltm", "ns").startswith("k3:ltm:{")
+    finally:
+        await redis.aclose()
+
+
+@pytest.fixture(scope="module")
+async def refused_the_question(three_primaries: str) -> str:
+    """The URL of a user every node of ``three_primaries`` refuses ``COMMAND GETKEYS`` (as a
+    managed Redis's ACL may), allowed everything else."""
+    admin = await open_redis(three_primaries, timeout=5, max_connections=2)
+    try:
+        await admin.execute_command(
+            "ACL SETUSER", "guarded", "on", ">pw", "~*", "&*", "+@all", "-command|getkeys",
+            target_nodes=RedisCluster.ALL_NODES,
+        )  # fmt: skip
+    finally:
+        await admin.aclose()
+    return three_primaries.replace("redis://", "redis://guarded:pw@", 1)
+
+
+async def test_a_refused_question_stops_start_up_with_what_to_set(
+    refused_the_question: str,
+) -> None:
+    with pytest.raises(IncompatibleBackend) as refused:
+        await open_redis(refused_the_question, timeout=5, max_connections=2)
+    assert "REMEM_CLUSTER_COORDINATOR" in refused.value.detail
+    assert "COMMAND GETKEYS" in refused.value.detail
+
+
+@pytest.mark.parametrize("said", ["no", "yes"])
+async def test_the_operator_says_whether_there_is_a_coordinator(
+    refused_the_question: str, said: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Told, remem does not ask (the user would be refused) and lays its indexes out so."""
+    monkeypatch.setenv("REMEM_CLUSTER_COORDINATOR", said)
+    told = Settings().coordinator
+    assert told is (said == "yes")
+    redis = await open_redis(refused_the_question, timeout=5, max_connections=2, coordinator=told)
+    try:
+        assert coordinated(redis) is told
+        assert len(aliases(redis, "k3:ltm")) == (1 if told else 3)
+        assert (await check_modules(redis))["coordinator"] is told
     finally:
         await redis.aclose()
 

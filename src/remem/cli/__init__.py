@@ -283,7 +283,10 @@ async def _preflight(settings: Settings) -> None:
     from remem.store.connection import check_modules, open_redis
 
     redis = await open_redis(
-        settings.redis_url or "", timeout=settings.redis_timeout_seconds, max_connections=2
+        settings.redis_url or "",
+        timeout=settings.redis_timeout_seconds,
+        max_connections=2,
+        coordinator=settings.coordinator,
     )
     try:
         await check_modules(redis)

@@ -64,7 +64,12 @@ async def _redis(
     if url is None:
         return None
     try:
-        redis = await open_redis(url, timeout=settings.redis_timeout_seconds, max_connections=4)
+        redis = await open_redis(
+            url,
+            timeout=settings.redis_timeout_seconds,
+            max_connections=4,
+            coordinator=settings.coordinator,
+        )
     except RememError as exc:
         checks.append(
             Check("Redis", False, f"{exc.detail.rstrip('.')}; is Redis running at {url}?")

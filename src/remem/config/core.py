@@ -32,6 +32,13 @@ class CoreSettings(BaseSettings):
         "stays with the sessions. Required when REDIS_URL names a node of a Redis Cluster. "
         "Unset: the task queue shares REDIS_URL's Redis.",
     )
+    cluster_coordinator: Literal["auto", "yes", "no"] = Field(
+        default="auto",
+        description="Whether the Query Engine of the Redis Cluster REDIS_URL names has a "
+        "coordinator (one index over every primary: Redis 8 in cluster mode, Redis Software "
+        "and Cloud). `auto`: asked of every primary at start-up (`COMMAND GETKEYS`); `yes` or "
+        "`no` where an ACL refuses that question. Ignored for a single Redis.",
+    )
     data_dir: Path = Field(
         default_factory=_default_data_dir,
         description="Where the embedded Redis keeps its data (AOF) and its address.",
@@ -276,6 +283,11 @@ class CoreSettings(BaseSettings):
         description="Periodic forgetting: memories judged per run, oldest first (the policy of "
         "POST /v1/long-term-memory/forget with this limit, over all namespaces).",
     )
+
+    @property
+    def coordinator(self) -> bool | None:
+        """``cluster_coordinator`` as ``open_redis`` takes it: None to ask."""
+        return {"auto": None, "yes": True, "no": False}[self.cluster_coordinator]
 
     @model_validator(mode="after")
     def _forgetting_has_a_policy(self) -> Self:

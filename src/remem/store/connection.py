@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import ConnectionPool, Redis
@@ -173,7 +173,9 @@ def is_cluster(redis: Redis) -> bool:
     return isinstance(redis, RedisCluster)
 
 
-async def open_redis(url: str, *, timeout: float, max_connections: int) -> Redis:
+async def open_redis(
+    url: str, *, timeout: float, max_connections: int, coordinator: bool | None = None
+) -> Redis:
     """A client of ``url``: of one Redis as ``connect`` opens it, or, when the server there is a
     node of a Redis Cluster (``INFO cluster`` says ``cluster_enabled:1``), redis-py's cluster
     client, which finds the other nodes and sends each command to the node holding its keys.
@@ -183,6 +185,9 @@ async def open_redis(url: str, *, timeout: float, max_connections: int) -> Redis
     The cluster client is handed to the store typed as ``Redis``: both have the command
     methods, pipelines and scripts the store uses; where they differ (the RESP2 twin, commands
     to every primary) the store asks ``is_cluster``.
+
+    ``coordinator``: whether a cluster's Query Engine has a coordinator, when the operator says
+    so (``REMEM_CLUSTER_COORDINATOR``); None asks every primary (``has_coordinator``).
     """
     client = connect(url, timeout=timeout, max_connections=max_connections)
     if url.startswith("unix://"):
@@ -199,19 +204,27 @@ async def open_redis(url: str, *, timeout: float, max_connections: int) -> Redis
         cluster_client, url, timeout=timeout, max_connections=max_connections, protocol=3,
         decode_responses=True,
     )  # fmt: skip
-    cluster = opening()
-    with backend_errors():
+    cluster = opening(coordinated=bool(coordinator))
+    async with _closed_on_error(cluster):
         await cluster.initialize()
-        try:
-            found = await has_coordinator(cluster)
-        except BaseException:
-            await cluster.aclose()
-            raise
-        if found:  # opened again, sending index commands as a coordinator takes them
-            await cluster.aclose()
-            cluster = opening(coordinated=True)
+        found = coordinator is None and await has_coordinator(cluster)
+    if found:  # opened again, sending index commands as a coordinator takes them
+        await cluster.aclose()
+        cluster = opening(coordinated=True)
+        async with _closed_on_error(cluster):
             await cluster.initialize()
     return cast(Redis, instrument_redis(cluster))
+
+
+@contextlib.asynccontextmanager
+async def _closed_on_error(cluster: Cluster) -> AsyncIterator[None]:
+    """``cluster`` closed if opening or asking it fails (the failure raised as a backend's)."""
+    try:
+        with backend_errors():
+            yield
+    except BaseException:
+        await cluster.aclose()
+        raise
 
 
 def flat_twin(redis: Redis, *, decode_responses: bool = True) -> Redis:

@@ -50,7 +50,8 @@ async def has_coordinator(cluster: RedisCluster) -> bool:
     and merges, and an index created anywhere is created on every shard. The question is the
     one remem's layout rests on, ``COMMAND GETKEYS FT.SEARCH <name> *``: the name, or "the
     command has no key arguments". Primaries that disagree, or that refuse the question, are
-    refused: a wrong guess would double answers or miss keys."""
+    refused: a wrong guess would double answers or miss keys (where an ACL refuses it, the
+    operator says, ``REMEM_CLUSTER_COORDINATOR``)."""
     answers: dict[str, bool] = {}
     for node in cluster.get_primaries():
         try:
@@ -61,7 +62,9 @@ async def has_coordinator(cluster: RedisCluster) -> bool:
             if _NO_KEYS not in str(exc).lower():
                 raise IncompatibleBackend(
                     f"remem could not tell whether the Query Engine of {node.name} has a "
-                    f"coordinator: COMMAND GETKEYS FT.SEARCH answered {exc}"
+                    f"coordinator: COMMAND GETKEYS FT.SEARCH answered {exc}. Allow that "
+                    "command, or say which: REMEM_CLUSTER_COORDINATOR=yes (Redis 8 in cluster "
+                    "mode, Redis Software and Cloud) or no (Redis Stack's modules)"
                 ) from exc
             answers[node.name] = True
         else:

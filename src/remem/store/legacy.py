@@ -74,7 +74,8 @@ async def refuse_cluster(url: str | None, timeout: float) -> None:
     embedded Redis) is never a cluster."""
     if url is None:
         return
-    redis = await open_redis(url, timeout=timeout, max_connections=2)
+    # Only whether it is a cluster matters here, not its Query Engine's coordinator.
+    redis = await open_redis(url, timeout=timeout, max_connections=2, coordinator=False)
     try:
         if is_cluster(redis):
             raise IncompatibleBackend(MIGRATE_ON_CLUSTER)
