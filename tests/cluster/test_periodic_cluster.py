@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from remem.config import Settings
 from remem.errors import MergedAway, NotFound
 from remem.models.search import NewMemoryRecord
+from remem.models.views import CreateSummaryViewRequest
 from remem.runtime import Resources
 from tests.cluster.conftest import spread_namespaces
 from tests.helpers import wait_until
@@ -88,3 +89,29 @@ async def _held(res: Resources, memory_id: str) -> bool:
     except (NotFound, MergedAway):
         return False
     return True
+
+
+async def test_continuous_views_are_refreshed_over_every_primary(
+    cluster_settings: Settings, redis: Redis
+) -> None:
+    """A continuous view grouped by namespace gets a partition for a namespace of each
+    primary from the periodic refresh alone."""
+    namespaces = await spread_namespaces(redis, per_primary=1)
+    settings = cluster_settings.model_copy(update={"summary_view_refresh_seconds": INTERVAL})
+    async with workers(settings, 1) as (res,):
+        await res.long_term.create(
+            [
+                NewMemoryRecord(id=f"{ns}-1", text=f"plays chess in {ns}", namespace=ns)
+                for ns in namespaces
+            ]
+        )
+        view = await res.summary_views.create(
+            CreateSummaryViewRequest(source="long_term", group_by=["namespace"], continuous=True)
+        )
+
+        async def summarised() -> bool:
+            return len(await res.summary_views.list_partitions(view.id)) == len(namespaces)
+
+        await wait_until(summarised, timeout=15)
+        for part in await res.summary_views.list_partitions(view.id):
+            assert part.memory_count == 1 and part.group["namespace"] in part.summary

@@ -6,18 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from pydantic import ValidationError
 
 from remem.config import Settings
 from remem.models.search import NewMemoryRecord
+from remem.models.views import CreateSummaryViewRequest
 from remem.runtime import Resources
 from remem.store.keys import Keys
 from tests.helpers import wait_until
+from tests.llm_server import Answer, Call, llm_server
 
 INTERVAL = 0.4
 
@@ -58,18 +61,55 @@ async def test_two_workers_compact_once_an_interval(
     assert runs[-1].getMessage() == "periodic compaction: 3 memories before, 3 after"
 
 
-async def test_periodic_work_is_off_by_default(
+async def test_compaction_and_forgetting_are_off_by_default(
     quick: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """With the default settings no worker compacts or forgets, and nothing periodic is due."""
+    """With the default settings no worker compacts or forgets; the one periodic work due is
+    the continuous summary views' refresh, an hour after the first worker started."""
     caplog.set_level(logging.INFO, logger="remem.tasks.jobs")
     async with workers(quick, 2) as (res, _):
         await res.long_term.create([NewMemoryRecord(id="old", text="an old fact")])
         await asyncio.sleep(1.0)
-        due = await res.redis.zrange(Keys(quick.key_prefix).tasks_due, 0, -1)
+        due = await res.redis.zrange(Keys(quick.key_prefix).tasks_due, 0, -1, withscores=True)
         assert await res.long_term.count() == 1
     assert not [r for r in caplog.records if r.getMessage().startswith("periodic")]
-    assert not [m for m in due if "periodic" in str(m)]
+    periodic = [(m, at) for m, at in due if "periodic" in str(m)]
+    assert [m for m, _ in periodic] == ["periodic:views"]
+    assert periodic[0][1] > time.time() + 3500
+
+
+async def test_continuous_summary_views_are_refreshed_on_schedule(
+    quick: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A continuous view is summarised again every interval, a partition that appeared since
+    included; a view without ``continuous`` is left to its runs."""
+    caplog.set_level(logging.INFO, logger="remem.tasks.jobs")
+    settings = quick.model_copy(update={"summary_view_refresh_seconds": INTERVAL})
+    by_user = {"source": "long_term", "group_by": ["user_id"]}
+    async with workers(settings, 2) as (res, _):
+        views = res.summary_views
+        await res.long_term.create(
+            [NewMemoryRecord(id=f"{u}-1", text=f"{u} likes tea", user_id=u) for u in ("ada", "bo")]
+        )
+        kept = await views.create(CreateSummaryViewRequest(**by_user, continuous=True))
+        alone = await views.create(CreateSummaryViewRequest(**by_user))
+
+        def partitions(n: int) -> Callable[[], Awaitable[bool]]:
+            async def reached() -> bool:
+                return len(await views.list_partitions(kept.id)) == n
+
+            return reached
+
+        await wait_until(partitions(2), timeout=10)
+        await res.long_term.create(
+            [NewMemoryRecord(id="cy-1", text="cy plays chess", user_id="cy")]
+        )
+        await wait_until(partitions(3), timeout=10)
+        summary = {p.group["user_id"]: p for p in await views.list_partitions(kept.id)}
+        assert "chess" in summary["cy"].summary and summary["cy"].memory_count == 1
+        assert await views.list_partitions(alone.id) == []
+    messages = [r.getMessage() for r in _runs(caplog, "summary views")]
+    assert "periodic summary views: 1 refreshed, 3 partitions summarised" in messages, messages
 
 
 async def test_forgetting_applies_the_policy_on_schedule(
@@ -102,3 +142,48 @@ def test_forgetting_without_a_policy_is_refused() -> None:
     """An interval with no policy to apply is a configuration error, said at start-up."""
     with pytest.raises(ValidationError, match="REMEM_FORGETTING_MAX_AGE_DAYS"):
         Settings(forgetting_interval_seconds=60)
+
+
+async def test_a_continuous_view_that_fails_is_listed_and_the_others_refreshed(
+    quick: Settings,
+) -> None:
+    """Two continuous views, one with the LLM down for its calls: the other view is
+    summarised, and the periodic run is in remem's list of failed runs, saying which view."""
+    async with llm_server() as llm:
+
+        def answer(call: Call) -> Answer:
+            if "FAILING" in json.dumps(call.body):
+                return Answer.error(500, message="scripted outage")
+            return Answer.json({"summary": "a summary"})
+
+        llm.respond = answer
+        settings = quick.model_copy(
+            update={
+                "llm_base_url": llm.base_url, "llm_model": "m", "llm_max_retries": 0,
+                "summary_view_refresh_seconds": INTERVAL,
+            }
+        )  # fmt: skip
+        async with workers(settings, 1) as (res,):
+            await res.long_term.create(
+                [NewMemoryRecord(id="m1", text="likes tea", user_id="ada")], deduplicate=False
+            )
+            views = res.summary_views
+            good = await views.create(
+                CreateSummaryViewRequest(source="long_term", group_by=["user_id"],
+                                         continuous=True)
+            )  # fmt: skip
+            bad = await views.create(
+                CreateSummaryViewRequest(source="long_term", group_by=["user_id"],
+                                         continuous=True, prompt="FAILING")
+            )  # fmt: skip
+
+            async def listed() -> bool:
+                return bool(await res.tasks.failures.recent(5))
+
+            await wait_until(listed, timeout=15)
+            (run, *_) = await res.tasks.failures.recent(5)
+            assert run["task"] == "refresh_continuous_views" and run["final"] == "1", run
+            assert run["error"].startswith("ContinuousRefreshFailed") and bad.id in run["error"]
+            (part,) = await views.list_partitions(good.id)
+            assert part.summary == "a summary"
+            assert await views.list_partitions(bad.id) == []

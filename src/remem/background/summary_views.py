@@ -67,6 +67,14 @@ _NEXT: dict[TaskStatusEnum, set[TaskStatusEnum]] = {
 }
 
 
+class ContinuousRefreshFailed(RuntimeError):
+    """Continuous views the periodic refresh could not summarise (each ``<id>: <why>``)."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__(f"continuous summary views not refreshed ({len(failed)}): {failed[0]}")
+        self.failed = failed
+
+
 @dataclass(frozen=True)
 class Scope:
     """The memories a caller may read: None is no restriction on that field."""
@@ -240,6 +248,27 @@ class SummaryViews:
         ]
         await self.views.delete_results(view.id, stale)
         return len(kept)
+
+    async def refresh_continuous(self) -> tuple[int, int]:
+        """Refresh every view created with ``continuous`` whole, as the upstream server's
+        periodic task does: (views refreshed, partitions summarised). A view that fails is
+        logged and the others still run; the run then raises ``ContinuousRefreshFailed``, so it
+        is counted and listed as failed."""
+        refreshed = partitions = 0
+        failed: list[str] = []
+        for view in await self.list_views():
+            if not view.continuous:
+                continue
+            try:
+                partitions += await self.refresh(view)
+            except Exception as exc:
+                log.warning("summary view %s: periodic refresh failed: %s", view.id, exc)
+                failed.append(f"{view.id}: {exc}")
+            else:
+                refreshed += 1
+        if failed:
+            raise ContinuousRefreshFailed(failed)
+        return refreshed, partitions
 
     # -- tasks -------------------------------------------------------------------------------
     async def start_run(

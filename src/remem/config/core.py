@@ -250,6 +250,14 @@ class CoreSettings(BaseSettings):
         "time across all workers. 0: never. Needs one of REMEM_FORGETTING_MAX_AGE_DAYS, "
         "REMEM_FORGETTING_MAX_INACTIVE_DAYS, REMEM_FORGETTING_BUDGET.",
     )
+    summary_view_refresh_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Summarise again every partition of each summary view created with "
+        "`continuous: true` every this many seconds, one run at a time across all workers (the "
+        "upstream server's SUMMARY_VIEW_REFRESH_EVERY_MINUTES, an hour). With an LLM, a call "
+        "per partition. 0: never.",
+    )
     forgetting_max_age_days: float | None = Field(
         default=None,
         ge=0,

@@ -67,7 +67,9 @@ class _ViewFields(BaseModel):
         description="Only memories created in the last N days, counted at each run",
     )
     continuous: bool = Field(
-        default=False, description="Stored as given; remem does not refresh views on its own yet"
+        default=False,
+        description="Refreshed whole by the workers every REMEM_SUMMARY_VIEW_REFRESH_SECONDS "
+        "(an hour)",
     )
     prompt: str | None = Field(
         default=None, description="Instructions for the LLM summary (ignored without an LLM)"

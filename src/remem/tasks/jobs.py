@@ -210,6 +210,24 @@ async def refresh_summary_view(
         await views.run_task(view_id, task_id, Scope(namespace, user_id))
 
 
+async def refresh_continuous_views(
+    docket: Docket = CurrentDocket(), execution: Execution = CurrentExecution()
+) -> int:
+    """Periodic refresh of every continuous summary view; logs the counts, returns the views
+    refreshed."""
+    views = _lifecycle(docket).summary_views
+    if views is None:
+        raise RuntimeError("summary views are not set up in this process")
+    async with counted("summary_views", execution, docket, attempts=1):
+        refreshed, partitions = await views.refresh_continuous()
+    if refreshed:
+        log.info(
+            "periodic summary views: %d refreshed, %d partitions summarised",
+            refreshed, partitions,
+        )  # fmt: skip
+    return refreshed
+
+
 TASKS: tuple[Task, ...] = (
     promote_memories,
     extract_memories,
@@ -217,4 +235,8 @@ TASKS: tuple[Task, ...] = (
     refresh_summary_view,
 )
 # Due-set member ``periodic:<name>`` -> its task (``tasks.queue``, ``tasks.poller``).
-PERIODIC: dict[str, Task] = {"compact": compact_memories, "forget": forget_memories}
+PERIODIC: dict[str, Task] = {
+    "compact": compact_memories,
+    "forget": forget_memories,
+    "views": refresh_continuous_views,
+}

@@ -67,6 +67,7 @@ async def running_worker(
                 periodic={
                     "compact": settings.compaction_interval_seconds,
                     "forget": settings.forgetting_interval_seconds,
+                    "views": settings.summary_view_refresh_seconds,
                 },
                 ahead=AHEAD_PER_SLOT * settings.worker_concurrency,
             )
