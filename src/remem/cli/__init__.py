@@ -18,8 +18,12 @@ from remem.config import Settings
 from remem.errors import RememError
 from remem.logs import configure as configure_logging
 
+# Markdown, so a docstring's lines are one paragraph in the help, wrapped to the terminal.
 app = typer.Typer(
-    cls=RememGroup, help="remem: memory for AI agents on Redis.", no_args_is_help=True
+    cls=RememGroup,
+    help="remem: memory for AI agents on Redis.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 app.add_typer(data.sessions, name="sessions")
 app.add_typer(data.memories, name="memories")

@@ -29,9 +29,16 @@ from remem.progress import report
 
 T = TypeVar("T")
 
-sessions = typer.Typer(help="Working memory: list, show and delete sessions.", no_args_is_help=True)
+# Markdown, so a docstring's lines are one paragraph in the help, wrapped to the terminal.
+sessions = typer.Typer(
+    help="Working memory: list, show and delete sessions.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+)
 memories = typer.Typer(
-    help="Long-term memory: search, show, delete, export and import.", no_args_is_help=True
+    help="Long-term memory: search, show, delete, export and import.",
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
 )
 
 

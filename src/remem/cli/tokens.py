@@ -15,7 +15,9 @@ import typer
 from remem.cli.data import _with_resources
 from remem.cli.options import DataDir, Json, RedisUrl
 
-token = typer.Typer(help="API tokens: create, list and revoke.", no_args_is_help=True)
+token = typer.Typer(
+    help="API tokens: create, list and revoke.", no_args_is_help=True, rich_markup_mode="markdown"
+)
 
 
 def _store(res: Any) -> Any:
