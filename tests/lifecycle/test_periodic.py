@@ -187,3 +187,15 @@ async def test_a_continuous_view_that_fails_is_listed_and_the_others_refreshed(
             (part,) = await views.list_partitions(good.id)
             assert part.summary == "a summary"
             assert await views.list_partitions(bad.id) == []
+
+
+def test_the_upstream_refresh_interval_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AMS deployment's SUMMARY_VIEW_REFRESH_EVERY_MINUTES keeps its interval; remem's own
+    setting, when also set, wins."""
+    monkeypatch.setenv("SUMMARY_VIEW_REFRESH_EVERY_MINUTES", "15")
+    assert Settings().summary_view_refresh_seconds == 900
+    monkeypatch.setenv("REMEM_SUMMARY_VIEW_REFRESH_SECONDS", "60")
+    assert Settings().summary_view_refresh_seconds == 60
+    monkeypatch.setenv("SUMMARY_VIEW_REFRESH_EVERY_MINUTES", "0")
+    with pytest.raises(ValidationError, match="greater than 0"):
+        Settings()

@@ -258,6 +258,18 @@ class CoreSettings(BaseSettings):
         "upstream server's SUMMARY_VIEW_REFRESH_EVERY_MINUTES, an hour). With an LLM, a call "
         "per partition. 0: never.",
     )
+    summary_view_refresh_every_minutes: int | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=AliasChoices(
+            "REMEM_SUMMARY_VIEW_REFRESH_EVERY_MINUTES",
+            "SUMMARY_VIEW_REFRESH_EVERY_MINUTES",
+            "summary_view_refresh_every_minutes",
+        ),
+        description="The upstream server's SUMMARY_VIEW_REFRESH_EVERY_MINUTES, read so its "
+        "deployments keep their interval: used when REMEM_SUMMARY_VIEW_REFRESH_SECONDS is not "
+        "set.",
+    )
     forgetting_max_age_days: float | None = Field(
         default=None,
         ge=0,
@@ -296,6 +308,13 @@ class CoreSettings(BaseSettings):
     def coordinator(self) -> bool | None:
         """``cluster_coordinator`` as ``open_redis`` takes it: None to ask."""
         return {"auto": None, "yes": True, "no": False}[self.cluster_coordinator]
+
+    @model_validator(mode="after")
+    def _upstream_refresh_interval(self) -> Self:
+        minutes = self.summary_view_refresh_every_minutes
+        if minutes is not None and "summary_view_refresh_seconds" not in self.model_fields_set:
+            self.summary_view_refresh_seconds = minutes * 60.0
+        return self
 
     @model_validator(mode="after")
     def _forgetting_has_a_policy(self) -> Self:
