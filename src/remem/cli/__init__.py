@@ -146,8 +146,8 @@ def migrate(
         bool,
         typer.Option(
             "--keep-source",
-            help="Keep the Agent Memory Server's long-term memories and their index after "
-            "copying them (to go back to it).",
+            help="Keep the Agent Memory Server's long-term memories, their index and its "
+            "summary views after copying them (to go back to it).",
         ),
     ] = False,
     reuse_vectors: Annotated[
@@ -162,9 +162,10 @@ def migrate(
     redis_url: RedisUrl = None,
 ) -> None:
     """Move the Agent Memory Server's data into remem: working memory (string or JSON keys
-    and the `sessions` sorted sets) and long-term memories (re-embedded with remem's model);
-    convert long-term memories stored as JSON by earlier remem versions to hashes in place.
-    Idempotent; safe to re-run, and to run again after an interruption."""
+    and the `sessions` sorted sets), long-term memories (re-embedded with remem's model) and
+    summary views with their summaries; convert long-term memories stored as JSON by earlier
+    remem versions to hashes in place. Idempotent; safe to re-run, and to run again after an
+    interruption."""
     from remem.upkeep.migrate import run_migration
 
     settings = _settings(data_dir, redis_url)

@@ -257,7 +257,6 @@ class LegacyKeys:
     # What else AMS leaves in a Redis, which remem does not take over: pattern -> what it is.
     left_alone: ClassVar[dict[str, str]] = {
         "auth_token:*": "AMS API tokens (remem's authentication issues its own)",
-        "summary_view:*": "AMS summary views and their summaries",
         "task:*": "AMS task records",
         "extraction_pending:*": "AMS extraction bookkeeping",
         "extraction_debounce:*": "AMS extraction bookkeeping",

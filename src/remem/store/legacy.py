@@ -126,7 +126,7 @@ class LegacySource:
         if keys:
             await self.raw.delete(*keys)
 
-    async def get(self, key: str) -> bytes | None:
+    async def get(self, key: str | bytes) -> bytes | None:
         return cast(bytes | None, await self.raw.get(key))
 
     async def set(self, key: str, value: str) -> None:
@@ -138,6 +138,14 @@ class LegacySource:
             for key in keys:
                 pipe.hgetall(key)
             return cast(list[dict[bytes, bytes]], await pipe.execute())
+
+    async def set_members(self, key: str) -> list[bytes]:
+        """The members of a set (none when it is missing)."""
+        return cast(list[bytes], list(await self.raw.smembers(key)))
+
+    async def remove_members(self, key: str, *members: str) -> None:
+        if members:
+            await self.raw.srem(key, *members)
 
     async def members(self, key: bytes, batch: int) -> list[bytes]:
         """The members of a sorted set."""

@@ -45,7 +45,7 @@ from remem.store.index_admin import drop_index, index_source
 from remem.store.keys import LegacyKeys
 from remem.store.legacy import LegacySource
 from remem.store.longterm.documents import MemoryDocuments
-from remem.upkeep.legacy import Skip, epoch_of, invalid
+from remem.upkeep.legacy import Skip, epoch_of, invalid, scan_literal
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -256,7 +256,7 @@ class AmsMemories:
     async def _keys(self) -> list[str]:
         found: list[str] = []
         for prefix in self.report.prefixes:
-            pattern = "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix) + "*"
+            pattern = scan_literal(prefix) + "*"
             listed = await self.source.keys(pattern, 1000, "hash")
             found += [k.decode(errors="backslashreplace") for k in listed]
         return sorted(dict.fromkeys(found))  # SCAN can repeat keys

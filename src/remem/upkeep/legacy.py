@@ -37,3 +37,8 @@ def invalid(exc: ValidationError) -> Skip:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     return Skip(f"invalid {where}: {error['msg']}")
+
+
+def scan_literal(text: str) -> str:
+    """``text`` as a literal in a SCAN pattern (its ``*?[]\\`` escaped)."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)

@@ -15,7 +15,9 @@ What it reads, in the same Redis:
 * ``working_memory:migration:complete`` / ``:remaining``: AMS's lazy-migration markers, deleted.
 
 It also converts remem's own long-term memories from the JSON layout of earlier versions to
-the HASH layout, in place (``store.longterm.convert``), and builds their index.
+the HASH layout, in place (``store.longterm.convert``), and builds their index; moves AMS's
+long-term memories (``upkeep.ams_memories``) and its summary views with their stored summaries
+(``upkeep.ams_views``).
 
 Keys are read and moved a SCAN batch at a time by two Lua scripts; each session's move is atomic:
 written to ``Keys.working_memory(...)`` with the remaining TTL unless a remem document is already
@@ -49,6 +51,7 @@ from remem.store.legacy import LegacySource, refuse_cluster
 from remem.store.longterm.convert import convert_long_term
 from remem.store.schema import ensure_index, ensure_long_term_index, working_memory_index
 from remem.upkeep.ams_memories import AmsMemories, AmsMemoryReport
+from remem.upkeep.ams_views import AmsViewReport, AmsViews
 from remem.upkeep.legacy import Skip, epoch_of, invalid
 
 AMS_INDEX = "working_memory_idx"
@@ -73,13 +76,15 @@ class MigrationReport:
     indexes_dropped: list[str] = field(default_factory=list)
     memories_converted: int = 0  # long-term memories moved from the JSON to the HASH layout
     long_term: AmsMemoryReport = field(default_factory=AmsMemoryReport)
+    views: AmsViewReport = field(default_factory=AmsViewReport)
 
     @property
     def nothing_to_do(self) -> bool:
         """True when nothing was (or would be) changed; skipped keys do not count."""
         counts = (self.strings_moved, self.json_moved, self.already_present, self.expired)
         done = (self.markers_removed, self.sets_removed, self.indexes_dropped)
-        return not any((*counts, *done, self.memories_converted)) and self.long_term.nothing_to_do
+        moved = (self.memories_converted, self.views.found)
+        return not any((*counts, *done, *moved)) and self.long_term.nothing_to_do
 
     def summary(self) -> str:
         head = "remem migrate --dry-run (nothing changed)" if self.dry_run else "remem migrate"
@@ -103,6 +108,7 @@ class MigrationReport:
                     f"{self.memories_converted:,}"
                 )
             lines += self.long_term.lines(self.dry_run)
+            lines += self.views.lines(self.dry_run)
         lines += self.long_term.left_alone_lines()
         if self.skipped:
             lines.append(f"  skipped, left in place: {len(self.skipped):,}")
@@ -194,25 +200,43 @@ async def run_migration(
                 if not dry_run:
                     index, dims = settings.long_term_memory_index, res.embedder.dimensions
                     await ensure_long_term_index(res.redis, res.keys, index, dims)
-                await AmsMemories(
-                    res.redis,
-                    source,
-                    res.long_term.store.documents,
-                    res.embedder,
-                    report.long_term,
-                    dry_run=dry_run,
-                    keep_source=keep_source,
-                    reuse_vectors=reuse_vectors,
-                    batch=max(1, min(batch, 256)),
-                    progress=progress,
-                    state=res.keys.ams_migration,
-                ).run()
-                report.skipped |= report.long_term.skipped
+                await _long_term_and_views(
+                    res, source, report, keep_source, reuse_vectors, batch, progress
+                )
         finally:
             await source.close()
     progress_line.end()  # a line redrawn on a terminal ends before the summary
     echo(report.summary())
     return report
+
+
+async def _long_term_and_views(
+    res: Resources,
+    source: LegacySource,
+    report: MigrationReport,
+    keep_source: bool,
+    reuse_vectors: bool,
+    batch: int,
+    progress: Callable[[str], None],
+) -> None:
+    """AMS's long-term memories, then its summary views, into ``report``."""
+    await AmsMemories(
+        res.redis,
+        source,
+        res.long_term.store.documents,
+        res.embedder,
+        report.long_term,
+        dry_run=report.dry_run,
+        keep_source=keep_source,
+        reuse_vectors=reuse_vectors,
+        batch=max(1, min(batch, 256)),
+        progress=progress,
+        state=res.keys.ams_migration,
+    ).run()
+    report.skipped |= report.long_term.skipped
+    views = res.summary_views.views
+    await AmsViews(source, views, report.views, report.dry_run, keep_source).run()
+    report.skipped |= report.views.skipped
 
 
 @dataclass
