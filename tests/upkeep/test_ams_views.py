@@ -106,8 +106,8 @@ async def test_what_remem_cannot_take_is_left_in_place_with_the_reason(
     ams: Redis, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     """A view of working memory (remem summarises long-term memory only), an unreadable
-    summary (its view moves, and stays in AMS until the summary can be read), and a view whose
-    id remem already holds for another view."""
+    summary and one naming another view (their view moves, and stays in AMS until they are
+    dealt with), and a view whose id remem already holds for another view."""
     by_user, everything = FIXTURE["views"]
     config = json.loads(await ams.get(f"summary_view:{by_user['id']}:config"))
     wm = {**config, "id": "wm-view", "source": "working_memory"}
@@ -115,6 +115,9 @@ async def test_what_remem_cannot_take_is_left_in_place_with_the_reason(
     await ams.sadd("summary_view:index", "wm-view")
     broken = f"summary_view:{everything['id']}:summary:torn"
     await ams.set(broken, '{"view_id": "x", "group": ')
+    strayed = f"summary_view:{everything['id']}:summary:user_id=bo"
+    stray = json.loads(await ams.get(f"summary_view:{by_user['id']}:summary:user_id=bo"))
+    await ams.set(strayed, json.dumps(stray))  # names the other view
     made = await client.post(SV, json={"source": "long_term", "group_by": ["namespace"]})
     other = made.json()["id"]
     await ams.set(f"summary_view:{other}:config", json.dumps({**config, "id": other}))
@@ -125,6 +128,7 @@ async def test_what_remem_cannot_take_is_left_in_place_with_the_reason(
     reasons = report.skipped
     assert "working_memory" in reasons["summary_view:wm-view:config"]
     assert reasons[broken].startswith("invalid")
+    assert reasons[strayed] == "a summary of another view"
     assert reasons[f"summary_view:{other}:config"] == "remem holds another view with this id"
     left = await _ams_view_keys(ams)
     assert left == sorted(
@@ -133,10 +137,11 @@ async def test_what_remem_cannot_take_is_left_in_place_with_the_reason(
             "summary_view:wm-view:config",
             f"summary_view:{everything['id']}:config",
             broken,
+            strayed,
             f"summary_view:{other}:config",
         ]
     )
     assert (await client.get(f"{SV}/{other}")).json()["group_by"] == ["namespace"]
     parts = (await client.get(f"{SV}/{everything['id']}/partitions")).json()
     assert parts == everything["partitions"]  # the readable summary moved
-    assert "skipped, left in place: 3" in "\n".join(printed)
+    assert "skipped, left in place: 4" in "\n".join(printed)

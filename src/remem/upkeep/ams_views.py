@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from remem.background.summary_views import check_request
 from remem.errors import InvalidInput
+from remem.memory.identifiers import check_id
 from remem.models.views import (
     CreateSummaryViewRequest,
     SummaryView,
@@ -100,6 +101,7 @@ class AmsViews:
                 await self.source.remove_members(INDEX, view_id)
             return
         try:
+            check_id("view id", view_id)  # remem's API must be able to name it
             view = _view_of(raw)
             if view.id != view_id:
                 raise InvalidInput(f"its JSON names another id, {view.id!r}")
@@ -128,6 +130,9 @@ class AmsViews:
                 result = SummaryViewPartitionResult.model_validate_json(value)
             except ValidationError as exc:
                 self.report.skipped[key.decode(errors="replace")] = str(invalid(exc))
+                continue
+            if result.view_id != view_id:
+                self.report.skipped[key.decode(errors="replace")] = "a summary of another view"
                 continue
             taken.append(key)
             if (group := partition_key({}, result.group)) not in kept:
