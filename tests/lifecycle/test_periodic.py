@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from pydantic import ValidationError
 
+from remem.background.summary_views import Scope
 from remem.config import Settings
 from remem.models.search import NewMemoryRecord
 from remem.models.views import CreateSummaryViewRequest
@@ -142,6 +143,36 @@ def test_forgetting_without_a_policy_is_refused() -> None:
     """An interval with no policy to apply is a configuration error, said at start-up."""
     with pytest.raises(ValidationError, match="REMEM_FORGETTING_MAX_AGE_DAYS"):
         Settings(forgetting_interval_seconds=60)
+
+
+async def test_a_tenant_s_summaries_of_a_continuous_view_are_refreshed_too(quick: Settings) -> None:
+    """A view a tenant ran within its namespace has summaries in that scope: the periodic run
+    refreshes them there (a memory written since is summarised), as well as the whole store's."""
+    settings = quick.model_copy(update={"summary_view_refresh_seconds": INTERVAL})
+    async with workers(settings, 1) as (res,):
+        views = res.summary_views
+        await res.long_term.create(
+            [NewMemoryRecord(id="t1", text="ada likes tea", user_id="ada", namespace="n1"),
+             NewMemoryRecord(id="o1", text="eve likes jam", user_id="eve", namespace="n2")]
+        )  # fmt: skip
+        view = await views.create(
+            CreateSummaryViewRequest(source="long_term", group_by=["user_id"], continuous=True)
+        )
+        tenant = Scope(namespace="n1")
+        await views.run_partition(view.id, {"user_id": "ada"}, tenant)
+        await res.long_term.create(
+            [NewMemoryRecord(id="t2", text="bo plays chess", user_id="bo", namespace="n1")]
+        )
+
+        async def refreshed() -> bool:
+            mine = await views.list_partitions(view.id, scope=tenant)
+            return sorted(p.group["user_id"] for p in mine) == ["ada", "bo"]
+
+        await wait_until(refreshed, timeout=10)
+        everyone = await views.list_partitions(view.id)
+        assert sorted(p.group["user_id"] for p in everyone) == ["ada", "bo", "eve"]
+        mine = await views.list_partitions(view.id, scope=tenant)
+        assert all("eve" not in p.summary for p in mine)  # nothing from outside the scope
 
 
 async def test_a_continuous_view_that_fails_is_listed_and_the_others_refreshed(

@@ -50,7 +50,7 @@ from remem.models.views import (
 )
 from remem.store.longterm import LongTermStore
 from remem.store.query import Between, Filter, HasValue, TagIn, every
-from remem.store.views import ViewStore, partition_key
+from remem.store.views import ViewStore, partition_key, scope_of
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,9 @@ class SummaryViews:
 
     async def refresh_continuous(self) -> tuple[int, int]:
         """Refresh every view created with ``continuous`` whole, as the upstream server's
-        periodic task does: (views refreshed, partitions summarised). A view that fails is
+        periodic task does, over the whole store and within every scope a caller ran it in
+        (so a tenant's summaries stay as fresh as the admin's): (views refreshed, partitions
+        summarised). A view that fails is
         logged and the others still run; the run then raises ``ContinuousRefreshFailed``, so it
         is counted and listed as failed."""
         refreshed = partitions = 0
@@ -260,7 +262,8 @@ class SummaryViews:
             if not view.continuous:
                 continue
             try:
-                partitions += await self.refresh(view)
+                for scope in await self._scopes(view.id):
+                    partitions += await self.refresh(view, scope)
             except Exception as exc:
                 log.warning("summary view %s: periodic refresh failed: %s", view.id, exc)
                 failed.append(f"{view.id}: {exc}")
@@ -269,6 +272,14 @@ class SummaryViews:
         if failed:
             raise ContinuousRefreshFailed(failed)
         return refreshed, partitions
+
+    async def _scopes(self, view_id: str) -> list[Scope]:
+        """Every scope ``view_id`` has summaries in, and the whole store (as upstream)."""
+        found = {Scope()}
+        for key in await self.views.list_results(view_id):
+            values = scope_of(key)
+            found.add(Scope(values.get("namespace"), values.get("user_id")))
+        return sorted(found, key=lambda s: (s.namespace or "", s.user_id or ""))
 
     # -- tasks -------------------------------------------------------------------------------
     async def start_run(

@@ -12,7 +12,7 @@ The store knows JSON text and keys; what the values mean is ``background.summary
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
@@ -33,6 +33,12 @@ def partition_key(scope: dict[str, str], group: dict[str, str]) -> str:
         return "&".join(f"{quote(k, safe='')}={quote(values[k], safe='')}" for k in sorted(values))
 
     return f"{pairs(scope)}|{pairs(group)}"
+
+
+def scope_of(key: str) -> dict[str, str]:
+    """The scope a ``partition_key`` was computed within."""
+    scope, _, _ = key.partition("|")
+    return {unquote(k): unquote(v) for k, _, v in (p.partition("=") for p in scope.split("&") if p)}
 
 
 @translates_errors
