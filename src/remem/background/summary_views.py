@@ -253,9 +253,8 @@ class SummaryViews:
         """Refresh every view created with ``continuous`` whole, as the upstream server's
         periodic task does, over the whole store and within every scope a caller ran it in
         (so a tenant's summaries stay as fresh as the admin's): (views refreshed, partitions
-        summarised). A view that fails is
-        logged and the others still run; the run then raises ``ContinuousRefreshFailed``, so it
-        is counted and listed as failed."""
+        summarised). A view that fails is logged and the others still run; the run then raises
+        ``ContinuousRefreshFailed``, so it is counted and listed as failed."""
         refreshed = partitions = 0
         failed: list[str] = []
         for view in await self.list_views():
